@@ -1,0 +1,21 @@
+"""Ark's exceptions: one base, a few precise kinds, never a bare ``Exception``."""
+
+from __future__ import annotations
+
+__all__ = ["ArkError", "MessageError", "CommandRejected", "InboxClosed"]
+
+
+class ArkError(Exception):
+    """Base of every error Ark raises."""
+
+
+class MessageError(ArkError, ValueError):
+    """Bytes that are not a well-formed known message; the state is unchanged."""
+
+
+class CommandRejected(ArkError):
+    """A well-formed command that cannot apply (unknown offer, duplicate task...)."""
+
+
+class InboxClosed(ArkError):
+    """A push to, or a drain of, an inbox that was closed and is empty."""

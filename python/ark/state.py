@@ -1,0 +1,94 @@
+"""The framework's bookkeeping as plain, comparable values.
+
+:class:`StateView` is what both the Rust core and :mod:`ark.reference` produce
+for the same messages, field for field: the oracle tests compare them. Every
+list is sorted by its id so that two equal states are equal views.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from ark.messages import Attribute, Resource, TaskState
+
+__all__ = ["Config", "TaskRecord", "AgentRecord", "OfferRecord", "Reconciliation", "StateView"]
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    """Tuning of the reducer.
+
+    Reconciliation round ``n`` (from 1) waits
+    ``min(reconcile_cap_seconds, reconcile_base_seconds * reconcile_factor ** (n - 1))``
+    before re-sending to the tasks still unanswered; after
+    ``reconcile_max_rounds`` rounds the rest are reported as unreconciled.
+    """
+
+    reconcile_base_seconds: float = 2.0
+    reconcile_factor: float = 2.0
+    reconcile_cap_seconds: float = 60.0
+    reconcile_max_rounds: int = 6
+    #: Refuse filter on offers declined while reconciling: short, so they come back soon.
+    reconcile_decline_seconds: float = 5.0
+    #: How long an offer may stay unused before a ``Tick`` declines it.
+    offer_hold_seconds: float = 5.0
+    #: Refuse filter on offers declined by a ``Tick``.
+    offer_refuse_seconds: float = 5.0
+
+
+class TaskRecord(msgspec.Struct, frozen=True):
+    task_id: str
+    state: TaskState
+    agent_id: str | None
+    reason: str | None
+    source: str | None
+    message: str | None
+    #: uuid of the last agent update applied (master updates carry none).
+    uuid: bytes | None
+    #: The last applied status's own timestamp.
+    status_timestamp: float | None
+    #: When the record last changed (the loop's clock).
+    updated_at: float
+    #: Reported by reconciliation as never answering; cleared by the next update.
+    unreconciled: bool
+
+
+class AgentRecord(msgspec.Struct, frozen=True):
+    agent_id: str
+    hostname: str | None
+    active: bool
+
+
+class OfferRecord(msgspec.Struct, frozen=True):
+    offer_id: str
+    agent_id: str
+    hostname: str
+    resources: list[Resource]
+    attributes: list[Attribute]
+    received_at: float
+
+
+class Reconciliation(msgspec.Struct, frozen=True):
+    phase: Literal["idle", "explicit"]
+    #: Current explicit round (from 1); 0 when idle.
+    round: int
+    #: Tasks not yet answered in the current explicit round, sorted.
+    pending: list[str]
+    started_at: float | None
+    #: Reconciliations that ran to the end (implicit reconciliation sent).
+    completed: int
+    last_completed_at: float | None
+
+
+class StateView(msgspec.Struct, frozen=True):
+    framework_id: str | None
+    registered: bool
+    suppressed: bool
+    error: str | None
+    heartbeat_interval_seconds: float | None
+    last_heartbeat_at: float | None
+    agents: list[AgentRecord]
+    offers: list[OfferRecord]
+    tasks: list[TaskRecord]
+    reconciliation: Reconciliation

@@ -1,0 +1,16 @@
+//! Ark's core: the message inbox, the pure reducer, reconciliation.
+//!
+//! Every module but `python` is plain Rust, tested by `cargo test` without an
+//! interpreter; `python` (feature `python`) is the thin binding `ark._core`.
+
+pub mod effects;
+pub mod error;
+pub mod inbox;
+pub mod messages;
+pub mod reconcile;
+pub mod reducer;
+pub mod resources;
+pub mod state;
+
+#[cfg(feature = "python")]
+mod python;

@@ -1,0 +1,453 @@
+//! The pure transition `step(state, message, now) -> (state', effects)`;
+//! `docs/reducer.md` is its specification, transition by transition.
+//!
+//! The state is updated in place (`&mut State` is the owned form of
+//! `State -> State`), and every message is fully validated before anything
+//! changes, so that a rejected message leaves the state exactly as it was.
+//! Cloning the state to roll back would be simpler, but it would make every
+//! persistent map shared and turn each later write into a path copy.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_bytes::ByteBuf;
+
+use crate::effects::{Effect, LaunchTask};
+use crate::error::CoreError;
+use crate::messages::{Launch, Message, Offer as OfferMessage, TaskState, TaskStatus};
+use crate::reconcile;
+use crate::resources;
+use crate::state::{Agent, Config, Id, Offer, State, Task};
+
+/// The reducer: a state, its configuration, and an interner for the ids and
+/// reasons that repeat across millions of records.
+#[derive(Clone, Debug, Default)]
+pub struct Reducer {
+    pub state: State,
+    pub config: Config,
+    interner: Interner,
+}
+
+impl Reducer {
+    pub fn new(config: Config) -> Self {
+        Reducer {
+            state: State::default(),
+            config,
+            interner: Interner::default(),
+        }
+    }
+
+    /// Apply one message at time `now`, appending its effects to `out`.
+    /// On error nothing changed and nothing was appended.
+    pub fn step(
+        &mut self,
+        message: Message,
+        now: f64,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), CoreError> {
+        let state = &mut self.state;
+        let config = &self.config;
+        match message {
+            Message::Subscribed {
+                framework_id,
+                heartbeat_interval_seconds,
+            } => {
+                let id = self.interner.intern(&framework_id);
+                subscribed(state, config, id, heartbeat_interval_seconds, now, out);
+            }
+            Message::Reregistered => {
+                let id = state.framework_id.clone().ok_or_else(|| {
+                    CoreError::Message("Reregistered before any framework id is known".into())
+                })?;
+                let interval = state.heartbeat_interval_seconds;
+                subscribed(state, config, id, interval, now, out);
+            }
+            Message::Offers(offers) => self.offers(offers, now, out),
+            Message::Rescind { offer_id } => {
+                state.offers.remove(offer_id.as_str());
+            }
+            Message::Update(status) => self.update(status, now, out)?,
+            Message::FrameworkMessage | Message::Custom => {}
+            Message::Heartbeat => state.last_heartbeat_at = Some(now),
+            Message::Failure {
+                agent_id,
+                executor_id,
+            } => {
+                if executor_id.is_none() {
+                    if let Some(agent) = state.agents.get_mut(agent_id.as_str()) {
+                        agent.active = false;
+                    }
+                    let lost: Vec<Id> = state
+                        .offers
+                        .iter()
+                        .filter(|(_, o)| *o.agent_id == *agent_id)
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    for id in &lost {
+                        state.offers.remove(id);
+                    }
+                }
+            }
+            Message::Error { message } => {
+                state.error = Some(Arc::from(message));
+                disconnected(state);
+            }
+            Message::Disconnected => disconnected(state),
+            Message::ReconcileTick | Message::Reconcile => {
+                if state.registered && !state.is_reconciling() {
+                    reconcile::start(state, config, now, out);
+                }
+            }
+            Message::ReconcileTimeout { round } => reconcile::timeout(state, config, round, now, out),
+            Message::Tick => expire_offers(state, config, now, out),
+            Message::Accept {
+                offer_ids,
+                launches,
+                refuse_seconds,
+            } => self.accept(offer_ids, launches, refuse_seconds, now, out)?,
+            Message::Decline {
+                offer_ids,
+                refuse_seconds,
+            } => decline(state, offer_ids, refuse_seconds, out)?,
+            Message::Kill { task_id } => {
+                let task = state
+                    .tasks
+                    .get(task_id.as_str())
+                    .ok_or_else(|| CoreError::Rejected(format!("no task {task_id:?} to kill")))?;
+                if !task.state.is_terminal() {
+                    out.push(Effect::Kill {
+                        agent_id: task.agent_id.as_deref().map(str::to_owned),
+                        task_id,
+                    });
+                }
+            }
+            Message::Suppress => {
+                if !state.suppressed {
+                    state.suppressed = true;
+                    out.push(Effect::Suppress);
+                }
+            }
+            Message::Revive => {
+                if state.suppressed {
+                    state.suppressed = false;
+                    out.push(Effect::Revive);
+                }
+            }
+            Message::SendMessage {
+                agent_id,
+                executor_id,
+                data,
+            } => out.push(Effect::Message {
+                agent_id,
+                executor_id,
+                data: ByteBuf::from(data),
+            }),
+        }
+        Ok(())
+    }
+
+    fn offers(&mut self, offers: Vec<OfferMessage>, now: f64, out: &mut Vec<Effect>) {
+        let decline_all = self.state.is_reconciling() || !self.state.registered;
+        let mut seen: HashSet<&str> = HashSet::with_capacity(offers.len());
+        let mut declined: Vec<&str> = Vec::new();
+        for offer in &offers {
+            let agent_id = self.interner.intern(&offer.agent_id);
+            let hostname = self.interner.intern(&offer.hostname);
+            self.state.agents.insert(
+                agent_id.clone(),
+                Agent {
+                    hostname: Some(hostname.clone()),
+                    active: true,
+                },
+            );
+            if !seen.insert(&offer.id) || self.state.offers.contains_key(offer.id.as_str()) {
+                continue;
+            }
+            if decline_all {
+                declined.push(&offer.id);
+            } else {
+                self.state.offers.insert(
+                    Arc::from(offer.id.as_str()),
+                    Arc::new(Offer {
+                        agent_id,
+                        hostname,
+                        resources: offer.resources.clone(),
+                        attributes: offer.attributes.clone(),
+                        received_at: now,
+                    }),
+                );
+            }
+        }
+        if !declined.is_empty() {
+            declined.sort_unstable();
+            out.push(Effect::Decline {
+                offer_ids: declined.into_iter().map(str::to_owned).collect(),
+                refuse_seconds: self.config.reconcile_decline_seconds,
+            });
+        }
+    }
+
+    fn update(&mut self, status: TaskStatus, now: f64, out: &mut Vec<Effect>) -> Result<(), CoreError> {
+        let uuid: Option<[u8; 16]> = match &status.uuid {
+            None => None,
+            Some(bytes) => Some(bytes.as_slice().try_into().map_err(|_| {
+                CoreError::Message(format!("a status uuid has 16 bytes, not {}", bytes.len()))
+            })?),
+        };
+        if let Some(uuid) = uuid {
+            let agent_id = status.agent_id.clone().ok_or_else(|| {
+                CoreError::Message(format!(
+                    "the update of task {:?} has a uuid to acknowledge but no agent_id",
+                    status.task_id
+                ))
+            })?;
+            out.push(Effect::Acknowledge {
+                agent_id,
+                task_id: status.task_id.clone(),
+                uuid: ByteBuf::from(uuid.to_vec()),
+            });
+        }
+        let finished = reconcile::answered(&mut self.state, &status.task_id);
+        let interner = &mut self.interner;
+        match self.state.tasks.get_mut(status.task_id.as_str()) {
+            None => {
+                let mut task = Task {
+                    agent_id: None,
+                    reason: None,
+                    message: None,
+                    status_timestamp: None,
+                    updated_at: now,
+                    uuid: None,
+                    state: status.state,
+                    source: None,
+                    unreconciled: false,
+                };
+                apply(&mut task, &status, uuid, now, interner);
+                self.state.tasks.insert(Arc::from(status.task_id.as_str()), task);
+            }
+            Some(task) if task.state.is_terminal() => {
+                if !status.state.is_terminal() {
+                    // A zombie, e.g. TASK_LOST back after a partition: the
+                    // framework has already seen it end.
+                    let agent_id = status
+                        .agent_id
+                        .clone()
+                        .or_else(|| task.agent_id.as_deref().map(str::to_owned));
+                    out.push(Effect::Kill {
+                        task_id: status.task_id.clone(),
+                        agent_id,
+                    });
+                }
+            }
+            Some(task) => {
+                let duplicate = uuid.is_some() && uuid == task.uuid;
+                let older = matches!(
+                    (status.timestamp, task.status_timestamp),
+                    (Some(new), Some(old)) if new < old
+                );
+                if !duplicate && !older {
+                    apply(task, &status, uuid, now, interner);
+                }
+            }
+        }
+        if finished {
+            reconcile::finish(&mut self.state, now, out);
+        }
+        Ok(())
+    }
+
+    fn accept(
+        &mut self,
+        offer_ids: Vec<String>,
+        launches: Vec<Launch>,
+        refuse_seconds: f64,
+        now: f64,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), CoreError> {
+        let state = &mut self.state;
+        if offer_ids.is_empty() {
+            return Err(CoreError::Rejected("Accept names no offer".into()));
+        }
+        if launches.is_empty() {
+            return Err(CoreError::Rejected("Accept launches no task".into()));
+        }
+        let offers = outstanding(state, &offer_ids)?;
+        let agent_id = offers[0].agent_id.clone();
+        if let Some(other) = offers.iter().find(|o| o.agent_id != agent_id) {
+            return Err(CoreError::Rejected(format!(
+                "Accept combines offers of agents {:?} and {:?}",
+                &*agent_id, &*other.agent_id
+            )));
+        }
+        let mut task_ids: HashSet<&str> = HashSet::with_capacity(launches.len());
+        for launch in &launches {
+            if !task_ids.insert(&launch.task_id) {
+                return Err(CoreError::Rejected(format!(
+                    "task {:?} appears twice in one Accept",
+                    launch.task_id
+                )));
+            }
+            if state.tasks.contains_key(launch.task_id.as_str()) {
+                return Err(CoreError::Rejected(format!(
+                    "task {:?} is already known: a task id is launched once",
+                    launch.task_id
+                )));
+            }
+        }
+        resources::check_fit(&offers, &launches).map_err(CoreError::Rejected)?;
+
+        for id in &offer_ids {
+            state.offers.remove(id.as_str());
+        }
+        let mut launched = Vec::with_capacity(launches.len());
+        for launch in launches {
+            state.tasks.insert(
+                Arc::from(launch.task_id.as_str()),
+                Task {
+                    agent_id: Some(agent_id.clone()),
+                    reason: None,
+                    message: None,
+                    status_timestamp: None,
+                    updated_at: now,
+                    uuid: None,
+                    state: TaskState::Staging,
+                    source: None,
+                    unreconciled: false,
+                },
+            );
+            launched.push(LaunchTask {
+                task_id: launch.task_id,
+                agent_id: agent_id.to_string(),
+                name: launch.name,
+                resources: launch.resources,
+                payload: ByteBuf::from(launch.payload),
+            });
+        }
+        out.push(Effect::Accept {
+            offer_ids,
+            agent_id: agent_id.to_string(),
+            launches: launched,
+            refuse_seconds,
+        });
+        Ok(())
+    }
+}
+
+fn subscribed(
+    state: &mut State,
+    config: &Config,
+    framework_id: Id,
+    heartbeat_interval_seconds: Option<f64>,
+    now: f64,
+    out: &mut Vec<Effect>,
+) {
+    state.framework_id = Some(framework_id);
+    state.registered = true;
+    state.error = None;
+    state.heartbeat_interval_seconds = heartbeat_interval_seconds;
+    if state.suppressed {
+        // A new master does not remember the suppression.
+        out.push(Effect::Suppress);
+    }
+    // A re-subscription while reconciling restarts it from round one.
+    reconcile::abort(state);
+    reconcile::start(state, config, now, out);
+}
+
+fn disconnected(state: &mut State) {
+    state.registered = false;
+    state.offers = Default::default();
+    reconcile::abort(state);
+}
+
+/// Apply a status to a record (spec, Update step 6).
+fn apply(task: &mut Task, status: &TaskStatus, uuid: Option<[u8; 16]>, now: f64, interner: &mut Interner) {
+    task.state = status.state;
+    task.reason = status.reason.as_deref().map(|r| interner.intern(r));
+    task.source = status.source;
+    task.message = status.message.as_deref().map(Arc::from);
+    if let Some(agent_id) = &status.agent_id {
+        task.agent_id = Some(interner.intern(agent_id));
+    }
+    if uuid.is_some() {
+        task.uuid = uuid;
+    }
+    if status.timestamp.is_some() {
+        task.status_timestamp = status.timestamp;
+    }
+    task.updated_at = now;
+    task.unreconciled = false;
+}
+
+/// The outstanding offers named by `ids`, or why not.
+fn outstanding(state: &State, ids: &[String]) -> Result<Vec<Arc<Offer>>, CoreError> {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(ids.len());
+    ids.iter()
+        .map(|id| {
+            if !seen.insert(id) {
+                return Err(CoreError::Rejected(format!("offer {id:?} is named twice")));
+            }
+            state
+                .offers
+                .get(id.as_str())
+                .cloned()
+                .ok_or_else(|| CoreError::Rejected(format!("offer {id:?} is not outstanding")))
+        })
+        .collect()
+}
+
+fn decline(
+    state: &mut State,
+    mut offer_ids: Vec<String>,
+    refuse_seconds: f64,
+    out: &mut Vec<Effect>,
+) -> Result<(), CoreError> {
+    if offer_ids.is_empty() {
+        return Err(CoreError::Rejected("Decline names no offer".into()));
+    }
+    outstanding(state, &offer_ids)?;
+    for id in &offer_ids {
+        state.offers.remove(id.as_str());
+    }
+    offer_ids.sort_unstable();
+    out.push(Effect::Decline {
+        offer_ids,
+        refuse_seconds,
+    });
+    Ok(())
+}
+
+/// Decline the offers held longer than `offer_hold_seconds`.
+fn expire_offers(state: &mut State, config: &Config, now: f64, out: &mut Vec<Effect>) {
+    let expired: Vec<Id> = state
+        .offers
+        .iter()
+        .filter(|(_, o)| o.received_at + config.offer_hold_seconds <= now)
+        .map(|(id, _)| id.clone())
+        .collect();
+    if expired.is_empty() {
+        return;
+    }
+    for id in &expired {
+        state.offers.remove(id);
+    }
+    out.push(Effect::Decline {
+        offer_ids: expired.iter().map(|id| id.to_string()).collect(),
+        refuse_seconds: config.offer_refuse_seconds,
+    });
+}
+
+/// Shares one allocation among equal ids and reasons.
+#[derive(Clone, Debug, Default)]
+struct Interner(HashSet<Id>);
+
+impl Interner {
+    fn intern(&mut self, s: &str) -> Id {
+        if let Some(id) = self.0.get(s) {
+            return id.clone();
+        }
+        let id: Id = Arc::from(s);
+        self.0.insert(id.clone());
+        id
+    }
+}

@@ -1,0 +1,291 @@
+//! The framework's bookkeeping.
+//!
+//! Every collection is a persistent map (imbl), so cloning a [`State`] is a
+//! handful of reference-count bumps: that is what makes a snapshot after every
+//! step affordable. A map owned by one state alone is updated in place.
+
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
+
+use imbl::shared_ptr::DefaultSharedPtr;
+use rustc_hash::FxHasher;
+use serde::{Deserialize, Serialize};
+use serde_bytes::Bytes;
+
+use crate::messages::{Attribute, Resource, Source, TaskState};
+
+pub type Id = Arc<str>;
+type Hasher = BuildHasherDefault<FxHasher>;
+pub type HashMap<K, V> = imbl::GenericHashMap<K, V, Hasher, DefaultSharedPtr>;
+pub type OrdMap<K, V> = imbl::OrdMap<K, V>;
+pub type OrdSet<A> = imbl::OrdSet<A>;
+
+/// Tuning of the reducer, the fields of `ark.state.Config`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub reconcile_base_seconds: f64,
+    pub reconcile_factor: f64,
+    pub reconcile_cap_seconds: f64,
+    pub reconcile_max_rounds: u32,
+    pub reconcile_decline_seconds: f64,
+    pub offer_hold_seconds: f64,
+    pub offer_refuse_seconds: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            reconcile_base_seconds: 2.0,
+            reconcile_factor: 2.0,
+            reconcile_cap_seconds: 60.0,
+            reconcile_max_rounds: 6,
+            reconcile_decline_seconds: 5.0,
+            offer_hold_seconds: 5.0,
+            offer_refuse_seconds: 5.0,
+        }
+    }
+}
+
+impl Config {
+    /// Wait before round `round` (from 1) is declared unanswered: truncated
+    /// exponential backoff.
+    pub fn reconcile_delay(&self, round: u32) -> f64 {
+        let exponent = i32::try_from(round.saturating_sub(1)).unwrap_or(i32::MAX);
+        (self.reconcile_base_seconds * self.reconcile_factor.powi(exponent))
+            .min(self.reconcile_cap_seconds)
+    }
+}
+
+/// One task's record. Kept small: a million of them must fit in 300 MB.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    pub agent_id: Option<Id>,
+    pub reason: Option<Id>,
+    pub message: Option<Arc<str>>,
+    pub status_timestamp: Option<f64>,
+    pub updated_at: f64,
+    pub uuid: Option<[u8; 16]>,
+    pub state: TaskState,
+    pub source: Option<Source>,
+    pub unreconciled: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Agent {
+    pub hostname: Option<Id>,
+    pub active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offer {
+    pub agent_id: Id,
+    pub hostname: Id,
+    pub resources: Vec<Resource>,
+    pub attributes: Vec<Attribute>,
+    pub received_at: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Phase {
+    Idle,
+    Explicit {
+        round: u32,
+        pending: OrdSet<Id>,
+        started_at: f64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reconciliation {
+    pub phase: Phase,
+    pub completed: u64,
+    pub last_completed_at: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    pub framework_id: Option<Id>,
+    pub registered: bool,
+    pub suppressed: bool,
+    pub error: Option<Arc<str>>,
+    pub heartbeat_interval_seconds: Option<f64>,
+    pub last_heartbeat_at: Option<f64>,
+    pub agents: HashMap<Id, Agent>,
+    /// Outstanding offers, ordered by id so that declines list them sorted.
+    pub offers: OrdMap<Id, Arc<Offer>>,
+    pub tasks: HashMap<Id, Task>,
+    pub reconciliation: Reconciliation,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            framework_id: None,
+            registered: false,
+            suppressed: false,
+            error: None,
+            heartbeat_interval_seconds: None,
+            last_heartbeat_at: None,
+            agents: HashMap::default(),
+            offers: OrdMap::new(),
+            tasks: HashMap::default(),
+            reconciliation: Reconciliation {
+                phase: Phase::Idle,
+                completed: 0,
+                last_completed_at: None,
+            },
+        }
+    }
+}
+
+impl State {
+    pub fn is_reconciling(&self) -> bool {
+        matches!(self.reconciliation.phase, Phase::Explicit { .. })
+    }
+}
+
+// --- Views: the shapes of `ark.state`, serialized straight from the state. ---
+
+/// A task as `ark.state.TaskRecord`.
+#[derive(Serialize)]
+pub struct TaskView<'a> {
+    pub task_id: &'a str,
+    pub state: &'static str,
+    pub agent_id: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub source: Option<Source>,
+    pub message: Option<&'a str>,
+    pub uuid: Option<&'a Bytes>,
+    pub status_timestamp: Option<f64>,
+    pub updated_at: f64,
+    pub unreconciled: bool,
+}
+
+impl<'a> TaskView<'a> {
+    pub fn new(task_id: &'a str, task: &'a Task) -> Self {
+        TaskView {
+            task_id,
+            state: task.state.name(),
+            agent_id: task.agent_id.as_deref(),
+            reason: task.reason.as_deref(),
+            source: task.source,
+            message: task.message.as_deref(),
+            uuid: task.uuid.as_ref().map(|u| Bytes::new(u)),
+            status_timestamp: task.status_timestamp,
+            updated_at: task.updated_at,
+            unreconciled: task.unreconciled,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AgentView<'a> {
+    agent_id: &'a str,
+    hostname: Option<&'a str>,
+    active: bool,
+}
+
+#[derive(Serialize)]
+struct OfferView<'a> {
+    offer_id: &'a str,
+    agent_id: &'a str,
+    hostname: &'a str,
+    resources: &'a [Resource],
+    attributes: &'a [Attribute],
+    received_at: f64,
+}
+
+#[derive(Serialize)]
+struct ReconciliationView<'a> {
+    phase: &'static str,
+    round: u32,
+    pending: Vec<&'a str>,
+    started_at: Option<f64>,
+    completed: u64,
+    last_completed_at: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct StateView<'a> {
+    framework_id: Option<&'a str>,
+    registered: bool,
+    suppressed: bool,
+    error: Option<&'a str>,
+    heartbeat_interval_seconds: Option<f64>,
+    last_heartbeat_at: Option<f64>,
+    agents: Vec<AgentView<'a>>,
+    offers: Vec<OfferView<'a>>,
+    tasks: Vec<TaskView<'a>>,
+    reconciliation: ReconciliationView<'a>,
+}
+
+impl State {
+    /// The whole state as the msgpack of `ark.state.StateView`, lists sorted by id.
+    pub fn encode_view(&self) -> Vec<u8> {
+        let mut agents: Vec<AgentView> = self
+            .agents
+            .iter()
+            .map(|(id, a)| AgentView {
+                agent_id: id,
+                hostname: a.hostname.as_deref(),
+                active: a.active,
+            })
+            .collect();
+        agents.sort_unstable_by(|a, b| a.agent_id.cmp(b.agent_id));
+        let offers = self
+            .offers
+            .iter()
+            .map(|(id, o)| OfferView {
+                offer_id: id,
+                agent_id: &o.agent_id,
+                hostname: &o.hostname,
+                resources: &o.resources,
+                attributes: &o.attributes,
+                received_at: o.received_at,
+            })
+            .collect();
+        let mut tasks: Vec<TaskView> = self
+            .tasks
+            .iter()
+            .map(|(id, t)| TaskView::new(id, t))
+            .collect();
+        tasks.sort_unstable_by(|a, b| a.task_id.cmp(b.task_id));
+        let r = &self.reconciliation;
+        let reconciliation = match &r.phase {
+            Phase::Idle => ReconciliationView {
+                phase: "idle",
+                round: 0,
+                pending: Vec::new(),
+                started_at: None,
+                completed: r.completed,
+                last_completed_at: r.last_completed_at,
+            },
+            Phase::Explicit {
+                round,
+                pending,
+                started_at,
+            } => ReconciliationView {
+                phase: "explicit",
+                round: *round,
+                pending: pending.iter().map(|id| &**id).collect(),
+                started_at: Some(*started_at),
+                completed: r.completed,
+                last_completed_at: r.last_completed_at,
+            },
+        };
+        let view = StateView {
+            framework_id: self.framework_id.as_deref(),
+            registered: self.registered,
+            suppressed: self.suppressed,
+            error: self.error.as_deref(),
+            heartbeat_interval_seconds: self.heartbeat_interval_seconds,
+            last_heartbeat_at: self.last_heartbeat_at,
+            agents,
+            offers,
+            tasks,
+            reconciliation,
+        };
+        rmp_serde::to_vec_named(&view).expect("views are plain data and always encode")
+    }
+}
