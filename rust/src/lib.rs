@@ -3,6 +3,7 @@
 //! Every module but `python` is plain Rust, tested by `cargo test` without an
 //! interpreter; `python` (feature `python`) is the thin binding `ark._core`.
 
+pub mod cow_map;
 pub mod effects;
 pub mod error;
 pub mod inbox;

@@ -55,7 +55,12 @@ impl PyCore {
 
     /// Apply one message; returns the msgpack list of its effects. The GIL is held.
     #[pyo3(signature = (message, /, *, now))]
-    fn step<'py>(&mut self, py: Python<'py>, message: &[u8], now: f64) -> PyResult<Bound<'py, PyBytes>> {
+    fn step<'py>(
+        &mut self,
+        py: Python<'py>,
+        message: &[u8],
+        now: f64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let message = Message::decode(message)?;
         let mut out = Vec::new();
         self.reducer.step(message, now, &mut out)?;
@@ -78,7 +83,8 @@ impl PyCore {
             let mut out: Vec<Effect> = Vec::new();
             let mut failures = Vec::new();
             for (index, bytes) in owned.iter().enumerate() {
-                if let Err(e) = Message::decode(bytes).and_then(|m| reducer.step(m, now, &mut out)) {
+                if let Err(e) = Message::decode(bytes).and_then(|m| reducer.step(m, now, &mut out))
+                {
                     failures.push((index, e));
                 }
             }
@@ -175,14 +181,14 @@ impl PySnapshot {
     /// The msgpack of one `ark.state.TaskRecord`, or None.
     fn task<'py>(&self, py: Python<'py>, task_id: &str) -> Option<Bound<'py, PyBytes>> {
         let (id, task) = self.state.tasks.get_key_value(task_id)?;
-        let bytes = rmp_serde::to_vec_named(&TaskView::new(id, task)).ok()?;
+        let bytes = rmp_serde::to_vec(&TaskView::new(id, task)).ok()?;
         Some(PyBytes::new(py, &bytes))
     }
 
     /// Task ids by state name, each list sorted.
     fn tasks_by_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let mut groups: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-        for (id, task) in &self.state.tasks {
+        for (id, task) in self.state.tasks.iter() {
             groups.entry(task.state.name()).or_default().push(id);
         }
         let dict = PyDict::new(py);

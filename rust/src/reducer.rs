@@ -8,16 +8,18 @@
 //! persistent map shared and turn each later write into a path copy.
 
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-use serde_bytes::ByteBuf;
+use rustc_hash::FxHasher;
+use serde_bytes::{ByteArray, ByteBuf};
 
 use crate::effects::{Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::messages::{Launch, Message, Offer as OfferMessage, TaskState, TaskStatus};
 use crate::reconcile;
 use crate::resources;
-use crate::state::{Agent, Config, Id, Offer, State, Task};
+use crate::state::{Agent, Config, Id, Offer, State, Task, TaskId};
 
 /// The reducer: a state, its configuration, and an interner for the ids and
 /// reasons that repeat across millions of records.
@@ -98,7 +100,9 @@ impl Reducer {
                     reconcile::start(state, config, now, out);
                 }
             }
-            Message::ReconcileTimeout { round } => reconcile::timeout(state, config, round, now, out),
+            Message::ReconcileTimeout { round } => {
+                reconcile::timeout(state, config, round, now, out)
+            }
             Message::Tick => expire_offers(state, config, now, out),
             Message::Accept {
                 offer_ids,
@@ -110,14 +114,14 @@ impl Reducer {
                 refuse_seconds,
             } => decline(state, offer_ids, refuse_seconds, out)?,
             Message::Kill { task_id } => {
-                let task = state
+                let (id, task) = state
                     .tasks
-                    .get(task_id.as_str())
+                    .get_key_value(task_id.as_str())
                     .ok_or_else(|| CoreError::Rejected(format!("no task {task_id:?} to kill")))?;
                 if !task.state.is_terminal() {
                     out.push(Effect::Kill {
-                        agent_id: task.agent_id.as_deref().map(str::to_owned),
-                        task_id,
+                        task_id: id.clone(),
+                        agent_id: task.agent_id.clone(),
                     });
                 }
             }
@@ -181,35 +185,41 @@ impl Reducer {
         if !declined.is_empty() {
             declined.sort_unstable();
             out.push(Effect::Decline {
-                offer_ids: declined.into_iter().map(str::to_owned).collect(),
+                offer_ids: declined.into_iter().map(Id::from).collect(),
                 refuse_seconds: self.config.reconcile_decline_seconds,
             });
         }
     }
 
-    fn update(&mut self, status: TaskStatus, now: f64, out: &mut Vec<Effect>) -> Result<(), CoreError> {
-        let uuid: Option<[u8; 16]> = match &status.uuid {
+    fn update(
+        &mut self,
+        status: TaskStatus,
+        now: f64,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), CoreError> {
+        let uuid: Option<[u8; 16]> = match status.uuid {
             None => None,
-            Some(bytes) => Some(bytes.as_slice().try_into().map_err(|_| {
+            Some(bytes) => Some(bytes.try_into().map_err(|_| {
                 CoreError::Message(format!("a status uuid has 16 bytes, not {}", bytes.len()))
             })?),
         };
-        if let Some(uuid) = uuid {
-            let agent_id = status.agent_id.clone().ok_or_else(|| {
-                CoreError::Message(format!(
-                    "the update of task {:?} has a uuid to acknowledge but no agent_id",
-                    status.task_id
-                ))
-            })?;
+        if uuid.is_some() && status.agent_id.is_none() {
+            return Err(CoreError::Message(format!(
+                "the update of task {:?} has a uuid to acknowledge but no agent_id",
+                status.task_id
+            )));
+        }
+        let finished = reconcile::answered(&mut self.state, status.task_id);
+        let interner = &mut self.interner;
+        let task_id = TaskId::from(status.task_id);
+        if let (Some(uuid), Some(agent_id)) = (uuid, status.agent_id) {
             out.push(Effect::Acknowledge {
-                agent_id,
-                task_id: status.task_id.clone(),
-                uuid: ByteBuf::from(uuid.to_vec()),
+                agent_id: interner.intern(agent_id),
+                task_id: task_id.clone(),
+                uuid: ByteArray::new(uuid),
             });
         }
-        let finished = reconcile::answered(&mut self.state, &status.task_id);
-        let interner = &mut self.interner;
-        match self.state.tasks.get_mut(status.task_id.as_str()) {
+        match self.state.tasks.get_mut(status.task_id) {
             None => {
                 let mut task = Task {
                     agent_id: None,
@@ -223,20 +233,17 @@ impl Reducer {
                     unreconciled: false,
                 };
                 apply(&mut task, &status, uuid, now, interner);
-                self.state.tasks.insert(Arc::from(status.task_id.as_str()), task);
+                self.state.tasks.insert(task_id, task);
             }
             Some(task) if task.state.is_terminal() => {
                 if !status.state.is_terminal() {
                     // A zombie, e.g. TASK_LOST back after a partition: the
                     // framework has already seen it end.
-                    let agent_id = status
-                        .agent_id
-                        .clone()
-                        .or_else(|| task.agent_id.as_deref().map(str::to_owned));
-                    out.push(Effect::Kill {
-                        task_id: status.task_id.clone(),
-                        agent_id,
-                    });
+                    let agent_id = match status.agent_id {
+                        Some(id) => Some(interner.intern(id)),
+                        None => task.agent_id.clone(),
+                    };
+                    out.push(Effect::Kill { task_id, agent_id });
                 }
             }
             Some(task) => {
@@ -302,7 +309,7 @@ impl Reducer {
         let mut launched = Vec::with_capacity(launches.len());
         for launch in launches {
             state.tasks.insert(
-                Arc::from(launch.task_id.as_str()),
+                TaskId::from(launch.task_id.as_str()),
                 Task {
                     agent_id: Some(agent_id.clone()),
                     reason: None,
@@ -317,7 +324,7 @@ impl Reducer {
             );
             launched.push(LaunchTask {
                 task_id: launch.task_id,
-                agent_id: agent_id.to_string(),
+                agent_id: agent_id.clone(),
                 name: launch.name,
                 resources: launch.resources,
                 payload: ByteBuf::from(launch.payload),
@@ -325,7 +332,7 @@ impl Reducer {
         }
         out.push(Effect::Accept {
             offer_ids,
-            agent_id: agent_id.to_string(),
+            agent_id,
             launches: launched,
             refuse_seconds,
         });
@@ -361,13 +368,21 @@ fn disconnected(state: &mut State) {
 }
 
 /// Apply a status to a record (spec, Update step 6).
-fn apply(task: &mut Task, status: &TaskStatus, uuid: Option<[u8; 16]>, now: f64, interner: &mut Interner) {
+fn apply(
+    task: &mut Task,
+    status: &TaskStatus,
+    uuid: Option<[u8; 16]>,
+    now: f64,
+    interner: &mut Interner,
+) {
     task.state = status.state;
-    task.reason = status.reason.as_deref().map(|r| interner.intern(r));
+    task.reason = status.reason.map(|r| interner.intern(r));
     task.source = status.source;
-    task.message = status.message.as_deref().map(Arc::from);
-    if let Some(agent_id) = &status.agent_id {
-        task.agent_id = Some(interner.intern(agent_id));
+    task.message = status.message.map(Arc::from);
+    if let Some(agent_id) = status.agent_id {
+        if task.agent_id.as_deref() != Some(agent_id) {
+            task.agent_id = Some(interner.intern(agent_id));
+        }
     }
     if uuid.is_some() {
         task.uuid = uuid;
@@ -411,7 +426,7 @@ fn decline(
     }
     offer_ids.sort_unstable();
     out.push(Effect::Decline {
-        offer_ids,
+        offer_ids: offer_ids.iter().map(|id| Id::from(id.as_str())).collect(),
         refuse_seconds,
     });
     Ok(())
@@ -432,14 +447,14 @@ fn expire_offers(state: &mut State, config: &Config, now: f64, out: &mut Vec<Eff
         state.offers.remove(id);
     }
     out.push(Effect::Decline {
-        offer_ids: expired.iter().map(|id| id.to_string()).collect(),
+        offer_ids: expired,
         refuse_seconds: config.offer_refuse_seconds,
     });
 }
 
 /// Shares one allocation among equal ids and reasons.
 #[derive(Clone, Debug, Default)]
-struct Interner(HashSet<Id>);
+struct Interner(HashSet<Id, BuildHasherDefault<FxHasher>>);
 
 impl Interner {
     fn intern(&mut self, s: &str) -> Id {
@@ -449,5 +464,274 @@ impl Interner {
         let id: Id = Arc::from(s);
         self.0.insert(id.clone());
         id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{Resource, Source};
+    use crate::state::Phase;
+
+    fn cpus(amount: f64) -> Resource {
+        Resource {
+            name: "cpus".into(),
+            scalar: Some(amount),
+            ranges: None,
+            set: None,
+            role: "*".into(),
+        }
+    }
+
+    fn ports(lo: i64, hi: i64) -> Resource {
+        Resource {
+            name: "ports".into(),
+            scalar: None,
+            ranges: Some(vec![(lo, hi)]),
+            set: None,
+            role: "*".into(),
+        }
+    }
+
+    fn offer(id: &str, agent: &str, resources: Vec<Resource>) -> OfferMessage {
+        OfferMessage {
+            id: id.into(),
+            agent_id: agent.into(),
+            hostname: format!("{agent}.example"),
+            resources,
+            attributes: vec![],
+        }
+    }
+
+    fn launch(task: &str, resources: Vec<Resource>) -> Launch {
+        Launch {
+            task_id: task.into(),
+            name: String::new(),
+            resources,
+            payload: vec![],
+        }
+    }
+
+    fn status(task: &str, state: TaskState) -> TaskStatus<'_> {
+        TaskStatus {
+            task_id: task,
+            state,
+            agent_id: Some("a1"),
+            executor_id: None,
+            reason: None,
+            source: Some(Source::Agent),
+            message: None,
+            uuid: None,
+            timestamp: None,
+            healthy: None,
+        }
+    }
+
+    fn step(r: &mut Reducer, m: Message<'_>, now: f64) -> Vec<Effect> {
+        let mut out = Vec::new();
+        r.step(m, now, &mut out).expect("step");
+        out
+    }
+
+    fn subscribed() -> Message<'static> {
+        Message::Subscribed {
+            framework_id: "fw".into(),
+            heartbeat_interval_seconds: Some(15.0),
+        }
+    }
+
+    /// Subscribed, with task `t1` running on `a1` and reconciliation done.
+    fn running() -> Reducer {
+        let mut r = Reducer::default();
+        step(&mut r, subscribed(), 0.0);
+        step(
+            &mut r,
+            Message::Offers(vec![offer("o1", "a1", vec![cpus(4.0)])]),
+            1.0,
+        );
+        step(
+            &mut r,
+            Message::Accept {
+                offer_ids: vec!["o1".into()],
+                launches: vec![launch("t1", vec![cpus(1.0)])],
+                refuse_seconds: 5.0,
+            },
+            2.0,
+        );
+        step(
+            &mut r,
+            Message::Update(status("t1", TaskState::Running)),
+            3.0,
+        );
+        r
+    }
+
+    #[test]
+    fn accept_launches_and_uses_the_offer_once() {
+        let mut r = running();
+        assert_eq!(r.state.tasks.get("t1").unwrap().state, TaskState::Running);
+        assert!(r.state.offers.is_empty());
+        let mut out = Vec::new();
+        let again = Message::Accept {
+            offer_ids: vec!["o1".into()],
+            launches: vec![launch("t2", vec![])],
+            refuse_seconds: 5.0,
+        };
+        assert!(matches!(
+            r.step(again, 4.0, &mut out),
+            Err(CoreError::Rejected(_))
+        ));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn rejected_accept_changes_nothing() {
+        let mut r = Reducer::default();
+        step(&mut r, subscribed(), 0.0);
+        step(
+            &mut r,
+            Message::Offers(vec![offer("o1", "a1", vec![cpus(1.0), ports(100, 199)])]),
+            1.0,
+        );
+        let before = r.state.clone();
+        for launches in [
+            vec![launch("t1", vec![cpus(1.5)])],
+            vec![launch("t1", vec![ports(150, 250)])],
+            vec![
+                launch("t1", vec![ports(100, 120)]),
+                launch("t2", vec![ports(120, 130)]),
+            ],
+            vec![launch("t1", vec![]), launch("t1", vec![])],
+            vec![launch("t1", vec![cpus(-1.0)])],
+            vec![],
+        ] {
+            let mut out = Vec::new();
+            let accept = Message::Accept {
+                offer_ids: vec!["o1".into()],
+                launches,
+                refuse_seconds: 5.0,
+            };
+            assert!(matches!(
+                r.step(accept, 2.0, &mut out),
+                Err(CoreError::Rejected(_))
+            ));
+            assert!(out.is_empty());
+            assert_eq!(r.state, before);
+        }
+    }
+
+    #[test]
+    fn every_uuid_is_acknowledged_and_duplicates_do_not_apply() {
+        let mut r = running();
+        let mut update = status("t1", TaskState::Finished);
+        update.uuid = Some(&[7; 16]);
+        let out = step(&mut r, Message::Update(update.clone()), 5.0);
+        assert!(matches!(&out[..], [Effect::Acknowledge { task_id, .. }] if &**task_id == "t1"));
+        assert_eq!(r.state.tasks.get("t1").unwrap().state, TaskState::Finished);
+        let out = step(&mut r, Message::Update(update), 6.0);
+        assert_eq!(out.len(), 1, "a retried update is acknowledged again");
+        assert_eq!(r.state.tasks.get("t1").unwrap().updated_at, 5.0);
+    }
+
+    #[test]
+    fn a_terminal_task_coming_back_is_killed_not_revived() {
+        let mut r = running();
+        step(&mut r, Message::Update(status("t1", TaskState::Lost)), 5.0);
+        let out = step(
+            &mut r,
+            Message::Update(status("t1", TaskState::Running)),
+            6.0,
+        );
+        assert_eq!(
+            out,
+            vec![Effect::Kill {
+                task_id: "t1".into(),
+                agent_id: Some("a1".into())
+            }]
+        );
+        assert_eq!(r.state.tasks.get("t1").unwrap().state, TaskState::Lost);
+    }
+
+    #[test]
+    fn an_older_status_does_not_overwrite_a_newer_one() {
+        let mut r = running();
+        let mut newer = status("t1", TaskState::Killing);
+        newer.timestamp = Some(10.0);
+        let mut older = status("t1", TaskState::Running);
+        older.timestamp = Some(9.0);
+        step(&mut r, Message::Update(newer), 5.0);
+        step(&mut r, Message::Update(older), 6.0);
+        assert_eq!(r.state.tasks.get("t1").unwrap().state, TaskState::Killing);
+    }
+
+    #[test]
+    fn malformed_updates_are_errors_that_change_nothing() {
+        let mut r = running();
+        let before = r.state.clone();
+        let mut short_uuid = status("t1", TaskState::Failed);
+        short_uuid.uuid = Some(&[1, 2, 3]);
+        let mut no_agent = status("t1", TaskState::Failed);
+        no_agent.uuid = Some(&[1; 16]);
+        no_agent.agent_id = None;
+        for bad in [short_uuid, no_agent] {
+            let mut out = Vec::new();
+            assert!(matches!(
+                r.step(Message::Update(bad), 5.0, &mut out),
+                Err(CoreError::Message(_))
+            ));
+            assert!(out.is_empty());
+            assert_eq!(r.state, before);
+        }
+    }
+
+    #[test]
+    fn disconnection_voids_offers_and_aborts_reconciliation() {
+        let mut r = running();
+        step(
+            &mut r,
+            Message::Offers(vec![offer("o2", "a1", vec![])]),
+            4.0,
+        );
+        step(&mut r, Message::ReconcileTick, 5.0);
+        assert!(r.state.is_reconciling());
+        step(&mut r, Message::Disconnected, 6.0);
+        assert!(!r.state.registered && r.state.offers.is_empty());
+        assert_eq!(r.state.reconciliation.phase, Phase::Idle);
+    }
+
+    #[test]
+    fn tick_declines_offers_held_too_long() {
+        let mut r = Reducer::default();
+        step(&mut r, subscribed(), 0.0);
+        step(
+            &mut r,
+            Message::Offers(vec![offer("o2", "a1", vec![]), offer("o1", "a2", vec![])]),
+            1.0,
+        );
+        step(
+            &mut r,
+            Message::Offers(vec![offer("o3", "a3", vec![])]),
+            4.0,
+        );
+        let out = step(&mut r, Message::Tick, 6.0);
+        assert_eq!(
+            out,
+            vec![Effect::Decline {
+                offer_ids: vec!["o1".into(), "o2".into()],
+                refuse_seconds: 5.0
+            }]
+        );
+        assert_eq!(r.state.offers.len(), 1);
+    }
+
+    #[test]
+    fn suppression_is_idempotent_and_restated_to_a_new_master() {
+        let mut r = Reducer::default();
+        step(&mut r, subscribed(), 0.0);
+        assert_eq!(step(&mut r, Message::Suppress, 1.0), vec![Effect::Suppress]);
+        assert_eq!(step(&mut r, Message::Suppress, 2.0), vec![]);
+        let out = step(&mut r, subscribed(), 3.0);
+        assert_eq!(out[0], Effect::Suppress);
+        assert_eq!(step(&mut r, Message::Revive, 4.0), vec![Effect::Revive]);
     }
 }
