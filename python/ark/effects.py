@@ -32,8 +32,8 @@ __all__ = [
 ]
 
 
-class _Struct(msgspec.Struct, frozen=True):
-    pass
+class _Struct(msgspec.Struct, frozen=True, array_like=True):
+    """Effects come out of Rust as arrays, like messages go in (see ark.messages)."""
 
 
 class LaunchTask(_Struct):

@@ -37,7 +37,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     offer_refuse_seconds: float = 5.0
 
 
-class TaskRecord(msgspec.Struct, frozen=True):
+class TaskRecord(msgspec.Struct, frozen=True, array_like=True):
     task_id: str
     state: TaskState
     agent_id: str | None
@@ -54,13 +54,13 @@ class TaskRecord(msgspec.Struct, frozen=True):
     unreconciled: bool
 
 
-class AgentRecord(msgspec.Struct, frozen=True):
+class AgentRecord(msgspec.Struct, frozen=True, array_like=True):
     agent_id: str
     hostname: str | None
     active: bool
 
 
-class OfferRecord(msgspec.Struct, frozen=True):
+class OfferRecord(msgspec.Struct, frozen=True, array_like=True):
     offer_id: str
     agent_id: str
     hostname: str
@@ -69,7 +69,7 @@ class OfferRecord(msgspec.Struct, frozen=True):
     received_at: float
 
 
-class Reconciliation(msgspec.Struct, frozen=True):
+class Reconciliation(msgspec.Struct, frozen=True, array_like=True):
     phase: Literal["idle", "explicit"]
     #: Current explicit round (from 1); 0 when idle.
     round: int
@@ -81,7 +81,7 @@ class Reconciliation(msgspec.Struct, frozen=True):
     last_completed_at: float | None
 
 
-class StateView(msgspec.Struct, frozen=True):
+class StateView(msgspec.Struct, frozen=True, array_like=True):
     framework_id: str | None
     registered: bool
     suppressed: bool

@@ -2,14 +2,15 @@
 //! Serialized as msgpack maps tagged `"type"`, the shapes of `ark.effects`.
 
 use serde::Serialize;
-use serde_bytes::ByteBuf;
+use serde_bytes::{ByteArray, ByteBuf};
 
 use crate::messages::Resource;
+use crate::state::{Id, TaskId};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LaunchTask {
     pub task_id: String,
-    pub agent_id: String,
+    pub agent_id: Id,
     pub name: String,
     pub resources: Vec<Resource>,
     pub payload: ByteBuf,
@@ -17,8 +18,8 @@ pub struct LaunchTask {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReconcileTask {
-    pub task_id: String,
-    pub agent_id: Option<String>,
+    pub task_id: TaskId,
+    pub agent_id: Option<Id>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -26,25 +27,27 @@ pub struct ReconcileTask {
 pub enum Effect {
     Accept {
         offer_ids: Vec<String>,
-        agent_id: String,
+        agent_id: Id,
         launches: Vec<LaunchTask>,
         refuse_seconds: f64,
     },
     /// `offer_ids` sorted.
     Decline {
-        offer_ids: Vec<String>,
+        offer_ids: Vec<Id>,
         refuse_seconds: f64,
     },
     Kill {
-        task_id: String,
-        agent_id: Option<String>,
+        task_id: TaskId,
+        agent_id: Option<Id>,
     },
     /// Explicit for the listed tasks (sorted by id); implicit when empty.
-    Reconcile { tasks: Vec<ReconcileTask> },
+    Reconcile {
+        tasks: Vec<ReconcileTask>,
+    },
     Acknowledge {
-        agent_id: String,
-        task_id: String,
-        uuid: ByteBuf,
+        agent_id: Id,
+        task_id: TaskId,
+        uuid: ByteArray<16>,
     },
     Suppress,
     Revive,
@@ -54,12 +57,18 @@ pub enum Effect {
         data: ByteBuf,
     },
     /// Push `ReconcileTimeout(round)` after `seconds`.
-    Timer { round: u32, seconds: f64 },
+    Timer {
+        round: u32,
+        seconds: f64,
+    },
     /// Tasks that never answered reconciliation, sorted.
-    Unreconciled { task_ids: Vec<String> },
+    Unreconciled {
+        task_ids: Vec<TaskId>,
+    },
 }
 
-/// Encode effects as the msgpack list `ark.effects.decode_effects` reads.
+/// Encode effects as the msgpack list `ark.effects.decode_effects` reads:
+/// each effect an array, its tag first (`array_like`, as messages are).
 pub fn encode(effects: &[Effect]) -> Vec<u8> {
-    rmp_serde::to_vec_named(effects).expect("effects are plain data and always encode")
+    rmp_serde::to_vec(effects).expect("effects are plain data and always encode")
 }

@@ -116,7 +116,10 @@ mod tests {
     #[test]
     fn empty_drain_times_out() {
         let inbox = Inbox::default();
-        assert_eq!(inbox.drain(8, Duration::from_millis(5)).unwrap(), Vec::<Vec<u8>>::new());
+        assert_eq!(
+            inbox.drain(8, Duration::from_millis(5)).unwrap(),
+            Vec::<Vec<u8>>::new()
+        );
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The messages the loop accepts, decoded from the msgpack that
-//! `ark.messages` (msgspec) writes: a map whose first key is `"type"`.
+//! `ark.messages` (msgspec, `array_like`) writes: `[tag, field, ...]`, each
+//! struct as the array of its fields in declaration order, so every struct
+//! here declares its fields in the order of its Python twin.
 //!
-//! Decoding reads the tag, then hands the rest of the map straight to the
+//! Decoding reads the tag, then hands the rest of the array straight to the
 //! variant's struct, so nothing is buffered on the way.
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
@@ -136,26 +138,31 @@ pub struct Offer {
     pub attributes: Vec<Attribute>,
 }
 
+/// A status update. Its strings borrow from the message bytes: updates are
+/// most of the traffic, and copying their ids would be most of the work.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TaskStatus {
-    pub task_id: String,
+pub struct TaskStatus<'a> {
+    #[serde(borrow)]
+    pub task_id: &'a str,
     pub state: TaskState,
-    #[serde(default)]
-    pub agent_id: Option<String>,
-    #[serde(default)]
-    pub executor_id: Option<String>,
-    #[serde(default)]
-    pub reason: Option<String>,
+    #[serde(default, borrow)]
+    pub agent_id: Option<&'a str>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)] // decoded to validate it; the user's hook may want it
+    pub executor_id: Option<&'a str>,
+    #[serde(default, borrow)]
+    pub reason: Option<&'a str>,
     #[serde(default)]
     pub source: Option<Source>,
-    #[serde(default)]
-    pub message: Option<String>,
-    #[serde(default, with = "serde_bytes")]
-    pub uuid: Option<Vec<u8>>,
+    #[serde(default, borrow)]
+    pub message: Option<&'a str>,
+    #[serde(default, borrow)]
+    pub uuid: Option<&'a [u8]>,
     #[serde(default)]
     pub timestamp: Option<f64>,
     #[serde(default)]
+    #[allow(dead_code)] // decoded to validate it
     pub healthy: Option<bool>,
 }
 
@@ -177,7 +184,7 @@ fn default_refuse() -> f64 {
 
 /// One message of the loop; the variants and their fields mirror `ark.messages`.
 #[derive(Clone, Debug)]
-pub enum Message {
+pub enum Message<'a> {
     Subscribed {
         framework_id: String,
         heartbeat_interval_seconds: Option<f64>,
@@ -187,7 +194,7 @@ pub enum Message {
     Rescind {
         offer_id: String,
     },
-    Update(TaskStatus),
+    Update(TaskStatus<'a>),
     FrameworkMessage,
     Failure {
         agent_id: String,
@@ -226,9 +233,9 @@ pub enum Message {
     Custom,
 }
 
-impl Message {
+impl<'a> Message<'a> {
     /// Decode one message; every failure is a [`CoreError::Message`].
-    pub fn decode(bytes: &[u8]) -> Result<Message, CoreError> {
+    pub fn decode(bytes: &'a [u8]) -> Result<Message<'a>, CoreError> {
         rmp_serde::from_slice(bytes).map_err(|e| CoreError::Message(e.to_string()))
     }
 }
@@ -271,8 +278,9 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
-    pub struct Update {
-        pub status: TaskStatus,
+    pub struct Update<'a> {
+        #[serde(borrow)]
+        pub status: TaskStatus<'a>,
     }
 
     #[derive(Deserialize)]
@@ -357,35 +365,29 @@ mod wire {
     }
 }
 
-impl<'de> Deserialize<'de> for Message {
+impl<'de> Deserialize<'de> for Message<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(MessageVisitor)
+        deserializer.deserialize_seq(MessageVisitor)
     }
 }
 
 struct MessageVisitor;
 
 impl<'de> Visitor<'de> for MessageVisitor {
-    type Value = Message;
+    type Value = Message<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a map whose first key is \"type\"")
+        f.write_str("an array whose first item is the message type")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message, A::Error> {
-        let key: &str = map
-            .next_key()?
-            .ok_or_else(|| de::Error::missing_field("type"))?;
-        if key != "type" {
-            return Err(de::Error::custom(format!(
-                "the first key must be \"type\", not {key:?}"
-            )));
-        }
-        let tag: &str = map.next_value()?;
-        let rest = de::value::MapAccessDeserializer::new(map);
-        fn body<'de, T: Deserialize<'de>, M: MapAccess<'de>>(
-            rest: de::value::MapAccessDeserializer<M>,
-        ) -> Result<T, M::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Message<'de>, A::Error> {
+        let tag: &str = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::custom("an empty array is no message"))?;
+        let rest = de::value::SeqAccessDeserializer::new(seq);
+        fn body<'de, T: Deserialize<'de>, S: SeqAccess<'de>>(
+            rest: de::value::SeqAccessDeserializer<S>,
+        ) -> Result<T, S::Error> {
             T::deserialize(rest)
         }
         Ok(match tag {
@@ -404,7 +406,7 @@ impl<'de> Visitor<'de> for MessageVisitor {
             "Rescind" => Message::Rescind {
                 offer_id: body::<wire::Rescind, _>(rest)?.offer_id,
             },
-            "Update" => Message::Update(body::<wire::Update, _>(rest)?.status),
+            "Update" => Message::Update(body::<wire::Update<'de>, _>(rest)?.status),
             "FrameworkMessage" => {
                 body::<wire::FrameworkMessage, _>(rest)?;
                 Message::FrameworkMessage
@@ -462,14 +464,105 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     "Suppress" => Message::Suppress,
                     "Revive" => Message::Revive,
                     other => {
-                        return Err(de::Error::custom(format!(
-                            "unknown message type {other:?}"
-                        )))
+                        return Err(de::Error::custom(format!("unknown message type {other:?}")))
                     }
                 };
                 body::<wire::Empty, _>(rest)?;
                 message
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Rescind<'a> {
+        r#type: &'a str,
+        offer_id: &'a str,
+    }
+
+    fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+        rmp_serde::to_vec(value).unwrap()
+    }
+
+    #[test]
+    fn decodes_the_tag_then_the_fields() {
+        let bytes = encode(&Rescind {
+            r#type: "Rescind",
+            offer_id: "o1",
+        });
+        assert!(
+            matches!(Message::decode(&bytes), Ok(Message::Rescind { offer_id }) if offer_id == "o1")
+        );
+    }
+
+    #[test]
+    fn bad_input_is_a_message_error() {
+        #[derive(Serialize)]
+        struct Extra<'a> {
+            r#type: &'a str,
+            offer_id: &'a str,
+            surprise: u8,
+        }
+        #[derive(Serialize)]
+        struct TagLast<'a> {
+            offer_id: &'a str,
+            r#type: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Bare<'a> {
+            r#type: &'a str,
+        }
+        let cases = [
+            encode(&Rescind {
+                r#type: "Nope",
+                offer_id: "o1",
+            }),
+            encode(&Extra {
+                r#type: "Rescind",
+                offer_id: "o1",
+                surprise: 1,
+            }),
+            encode(&TagLast {
+                offer_id: "o1",
+                r#type: "Rescind",
+            }),
+            encode(&Bare { r#type: "Rescind" }),
+            encode(&Bare { r#type: "Update" }),
+            encode(&(1, 2, 3)),
+            rmp_serde::to_vec_named(&Rescind {
+                r#type: "Rescind",
+                offer_id: "o1",
+            })
+            .unwrap(),
+            vec![0xc1],
+            vec![],
+        ];
+        for bytes in cases {
+            assert!(
+                matches!(Message::decode(&bytes), Err(CoreError::Message(_))),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unit_messages_take_no_fields() {
+        #[derive(Serialize)]
+        struct Tick<'a> {
+            r#type: &'a str,
+        }
+        assert!(matches!(
+            Message::decode(&encode(&Tick { r#type: "Tick" })),
+            Ok(Message::Tick)
+        ));
+        assert!(Message::decode(&encode(&Rescind {
+            r#type: "Tick",
+            offer_id: "x"
+        }))
+        .is_err());
     }
 }

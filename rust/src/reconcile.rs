@@ -5,18 +5,18 @@
 //! are reported and flagged, never dropped.
 
 use crate::effects::{Effect, ReconcileTask};
-use crate::state::{Config, Id, OrdSet, Phase, State};
+use crate::state::{Config, OrdSet, Phase, State, TaskId};
 
 /// Begin a reconciliation (the phase is idle).
 pub fn start(state: &mut State, config: &Config, now: f64, out: &mut Vec<Effect>) {
     if !state.offers.is_empty() {
         out.push(Effect::Decline {
-            offer_ids: state.offers.keys().map(|id| id.to_string()).collect(),
+            offer_ids: state.offers.keys().cloned().collect(),
             refuse_seconds: config.reconcile_decline_seconds,
         });
         state.offers = Default::default();
     }
-    let mut live: Vec<Id> = state
+    let mut live: Vec<TaskId> = state
         .tasks
         .iter()
         .filter(|(_, t)| !t.state.is_terminal())
@@ -59,14 +59,14 @@ pub fn timeout(state: &mut State, config: &Config, fired: u32, now: f64, out: &m
         return; // a timer of an earlier round or reconciliation
     }
     if *round >= config.reconcile_max_rounds {
-        let unanswered: OrdSet<Id> = pending.clone();
+        let unanswered: OrdSet<TaskId> = pending.clone();
         for id in &unanswered {
             if let Some(task) = state.tasks.get_mut(id) {
                 task.unreconciled = true;
             }
         }
         out.push(Effect::Unreconciled {
-            task_ids: unanswered.iter().map(|id| id.to_string()).collect(),
+            task_ids: unanswered.iter().cloned().collect(),
         });
         finish(state, now, out);
         return;
@@ -101,14 +101,175 @@ fn completed(state: &mut State, now: f64) {
     state.reconciliation.last_completed_at = Some(now);
 }
 
-fn reconcile_tasks<'a>(state: &State, ids: impl Iterator<Item = &'a Id>) -> Vec<ReconcileTask> {
+fn reconcile_tasks<'a>(state: &State, ids: impl Iterator<Item = &'a TaskId>) -> Vec<ReconcileTask> {
     ids.map(|id| ReconcileTask {
-        task_id: id.to_string(),
-        agent_id: state
-            .tasks
-            .get(id)
-            .and_then(|t| t.agent_id.as_deref())
-            .map(str::to_owned),
+        task_id: id.clone(),
+        agent_id: state.tasks.get(id).and_then(|t| t.agent_id.clone()),
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{Message, TaskState, TaskStatus};
+    use crate::reducer::Reducer;
+    use crate::state::Task;
+    use std::sync::Arc;
+
+    fn with_tasks(live: &[&str], ended: &[&str]) -> Reducer {
+        let mut r = Reducer::default();
+        for (ids, state) in [(live, TaskState::Running), (ended, TaskState::Finished)] {
+            for id in ids {
+                r.state.tasks.insert(
+                    TaskId::from(*id),
+                    Task {
+                        agent_id: Some(Arc::from("a1")),
+                        reason: None,
+                        message: None,
+                        status_timestamp: None,
+                        updated_at: 0.0,
+                        uuid: None,
+                        state,
+                        source: None,
+                        unreconciled: false,
+                    },
+                );
+            }
+        }
+        r
+    }
+
+    fn step(r: &mut Reducer, m: Message<'_>, now: f64) -> Vec<Effect> {
+        let mut out = Vec::new();
+        r.step(m, now, &mut out).expect("step");
+        out
+    }
+
+    fn subscribe(r: &mut Reducer) -> Vec<Effect> {
+        step(
+            r,
+            Message::Subscribed {
+                framework_id: "fw".into(),
+                heartbeat_interval_seconds: None,
+            },
+            0.0,
+        )
+    }
+
+    fn answer(task: &str) -> Message<'_> {
+        Message::Update(TaskStatus {
+            task_id: task,
+            state: TaskState::Running,
+            agent_id: None,
+            executor_id: None,
+            reason: Some("REASON_RECONCILIATION"),
+            source: None,
+            message: None,
+            uuid: None,
+            timestamp: None,
+            healthy: None,
+        })
+    }
+
+    fn task(id: &str) -> ReconcileTask {
+        ReconcileTask {
+            task_id: id.into(),
+            agent_id: Some("a1".into()),
+        }
+    }
+
+    #[test]
+    fn explicit_then_implicit_once_all_answer() {
+        let mut r = with_tasks(&["t2", "t1"], &["t0"]);
+        let out = subscribe(&mut r);
+        assert_eq!(
+            out,
+            vec![
+                Effect::Reconcile {
+                    tasks: vec![task("t1"), task("t2")]
+                },
+                Effect::Timer {
+                    round: 1,
+                    seconds: 2.0
+                }
+            ]
+        );
+        assert!(step(&mut r, answer("t1"), 1.0).is_empty());
+        let out = step(&mut r, answer("t2"), 1.5);
+        assert_eq!(out, vec![Effect::Reconcile { tasks: vec![] }]);
+        assert_eq!(r.state.reconciliation.completed, 1);
+        assert_eq!(r.state.reconciliation.phase, Phase::Idle);
+    }
+
+    #[test]
+    fn backoff_is_truncated_and_unanswered_tasks_are_reported() {
+        let mut r = with_tasks(&["t1", "t2"], &[]);
+        r.config.reconcile_cap_seconds = 5.0;
+        r.config.reconcile_max_rounds = 4;
+        subscribe(&mut r);
+        step(&mut r, answer("t2"), 0.5);
+        let mut delays = Vec::new();
+        for round in 1..4 {
+            let out = step(
+                &mut r,
+                Message::ReconcileTimeout { round },
+                f64::from(round),
+            );
+            assert_eq!(
+                out[0],
+                Effect::Reconcile {
+                    tasks: vec![task("t1")]
+                }
+            );
+            let Effect::Timer { seconds, .. } = out[1] else {
+                panic!("{out:?}")
+            };
+            delays.push(seconds);
+        }
+        assert_eq!(delays, vec![4.0, 5.0, 5.0]);
+        let out = step(&mut r, Message::ReconcileTimeout { round: 4 }, 9.0);
+        assert_eq!(
+            out,
+            vec![
+                Effect::Unreconciled {
+                    task_ids: vec!["t1".into()]
+                },
+                Effect::Reconcile { tasks: vec![] }
+            ]
+        );
+        assert!(r.state.tasks.get("t1").unwrap().unreconciled);
+        assert!(!r.state.is_reconciling());
+    }
+
+    #[test]
+    fn stale_timers_are_ignored() {
+        let mut r = with_tasks(&["t1"], &[]);
+        subscribe(&mut r);
+        assert!(step(&mut r, Message::ReconcileTimeout { round: 7 }, 1.0).is_empty());
+        step(&mut r, answer("t1"), 1.0);
+        assert!(step(&mut r, Message::ReconcileTimeout { round: 1 }, 2.0).is_empty());
+    }
+
+    #[test]
+    fn offers_are_declined_while_reconciling() {
+        let mut r = with_tasks(&["t1"], &[]);
+        subscribe(&mut r);
+        let offer = crate::messages::Offer {
+            id: "o1".into(),
+            agent_id: "a1".into(),
+            hostname: "h".into(),
+            resources: vec![],
+            attributes: vec![],
+        };
+        let out = step(&mut r, Message::Offers(vec![offer.clone(), offer]), 1.0);
+        assert_eq!(
+            out,
+            vec![Effect::Decline {
+                offer_ids: vec!["o1".into()],
+                refuse_seconds: 5.0
+            }]
+        );
+        assert!(r.state.offers.is_empty());
+    }
 }
