@@ -1,0 +1,54 @@
+# The one entry point: CI runs `make test` too (see .ci/run).
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: help install build lint test test-rust test-python bench bench-smoke clean
+
+help:
+	@echo "make install  create $(VENV), install the dependencies and build ark (release)"
+	@echo "make test     lint, cargo test and pytest: the command CI runs"
+	@echo "make bench    the benchmarks that the README's tables come from"
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+install: $(PY)
+	$(PIP) install -q "maturin>=1.7,<2"
+	$(VENV)/bin/maturin develop --release -q --extras test,lint
+
+build: $(PY)
+	$(VENV)/bin/maturin develop --release -q
+
+lint: $(PY)
+	$(VENV)/bin/ruff check python tests bench
+	$(VENV)/bin/ruff format --check python tests bench
+	$(VENV)/bin/mypy
+	cargo fmt --check
+	cargo clippy --all-targets -q -- -D warnings
+	cargo clippy --all-targets --features python -q -- -D warnings
+
+test-rust:
+	cargo test -q
+
+test-python: $(PY)
+	$(PY) -m pytest -q
+
+test: install lint test-rust test-python
+
+bench: build
+	$(PY) bench/reducer.py
+	$(PY) bench/inbox.py
+	$(PY) bench/memory.py
+
+# The benchmarks at a tiny size: they must keep running, not measure anything.
+bench-smoke: build
+	$(PY) bench/reducer.py --messages 20000 --tasks 2000
+	$(PY) bench/inbox.py --messages 20000
+	$(PY) bench/memory.py --tasks 20000
+
+clean:
+	cargo clean
+	rm -rf $(VENV)

@@ -1,0 +1,109 @@
+"""The Rust core through its Python API: errors, snapshots, batches."""
+
+import msgspec
+import pytest
+
+from ark import CommandRejected, Config, Custom, MessageError, Reducer
+from ark import effects as fx
+from ark import messages as m
+
+
+def offer(offer_id: str, agent: str = "a1", cpus: float = 4.0) -> m.Offer:
+    return m.Offer(offer_id, agent, f"{agent}.example", [m.Resource("cpus", scalar=cpus)])
+
+
+def launched() -> Reducer:
+    r = Reducer()
+    r.step(m.Subscribed("fw"), 0.0)
+    r.step(m.Offers([offer("o1")]), 1.0)
+    r.step(m.Accept(["o1"], [m.Launch("t1", resources=[m.Resource("cpus", scalar=1.0)])]), 2.0)
+    return r
+
+
+class Ping(Custom):
+    n: int
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xc1",
+        msgspec.msgpack.encode([1, 2]),
+        msgspec.msgpack.encode({"type": "NoSuchMessage"}),
+        msgspec.msgpack.encode({"offer_id": "o1", "type": "Rescind"}),
+        msgspec.msgpack.encode({"type": "Rescind", "offer_id": 5}),
+        msgspec.msgpack.encode({"type": "Rescind", "offer_id": "o", "extra": 1}),
+        msgspec.msgpack.encode({"type": "Update", "status": {"task_id": "t", "state": "BAD"}}),
+    ],
+)
+def test_malformed_bytes_raise_message_error_and_change_nothing(data: bytes) -> None:
+    r = launched()
+    before = r.view()
+    with pytest.raises(MessageError) as raised:
+        r.step_bytes(data, 3.0)
+    assert "malformed message" in str(raised.value)
+    assert isinstance(raised.value, ValueError)
+    assert r.view() == before
+
+
+def test_rejected_commands_raise_and_change_nothing() -> None:
+    r = launched()
+    before = r.view()
+    for command in [
+        m.Kill("ghost"),
+        m.Decline(["o1"]),
+        m.Accept(["o9"], [m.Launch("t2")]),
+        m.Update(m.TaskStatus("t1", "TASK_RUNNING", uuid=b"0" * 16)),
+    ]:
+        with pytest.raises((CommandRejected, MessageError)):
+            r.step(command, 3.0)
+        assert r.view() == before
+
+
+def test_step_batch_reports_failures_by_index_and_applies_the_rest() -> None:
+    r = Reducer()
+    batch = [
+        m.encode(m.Subscribed("fw")),
+        b"garbage",
+        m.encode(m.Kill("ghost")),
+        m.encode(m.Suppress()),
+    ]
+    effects, errors = r.step_batch(batch, now=1.0)
+    assert effects == [fx.Reconcile(tasks=[]), fx.Suppress()]
+    assert [(i, type(e)) for i, e in errors] == [(1, MessageError), (2, CommandRejected)]
+    assert r.view().suppressed
+
+
+def test_custom_messages_pass_through_untouched() -> None:
+    r = launched()
+    before = r.view()
+    assert r.step(Ping(3), 3.0) == []
+    assert r.view() == before
+    assert m.decode(m.encode(Ping(3))) == Ping(3)
+
+
+def test_snapshots_are_immutable_and_independent_of_later_steps() -> None:
+    r = launched()
+    snap = r.snapshot()
+    r.step(m.Update(m.TaskStatus("t1", "TASK_FAILED", agent_id="a1")), 3.0)
+    assert snap.tasks_by_state() == {"TASK_STAGING": ["t1"]}
+    assert r.snapshot().tasks_by_state() == {"TASK_FAILED": ["t1"]}
+    record = snap.task("t1")
+    assert record is not None and record.state == "TASK_STAGING" and record.agent_id == "a1"
+    assert snap.task("nope") is None
+    assert snap.tasks_on_agent("a1") == ["t1"]
+    assert (snap.framework_id, snap.registered, snap.task_count) == ("fw", True, 1)
+    with pytest.raises(AttributeError):
+        snap.registered = False  # type: ignore[misc]
+
+
+def test_config_shapes_the_backoff() -> None:
+    r = Reducer(Config(reconcile_base_seconds=0.5, reconcile_factor=3.0))
+    r.step(m.Subscribed("fw"), 0.0)
+    r.step(m.Offers([offer("o1")]), 1.0)
+    r.step(m.Accept(["o1"], [m.Launch("t1")]), 2.0)
+    assert r.step(m.ReconcileTick(), 3.0)[1] == fx.Timer(round=1, seconds=0.5)
+    assert r.step(m.ReconcileTimeout(1), 4.0)[1] == fx.Timer(round=2, seconds=1.5)
+    snap = r.snapshot()
+    assert (snap.reconciliation_phase, snap.reconciliation_round) == ("explicit", 2)
