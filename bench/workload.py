@@ -20,8 +20,21 @@ def _uuid(rng: random.Random) -> bytes:
     return rng.randbytes(16)
 
 
-def stream(messages: int, tasks: int, seed: int = 1) -> Iterator[m.Message]:
-    """Yield ``messages`` messages that launch and then exercise ``tasks`` tasks."""
+def stream(
+    messages: int,
+    tasks: int,
+    seed: int = 1,
+    *,
+    prefix: str = "",
+    subscribe: bool = True,
+    reconcile: bool = True,
+) -> Iterator[m.Message]:
+    """Yield ``messages`` messages that launch and then exercise ``tasks`` tasks.
+
+    ``prefix`` starts every id, so that several streams can share a reducer;
+    ``subscribe`` and ``reconcile`` leave out the subscription and the
+    reconciliation, which only one of several streams should carry.
+    """
     rng = random.Random(seed)
     agents = max(1, tasks // 100)
     cpus = m.Resource("cpus", scalar=float(TASKS_PER_OFFER))
@@ -33,10 +46,12 @@ def stream(messages: int, tasks: int, seed: int = 1) -> Iterator[m.Message]:
     def offer(agent: int) -> m.Offer:
         nonlocal offer_seq
         offer_seq += 1
-        return m.Offer(f"offer-{offer_seq}", f"agent-{agent}", f"host-{agent}", [cpus, mem])
+        agent_id = f"{prefix}agent-{agent}"
+        return m.Offer(f"{prefix}offer-{offer_seq}", agent_id, f"{prefix}host-{agent}", [cpus, mem])
 
-    yield m.Subscribed("framework-1", heartbeat_interval_seconds=15.0)
-    count += 1
+    if subscribe:
+        yield m.Subscribed("framework-1", heartbeat_interval_seconds=15.0)
+        count += 1
     # Launch: one offer per batch of tasks, accepted at once.
     launched = 0
     while launched < tasks and count < messages - 1:
@@ -45,11 +60,11 @@ def stream(messages: int, tasks: int, seed: int = 1) -> Iterator[m.Message]:
         yield m.Offers([o])
         yield m.Accept(
             [o.id],
-            [m.Launch(f"task-{launched + i}", resources=task_cpus) for i in range(n)],
+            [m.Launch(f"{prefix}task-{launched + i}", resources=task_cpus) for i in range(n)],
         )
         count += 2
         launched += n
-    agent_of = [f"agent-{i // TASKS_PER_OFFER % agents}" for i in range(launched)]
+    agent_of = [f"{prefix}agent-{i // TASKS_PER_OFFER % agents}" for i in range(launched)]
     last_uuid: list[bytes | None] = [None] * launched
     ended = [False] * launched
     # Every task starts, then runs.
@@ -61,7 +76,7 @@ def stream(messages: int, tasks: int, seed: int = 1) -> Iterator[m.Message]:
             last_uuid[i] = u
             yield m.Update(
                 m.TaskStatus(
-                    f"task-{i}",
+                    f"{prefix}task-{i}",
                     state,  # type: ignore[arg-type]
                     agent_id=agent_of[i],
                     source="SOURCE_EXECUTOR",
@@ -86,7 +101,7 @@ def stream(messages: int, tasks: int, seed: int = 1) -> Iterator[m.Message]:
             last_uuid[i] = u
             yield m.Update(
                 m.TaskStatus(
-                    f"task-{i}",
+                    f"{prefix}task-{i}",
                     state,  # type: ignore[arg-type]
                     agent_id=agent_of[i],
                     reason="REASON_COMMAND_EXECUTOR_FAILED" if state == "TASK_FAILED" else None,
@@ -106,11 +121,11 @@ def stream(messages: int, tasks: int, seed: int = 1) -> Iterator[m.Message]:
         elif roll < 0.95:
             yield m.Tick()
         elif roll < 0.99:
-            yield m.Rescind(f"offer-{rng.randrange(1, offer_seq + 1)}")
+            yield m.Rescind(f"{prefix}offer-{rng.randrange(1, offer_seq + 1)}")
         else:
-            yield m.Kill(f"task-{i}")
+            yield m.Kill(f"{prefix}task-{i}")
         count += 1
-        if not reconciled and count >= messages * 0.6:
+        if reconcile and not reconciled and count >= messages * 0.6:
             # One reconciliation, answered by the master for every live task.
             reconciled = True
             yield m.ReconcileTick()
@@ -121,7 +136,7 @@ def stream(messages: int, tasks: int, seed: int = 1) -> Iterator[m.Message]:
                 if not ended[j]:
                     yield m.Update(
                         m.TaskStatus(
-                            f"task-{j}",
+                            f"{prefix}task-{j}",
                             "TASK_RUNNING",
                             agent_id=agent_of[j],
                             reason="REASON_RECONCILIATION",
@@ -131,6 +146,6 @@ def stream(messages: int, tasks: int, seed: int = 1) -> Iterator[m.Message]:
                     count += 1
 
 
-def encoded(messages: int, tasks: int, seed: int = 1) -> list[bytes]:
-    """The stream, encoded for the inbox."""
-    return [m.encode(message) for message in stream(messages, tasks, seed)]
+def encoded(messages: int, tasks: int, seed: int = 1, **options: str | bool) -> list[bytes]:
+    """The stream, encoded for the inbox; ``options`` as for :func:`stream`."""
+    return [m.encode(message) for message in stream(messages, tasks, seed, **options)]  # type: ignore[arg-type]

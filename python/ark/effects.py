@@ -4,6 +4,9 @@ A driver turns each effect into a Mesos call (``Accept`` into ACCEPT with
 LAUNCH operations, ``Reconcile`` into RECONCILE ...); ``Timer`` asks the
 runtime to push a :class:`~ark.messages.ReconcileTimeout` later, and
 ``Unreconciled`` reports tasks whose status never came back.
+
+Effects come out of Rust as ``array_like`` arrays, as messages go in (see
+:mod:`ark.messages`).
 """
 
 from __future__ import annotations
@@ -15,28 +18,24 @@ import msgspec
 from ark.messages import Resource
 
 __all__ = [
-    "LaunchTask",
-    "ReconcileTask",
     "Accept",
-    "Decline",
-    "Kill",
-    "Reconcile",
     "Acknowledge",
-    "Suppress",
-    "Revive",
+    "Decline",
+    "Effect",
+    "Kill",
+    "LaunchTask",
     "Message",
+    "Reconcile",
+    "ReconcileTask",
+    "Revive",
+    "Suppress",
     "Timer",
     "Unreconciled",
-    "Effect",
     "decode_effects",
 ]
 
 
-class _Struct(msgspec.Struct, frozen=True, array_like=True):
-    """Effects come out of Rust as arrays, like messages go in (see ark.messages)."""
-
-
-class LaunchTask(_Struct):
+class LaunchTask(msgspec.Struct, frozen=True, array_like=True):
     task_id: str
     agent_id: str
     name: str
@@ -44,64 +43,64 @@ class LaunchTask(_Struct):
     payload: bytes
 
 
-class ReconcileTask(_Struct):
+class ReconcileTask(msgspec.Struct, frozen=True, array_like=True):
     task_id: str
     agent_id: str | None
 
 
-class Accept(_Struct, tag=True):
+class Accept(msgspec.Struct, tag=True, frozen=True, array_like=True):
     offer_ids: list[str]
     agent_id: str
     launches: list[LaunchTask]
     refuse_seconds: float
 
 
-class Decline(_Struct, tag=True):
+class Decline(msgspec.Struct, tag=True, frozen=True, array_like=True):
     """Decline offers; ``offer_ids`` are sorted."""
 
     offer_ids: list[str]
     refuse_seconds: float
 
 
-class Kill(_Struct, tag=True):
+class Kill(msgspec.Struct, tag=True, frozen=True, array_like=True):
     task_id: str
     agent_id: str | None
 
 
-class Reconcile(_Struct, tag=True):
+class Reconcile(msgspec.Struct, tag=True, frozen=True, array_like=True):
     """Explicit reconciliation of ``tasks`` (sorted by id); implicit when empty."""
 
     tasks: list[ReconcileTask]
 
 
-class Acknowledge(_Struct, tag=True):
+class Acknowledge(msgspec.Struct, tag=True, frozen=True, array_like=True):
     agent_id: str
     task_id: str
     uuid: bytes
 
 
-class Suppress(_Struct, tag=True):
+class Suppress(msgspec.Struct, tag=True, frozen=True, array_like=True):
     pass
 
 
-class Revive(_Struct, tag=True):
+class Revive(msgspec.Struct, tag=True, frozen=True, array_like=True):
     pass
 
 
-class Message(_Struct, tag=True):
+class Message(msgspec.Struct, tag=True, frozen=True, array_like=True):
     agent_id: str
     executor_id: str
     data: bytes
 
 
-class Timer(_Struct, tag=True):
+class Timer(msgspec.Struct, tag=True, frozen=True, array_like=True):
     """Push ``ReconcileTimeout(round)`` after ``seconds``."""
 
     round: int
     seconds: float
 
 
-class Unreconciled(_Struct, tag=True):
+class Unreconciled(msgspec.Struct, tag=True, frozen=True, array_like=True):
     """Tasks that never answered reconciliation (sorted); each is flagged in the state."""
 
     task_ids: list[str]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ArkError", "MessageError", "CommandRejected", "InboxClosed"]
+__all__ = ["ArkError", "CommandRejected", "InboxClosed", "MessageError"]
 
 
 class ArkError(Exception):

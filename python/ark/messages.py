@@ -25,37 +25,37 @@ import msgspec
 
 __all__ = [
     "TERMINAL_STATES",
-    "TaskState",
-    "Resource",
-    "Attribute",
-    "Offer",
-    "TaskStatus",
-    "Subscribed",
-    "Reregistered",
-    "Offers",
-    "Rescind",
-    "Update",
-    "FrameworkMessage",
-    "Failure",
-    "Error",
-    "Heartbeat",
-    "Disconnected",
-    "ReconcileTick",
-    "ReconcileTimeout",
-    "Tick",
-    "Launch",
     "Accept",
-    "Decline",
-    "Kill",
-    "Reconcile",
-    "Suppress",
-    "Revive",
-    "SendMessage",
+    "Attribute",
     "Custom",
     "CustomEnvelope",
+    "Decline",
+    "Disconnected",
+    "Error",
+    "Failure",
+    "FrameworkMessage",
+    "Heartbeat",
+    "Kill",
+    "Launch",
     "Message",
-    "encode",
+    "Offer",
+    "Offers",
+    "Reconcile",
+    "ReconcileTick",
+    "ReconcileTimeout",
+    "Reregistered",
+    "Rescind",
+    "Resource",
+    "Revive",
+    "SendMessage",
+    "Subscribed",
+    "Suppress",
+    "TaskState",
+    "TaskStatus",
+    "Tick",
+    "Update",
     "decode",
+    "encode",
 ]
 
 TaskState: TypeAlias = Literal[
@@ -91,11 +91,7 @@ TERMINAL_STATES: frozenset[str] = frozenset(
 )
 
 
-class _Struct(msgspec.Struct, frozen=True, array_like=True):
-    pass
-
-
-class Resource(_Struct):
+class Resource(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """A Mesos resource: one of ``scalar``, ``ranges`` (inclusive) or ``set``."""
 
     name: str
@@ -105,7 +101,7 @@ class Resource(_Struct):
     role: str = "*"
 
 
-class Attribute(_Struct):
+class Attribute(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """An agent attribute: one of ``text``, ``scalar``, ``ranges`` or ``set``."""
 
     name: str
@@ -115,7 +111,7 @@ class Attribute(_Struct):
     set: list[str] | None = None
 
 
-class Offer(_Struct):
+class Offer(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     id: str
     agent_id: str
     hostname: str
@@ -123,7 +119,7 @@ class Offer(_Struct):
     attributes: list[Attribute] = []
 
 
-class TaskStatus(_Struct):
+class TaskStatus(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """A task status as Mesos sends it in an UPDATE event.
 
     ``uuid`` is set on updates that come from an agent and must be
@@ -147,31 +143,37 @@ class TaskStatus(_Struct):
 # --- Mesos scheduler events -------------------------------------------------
 
 
-class Subscribed(_Struct, tag=True):
+class Subscribed(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
     framework_id: str
     heartbeat_interval_seconds: float | None = None
     master_id: str | None = None
 
 
-class Reregistered(_Struct, tag=True):
+class Reregistered(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
     """pymesos's ``reregistered`` callback: same framework id, new master."""
 
     master_id: str | None = None
 
 
-class Offers(_Struct, tag=True):
+class Offers(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     offers: list[Offer]
 
 
-class Rescind(_Struct, tag=True):
+class Rescind(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     offer_id: str
 
 
-class Update(_Struct, tag=True):
+class Update(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     status: TaskStatus
 
 
-class FrameworkMessage(_Struct, tag=True):
+class FrameworkMessage(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
     """Data an executor sent to the scheduler (the v1 MESSAGE event)."""
 
     agent_id: str
@@ -179,7 +181,7 @@ class FrameworkMessage(_Struct, tag=True):
     data: bytes
 
 
-class Failure(_Struct, tag=True):
+class Failure(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     """An agent lost (no ``executor_id``) or an executor that exited."""
 
     agent_id: str
@@ -187,17 +189,19 @@ class Failure(_Struct, tag=True):
     status: int | None = None
 
 
-class Error(_Struct, tag=True):
+class Error(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     """The master removed the framework or refused it; it is no longer subscribed."""
 
     message: str
 
 
-class Heartbeat(_Struct, tag=True):
+class Heartbeat(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     pass
 
 
-class Disconnected(_Struct, tag=True):
+class Disconnected(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
     """The subscription stream ended: every outstanding offer is void."""
 
     pass
@@ -206,19 +210,23 @@ class Disconnected(_Struct, tag=True):
 # --- Ark's timers -------------------------------------------------------------
 
 
-class ReconcileTick(_Struct, tag=True):
+class ReconcileTick(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
     """Start a reconciliation unless one is running (sent by ``reconcile_stream``)."""
 
     pass
 
 
-class ReconcileTimeout(_Struct, tag=True):
+class ReconcileTimeout(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
     """A reconciliation round's timer fired; stale rounds are ignored."""
 
     round: int
 
 
-class Tick(_Struct, tag=True):
+class Tick(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     """Periodic clock: declines offers held longer than ``offer_hold_seconds``."""
 
     pass
@@ -227,7 +235,7 @@ class Tick(_Struct, tag=True):
 # --- Commands -------------------------------------------------------------------
 
 
-class Launch(_Struct):
+class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """One task to launch. ``payload`` (command or executor) is carried through untouched."""
 
     task_id: str
@@ -236,7 +244,7 @@ class Launch(_Struct):
     payload: bytes = b""
 
 
-class Accept(_Struct, tag=True):
+class Accept(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     """Launch tasks on offers of one agent; unused resources are refused for a while."""
 
     offer_ids: list[str]
@@ -244,30 +252,32 @@ class Accept(_Struct, tag=True):
     refuse_seconds: float = 5.0
 
 
-class Decline(_Struct, tag=True):
+class Decline(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     offer_ids: list[str]
     refuse_seconds: float = 5.0
 
 
-class Kill(_Struct, tag=True):
+class Kill(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     task_id: str
 
 
-class Reconcile(_Struct, tag=True):
+class Reconcile(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     """Reconcile now: the same as a tick, asked for by the user."""
 
     pass
 
 
-class Suppress(_Struct, tag=True):
+class Suppress(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     pass
 
 
-class Revive(_Struct, tag=True):
+class Revive(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     pass
 
 
-class SendMessage(_Struct, tag=True):
+class SendMessage(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
     """Send data to an executor (the v1 MESSAGE call)."""
 
     agent_id: str
@@ -292,7 +302,9 @@ class Custom(msgspec.Struct, frozen=True, tag=True):
         Custom.registry[cls.__name__] = cls
 
 
-class CustomEnvelope(_Struct, tag=True):
+class CustomEnvelope(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
     kind: str
     body: bytes
 

@@ -13,7 +13,7 @@ import msgspec
 
 from ark.messages import Attribute, Resource, TaskState
 
-__all__ = ["Config", "TaskRecord", "AgentRecord", "OfferRecord", "Reconciliation", "StateView"]
+__all__ = ["AgentRecord", "Config", "OfferRecord", "Reconciliation", "StateView", "TaskRecord"]
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,0 +1,315 @@
+"""The Rust core against the Python reference, on random message sequences.
+
+A hypothesis ``RuleBasedStateMachine`` (chroma's pattern): every rule sends the
+same message to both reducers and requires the same effects, the same error
+class and the same state; invariants of the Mesos bookkeeping are checked on
+every step. Small id pools make duplicates, stale uuids, unknown tasks and
+reused offers common.
+"""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import msgspec
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from ark import Config, Reducer, reference
+from ark import effects as fx
+from ark import messages as m
+from ark.errors import ArkError
+from ark.state import StateView
+
+AGENTS = [f"a{i}" for i in range(4)]
+OFFERS = [f"o{i}" for i in range(10)]
+TASKS = [f"t{i}" for i in range(8)]
+UUIDS = [bytes([i]) * 16 for i in range(4)]
+STATES: list[str] = list(get_args(m.TaskState))
+REASONS = ["REASON_RECONCILIATION", "REASON_AGENT_REMOVED", "REASON_COMMAND_EXECUTOR_FAILED"]
+CONFIG = Config(reconcile_base_seconds=1.0, reconcile_cap_seconds=4.0, reconcile_max_rounds=3)
+
+scalars = st.builds(
+    m.Resource,
+    name=st.sampled_from(["cpus", "mem"]),
+    scalar=st.integers(-1, 40).map(lambda tenths: tenths / 10),
+    role=st.sampled_from(["*", "web"]),
+)
+ranges = st.builds(
+    lambda lo, width: m.Resource("ports", ranges=[(lo, lo + width)]),
+    st.integers(31000, 31006),
+    st.integers(-1, 4),
+)
+sets = st.builds(
+    lambda items: m.Resource("disks", set=items),
+    st.lists(st.sampled_from(["d0", "d1", "d2"]), max_size=3),
+)
+resources = st.lists(st.one_of(scalars, ranges, sets), max_size=4)
+offers = st.builds(
+    m.Offer,
+    id=st.sampled_from(OFFERS),
+    agent_id=st.sampled_from(AGENTS),
+    hostname=st.sampled_from(["h0", "h1"]),
+    resources=resources,
+)
+statuses = st.builds(
+    m.TaskStatus,
+    task_id=st.sampled_from(TASKS),
+    state=st.sampled_from(STATES),
+    agent_id=st.none() | st.sampled_from(AGENTS),
+    reason=st.none() | st.sampled_from(REASONS),
+    source=st.none() | st.sampled_from(["SOURCE_MASTER", "SOURCE_AGENT", "SOURCE_EXECUTOR"]),
+    message=st.none() | st.just("lost contact"),
+    uuid=st.none() | st.sampled_from(UUIDS) | st.just(b"short"),
+    timestamp=st.none() | st.integers(0, 5).map(float),
+)
+launches = st.lists(
+    st.builds(m.Launch, task_id=st.sampled_from(TASKS), resources=resources, payload=st.just(b"x")),
+    max_size=3,
+)
+
+
+def offer_ids(effect: fx.Effect) -> list[str]:
+    return effect.offer_ids if isinstance(effect, fx.Accept | fx.Decline) else []
+
+
+class ReducerComparison(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rust = Reducer(CONFIG)
+        self.reference = reference.Reducer(CONFIG)
+        self.now = 0.0
+        self.view: StateView = self.rust.view()
+
+    # --- the one way a message goes in ---
+
+    def send(self, message: Any, *, data: bytes | None = None) -> list[fx.Effect]:
+        before = self.view
+        outcomes = []
+        for reducer in (self.rust, self.reference):
+            try:
+                if data is None:
+                    outcomes.append((reducer.step(message, self.now), None))
+                else:
+                    outcomes.append((reducer.step_bytes(data, self.now), None))
+            except ArkError as e:
+                outcomes.append(([], type(e)))
+        (effects, error), (ref_effects, ref_error) = outcomes
+        assert error == ref_error, f"{message!r}: Rust raised {error}, reference {ref_error}"
+        assert effects == ref_effects, f"{message!r}"
+        after = self.rust.view()
+        assert after == self.reference.view(), f"{message!r}"
+        if error is not None:
+            assert after == before, "a rejected message changed the state"
+        self.check_step(before, message, effects, after, error is None)
+        self.view = after
+        return effects
+
+    def check_step(
+        self,
+        before: StateView,
+        message: Any,
+        effects: list[fx.Effect],
+        after: StateView,
+        applied: bool,
+    ) -> None:
+        held_before = {o.offer_id for o in before.offers}
+        held_after = {o.offer_id for o in after.offers}
+        arrived = (
+            {o.id for o in message.offers} - held_before if isinstance(message, m.Offers) else set()
+        )
+        # An offer is used at most once: only held (or just arrived) offers are
+        # accepted or declined, each once, and they are gone afterwards.
+        used = [i for e in effects for i in offer_ids(e)]
+        assert len(used) == len(set(used)), f"an offer used twice: {effects}"
+        assert set(used) <= held_before | arrived
+        assert not set(used) & held_after
+        # Offers arriving during reconciliation (or unsubscribed) are declined.
+        if arrived and (before.reconciliation.phase == "explicit" or not before.registered):
+            assert arrived <= set(used) and not arrived & held_after
+        # A terminal task never becomes non-terminal; its first end stands.
+        tasks_after = {t.task_id: t for t in after.tasks}
+        for task in before.tasks:
+            if task.state in m.TERMINAL_STATES:
+                assert tasks_after[task.task_id].state == task.state
+        # Every applied update carrying a uuid is acknowledged, exactly once.
+        acks = [e for e in effects if isinstance(e, fx.Acknowledge)]
+        if applied and isinstance(message, m.Update) and message.status.uuid is not None:
+            status = message.status
+            assert acks == [fx.Acknowledge(status.agent_id or "", status.task_id, status.uuid)]
+        else:
+            assert not acks
+        # When a reconciliation ends (not aborted), every task it asked about
+        # answered or was reported.
+        rec_before, rec_after = before.reconciliation, after.reconciliation
+        if rec_after.completed > rec_before.completed and rec_before.phase == "explicit":
+            reported = {t for e in effects if isinstance(e, fx.Unreconciled) for t in e.task_ids}
+            answered = {message.status.task_id} if isinstance(message, m.Update) else set()
+            assert set(rec_before.pending) <= reported | answered
+            assert all(tasks_after[t].unreconciled for t in reported)
+            assert effects[-1] == fx.Reconcile(tasks=[]), "implicit reconciliation comes last"
+
+    # --- Mesos events ---
+
+    @rule(framework=st.sampled_from(["fw-1", "fw-2"]), interval=st.none() | st.just(15.0))
+    def subscribed(self, framework: str, interval: float | None) -> None:
+        self.send(m.Subscribed(framework, heartbeat_interval_seconds=interval))
+
+    @rule()
+    def reregistered(self) -> None:
+        self.send(m.Reregistered())
+
+    @rule(batch=st.lists(offers, min_size=1, max_size=4))
+    def offers(self, batch: list[m.Offer]) -> None:
+        self.send(m.Offers(batch))
+
+    @rule(offer=st.sampled_from(OFFERS))
+    def rescind(self, offer: str) -> None:
+        self.send(m.Rescind(offer))
+
+    @rule(status=statuses)
+    def update(self, status: m.TaskStatus) -> None:
+        self.send(m.Update(status))
+
+    @rule(batch=st.lists(statuses, min_size=2, max_size=6))
+    def updates(self, batch: list[m.TaskStatus]) -> None:
+        """Updates are most of the traffic: bursts of them, on few tasks."""
+        for status in batch:
+            self.send(m.Update(status))
+
+    @rule(data=st.data())
+    def answer_reconciliation(self, data: st.DataObject) -> None:
+        """An answer to a pending task, as the master would send it."""
+        pending = self.view.reconciliation.pending
+        if pending:
+            task = data.draw(st.sampled_from(pending))
+            self.send(m.Update(m.TaskStatus(task, "TASK_RUNNING", reason=REASONS[0])))
+
+    @rule(agent=st.sampled_from(AGENTS), executor=st.none() | st.just("e1"))
+    def failure(self, agent: str, executor: str | None) -> None:
+        self.send(m.Failure(agent, executor_id=executor))
+
+    @rule()
+    def error(self) -> None:
+        self.send(m.Error("Framework has been removed"))
+
+    @rule()
+    def disconnected(self) -> None:
+        self.send(m.Disconnected())
+
+    @rule()
+    def heartbeat(self) -> None:
+        self.send(m.Heartbeat())
+
+    @rule()
+    def framework_message(self) -> None:
+        self.send(m.FrameworkMessage("a0", "e1", b"hi"))
+
+    # --- timers ---
+
+    @rule(seconds=st.integers(0, 8).map(float))
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    @rule()
+    def tick(self) -> None:
+        self.send(m.Tick())
+
+    @rule(command=st.booleans())
+    def reconcile(self, command: bool) -> None:
+        self.send(m.Reconcile() if command else m.ReconcileTick())
+
+    @rule(data=st.data())
+    def reconcile_timeout(self, data: st.DataObject) -> None:
+        current = self.view.reconciliation.round
+        self.send(m.ReconcileTimeout(data.draw(st.just(current) | st.integers(0, 4))))
+
+    # --- commands ---
+
+    @rule(data=st.data(), tasks=launches, refuse=st.sampled_from([0.0, 5.0]))
+    def accept(self, data: st.DataObject, tasks: list[m.Launch], refuse: float) -> None:
+        held = [o.offer_id for o in self.view.offers]
+        ids = data.draw(st.lists(st.sampled_from(held + OFFERS[:1]), max_size=3))
+        self.send(m.Accept(ids, tasks, refuse_seconds=refuse))
+
+    @rule(data=st.data(), factor=st.sampled_from([0.5, 1.0, 1.0 + 1e-12, 1.05, 2.0]))
+    def accept_sized_to_fit(self, data: st.DataObject, factor: float) -> None:
+        """An Accept asking for a share of what one agent's held offers hold:
+        under, exactly, within rounding, or just over."""
+        held = self.view.offers
+        if not held:
+            return
+        agent = data.draw(st.sampled_from(sorted({o.agent_id for o in held})))
+        chosen = [o for o in held if o.agent_id == agent]
+        chosen = chosen[: data.draw(st.integers(1, len(chosen)))]
+        totals: dict[tuple[str, str], float] = {}
+        for o in chosen:
+            for r in o.resources:
+                if r.scalar is not None and r.scalar > 0:
+                    key = (r.name, r.role)
+                    totals[key] = totals.get(key, 0.0) + r.scalar
+        tasks = data.draw(st.lists(st.sampled_from(TASKS), min_size=1, max_size=2, unique=True))
+        share = factor / len(tasks)
+        asked = [m.Resource(n, scalar=t * share, role=role) for (n, role), t in totals.items()]
+        launches = [m.Launch(t, resources=asked) for t in tasks]
+        self.send(m.Accept([o.offer_id for o in chosen], launches))
+
+    @rule(data=st.data())
+    def decline(self, data: st.DataObject) -> None:
+        held = [o.offer_id for o in self.view.offers]
+        self.send(m.Decline(data.draw(st.lists(st.sampled_from(held + OFFERS[:1]), max_size=3))))
+
+    @rule(task=st.sampled_from(TASKS))
+    def kill(self, task: str) -> None:
+        self.send(m.Kill(task))
+
+    @rule(suppress=st.booleans())
+    def suppression(self, suppress: bool) -> None:
+        self.send(m.Suppress() if suppress else m.Revive())
+
+    @rule()
+    def send_message(self) -> None:
+        self.send(m.SendMessage("a1", "e1", b"ping"))
+
+    @rule()
+    def custom(self) -> None:
+        self.send(m.CustomEnvelope(kind="Ping", body=b"\x91\x01"))
+
+    # --- bad input ---
+
+    @rule(
+        data=st.sampled_from(
+            [
+                b"",
+                b"\xc1",
+                msgspec.msgpack.encode(["NoSuchMessage"]),
+                msgspec.msgpack.encode(["Rescind", 5]),
+                msgspec.msgpack.encode(["Rescind", "o1", "extra"]),
+                msgspec.msgpack.encode({"type": "Rescind", "offer_id": "o1"}),
+                msgspec.msgpack.encode(["Update", ["t1", "TASK_NOPE"]]),
+            ]
+        )
+    )
+    def garbage(self, data: bytes) -> None:
+        self.send(None, data=data)
+
+    @invariant()
+    def never_outstanding_while_reconciling(self) -> None:
+        if self.view.reconciliation.phase == "explicit":
+            assert not self.view.offers
+
+    def teardown(self) -> None:
+        # Reconciliation always terminates: its timers alone bring it to an end.
+        for _ in range(CONFIG.reconcile_max_rounds + 1):
+            if self.view.reconciliation.phase == "explicit":
+                self.send(m.ReconcileTimeout(self.view.reconciliation.round))
+        assert self.view.reconciliation.phase == "idle"
+
+
+def test_rust_core_matches_the_reference() -> None:
+    run_state_machine_as_test(ReducerComparison)
