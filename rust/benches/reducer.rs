@@ -6,7 +6,7 @@ use std::hint::black_box;
 use ark_core::effects::Effect;
 use ark_core::messages::Message;
 use ark_core::reducer::Reducer;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde::Serialize;
 
 const TASKS: usize = 100_000;
