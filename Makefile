@@ -48,6 +48,7 @@ bench-smoke: build
 	$(PY) bench/reducer.py --messages 20000 --tasks 2000
 	$(PY) bench/inbox.py --messages 20000
 	$(PY) bench/memory.py --tasks 20000
+	$(PY) bench/sim.py --agents 500 --tasks-per-agent 4
 
 clean:
 	cargo clean

@@ -1,0 +1,105 @@
+"""A Mesos master simulator that speaks the v1 scheduler HTTP API.
+
+Any scheduler client (Ark's drivers, an unmodified pymesos) connects to it
+as to a real master, over real sockets on loopback. Use it embedded::
+
+    from ark.sim import Cluster, ClusterConfig
+
+    with Cluster(ClusterConfig(seed=1)) as cluster:
+        ...  # point a scheduler at cluster.url
+
+or run ``ark-sim`` / ``python -m ark.sim``.
+
+Where the simulator had to choose, it does what Mesos 1.11 does:
+
+- Status codes: 200 + RecordIO stream for SUBSCRIBE; 202 for accepted
+  calls; 400 for malformed JSON, failed validation, an unknown framework
+  and a missing or wrong ``Mesos-Stream-Id``; 403 for a known framework
+  that is not subscribed; 405 for a non-POST; 406 for an unacceptable
+  ``Accept``; 413 for a body above ``max_body_bytes``; 415 for another
+  ``Content-Type`` (protobuf is a later issue); 307 with
+  ``Location: //host:port/api/v1/scheduler`` from a standby master; 503
+  when no master leads. A SUBSCRIBE the master refuses after parsing it
+  (removed framework, invalid role) gets a 200 stream with one ERROR event,
+  then the stream ends.
+- An ACCEPT naming an unknown, rescinded or foreign offer answers 202, not
+  4xx: as in Mesos, each task of its LAUNCH operations gets TASK_LOST
+  (TASK_DROPPED for PARTITION_AWARE frameworks) with REASON_INVALID_OFFERS
+  from SOURCE_MASTER, and the valid offers among them are recovered. A
+  task that does not fit the offer, reuses a live task id or has no
+  resources gets TASK_ERROR / REASON_TASK_INVALID. Unused offered
+  resources are filtered for ``refuse_seconds`` (default 5 s).
+- Events on subscription: SUBSCRIBED (framework id, heartbeat interval,
+  master info), then a HEARTBEAT at once and every interval. A second
+  SUBSCRIBE of a connected framework sends ERROR "Framework failed over"
+  on the old stream and closes it. When a stream closes, the framework is
+  disconnected, its offers are recovered, and it is removed (its tasks
+  killed) after its ``failover_timeout`` (Mesos's default: 0).
+- The allocator offers all free resources of an agent to one framework at
+  a time (lowest allocated cpus first), every ``allocation_interval`` and
+  at once on SUBSCRIBE, REVIVE and agent (re-)registration; resources
+  freed otherwise wait for the next cycle; refuse filters apply per agent and
+  REVIVE clears them; SUPPRESS stops offers without rescinding outstanding
+  ones. Offers are rescinded (RESCIND) when their agent is removed, and
+  after ``offer_timeout`` if one is set.
+- Tasks go STAGING (no update, as in Mesos), STARTING, RUNNING, then
+  FINISHED or FAILED on seeded, configurable durations and failure rate
+  (per task through the labels ``ark.sim/duration`` and
+  ``ark.sim/outcome``); KILL gives TASK_KILLING (only with the
+  TASK_KILLING_STATE capability) then TASK_KILLED. Agents keep each task's
+  updates in order and re-send the oldest unacknowledged one (10 s
+  doubling to 10 min by default) until it is acknowledged; each carries a
+  uuid. Updates the master makes itself (reconciliation, invalid offers,
+  agent removal) carry no uuid and are never retried. Resources return to
+  the agent when the master receives the terminal update.
+- Reconciliation: a known task answers its latest state; implicit
+  reconciliation answers every task the master knows. An unknown task
+  with an agent id: no answer while that agent may still re-register after
+  a master failover; TASK_GONE if the agent is registered;
+  TASK_UNREACHABLE if unreachable; TASK_GONE_BY_OPERATOR if marked gone;
+  TASK_UNKNOWN otherwise. Without an agent id: no answer while any agent
+  is recovering, else TASK_UNKNOWN. All but the first become TASK_LOST
+  for frameworks without PARTITION_AWARE; all carry REASON_RECONCILIATION
+  and SOURCE_MASTER. KILL of an unknown task is answered the same way.
+- Agent loss: a killed or partitioned agent is marked unreachable after
+  ``agent_ping_timeout``: its offers are rescinded, its tasks get
+  TASK_UNREACHABLE (TASK_LOST without PARTITION_AWARE) with
+  REASON_AGENT_REMOVED, and every framework gets FAILURE with the agent
+  id. A partitioned agent that comes back re-registers with its tasks,
+  which keep running (Mesos >= 1.5 no longer kills non-partition-aware
+  ones): the framework learns it by reconciliation, and updates pending on
+  the agent are re-sent. Tasks the master knew on an agent that comes back
+  without them (it was killed and restarted) get TASK_GONE (TASK_LOST)
+  with REASON_TASK_UNKNOWN. MARK_AGENT_GONE gives TASK_GONE_BY_OPERATOR
+  (TASK_LOST) with REASON_AGENT_REMOVED_BY_OPERATOR.
+- Master failover: masters contend in ZooKeeper with ephemeral sequential
+  ``json.info_<seq>`` znodes holding JSON MasterInfo (``log_replicas``
+  beside them), or in memory without ZooKeeper; the lowest sequence
+  leads. A new leader knows the registry (admitted, unreachable and gone
+  agents) but no framework or task until agents re-register and report
+  their tasks; frameworks re-subscribe with their id and are accepted. A
+  crashed master restarts as a standby with a new id.
+- The simulated executor echoes every framework MESSAGE back as a MESSAGE
+  event (``echo_messages``); REQUEST is accepted and ignored, as the
+  allocator ignores it; reservation and volume operations are ignored.
+"""
+
+from __future__ import annotations
+
+from .cluster import Cluster, SimError
+from .config import AgentShape, ClusterConfig, TaskBehaviour, Timing
+from .master import CallError, Master
+from .recordio import RecordIODecoder, frame
+
+__all__ = [
+    "AgentShape",
+    "CallError",
+    "Cluster",
+    "ClusterConfig",
+    "Master",
+    "RecordIODecoder",
+    "SimError",
+    "TaskBehaviour",
+    "Timing",
+    "frame",
+]

@@ -1,0 +1,369 @@
+"""Simulated agents: their resources, the tasks they run and their status
+update managers.
+
+An agent is the truth about its tasks. It runs each task's lifecycle
+(STAGING, then STARTING, RUNNING and a terminal state on the configured
+durations) and, like Mesos's status update manager, keeps each task's
+updates in order, sends the oldest unacknowledged one to the leading master
+and re-sends it with exponential backoff until the framework acknowledges
+it. Agents outlive masters: a newly elected master learns every task from
+the agents that re-register with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from collections import deque
+from typing import Any, Protocol
+
+from .config import AgentShape, TaskBehaviour, Timing
+from .resources import Resources
+from .tasks import OUTCOMES, is_terminal, make_status
+
+__all__ = ["AgentTask", "MasterLink", "PendingUpdate", "SimAgent", "build_agents"]
+
+
+class MasterLink(Protocol):
+    """What an agent needs from the master it is registered with."""
+
+    def status_update(self, agent: SimAgent, framework_id: str, status: dict[str, Any]) -> None:
+        """Receive a status update (with a uuid) from ``agent``."""
+
+    def executor_message(
+        self, agent: SimAgent, framework_id: str, executor_id: str, data: str
+    ) -> None:
+        """Receive a message from an executor on ``agent``."""
+
+
+class PendingUpdate:
+    """One status update waiting for its acknowledgement."""
+
+    __slots__ = ("status", "uuid")
+
+    def __init__(self, status: dict[str, Any], uuid: str) -> None:
+        self.status = status
+        self.uuid = uuid
+
+
+class AgentTask:
+    """A task as its agent knows it."""
+
+    __slots__ = (
+        "backoff",
+        "executor_id",
+        "framework_id",
+        "info",
+        "lifecycle",
+        "resources",
+        "retry",
+        "state",
+        "updates",
+    )
+
+    def __init__(
+        self, framework_id: str, info: dict[str, Any], resources: Resources, executor_id: str
+    ) -> None:
+        self.framework_id = framework_id
+        self.info = info
+        self.resources = resources
+        self.executor_id = executor_id
+        self.state = "TASK_STAGING"
+        self.updates: deque[PendingUpdate] = deque()
+        self.retry: asyncio.TimerHandle | None = None
+        self.lifecycle: asyncio.TimerHandle | None = None
+        self.backoff = 0.0
+
+
+class SimAgent:
+    """One simulated agent (``mesos-agent`` with the command executor)."""
+
+    def __init__(
+        self,
+        agent_id: str,
+        hostname: str,
+        resources: Resources,
+        attributes: dict[str, str | float],
+        *,
+        loop: asyncio.AbstractEventLoop,
+        rng: random.Random,
+        behaviour: TaskBehaviour,
+        timing: Timing,
+        echo_messages: bool = True,
+        port: int = 5051,
+    ) -> None:
+        self.id = agent_id
+        self.hostname = hostname
+        self.port = port
+        self.resources = resources
+        self.attributes = attributes
+        self.loop = loop
+        self.rng = rng
+        self.behaviour = behaviour
+        self.timing = timing
+        self.echo_messages = echo_messages
+        #: The master this agent is registered with; None while it has none.
+        self.master: MasterLink | None = None
+        #: False after `kill`: the agent process and its tasks are gone.
+        self.alive = True
+        #: True while the network between this agent and the masters is cut.
+        self.partitioned = False
+        self.tasks: dict[tuple[str, str], AgentTask] = {}
+        self.frameworks: dict[str, dict[str, Any]] = {}
+
+    # -- Views -------------------------------------------------------------
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the masters can hear this agent."""
+        return self.alive and not self.partitioned
+
+    def info_json(self) -> dict[str, Any]:
+        """The v1 JSON ``AgentInfo``."""
+        return {
+            "id": {"value": self.id},
+            "hostname": self.hostname,
+            "port": self.port,
+            "resources": self.resources.to_json(),
+            "attributes": self.attributes_json(),
+        }
+
+    def attributes_json(self) -> list[dict[str, Any]]:
+        """The v1 JSON ``Attribute`` list."""
+        out: list[dict[str, Any]] = []
+        for name, value in self.attributes.items():
+            if isinstance(value, str):
+                out.append({"name": name, "type": "TEXT", "text": {"value": value}})
+            else:
+                out.append({"name": name, "type": "SCALAR", "scalar": {"value": float(value)}})
+        return out
+
+    # -- Calls from the master ---------------------------------------------
+
+    def run_task(
+        self,
+        framework_info: dict[str, Any],
+        task: dict[str, Any],
+        resources: Resources,
+    ) -> None:
+        """Start ``task`` (a v1 JSON ``TaskInfo``) for a framework."""
+        if not self.reachable:
+            return  # The launch message is lost in the partition, as in Mesos.
+        framework_id = framework_info["id"]["value"]
+        self.frameworks[framework_id] = framework_info
+        task_id = task["task_id"]["value"]
+        executor = task.get("executor") or {}
+        executor_id = (executor.get("executor_id") or {}).get("value") or task_id
+        agent_task = AgentTask(framework_id, task, resources, executor_id)
+        self.tasks[(framework_id, task_id)] = agent_task
+        agent_task.lifecycle = self.loop.call_later(
+            self.behaviour.staging_seconds, self._advance, agent_task, "TASK_STARTING"
+        )
+
+    def kill_task(self, framework_id: str, task_id: str) -> bool:
+        """Kill a task; return False if this agent does not know it."""
+        task = self.tasks.get((framework_id, task_id))
+        if task is None or not self.reachable:
+            return False
+        if is_terminal(task.state):
+            return True
+        if task.lifecycle is not None:
+            task.lifecycle.cancel()
+        capabilities = self.frameworks.get(framework_id, {}).get("capabilities", [])
+        if any(c.get("type") == "TASK_KILLING_STATE" for c in capabilities):
+            self._transition(task, "TASK_KILLING")
+        task.lifecycle = self.loop.call_later(
+            self.behaviour.kill_seconds,
+            self._transition,
+            task,
+            "TASK_KILLED",
+            "REASON_TASK_KILLED_DURING_LAUNCH" if task.state == "TASK_STAGING" else None,
+        )
+        return True
+
+    def shutdown_executor(self, framework_id: str, executor_id: str) -> None:
+        """Shut an executor down, killing its tasks (TASK_KILLED)."""
+        if not self.reachable:
+            return
+        for task in list(self.tasks.values()):
+            if (
+                task.framework_id == framework_id
+                and task.executor_id == executor_id
+                and not is_terminal(task.state)
+            ):
+                if task.lifecycle is not None:
+                    task.lifecycle.cancel()
+                self._transition(task, "TASK_KILLED", "REASON_EXECUTOR_TERMINATED")
+
+    def shutdown_framework(self, framework_id: str) -> None:
+        """Remove a torn-down framework: its tasks end and their updates are dropped."""
+        for key, task in list(self.tasks.items()):
+            if task.framework_id == framework_id:
+                self._forget(key, task)
+        self.frameworks.pop(framework_id, None)
+
+    def acknowledge(self, framework_id: str, task_id: str, uuid: str) -> None:
+        """Acknowledge the update ``uuid`` of a task; the next one is sent."""
+        key = (framework_id, task_id)
+        task = self.tasks.get(key)
+        if task is None or not task.updates or task.updates[0].uuid != uuid:
+            return  # Duplicate or stale acknowledgement: Mesos ignores these too.
+        task.updates.popleft()
+        if task.retry is not None:
+            task.retry.cancel()
+            task.retry = None
+        task.backoff = 0.0
+        if task.updates:
+            self._send_head(task)
+        elif is_terminal(task.state):
+            self._forget(key, task)
+
+    def framework_message(self, framework_id: str, executor_id: str, data: str) -> None:
+        """Deliver a framework message to an executor, which echoes it back if asked to."""
+        if self.echo_messages and self.reachable and self.master is not None:
+            self.master.executor_message(self, framework_id, executor_id, data)
+
+    # -- Faults and re-registration ----------------------------------------
+
+    def kill(self) -> None:
+        """The agent process dies with every task and pending update."""
+        self.alive = False
+        for key, task in list(self.tasks.items()):
+            self._forget(key, task)
+        self.frameworks.clear()
+
+    def restart(self) -> None:
+        """The agent process starts again, with no tasks (they died with it)."""
+        self.alive = True
+
+    def flush_updates(self) -> None:
+        """Re-send every task's oldest pending update: done after (re-)registering."""
+        for task in self.tasks.values():
+            if task.updates:
+                if task.retry is not None:
+                    task.retry.cancel()
+                    task.retry = None
+                task.backoff = 0.0
+                self._send_head(task)
+
+    # -- Lifecycle and status update manager -------------------------------
+
+    def _advance(self, task: AgentTask, state: str) -> None:
+        task.lifecycle = None
+        self._transition(task, state)
+        if state == "TASK_STARTING":
+            task.lifecycle = self.loop.call_later(
+                self.behaviour.starting_seconds, self._advance, task, "TASK_RUNNING"
+            )
+        elif state == "TASK_RUNNING":
+            duration = self._duration(task)
+            if duration is not None:
+                task.lifecycle = self.loop.call_later(duration, self._finish, task)
+
+    def _duration(self, task: AgentTask) -> float | None:
+        label = _label(task.info, "ark.sim/duration")
+        if label is not None:
+            try:
+                seconds = float(label)
+            except ValueError:
+                seconds = float("inf")
+            return None if seconds == float("inf") else max(seconds, 0.0)
+        b = self.behaviour
+        if b.run_seconds is None:
+            return None
+        jitter = self.rng.random() * b.run_jitter_seconds if b.run_jitter_seconds else 0.0
+        return b.run_seconds + jitter
+
+    def _finish(self, task: AgentTask) -> None:
+        task.lifecycle = None
+        outcome = _label(task.info, "ark.sim/outcome")
+        if outcome not in OUTCOMES:
+            failed = self.behaviour.failure_rate > 0 and (
+                self.rng.random() < self.behaviour.failure_rate
+            )
+            outcome = "TASK_FAILED" if failed else "TASK_FINISHED"
+        reason = "REASON_COMMAND_EXECUTOR_FAILED" if outcome == "TASK_FAILED" else None
+        self._transition(task, outcome, reason)
+
+    def _transition(self, task: AgentTask, state: str, reason: str | None = None) -> None:
+        task.state = state
+        uuid = base64.b64encode(self.rng.getrandbits(128).to_bytes(16, "big")).decode()
+        status = make_status(
+            task.info["task_id"]["value"],
+            state,
+            agent_id=self.id,
+            source="SOURCE_EXECUTOR",
+            reason=reason,
+            uuid=uuid,
+            executor_id=task.executor_id,
+        )
+        task.updates.append(PendingUpdate(status, uuid))
+        if len(task.updates) == 1:
+            self._send_head(task)
+
+    def _send_head(self, task: AgentTask) -> None:
+        task.retry = None
+        if not task.updates:
+            return
+        if self.reachable and self.master is not None:
+            self.master.status_update(self, task.framework_id, task.updates[0].status)
+        t = self.timing
+        task.backoff = (
+            t.update_retry_initial
+            if not task.backoff
+            else min(task.backoff * 2, t.update_retry_max)
+        )
+        task.retry = self.loop.call_later(task.backoff, self._send_head, task)
+
+    def _forget(self, key: tuple[str, str], task: AgentTask) -> None:
+        for handle in (task.retry, task.lifecycle):
+            if handle is not None:
+                handle.cancel()
+        task.retry = task.lifecycle = None
+        task.updates.clear()
+        self.tasks.pop(key, None)
+
+
+def _label(info: dict[str, Any], key: str) -> str | None:
+    labels = (info.get("labels") or {}).get("labels") or []
+    for label in labels:
+        if isinstance(label, dict) and label.get("key") == key:
+            value = label.get("value")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def build_agents(
+    shapes: tuple[AgentShape, ...],
+    *,
+    id_prefix: str,
+    loop: asyncio.AbstractEventLoop,
+    rng: random.Random,
+    behaviour: TaskBehaviour,
+    timing: Timing,
+    echo_messages: bool,
+) -> list[SimAgent]:
+    """Create the agents of ``shapes``, ids ``<id_prefix>-S0``, ``-S1``..."""
+    agents: list[SimAgent] = []
+    for shape in shapes:
+        for _ in range(shape.count):
+            n = len(agents)
+            resources = Resources(
+                {"cpus": shape.cpus, "mem": shape.mem, "disk": shape.disk, "gpus": shape.gpus},
+                {"ports": list(shape.ports)} if shape.ports else None,
+            )
+            agents.append(
+                SimAgent(
+                    f"{id_prefix}-S{n}",
+                    f"{shape.hostname_prefix}-{n}",
+                    resources,
+                    dict(shape.attributes),
+                    loop=loop,
+                    rng=rng,
+                    behaviour=behaviour,
+                    timing=timing,
+                    echo_messages=echo_messages,
+                )
+            )
+    return agents

@@ -1,0 +1,301 @@
+"""A raw-socket scheduler client for conformance tests: it sees every byte."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ark.sim import AgentShape, ClusterConfig, RecordIODecoder, TaskBehaviour, Timing
+
+Event = dict[str, Any]
+
+#: Every Mesos interval shrunk so a test takes milliseconds, not minutes.
+FAST = Timing(
+    heartbeat_interval=0.2,
+    allocation_interval=0.05,
+    default_refuse_seconds=5.0,
+    update_retry_initial=0.2,
+    update_retry_max=1.0,
+    agent_ping_timeout=0.2,
+    agent_reregister_delay=0.02,
+    agent_reregister_timeout=5.0,
+    master_restart_delay=0.05,
+)
+
+
+def fast_config(**changes: object) -> ClusterConfig:
+    """A small, fast, seeded cluster config."""
+    base = ClusterConfig(
+        agents=(AgentShape(count=2, cpus=2, mem=1024, attributes={"rack": "r1", "ssd": 1}),),
+        tasks=TaskBehaviour(staging_seconds=0.01, starting_seconds=0.01, kill_seconds=0.01),
+        timing=FAST,
+        seed=7,
+        max_body_bytes=1024 * 1024,
+    )
+    return base.replace(**changes)
+
+
+def split_url(url: str) -> tuple[str, int]:
+    """``http://host:port`` -> ``(host, port)``."""
+    host, port = url.split("//", 1)[1].rstrip("/").split(":")
+    return host, int(port)
+
+
+def request(
+    url: str,
+    method: str,
+    path: str,
+    body: bytes | str | dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request; returns status, headers and body."""
+    host, port = split_url(url)
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        hdrs = {"Content-Type": "application/json"}
+        hdrs.update(headers or {})
+        conn.request(method, path, data, hdrs)
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    """Poll ``predicate`` until it is truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(0.005)
+
+
+class Subscriber:
+    """A SUBSCRIBE connection read by a thread; every event and chunk kept."""
+
+    def __init__(
+        self,
+        url: str,
+        framework_info: dict[str, Any] | None = None,
+        framework_id: str | None = None,
+        *,
+        call: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        self.url = url
+        info = dict(framework_info or {"user": "test", "name": "conformance"})
+        if call is None:
+            call = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+            if framework_id is not None:
+                call["framework_id"] = {"value": framework_id}
+                info["id"] = {"value": framework_id}
+        if body is None:
+            body = json.dumps(call).encode()
+        host, port = split_url(url)
+        self.sock = socket.create_connection((host, port), timeout=10)
+        hdrs = {
+            "Host": f"{host}:{port}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Content-Length": str(len(body)),
+        }
+        hdrs.update(headers or {})
+        head = "POST /api/v1/scheduler HTTP/1.1\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in hdrs.items()
+        )
+        self.sock.sendall(head.encode() + b"\r\n" + body)
+        self._buf = b""
+        status_line, self.headers = self._read_head()
+        self.status = int(status_line.split()[1])
+        self.stream_id = self.headers.get("mesos-stream-id")
+        self.events: list[Event] = []
+        self.chunks: list[bytes] = []
+        self.closed = False
+        self.clean_end = False
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self.body = b""
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        if self.headers.get("transfer-encoding") == "chunked":
+            self._thread.start()
+        else:
+            self.body = self._buf
+            self.closed = True
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("closed")
+        return data
+
+    def _read_head(self) -> tuple[str, dict[str, str]]:
+        while b"\r\n\r\n" not in self._buf:
+            self._buf += self._recv()
+        head, self._buf = self._buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if "content-length" in headers:
+            while len(self._buf) < int(headers["content-length"]):
+                self._buf += self._recv()
+        return lines[0], headers
+
+    def _read(self) -> None:
+        decoder = RecordIODecoder()
+        self.sock.settimeout(None)
+        try:
+            while True:
+                while b"\r\n" not in self._buf:
+                    self._buf += self._recv()
+                size_line, self._buf = self._buf.split(b"\r\n", 1)
+                size = int(size_line.split(b";")[0], 16)
+                while len(self._buf) < size + 2:
+                    self._buf += self._recv()
+                chunk, trailer = self._buf[:size], self._buf[size : size + 2]
+                self._buf = self._buf[size + 2 :]
+                assert trailer == b"\r\n", trailer
+                if size == 0:
+                    self.clean_end = True
+                    break
+                records = decoder.feed(chunk)
+                with self._lock:
+                    self.chunks.append(chunk)
+                    self.events.extend(json.loads(r) for r in records)
+        except (ConnectionError, OSError):
+            pass
+        except BaseException as exc:  # A framing error: the test reads it.
+            self.error = exc
+        finally:
+            self.closed = True
+
+    # -- Helpers ------------------------------------------------------------
+
+    @property
+    def framework_id(self) -> str:
+        """The id from SUBSCRIBED."""
+        event = self.wait_event("SUBSCRIBED")
+        value: str = event["subscribed"]["framework_id"]["value"]
+        return value
+
+    def of_type(self, kind: str) -> list[Event]:
+        """Every event of ``kind`` so far."""
+        with self._lock:
+            return [e for e in self.events if e.get("type") == kind]
+
+    def wait_event(
+        self, kind: str, where: Callable[[Event], bool] = lambda e: True, timeout: float = 10.0
+    ) -> Event:
+        """The first event of ``kind`` matching ``where``, waiting for it."""
+        found: list[Event] = []
+
+        def check() -> bool:
+            found[:] = [e for e in self.of_type(kind) if where(e)]
+            return bool(found)
+
+        wait_until(check, timeout, f"{kind} event")
+        return found[0]
+
+    def updates(self, task_id: str | None = None) -> list[dict[str, Any]]:
+        """Statuses of every UPDATE so far (of one task if given)."""
+        out = [e["update"]["status"] for e in self.of_type("UPDATE")]
+        return [s for s in out if task_id is None or s["task_id"]["value"] == task_id]
+
+    def wait_update(
+        self, task_id: str, state: str, timeout: float = 10.0, reason: str | None = None
+    ) -> dict[str, Any]:
+        """The first update of ``task_id`` to ``state`` (with ``reason`` if given)."""
+        event = self.wait_event(
+            "UPDATE",
+            lambda e: (
+                e["update"]["status"]["task_id"]["value"] == task_id
+                and e["update"]["status"]["state"] == state
+                and reason in (None, e["update"]["status"].get("reason"))
+            ),
+            timeout,
+        )
+        status: dict[str, Any] = event["update"]["status"]
+        return status
+
+    def call(self, call: dict[str, Any], stream_id: str | None = "auto") -> tuple[int, bytes]:
+        """POST a call with this stream's id; returns status and body."""
+        headers = {}
+        sid = self.stream_id if stream_id == "auto" else stream_id
+        if sid is not None:
+            headers["Mesos-Stream-Id"] = sid
+        call.setdefault("framework_id", {"value": self.framework_id})
+        status, _, body = request(self.url, "POST", "/api/v1/scheduler", call, headers)
+        return status, body
+
+    def offers(self) -> list[dict[str, Any]]:
+        """Every offer received so far, oldest first."""
+        return [o for e in self.of_type("OFFERS") for o in e["offers"]["offers"]]
+
+    def wait_offer(
+        self, where: Callable[[dict[str, Any]], bool] = lambda o: True
+    ) -> dict[str, Any]:
+        """The first offer matching ``where``."""
+        return wait_until(
+            lambda: next((o for o in self.offers() if where(o)), None), what="an offer"
+        )
+
+    def launch(
+        self, offer: dict[str, Any], task_id: str, cpus: float = 0.1, mem: float = 32, **extra: Any
+    ) -> int:
+        """ACCEPT ``offer`` with one LAUNCH of ``task_id``; returns the HTTP status."""
+        task = {
+            "name": task_id,
+            "task_id": {"value": task_id},
+            "agent_id": offer["agent_id"],
+            "resources": [
+                {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+                {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}},
+            ],
+            "command": {"value": "true"},
+        }
+        task.update(extra)
+        status, _ = self.call(
+            {
+                "type": "ACCEPT",
+                "accept": {
+                    "offer_ids": [offer["id"]],
+                    "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}],
+                    "filters": {"refuse_seconds": 0},
+                },
+            }
+        )
+        return status
+
+    def ack(self, status: dict[str, Any]) -> int:
+        """ACKNOWLEDGE one status."""
+        code, _ = self.call(
+            {
+                "type": "ACKNOWLEDGE",
+                "acknowledge": {
+                    "agent_id": status["agent_id"],
+                    "task_id": status["task_id"],
+                    "uuid": status["uuid"],
+                },
+            }
+        )
+        return code
+
+    def close(self) -> None:
+        """Close the connection."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        if self._thread.is_alive():
+            self._thread.join(5)

@@ -1,0 +1,495 @@
+"""Conformance of the v1 scheduler API over real sockets: framing, headers,
+status codes and every event."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from sim_client import Subscriber, fast_config, request, wait_until
+
+from ark.sim import Cluster, RecordIODecoder
+
+PARTITION_AWARE = {"user": "t", "name": "pa", "capabilities": [{"type": "PARTITION_AWARE"}]}
+
+
+def test_subscribe_streams_recordio_in_chunks(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        assert sub.status == 200
+        assert sub.headers["transfer-encoding"] == "chunked"
+        assert sub.headers["content-type"].startswith("application/json")
+        assert sub.stream_id and len(sub.stream_id) == 36
+        subscribed = sub.wait_event("SUBSCRIBED")["subscribed"]
+        assert subscribed["heartbeat_interval_seconds"] == 0.2
+        info = subscribed["master_info"]
+        assert info["address"]["ip"] == "127.0.0.1" and info["ip"] == 16777343
+        assert subscribed["framework_id"]["value"].startswith(info["id"] + "-")
+        sub.wait_event("HEARTBEAT")
+        wait_until(lambda: len(sub.of_type("HEARTBEAT")) >= 3, what="heartbeats")
+        assert sub.events[0]["type"] == "SUBSCRIBED" and sub.events[1]["type"] == "HEARTBEAT"
+        # The chunks, concatenated, are exactly a RecordIO stream of the events.
+        records = RecordIODecoder().feed(b"".join(sub.chunks))
+        assert [json.loads(r) for r in records] == sub.events
+        assert sub.error is None
+    finally:
+        sub.close()
+
+
+def test_offers_carry_agent_resources_and_attributes(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        wait_until(lambda: len(sub.offers()) == 2, what="two offers")
+        offer = sub.offers()[0]
+        resources = {r["name"]: r for r in offer["resources"]}
+        assert resources["cpus"]["scalar"]["value"] == 2
+        assert resources["mem"]["scalar"]["value"] == 1024
+        assert resources["ports"]["ranges"]["range"] == [{"begin": 31000, "end": 32000}]
+        attributes = {a["name"]: a for a in offer["attributes"]}
+        assert attributes["rack"] == {"name": "rack", "type": "TEXT", "text": {"value": "r1"}}
+        assert attributes["ssd"]["scalar"]["value"] == 1.0
+        assert offer["framework_id"]["value"] == sub.framework_id
+    finally:
+        sub.close()
+
+
+def test_version_health_and_state(cluster: Cluster) -> None:
+    status, _, body = request(cluster.url, "GET", "/version")
+    assert status == 200
+    assert all(part.isdigit() for part in json.loads(body)["version"].split("."))
+    assert request(cluster.url, "GET", "/health")[0] == 200
+    sub = Subscriber(cluster.url, {"user": "u", "name": "stateful"})
+    try:
+        sub.wait_offer()
+        for path in ("/master/state", "/state"):
+            status, _, body = request(cluster.url, "GET", path)
+            assert status == 200
+            state = json.loads(body)
+            assert state["leader"] == state["pid"]
+            assert state["activated_slaves"] == 2 and len(state["slaves"]) == 2
+            assert state["slaves"][0]["resources"]["ports"] == "[31000-32000]"
+            (framework,) = state["frameworks"]
+            assert framework["name"] == "stateful" and framework["connected"]
+            assert framework["offers"]
+    finally:
+        sub.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "message"),
+    [
+        ({}, b"{not json", 400, "Failed to parse JSON"),
+        ({}, b"[1, 2]", 400, "JSON object"),
+        ({}, b'{"type": 5}', 400, "'type'"),
+        ({}, b'{"type": "FLY"}', 400, "unknown call type"),
+        ({}, b'{"type": "SUBSCRIBE"}', 400, "'subscribe'"),
+        (
+            {},
+            b'{"type": "SUBSCRIBE", "subscribe": {"framework_info": {"name": "x"}}}',
+            400,
+            "framework_info.user",
+        ),
+        ({}, b'{"type": "DECLINE", "decline": {}}', 400, "'framework_id'"),
+        ({"Content-Type": "text/plain"}, b"{}", 415, "application/json"),
+        ({"Content-Type": "application/x-protobuf"}, b"", 415, "protobuf"),
+        ({}, b"\xff\xfe", 400, "Failed to parse JSON"),
+    ],
+)
+def test_bad_calls_get_4xx_with_a_message(
+    cluster: Cluster, headers: dict[str, str], body: bytes, status: int, message: str
+) -> None:
+    got, _, text = request(cluster.url, "POST", "/api/v1/scheduler", body, headers)
+    assert got == status
+    assert message in text.decode()
+
+
+def test_bad_input_never_disturbs_other_subscribers(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        sub.wait_event("HEARTBEAT")
+        huge = b'{"type": "SUBSCRIBE", "x": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+        status, _, text = request(cluster.url, "POST", "/api/v1/scheduler", huge)
+        assert status == 413 and b"body size" in text
+        assert request(cluster.url, "GET", "/api/v1/scheduler")[0] == 405
+        assert request(cluster.url, "POST", "/api/v1/scheduler", b"\x00" * 1000)[0] == 400
+        deep = b"[" * 100000 + b"]" * 100000
+        assert request(cluster.url, "POST", "/api/v1/scheduler", deep)[0] == 400
+        bad_launch = {"type": "ACCEPT", "accept": {"offer_ids": "x", "operations": []}}
+        assert sub.call(bad_launch)[0] == 400
+        assert sub.call({"type": "KILL", "kill": {"task_id": 3}})[0] == 400
+        ack = {"agent_id": {"value": "a"}, "task_id": {"value": "t"}, "uuid": "nope"}
+        code, text = sub.call({"type": "ACKNOWLEDGE", "acknowledge": ack})
+        assert code == 400 and b"UUID" in text
+        before = len(sub.of_type("HEARTBEAT"))
+        wait_until(lambda: len(sub.of_type("HEARTBEAT")) > before + 1, what="more heartbeats")
+        assert not sub.closed
+    finally:
+        sub.close()
+
+
+def test_calls_need_a_subscribed_framework_and_its_stream_id(cluster: Cluster) -> None:
+    info = {"user": "u", "name": "n", "failover_timeout": 60}
+    sub = Subscriber(cluster.url, info)
+    framework_id = sub.framework_id
+    revive = {"type": "REVIVE", "framework_id": {"value": framework_id}}
+    try:
+        assert sub.call(dict(revive))[0] == 202
+        code, text = sub.call(dict(revive), stream_id=None)
+        assert code == 400 and b"Mesos-Stream-Id" in text
+        code, text = sub.call(dict(revive), stream_id="0a0a0a0a-0000-4000-a000-000000000000")
+        assert code == 400 and b"didn't match" in text
+        unknown = {"type": "REVIVE", "framework_id": {"value": "nope"}}
+        code, text = sub.call(unknown)
+        assert code == 400 and b"cannot be found" in text
+    finally:
+        sub.close()
+    # Disconnected but within its failover timeout: known, not subscribed.
+    wait_until(lambda: not cluster.state()["frameworks"][0]["connected"], what="disconnect")
+    code, text = sub.call(dict(revive))
+    assert code == 403 and b"not subscribed" in text
+
+
+def launch_and_follow(sub: Subscriber, task_id: str, **extra: object) -> dict[str, object]:
+    offer = sub.wait_offer()
+    assert sub.launch(offer, task_id, **extra) == 202
+    return offer
+
+
+def test_task_lifecycle_with_acknowledgements(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        labels = {"labels": [{"key": "ark.sim/duration", "value": "0.05"}]}
+        launch_and_follow(sub, "t1", labels=labels)
+        for state in ("TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"):
+            status = sub.wait_update("t1", state)
+            assert status["source"] == "SOURCE_EXECUTOR"
+            assert len(base64.b64decode(status["uuid"])) == 16
+            assert sub.ack(status) == 202
+        assert [s["state"] for s in sub.updates("t1")] == [
+            "TASK_STARTING",
+            "TASK_RUNNING",
+            "TASK_FINISHED",
+        ]
+
+        def completed() -> bool:
+            (framework,) = cluster.state()["frameworks"]
+            return [t["id"] for t in framework["completed_tasks"]] == ["t1"]
+
+        wait_until(completed, what="task completed")
+        state = cluster.state()
+        assert all(s["used_resources"]["cpus"] == 0 for s in state["slaves"])
+    finally:
+        sub.close()
+
+
+def test_unacknowledged_update_is_retried_with_the_same_uuid(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        launch_and_follow(sub, "t1")
+        wait_until(lambda: len(sub.updates("t1")) >= 3, what="retries")
+        first, second, third = sub.updates("t1")[:3]
+        assert first["state"] == second["state"] == third["state"] == "TASK_STARTING"
+        assert first["uuid"] == second["uuid"] == third["uuid"]
+        sub.ack(first)
+        sub.wait_update("t1", "TASK_RUNNING")
+    finally:
+        sub.close()
+
+
+def test_failure_rate_and_outcome_label(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        labels = {
+            "labels": [
+                {"key": "ark.sim/duration", "value": "0"},
+                {"key": "ark.sim/outcome", "value": "TASK_FAILED"},
+            ]
+        }
+        launch_and_follow(sub, "t1", labels=labels)
+        for state in ("TASK_STARTING", "TASK_RUNNING"):
+            sub.ack(sub.wait_update("t1", state))
+        failed = sub.wait_update("t1", "TASK_FAILED")
+        assert failed["reason"] == "REASON_COMMAND_EXECUTOR_FAILED"
+    finally:
+        sub.close()
+
+
+def test_accept_of_unknown_offer_loses_the_task(cluster: Cluster) -> None:
+    for info, state in (
+        ({"user": "u", "name": "plain"}, "TASK_LOST"),
+        (PARTITION_AWARE, "TASK_DROPPED"),
+    ):
+        sub = Subscriber(cluster.url, info)
+        try:
+            offer = sub.wait_offer()
+            fake = dict(offer, id={"value": "no-such-offer"})
+            assert sub.launch(fake, "t1") == 202
+            status = sub.wait_update("t1", state)
+            assert status["reason"] == "REASON_INVALID_OFFERS"
+            assert status["source"] == "SOURCE_MASTER"
+            assert "uuid" not in status
+        finally:
+            sub.close()
+
+
+def test_accept_beyond_the_offer_is_task_error(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        launch_and_follow(sub, "big", cpus=64)
+        status = sub.wait_update("big", "TASK_ERROR")
+        assert status["reason"] == "REASON_TASK_INVALID"
+        assert "more resources" in status["message"]
+        # The offer is used up: a second ACCEPT of it loses the task.
+        offer = sub.offers()[0]
+        sub.launch(offer, "again")
+        assert sub.wait_update("again", "TASK_LOST")["reason"] == "REASON_INVALID_OFFERS"
+    finally:
+        sub.close()
+
+
+def test_decline_filters_until_revive(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        wait_until(lambda: len(sub.offers()) == 2, what="two offers")
+        ids = [o["id"] for o in sub.offers()]
+        decline = {"offer_ids": ids, "filters": {"refuse_seconds": 3600}}
+        assert sub.call({"type": "DECLINE", "decline": decline})[0] == 202
+        heartbeats = len(sub.of_type("HEARTBEAT"))
+        wait_until(lambda: len(sub.of_type("HEARTBEAT")) >= heartbeats + 2, what="time to pass")
+        assert len(sub.offers()) == 2  # Filtered: nothing re-offered.
+        assert sub.call({"type": "REVIVE"})[0] == 202
+        wait_until(lambda: len(sub.offers()) == 4, what="offers after revive")
+    finally:
+        sub.close()
+
+
+def test_suppress_stops_offers_and_revive_restarts_them(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        wait_until(lambda: len(sub.offers()) == 2, what="two offers")
+        assert sub.call({"type": "SUPPRESS", "suppress": {}})[0] == 202
+        ids = [o["id"] for o in sub.offers()]
+        refuse0 = {"offer_ids": ids, "filters": {"refuse_seconds": 0}}
+        assert sub.call({"type": "DECLINE", "decline": refuse0})[0] == 202
+        heartbeats = len(sub.of_type("HEARTBEAT"))
+        wait_until(lambda: len(sub.of_type("HEARTBEAT")) >= heartbeats + 2, what="time to pass")
+        assert len(sub.offers()) == 2
+        assert sub.call({"type": "REVIVE", "revive": {}})[0] == 202
+        wait_until(lambda: len(sub.offers()) == 4, what="offers after revive")
+    finally:
+        sub.close()
+
+
+def test_kill_running_task_and_unknown_task(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        launch_and_follow(sub, "t1")
+        sub.ack(sub.wait_update("t1", "TASK_STARTING"))
+        running = sub.wait_update("t1", "TASK_RUNNING")
+        sub.ack(running)
+        kill = {"task_id": {"value": "t1"}, "agent_id": running["agent_id"]}
+        assert sub.call({"type": "KILL", "kill": kill})[0] == 202
+        assert sub.wait_update("t1", "TASK_KILLED")["source"] == "SOURCE_EXECUTOR"
+        # Killing an unknown task reconciles it.
+        assert sub.call({"type": "KILL", "kill": {"task_id": {"value": "ghost"}}})[0] == 202
+        lost = sub.wait_update("ghost", "TASK_LOST")
+        assert lost["reason"] == "REASON_RECONCILIATION"
+    finally:
+        sub.close()
+
+
+def test_task_killing_state_capability(cluster: Cluster) -> None:
+    info = {"user": "u", "name": "k", "capabilities": [{"type": "TASK_KILLING_STATE"}]}
+    sub = Subscriber(cluster.url, info)
+    try:
+        launch_and_follow(sub, "t1")
+        sub.ack(sub.wait_update("t1", "TASK_STARTING"))
+        sub.ack(sub.wait_update("t1", "TASK_RUNNING"))
+        sub.call({"type": "KILL", "kill": {"task_id": {"value": "t1"}}})
+        sub.ack(sub.wait_update("t1", "TASK_KILLING"))
+        sub.wait_update("t1", "TASK_KILLED")
+    finally:
+        sub.close()
+
+
+@pytest.mark.parametrize(
+    ("info", "registered_agent", "unknown_agent"),
+    [
+        ({"user": "u", "name": "plain"}, "TASK_LOST", "TASK_LOST"),
+        (PARTITION_AWARE, "TASK_GONE", "TASK_UNKNOWN"),
+    ],
+)
+def test_reconciliation_answers(
+    cluster: Cluster, info: dict[str, object], registered_agent: str, unknown_agent: str
+) -> None:
+    agent_id = next(iter(cluster.agents))
+    sub = Subscriber(cluster.url, info)
+    try:
+        launch_and_follow(sub, "known")
+        sub.ack(sub.wait_update("known", "TASK_STARTING"))
+        sub.ack(sub.wait_update("known", "TASK_RUNNING"))
+        tasks = [
+            {"task_id": {"value": "known"}},
+            {"task_id": {"value": "on-agent"}, "agent_id": {"value": agent_id}},
+            {"task_id": {"value": "nowhere"}, "agent_id": {"value": "no-such-agent"}},
+            {"task_id": {"value": "no-agent"}},
+        ]
+        assert sub.call({"type": "RECONCILE", "reconcile": {"tasks": tasks}})[0] == 202
+        answers = {
+            "known": "TASK_RUNNING",
+            "on-agent": registered_agent,
+            "nowhere": unknown_agent,
+            "no-agent": unknown_agent,
+        }
+        for task_id, state in answers.items():
+            status = sub.wait_update(task_id, state, reason="REASON_RECONCILIATION")
+            assert status["source"] == "SOURCE_MASTER"
+            assert "uuid" not in status
+        # Implicit: every task the master knows, once.
+        before = len(sub.updates("known"))
+        assert sub.call({"type": "RECONCILE", "reconcile": {"tasks": []}})[0] == 202
+        wait_until(lambda: len(sub.updates("known")) == before + 1, what="implicit answer")
+    finally:
+        sub.close()
+
+
+def test_message_is_echoed_by_the_executor(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        offer = launch_and_follow(sub, "t1")
+        data = base64.b64encode(b"hello").decode()
+        message = {"agent_id": offer["agent_id"], "executor_id": {"value": "t1"}, "data": data}
+        assert sub.call({"type": "MESSAGE", "message": message})[0] == 202
+        echoed = sub.wait_event("MESSAGE")["message"]
+        assert echoed["data"] == data and echoed["executor_id"] == {"value": "t1"}
+        request_call = {"type": "REQUEST", "request": {"requests": []}}
+        assert sub.call(request_call)[0] == 202
+    finally:
+        sub.close()
+
+
+def test_shutdown_executor_kills_its_tasks(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        offer = launch_and_follow(sub, "t1")
+        sub.ack(sub.wait_update("t1", "TASK_STARTING"))
+        sub.ack(sub.wait_update("t1", "TASK_RUNNING"))
+        shutdown = {"agent_id": offer["agent_id"], "executor_id": {"value": "t1"}}
+        assert sub.call({"type": "SHUTDOWN", "shutdown": shutdown})[0] == 202
+        assert sub.wait_update("t1", "TASK_KILLED")["reason"] == "REASON_EXECUTOR_TERMINATED"
+    finally:
+        sub.close()
+
+
+def test_second_subscribe_fails_over_the_first(cluster: Cluster) -> None:
+    info = {"user": "u", "name": "n", "failover_timeout": 60}
+    first = Subscriber(cluster.url, info)
+    second = None
+    try:
+        framework_id = first.framework_id
+        second = Subscriber(cluster.url, info, framework_id)
+        assert second.framework_id == framework_id
+        error = first.wait_event("ERROR")
+        assert error["error"]["message"] == "Framework failed over"
+        wait_until(lambda: first.closed, what="old stream closed")
+        assert first.clean_end
+        assert first.call({"type": "REVIVE"})[0] == 400  # The old stream id is stale.
+        assert second.call({"type": "REVIVE"})[0] == 202
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+
+
+def test_teardown_removes_the_framework(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        launch_and_follow(sub, "t1")
+        sub.wait_update("t1", "TASK_STARTING")
+        framework_id = sub.framework_id
+        assert sub.call({"type": "TEARDOWN"})[0] == 202
+        wait_until(lambda: sub.closed, what="stream closed")
+        state = cluster.state()
+        assert state["frameworks"] == []
+        assert state["completed_frameworks"][0]["id"] == framework_id
+        again = Subscriber(cluster.url, framework_id=framework_id)
+        try:
+            assert again.wait_event("ERROR")["error"]["message"] == "Framework has been removed"
+            wait_until(lambda: again.closed, what="refused stream closed")
+        finally:
+            again.close()
+    finally:
+        sub.close()
+
+
+def test_subscribe_with_an_invalid_role_gets_an_error_event(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url, {"user": "u", "name": "n", "role": "a/b"})
+    try:
+        assert sub.status == 200
+        assert "invalid" in sub.wait_event("ERROR")["error"]["message"]
+        wait_until(lambda: sub.closed, what="stream end")
+    finally:
+        sub.close()
+
+
+def test_admin_fault_endpoint(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url, {"user": "u", "name": "n", "failover_timeout": 60})
+    try:
+        framework_id = sub.framework_id
+        status, _, body = request(
+            cluster.url,
+            "POST",
+            "/admin/fault",
+            {"type": "DROP_STREAM", "framework_id": framework_id},
+        )
+        assert status == 200 and json.loads(body) == {"dropped": True}
+        wait_until(lambda: sub.closed, what="dropped stream")
+        assert not sub.clean_end
+        status, _, body = request(cluster.url, "POST", "/admin/fault", {"type": "NOPE"})
+        assert status == 400 and b"unknown fault" in body
+        bad_agent = {"type": "KILL_AGENT", "agent_id": "nope"}
+        assert request(cluster.url, "POST", "/admin/fault", bad_agent)[0] == 400
+    finally:
+        sub.close()
+    again = Subscriber(cluster.url, {"user": "u", "name": "n"}, framework_id)
+    try:
+        assert again.framework_id == framework_id
+    finally:
+        again.close()
+
+
+def test_delay_events(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url)
+    try:
+        sub.wait_event("HEARTBEAT")
+        cluster.delay_events(0.5)
+        count = len(sub.events)
+        sub.call({"type": "RECONCILE", "reconcile": {"tasks": [{"task_id": {"value": "x"}}]}})
+        import time
+
+        start = time.monotonic()
+        sub.wait_update("x", "TASK_LOST")
+        assert time.monotonic() - start >= 0.4
+        assert len(sub.events) > count
+    finally:
+        sub.close()
+
+
+def test_framework_removed_after_failover_timeout(cluster: Cluster) -> None:
+    sub = Subscriber(cluster.url, {"user": "u", "name": "n", "failover_timeout": 0.1})
+    sub.framework_id  # noqa: B018  # waits for SUBSCRIBED
+    sub.close()
+    wait_until(lambda: cluster.state()["completed_frameworks"], what="framework removal")
+
+
+def test_seeded_runs_are_reproducible() -> None:
+    def ids() -> tuple[str, list[str]]:
+        with Cluster(fast_config(seed=42)) as c:
+            sub = Subscriber(c.url)
+            try:
+                return sub.framework_id, sorted(c.agents)
+            finally:
+                sub.close()
+
+    assert ids() == ids()
