@@ -1,18 +1,18 @@
-"""A plain-Python reducer: the oracle of the property tests, the benchmarks' baseline.
+"""The reducer in plain Python: the oracle of the property tests and the benchmarks' baseline.
 
-It follows ``docs/reducer.md`` line by line, written apart from the Rust core
-(``rust/src/reducer.rs``) so that the two agree only where the specification
-makes them. It favours the obvious over the fast, but it is still the
-baseline the core is measured against, so it does no needless copying.
+It follows ``docs/reducer.md`` transition by transition and was written from
+that text alone, apart from the Rust core, so that the two agree only where
+the specification makes them agree. Where the text leaves a choice open, the
+choice is written down as a comment marked ``Spec reading:``.
 
-Every method validates before it mutates: a message that raises leaves the
-state exactly as it was.
+Every handler validates everything before it mutates anything, so a message
+that raises leaves the state exactly as it was.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -30,41 +30,64 @@ from ark.state import (
 
 __all__ = ["Reducer"]
 
+#: Scalar sums may exceed what the offers hold by less than this (float rounding).
 _EPSILON = 1e-9
+_UUID_LENGTH = 16
+_TERMINAL = m.TERMINAL_STATES
 _decoder: msgspec.msgpack.Decoder[m.Message] = msgspec.msgpack.Decoder(m.Message)
 
+_Handler = Callable[[Any, float], list[fx.Effect]]
 
-@dataclass(slots=True)
+
 class _Task:
-    state: str
-    agent_id: str | None
-    reason: str | None = None
-    source: str | None = None
-    message: str | None = None
-    uuid: bytes | None = None
-    status_timestamp: float | None = None
-    updated_at: float = 0.0
-    unreconciled: bool = False
+    """The mutable bookkeeping of one task; :meth:`Reducer.view` freezes it."""
+
+    __slots__ = (
+        "agent_id",
+        "message",
+        "reason",
+        "source",
+        "state",
+        "status_timestamp",
+        "unreconciled",
+        "updated_at",
+        "uuid",
+    )
+
+    def __init__(
+        self,
+        state: m.TaskState,
+        agent_id: str | None,
+        reason: str | None,
+        source: str | None,
+        message: str | None,
+        uuid: bytes | None,
+        status_timestamp: float | None,
+        updated_at: float,
+    ) -> None:
+        self.state = state
+        self.agent_id = agent_id
+        self.reason = reason
+        self.source = source
+        self.message = message
+        self.uuid = uuid
+        self.status_timestamp = status_timestamp
+        self.updated_at = updated_at
+        self.unreconciled = False
 
 
-@dataclass(slots=True)
-class _Offer:
-    offer: m.Offer
-    received_at: float
+class _Agent:
+    """What the offers told us about one agent."""
 
+    __slots__ = ("active", "hostname")
 
-@dataclass(slots=True)
-class _Reconciliation:
-    explicit: bool = False
-    round: int = 0
-    pending: set[str] = field(default_factory=set)
-    started_at: float | None = None
-    completed: int = 0
-    last_completed_at: float | None = None
+    def __init__(self, hostname: str | None, active: bool) -> None:
+        self.hostname = hostname
+        self.active = active
 
 
 class Reducer:
-    """The framework's bookkeeping, stepped in Python.
+    """The framework's bookkeeping, stepped one message at a time.
 
     Parameters
     ----------
@@ -73,335 +96,125 @@ class Reducer:
     """
 
     def __init__(self, config: Config | None = None) -> None:
-        self.config = config or Config()
-        self.framework_id: str | None = None
-        self.registered = False
-        self.suppressed = False
-        self.error: str | None = None
-        self.heartbeat_interval_seconds: float | None = None
-        self.last_heartbeat_at: float | None = None
-        self.agents: dict[str, AgentRecord] = {}
-        self.offers: dict[str, _Offer] = {}
-        self.tasks: dict[str, _Task] = {}
-        self.reconciliation = _Reconciliation()
+        self._config = config if config is not None else Config()
+        self._framework_id: str | None = None
+        self._registered = False
+        self._suppressed = False
+        self._error: str | None = None
+        self._heartbeat_interval: float | None = None
+        self._last_heartbeat_at: float | None = None
+        self._agents: dict[str, _Agent] = {}
+        # Outstanding offers, each with the loop time it was received at.
+        self._offers: dict[str, tuple[m.Offer, float]] = {}
+        self._tasks: dict[str, _Task] = {}
+        self._explicit = False
+        self._round = 0
+        self._pending: set[str] = set()
+        self._started_at: float | None = None
+        self._completed = 0
+        self._last_completed_at: float | None = None
+        self._handlers: dict[type[Any], _Handler] = {
+            m.Update: self._update,
+            m.Offers: self._offers_event,
+            m.Rescind: self._rescind,
+            m.Tick: self._tick,
+            m.Heartbeat: self._heartbeat,
+            m.Accept: self._accept,
+            m.Decline: self._decline,
+            m.Kill: self._kill,
+            m.Subscribed: self._subscribed,
+            m.Reregistered: self._reregistered,
+            m.FrameworkMessage: self._nothing,
+            m.Failure: self._failure,
+            m.Error: self._error_event,
+            m.Disconnected: self._disconnected,
+            m.ReconcileTick: self._reconcile_now,
+            m.Reconcile: self._reconcile_now,
+            m.ReconcileTimeout: self._reconcile_timeout,
+            m.Suppress: self._suppress,
+            m.Revive: self._revive,
+            m.SendMessage: self._send_message,
+            m.CustomEnvelope: self._nothing,
+        }
 
-    # --- entry points ---
+    # --- the interface ---------------------------------------------------------
 
-    def step_bytes(self, data: bytes, now: float) -> list[fx.Effect]:
-        """Decode one message encoded by :func:`ark.messages.encode`, then step it."""
-        try:
-            message = _decoder.decode(data)
-        except msgspec.DecodeError as e:
-            raise MessageError(f"malformed message: {e}") from None
-        return self.step(message, now)
+    def step(self, message: m.Message | m.Custom, now: float) -> list[fx.Effect]:
+        """Apply one decoded message at loop time ``now``.
 
-    def step(self, message: m.Message, now: float) -> list[fx.Effect]:
-        """Apply one message at time ``now``; returns its effects.
+        Returns
+        -------
+        list of Effect
+            What the message asks the world to do, in order.
 
         Raises
         ------
-        MessageError, CommandRejected
-            The message did not apply; the state is unchanged.
+        MessageError
+            The message is malformed (see ``docs/reducer.md``); state unchanged.
+        CommandRejected
+            A well-formed command that cannot apply; state unchanged.
         """
-        out: list[fx.Effect] = []
-        handler = getattr(self, "_on_" + type(message).__name__, None)
+        handler = self._handlers.get(type(message))
         if handler is None:
-            raise MessageError(f"malformed message: unknown message {type(message).__name__}")
-        handler(message, now, out)
-        return out
+            if isinstance(message, m.Custom):
+                # A user message given as itself rather than in its envelope:
+                # it is for the user's hooks, exactly like a CustomEnvelope.
+                return []
+            raise MessageError(f"not a known message: {type(message).__name__}")
+        return handler(message, now)
 
-    # --- Mesos events ---
+    def step_bytes(self, data: bytes, now: float) -> list[fx.Effect]:
+        """Decode one msgpack message (:func:`ark.messages.encode`) and apply it.
 
-    def _on_Subscribed(self, msg: m.Subscribed, now: float, out: list[fx.Effect]) -> None:
-        self._subscribe(msg.framework_id, msg.heartbeat_interval_seconds, now, out)
-
-    def _on_Reregistered(self, msg: m.Reregistered, now: float, out: list[fx.Effect]) -> None:
-        if self.framework_id is None:
-            raise MessageError("malformed message: Reregistered before any framework id")
-        self._subscribe(self.framework_id, self.heartbeat_interval_seconds, now, out)
-
-    def _subscribe(
-        self, framework_id: str, interval: float | None, now: float, out: list[fx.Effect]
-    ) -> None:
-        self.framework_id = framework_id
-        self.registered = True
-        self.error = None
-        self.heartbeat_interval_seconds = interval
-        if self.suppressed:
-            out.append(fx.Suppress())
-        self._abort_reconciliation()
-        self._start_reconciliation(now, out)
-
-    def _on_Offers(self, msg: m.Offers, now: float, out: list[fx.Effect]) -> None:
-        decline_all = self.reconciliation.explicit or not self.registered
-        fresh: list[m.Offer] = []
-        seen: set[str] = set()
-        for offer in msg.offers:
-            self.agents[offer.agent_id] = AgentRecord(offer.agent_id, offer.hostname, True)
-            if offer.id in self.offers or offer.id in seen:
-                continue
-            seen.add(offer.id)
-            fresh.append(offer)
-        if decline_all:
-            if fresh:
-                out.append(
-                    fx.Decline(sorted(o.id for o in fresh), self.config.reconcile_decline_seconds)
-                )
-            return
-        for offer in fresh:
-            self.offers[offer.id] = _Offer(offer, now)
-
-    def _on_Rescind(self, msg: m.Rescind, now: float, out: list[fx.Effect]) -> None:
-        self.offers.pop(msg.offer_id, None)
-
-    def _on_Update(self, msg: m.Update, now: float, out: list[fx.Effect]) -> None:
-        status = msg.status
-        if status.uuid is not None:
-            if len(status.uuid) != 16:
-                raise MessageError(f"malformed message: uuid of {len(status.uuid)} bytes")
-            if status.agent_id is None:
-                raise MessageError("malformed message: an update with a uuid needs agent_id")
-            out.append(fx.Acknowledge(status.agent_id, status.task_id, status.uuid))
-        rec = self.reconciliation
-        last_answer = False
-        if rec.explicit and status.task_id in rec.pending:
-            rec.pending.discard(status.task_id)
-            last_answer = not rec.pending
-        task = self.tasks.get(status.task_id)
-        if task is None:
-            task = _Task(state=status.state, agent_id=None)
-            self._apply(task, status, now)
-            self.tasks[status.task_id] = task
-        elif task.state in m.TERMINAL_STATES:
-            if status.state not in m.TERMINAL_STATES:
-                out.append(fx.Kill(status.task_id, status.agent_id or task.agent_id))
-        else:
-            duplicate = status.uuid is not None and status.uuid == task.uuid
-            older = (
-                status.timestamp is not None
-                and task.status_timestamp is not None
-                and status.timestamp < task.status_timestamp
-            )
-            if not (duplicate or older):
-                self._apply(task, status, now)
-        if last_answer:
-            self._finish_reconciliation(now, out)
-
-    @staticmethod
-    def _apply(task: _Task, status: m.TaskStatus, now: float) -> None:
-        task.state = status.state
-        task.reason = status.reason
-        task.source = status.source
-        task.message = status.message
-        if status.agent_id is not None:
-            task.agent_id = status.agent_id
-        if status.uuid is not None:
-            task.uuid = status.uuid
-        if status.timestamp is not None:
-            task.status_timestamp = status.timestamp
-        task.updated_at = now
-        task.unreconciled = False
-
-    def _on_FrameworkMessage(
-        self, msg: m.FrameworkMessage, now: float, out: list[fx.Effect]
-    ) -> None:
-        pass
-
-    def _on_CustomEnvelope(self, msg: m.CustomEnvelope, now: float, out: list[fx.Effect]) -> None:
-        pass
-
-    def _on_Heartbeat(self, msg: m.Heartbeat, now: float, out: list[fx.Effect]) -> None:
-        self.last_heartbeat_at = now
-
-    def _on_Failure(self, msg: m.Failure, now: float, out: list[fx.Effect]) -> None:
-        if msg.executor_id is not None:
-            return
-        agent = self.agents.get(msg.agent_id)
-        if agent is not None:
-            self.agents[msg.agent_id] = AgentRecord(agent.agent_id, agent.hostname, False)
-        for offer_id in [i for i, o in self.offers.items() if o.offer.agent_id == msg.agent_id]:
-            del self.offers[offer_id]
-
-    def _on_Error(self, msg: m.Error, now: float, out: list[fx.Effect]) -> None:
-        self.error = msg.message
-        self._disconnect()
-
-    def _on_Disconnected(self, msg: m.Disconnected, now: float, out: list[fx.Effect]) -> None:
-        self._disconnect()
-
-    def _disconnect(self) -> None:
-        self.registered = False
-        self.offers.clear()
-        self._abort_reconciliation()
-
-    # --- timers ---
-
-    def _on_ReconcileTick(self, msg: m.ReconcileTick, now: float, out: list[fx.Effect]) -> None:
-        if self.registered and not self.reconciliation.explicit:
-            self._start_reconciliation(now, out)
-
-    _on_Reconcile = _on_ReconcileTick
-
-    def _on_ReconcileTimeout(
-        self, msg: m.ReconcileTimeout, now: float, out: list[fx.Effect]
-    ) -> None:
-        rec = self.reconciliation
-        if not rec.explicit or msg.round != rec.round:
-            return
-        if rec.round >= self.config.reconcile_max_rounds:
-            unanswered = sorted(rec.pending)
-            for task_id in unanswered:
-                self.tasks[task_id].unreconciled = True
-            out.append(fx.Unreconciled(unanswered))
-            self._finish_reconciliation(now, out)
-            return
-        rec.round += 1
-        out.append(fx.Reconcile(self._reconcile_tasks(rec.pending)))
-        out.append(fx.Timer(rec.round, self._delay(rec.round)))
-
-    def _on_Tick(self, msg: m.Tick, now: float, out: list[fx.Effect]) -> None:
-        hold = self.config.offer_hold_seconds
-        expired = sorted(i for i, o in self.offers.items() if o.received_at + hold <= now)
-        for offer_id in expired:
-            del self.offers[offer_id]
-        if expired:
-            out.append(fx.Decline(expired, self.config.offer_refuse_seconds))
-
-    # --- reconciliation ---
-
-    def _delay(self, round: int) -> float:
-        c = self.config
-        return min(
-            c.reconcile_cap_seconds, c.reconcile_base_seconds * c.reconcile_factor ** (round - 1)
-        )
-
-    def _reconcile_tasks(self, ids: set[str]) -> list[fx.ReconcileTask]:
-        return [fx.ReconcileTask(i, self.tasks[i].agent_id) for i in sorted(ids)]
-
-    def _start_reconciliation(self, now: float, out: list[fx.Effect]) -> None:
-        if self.offers:
-            out.append(fx.Decline(sorted(self.offers), self.config.reconcile_decline_seconds))
-            self.offers.clear()
-        live = {i for i, t in self.tasks.items() if t.state not in m.TERMINAL_STATES}
-        rec = self.reconciliation
-        if not live:
-            out.append(fx.Reconcile([]))
-            rec.completed += 1
-            rec.last_completed_at = now
-            return
-        rec.explicit, rec.round, rec.pending, rec.started_at = True, 1, live, now
-        out.append(fx.Reconcile(self._reconcile_tasks(live)))
-        out.append(fx.Timer(1, self._delay(1)))
-
-    def _finish_reconciliation(self, now: float, out: list[fx.Effect]) -> None:
-        out.append(fx.Reconcile([]))
-        self._abort_reconciliation()
-        self.reconciliation.completed += 1
-        self.reconciliation.last_completed_at = now
-
-    def _abort_reconciliation(self) -> None:
-        rec = self.reconciliation
-        rec.explicit, rec.round, rec.pending, rec.started_at = False, 0, set(), None
-
-    # --- commands ---
-
-    def _held(self, offer_ids: list[str]) -> list[_Offer]:
-        if len(set(offer_ids)) != len(offer_ids):
-            raise CommandRejected("an offer is named twice")
-        missing = [i for i in offer_ids if i not in self.offers]
-        if missing:
-            raise CommandRejected(f"offers not outstanding: {missing}")
-        return [self.offers[i] for i in offer_ids]
-
-    def _on_Accept(self, msg: m.Accept, now: float, out: list[fx.Effect]) -> None:
-        if not msg.offer_ids:
-            raise CommandRejected("Accept names no offer")
-        if not msg.launches:
-            raise CommandRejected("Accept launches no task")
-        held = self._held(msg.offer_ids)
-        agents = {o.offer.agent_id for o in held}
-        if len(agents) != 1:
-            raise CommandRejected(f"Accept combines offers of agents {sorted(agents)}")
-        ids = [launch.task_id for launch in msg.launches]
-        if len(set(ids)) != len(ids):
-            raise CommandRejected("a task id appears twice in one Accept")
-        known = [i for i in ids if i in self.tasks]
-        if known:
-            raise CommandRejected(f"tasks already known: {known}")
-        _check_fit([r for o in held for r in o.offer.resources], msg.launches)
-        (agent_id,) = agents
-        for offer_id in msg.offer_ids:
-            del self.offers[offer_id]
-        for launch in msg.launches:
-            self.tasks[launch.task_id] = _Task("TASK_STAGING", agent_id, updated_at=now)
-        out.append(
-            fx.Accept(
-                list(msg.offer_ids),
-                agent_id,
-                [
-                    fx.LaunchTask(t.task_id, agent_id, t.name, list(t.resources), t.payload)
-                    for t in msg.launches
-                ],
-                msg.refuse_seconds,
-            )
-        )
-
-    def _on_Decline(self, msg: m.Decline, now: float, out: list[fx.Effect]) -> None:
-        if not msg.offer_ids:
-            raise CommandRejected("Decline names no offer")
-        self._held(msg.offer_ids)
-        for offer_id in msg.offer_ids:
-            del self.offers[offer_id]
-        out.append(fx.Decline(sorted(msg.offer_ids), msg.refuse_seconds))
-
-    def _on_Kill(self, msg: m.Kill, now: float, out: list[fx.Effect]) -> None:
-        task = self.tasks.get(msg.task_id)
-        if task is None:
-            raise CommandRejected(f"no task {msg.task_id!r} to kill")
-        if task.state not in m.TERMINAL_STATES:
-            out.append(fx.Kill(msg.task_id, task.agent_id))
-
-    def _on_Suppress(self, msg: m.Suppress, now: float, out: list[fx.Effect]) -> None:
-        if not self.suppressed:
-            self.suppressed = True
-            out.append(fx.Suppress())
-
-    def _on_Revive(self, msg: m.Revive, now: float, out: list[fx.Effect]) -> None:
-        if self.suppressed:
-            self.suppressed = False
-            out.append(fx.Revive())
-
-    def _on_SendMessage(self, msg: m.SendMessage, now: float, out: list[fx.Effect]) -> None:
-        out.append(fx.Message(msg.agent_id, msg.executor_id, msg.data))
-
-    # --- reading ---
+        Raises
+        ------
+        MessageError
+            The bytes are not a well-formed known message; state unchanged.
+        CommandRejected
+            As :meth:`step`.
+        """
+        try:
+            message = _decoder.decode(data)
+        except msgspec.DecodeError as e:  # ValidationError is a DecodeError
+            raise MessageError(f"malformed message: {e}") from e
+        return self.step(message, now)
 
     def view(self) -> StateView:
-        """The whole state as plain values, every list sorted by id."""
-        rec = self.reconciliation
+        """The whole state as frozen values, every list sorted by id."""
+        rec = Reconciliation(
+            phase="explicit" if self._explicit else "idle",
+            round=self._round,
+            pending=sorted(self._pending),
+            started_at=self._started_at,
+            completed=self._completed,
+            last_completed_at=self._last_completed_at,
+        )
         return StateView(
-            framework_id=self.framework_id,
-            registered=self.registered,
-            suppressed=self.suppressed,
-            error=self.error,
-            heartbeat_interval_seconds=self.heartbeat_interval_seconds,
-            last_heartbeat_at=self.last_heartbeat_at,
-            agents=[self.agents[i] for i in sorted(self.agents)],
+            framework_id=self._framework_id,
+            registered=self._registered,
+            suppressed=self._suppressed,
+            error=self._error,
+            heartbeat_interval_seconds=self._heartbeat_interval,
+            last_heartbeat_at=self._last_heartbeat_at,
+            agents=[
+                AgentRecord(agent_id, a.hostname, a.active)
+                for agent_id, a in sorted(self._agents.items())
+            ],
             offers=[
                 OfferRecord(
-                    i,
-                    o.offer.agent_id,
-                    o.offer.hostname,
-                    list(o.offer.resources),
-                    list(o.offer.attributes),
-                    o.received_at,
+                    offer_id,
+                    o.agent_id,
+                    o.hostname,
+                    list(o.resources),
+                    list(o.attributes),
+                    received_at,
                 )
-                for i, o in sorted(self.offers.items())
+                for offer_id, (o, received_at) in sorted(self._offers.items())
             ],
             tasks=[
                 TaskRecord(
-                    i,
-                    t.state,  # type: ignore[arg-type]
+                    task_id,
+                    t.state,
                     t.agent_id,
                     t.reason,
                     t.source,
@@ -411,65 +224,402 @@ class Reducer:
                     t.updated_at,
                     t.unreconciled,
                 )
-                for i, t in sorted(self.tasks.items())
+                for task_id, t in sorted(self._tasks.items())
             ],
-            reconciliation=Reconciliation(
-                "explicit" if rec.explicit else "idle",
-                rec.round,
-                sorted(rec.pending),
-                rec.started_at,
-                rec.completed,
-                rec.last_completed_at,
-            ),
+            reconciliation=rec,
         )
 
+    # --- Mesos events ------------------------------------------------------------
 
-def _check_fit(offered: list[m.Resource], launches: list[m.Launch]) -> None:
-    """Raise CommandRejected unless the launches fit in the offered resources."""
-    scalars: dict[tuple[str, str], float] = {}
-    ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    items: dict[tuple[str, str], set[str]] = {}
-    for r in offered:
-        key = (r.name, r.role)
-        if r.scalar is not None:
-            scalars[key] = scalars.get(key, 0.0) + r.scalar
-        if r.ranges is not None:
-            ranges.setdefault(key, []).extend(r.ranges)
-        if r.set is not None:
-            items.setdefault(key, set()).update(r.set)
-    asked: dict[tuple[str, str], float] = {}
+    def _subscribed(self, msg: m.Subscribed, now: float) -> list[fx.Effect]:
+        return self._subscribe(msg.framework_id, msg.heartbeat_interval_seconds, now)
+
+    def _reregistered(self, msg: m.Reregistered, now: float) -> list[fx.Effect]:
+        if self._framework_id is None:
+            raise MessageError("Reregistered before any framework id is known")
+        return self._subscribe(self._framework_id, self._heartbeat_interval, now)
+
+    def _subscribe(
+        self, framework_id: str, heartbeat_interval: float | None, now: float
+    ) -> list[fx.Effect]:
+        self._framework_id = framework_id
+        self._registered = True
+        self._error = None
+        # Spec reading: "the given value" is taken as is, so a Subscribed
+        # without an interval clears a previously known one.
+        self._heartbeat_interval = heartbeat_interval
+        out: list[fx.Effect] = []
+        if self._suppressed:
+            # A new master does not remember that we suppressed offers.
+            out.append(fx.Suppress())
+        if self._explicit:
+            self._abort_reconciliation()
+        self._start_reconciliation(now, out)
+        return out
+
+    def _offers_event(self, msg: m.Offers, now: float) -> list[fx.Effect]:
+        fresh: list[m.Offer] = []
+        seen: set[str] = set()
+        for offer in msg.offers:
+            agent = self._agents.get(offer.agent_id)
+            if agent is None:
+                self._agents[offer.agent_id] = _Agent(offer.hostname, True)
+            else:
+                agent.hostname = offer.hostname
+                agent.active = True
+            if offer.id in self._offers or offer.id in seen:
+                continue
+            seen.add(offer.id)
+            fresh.append(offer)
+        if self._explicit or not self._registered:
+            # Offers are useless while reconciling (or void without a
+            # subscription): hand them back at once with a short filter.
+            if fresh:
+                ids = sorted(o.id for o in fresh)
+                return [fx.Decline(ids, self._config.reconcile_decline_seconds)]
+            return []
+        for offer in fresh:
+            self._offers[offer.id] = (offer, now)
+        return []
+
+    def _rescind(self, msg: m.Rescind, now: float) -> list[fx.Effect]:
+        # An unknown id is normal: the rescind raced with our own decline.
+        self._offers.pop(msg.offer_id, None)
+        return []
+
+    def _update(self, msg: m.Update, now: float) -> list[fx.Effect]:
+        status = msg.status
+        uuid = status.uuid
+        out: list[fx.Effect] = []
+        if uuid is not None:
+            if len(uuid) != _UUID_LENGTH:
+                raise MessageError(
+                    f"update of task {status.task_id!r}: uuid has {len(uuid)} bytes, not 16"
+                )
+            if status.agent_id is None:
+                raise MessageError(
+                    f"update of task {status.task_id!r} has a uuid but no agent_id to "
+                    "acknowledge it to"
+                )
+            # Always, whatever follows: the agent retries until acknowledged.
+            out.append(fx.Acknowledge(status.agent_id, status.task_id, uuid))
+        finish = False
+        if self._explicit and status.task_id in self._pending:
+            self._pending.discard(status.task_id)
+            finish = not self._pending
+        task = self._tasks.get(status.task_id)
+        if task is None:
+            # Adopted: a task we never launched (or forgot), as Mesos reports it.
+            self._tasks[status.task_id] = _Task(
+                status.state,
+                status.agent_id,
+                status.reason,
+                status.source,
+                status.message,
+                uuid,
+                status.timestamp,
+                now,
+            )
+        elif task.state in _TERMINAL:
+            if status.state not in _TERMINAL:
+                # A zombie, e.g. TASK_LOST back after a partition: the first
+                # terminal state stands and the task must not keep running.
+                agent_id = status.agent_id if status.agent_id is not None else task.agent_id
+                out.append(fx.Kill(status.task_id, agent_id))
+        elif not (
+            (uuid is not None and uuid == task.uuid)
+            or (
+                status.timestamp is not None
+                and task.status_timestamp is not None
+                and status.timestamp < task.status_timestamp
+            )
+        ):
+            task.state = status.state
+            task.reason = status.reason
+            task.source = status.source
+            task.message = status.message
+            if status.agent_id is not None:
+                task.agent_id = status.agent_id
+            if uuid is not None:
+                task.uuid = uuid
+            if status.timestamp is not None:
+                task.status_timestamp = status.timestamp
+            task.updated_at = now
+            task.unreconciled = False
+        if finish:
+            self._finish_reconciliation(now, out)
+        return out
+
+    def _heartbeat(self, msg: m.Heartbeat, now: float) -> list[fx.Effect]:
+        self._last_heartbeat_at = now
+        return []
+
+    def _nothing(self, msg: Any, now: float) -> list[fx.Effect]:
+        return []
+
+    def _failure(self, msg: m.Failure, now: float) -> list[fx.Effect]:
+        if msg.executor_id is not None:
+            return []
+        # The agent is lost. Its tasks are left alone: Mesos reports them itself.
+        agent = self._agents.get(msg.agent_id)
+        if agent is not None:
+            agent.active = False
+        # The master rescinds the lost agent's offers; we forget them now.
+        gone = [i for i, (o, _) in self._offers.items() if o.agent_id == msg.agent_id]
+        for offer_id in gone:
+            del self._offers[offer_id]
+        return []
+
+    def _error_event(self, msg: m.Error, now: float) -> list[fx.Effect]:
+        self._error = msg.message
+        return self._disconnected(m.Disconnected(), now)
+
+    def _disconnected(self, msg: m.Disconnected, now: float) -> list[fx.Effect]:
+        self._registered = False
+        # Offers are void without a subscription, and no call can be sent.
+        self._offers.clear()
+        if self._explicit:
+            self._abort_reconciliation()
+        return []
+
+    # --- timers ------------------------------------------------------------------
+
+    def _reconcile_now(self, msg: m.ReconcileTick | m.Reconcile, now: float) -> list[fx.Effect]:
+        out: list[fx.Effect] = []
+        if self._registered and not self._explicit:
+            self._start_reconciliation(now, out)
+        return out
+
+    def _reconcile_timeout(self, msg: m.ReconcileTimeout, now: float) -> list[fx.Effect]:
+        if not self._explicit or msg.round != self._round:
+            return []  # a stale timer from an earlier round or reconciliation
+        out: list[fx.Effect] = []
+        pending = sorted(self._pending)
+        if self._round >= self._config.reconcile_max_rounds:
+            for task_id in pending:
+                self._tasks[task_id].unreconciled = True
+            out.append(fx.Unreconciled(pending))
+            self._finish_reconciliation(now, out)
+        else:
+            self._round += 1
+            out.append(fx.Reconcile(self._reconcile_tasks(pending)))
+            out.append(fx.Timer(self._round, self._delay(self._round)))
+        return out
+
+    def _tick(self, msg: m.Tick, now: float) -> list[fx.Effect]:
+        hold = self._config.offer_hold_seconds
+        expired = sorted(
+            offer_id
+            for offer_id, (_, received_at) in self._offers.items()
+            if received_at + hold <= now
+        )
+        if not expired:
+            return []
+        for offer_id in expired:
+            del self._offers[offer_id]
+        return [fx.Decline(expired, self._config.offer_refuse_seconds)]
+
+    # --- commands ------------------------------------------------------------------
+
+    def _accept(self, msg: m.Accept, now: float) -> list[fx.Effect]:
+        offer_ids = msg.offer_ids
+        if not offer_ids:
+            raise CommandRejected("Accept names no offer")
+        if len(set(offer_ids)) != len(offer_ids):
+            raise CommandRejected(f"Accept names an offer twice: {offer_ids}")
+        offers: list[m.Offer] = []
+        for offer_id in offer_ids:
+            held = self._offers.get(offer_id)
+            if held is None:
+                raise CommandRejected(f"offer {offer_id!r} is not outstanding")
+            offers.append(held[0])
+        agent_id = offers[0].agent_id
+        if any(o.agent_id != agent_id for o in offers):
+            raise CommandRejected(f"offers {offer_ids} are not all of one agent")
+        if not msg.launches:
+            raise CommandRejected("Accept launches no task")
+        task_ids: set[str] = set()
+        for launch in msg.launches:
+            if launch.task_id in task_ids:
+                raise CommandRejected(f"task {launch.task_id!r} is launched twice")
+            if launch.task_id in self._tasks:
+                raise CommandRejected(f"task {launch.task_id!r} is already known")
+            task_ids.add(launch.task_id)
+        _check_fits(offers, msg.launches)
+
+        for offer_id in offer_ids:
+            del self._offers[offer_id]
+        launched: list[fx.LaunchTask] = []
+        for launch in msg.launches:
+            self._tasks[launch.task_id] = _Task(
+                "TASK_STAGING", agent_id, None, None, None, None, None, now
+            )
+            launched.append(
+                fx.LaunchTask(
+                    launch.task_id, agent_id, launch.name, launch.resources, launch.payload
+                )
+            )
+        return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds)]
+
+    def _decline(self, msg: m.Decline, now: float) -> list[fx.Effect]:
+        offer_ids = msg.offer_ids
+        if not offer_ids:
+            raise CommandRejected("Decline names no offer")
+        if len(set(offer_ids)) != len(offer_ids):
+            raise CommandRejected(f"Decline names an offer twice: {offer_ids}")
+        for offer_id in offer_ids:
+            if offer_id not in self._offers:
+                raise CommandRejected(f"offer {offer_id!r} is not outstanding")
+        for offer_id in offer_ids:
+            del self._offers[offer_id]
+        return [fx.Decline(sorted(offer_ids), msg.refuse_seconds)]
+
+    def _kill(self, msg: m.Kill, now: float) -> list[fx.Effect]:
+        task = self._tasks.get(msg.task_id)
+        if task is None:
+            raise CommandRejected(f"cannot kill unknown task {msg.task_id!r}")
+        if task.state in _TERMINAL:
+            return []
+        # The record changes when the update comes, not now.
+        return [fx.Kill(msg.task_id, task.agent_id)]
+
+    def _suppress(self, msg: m.Suppress, now: float) -> list[fx.Effect]:
+        if self._suppressed:
+            return []
+        self._suppressed = True
+        return [fx.Suppress()]
+
+    def _revive(self, msg: m.Revive, now: float) -> list[fx.Effect]:
+        if not self._suppressed:
+            return []
+        self._suppressed = False
+        return [fx.Revive()]
+
+    def _send_message(self, msg: m.SendMessage, now: float) -> list[fx.Effect]:
+        return [fx.Message(msg.agent_id, msg.executor_id, msg.data)]
+
+    # --- reconciliation ------------------------------------------------------------
+
+    def _start_reconciliation(self, now: float, out: list[fx.Effect]) -> None:
+        if self._offers:
+            out.append(fx.Decline(sorted(self._offers), self._config.reconcile_decline_seconds))
+            self._offers.clear()
+        pending = sorted(task_id for task_id, t in self._tasks.items() if t.state not in _TERMINAL)
+        if not pending:
+            out.append(fx.Reconcile([]))
+            self._completed += 1
+            self._last_completed_at = now
+            return
+        self._explicit = True
+        self._round = 1
+        self._pending = set(pending)
+        self._started_at = now
+        out.append(fx.Reconcile(self._reconcile_tasks(pending)))
+        out.append(fx.Timer(1, self._delay(1)))
+
+    def _finish_reconciliation(self, now: float, out: list[fx.Effect]) -> None:
+        out.append(fx.Reconcile([]))
+        self._explicit = False
+        self._round = 0
+        self._pending = set()
+        self._started_at = None
+        self._completed += 1
+        self._last_completed_at = now
+
+    def _abort_reconciliation(self) -> None:
+        # Not counted as completed; the next Subscribed starts afresh.
+        self._explicit = False
+        self._round = 0
+        self._pending = set()
+        self._started_at = None
+
+    def _reconcile_tasks(self, sorted_ids: list[str]) -> list[fx.ReconcileTask]:
+        return [fx.ReconcileTask(task_id, self._tasks[task_id].agent_id) for task_id in sorted_ids]
+
+    def _delay(self, n: int) -> float:
+        """Seconds to wait for answers to round ``n``: truncated exponential backoff."""
+        c = self._config
+        try:
+            growth = c.reconcile_factor ** (n - 1)
+        except OverflowError:
+            # Spec reading: the formula is over the reals; a power too large
+            # for a float is "more than the cap", as an IEEE infinity would be.
+            growth = float("inf")
+        return min(c.reconcile_cap_seconds, c.reconcile_base_seconds * growth)
+
+
+def _check_fits(offers: list[m.Offer], launches: list[m.Launch]) -> None:
+    """Raise :class:`CommandRejected` unless the launches fit in the offers' resources."""
+    have_scalar: dict[tuple[str, str], float] = {}
+    have_ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    have_set: dict[tuple[str, str], set[str]] = {}
+    # Spec reading: sums run in the order the offers are named, each offer's
+    # resources in their order (float addition is not associative).
+    for offer in offers:
+        for r in offer.resources:
+            key = (r.name, r.role)
+            if r.scalar is not None:
+                have_scalar[key] = have_scalar.get(key, 0.0) + r.scalar
+            if r.ranges is not None:
+                have_ranges.setdefault(key, []).extend(r.ranges)
+            if r.set is not None:
+                # Spec reading: an offered set is a set; an item offered by two
+                # offers can still be used once only.
+                have_set.setdefault(key, set()).update(r.set)
+
+    need_scalar: dict[tuple[str, str], float] = {}
     used_ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    used_items: dict[tuple[str, str], list[str]] = {}
+    used_set: dict[tuple[str, str], set[str]] = {}
     for launch in launches:
         for r in launch.resources:
             key = (r.name, r.role)
             if r.scalar is not None:
                 if r.scalar < 0:
-                    raise CommandRejected(f"task {launch.task_id!r}: negative {r.name}")
-                asked[key] = asked.get(key, 0.0) + r.scalar
-            for lo, hi in r.ranges or []:
-                if lo > hi:
-                    raise CommandRejected(f"task {launch.task_id!r}: empty range [{lo}, {hi}]")
-                if not any(a <= lo and hi <= b for a, b in ranges.get(key, [])):
                     raise CommandRejected(
-                        f"task {launch.task_id!r}: {r.name} [{lo}, {hi}] not offered"
+                        f"task {launch.task_id!r}: negative {r.name} ({r.scalar})"
                     )
-                used_ranges.setdefault(key, []).append((lo, hi))
-            for item in r.set or []:
-                if item not in items.get(key, set()):
-                    raise CommandRejected(f"task {launch.task_id!r}: {r.name} {item!r} not offered")
-                used_items.setdefault(key, []).append(item)
-    # Every offered resource counts, asked for or not (an offer may hold a
-    # negative amount, which no launch then fits in).
-    for key in asked.keys() | scalars.keys():
-        amount = asked.get(key, 0.0)
-        if amount > scalars.get(key, 0.0) + _EPSILON:
-            raise CommandRejected(f"the launches ask for {amount} {key[0]}, more than offered")
-    for key, spans in used_ranges.items():
-        spans.sort()
-        for (_, hi), (lo, _) in itertools.pairwise(spans):
-            if lo <= hi:
-                raise CommandRejected(f"the launches use overlapping {key[0]} ranges")
-    for key, used in used_items.items():
-        if len(used) != len(set(used)):
-            raise CommandRejected(f"the launches use a {key[0]} item twice")
+                need_scalar[key] = need_scalar.get(key, 0.0) + r.scalar
+            if r.ranges is not None:
+                offered = have_ranges.get(key, [])
+                taken = used_ranges.setdefault(key, [])
+                for lo, hi in r.ranges:
+                    if lo > hi:
+                        raise CommandRejected(
+                            f"task {launch.task_id!r}: empty range [{lo}, {hi}] of {r.name}"
+                        )
+                    # Spec reading: inside ONE offered range; adjacent offered
+                    # ranges are not merged.
+                    if not any(olo <= lo and hi <= ohi for olo, ohi in offered):
+                        raise CommandRejected(
+                            f"task {launch.task_id!r}: {r.name} [{lo}, {hi}] is not offered"
+                        )
+                    if any(lo <= thi and tlo <= hi for tlo, thi in taken):
+                        raise CommandRejected(
+                            f"task {launch.task_id!r}: {r.name} [{lo}, {hi}] is used twice"
+                        )
+                    taken.append((lo, hi))
+            if r.set is not None:
+                offered_items = have_set.get(key, set())
+                taken_items = used_set.setdefault(key, set())
+                for item in r.set:
+                    if item not in offered_items:
+                        raise CommandRejected(
+                            f"task {launch.task_id!r}: {r.name} item {item!r} is not offered"
+                        )
+                    if item in taken_items:
+                        raise CommandRejected(
+                            f"task {launch.task_id!r}: {r.name} item {item!r} is used twice"
+                        )
+                    taken_items.add(item)
+
+    # Spec reading: "for each resource (name, role)" quantifies over every
+    # name and role the offers or the launches mention, an absent sum being 0;
+    # so an offered negative scalar rejects even launches that do not use it.
+    # "A difference under 1e-9 is allowed" is taken literally: rejected when
+    # need - have >= 1e-9.
+    for key in have_scalar.keys() | need_scalar.keys():
+        need = need_scalar.get(key, 0.0)
+        have = have_scalar.get(key, 0.0)
+        if need - have >= _EPSILON:
+            name, role = key
+            raise CommandRejected(f"launches need {need} {name} (role {role}), offers hold {have}")
