@@ -78,7 +78,9 @@ pub fn check_fit(offers: &[Arc<Offer>], launches: &[Launch]) -> Result<(), Strin
         }
     }
     for ((name, role), (offered, asked)) in &scalars {
-        if *asked > offered + EPSILON {
+        // The spec's words, computed the same way as the reference: a
+        // shortfall of 1e-9 or more rejects.
+        if asked - offered >= EPSILON {
             return Err(format!(
                 "the launches ask for {asked} {name} (role {role}), the offers hold {offered}"
             ));
