@@ -6,85 +6,18 @@ Skipped only when ZooKeeper is not installed (``.ci/install-zookeeper.sh``).
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sim_client import Subscriber, fast_config, wait_until
 
 from ark.sim import Cluster
-
-ZK_JAR = Path("/usr/share/java/zookeeper.jar")
-JAVA = shutil.which("java")
+from zookeeper_server import INSTALLED
 
 pytestmark = pytest.mark.skipif(
-    not ZK_JAR.exists() or JAVA is None,
-    reason="ZooKeeper is not installed (run .ci/install-zookeeper.sh)",
+    not INSTALLED, reason="ZooKeeper is not installed (run .ci/install-zookeeper.sh)"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _ruok(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"srvr")
-            return b"Mode:" in s.recv(4096)
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def zookeeper() -> Iterator[str]:
-    """A standalone ZooKeeper with its own config and data directory; yields host:port."""
-    assert JAVA is not None
-    with tempfile.TemporaryDirectory(prefix="ark-sim-zk-") as tmp:
-        port = _free_port()
-        data = Path(tmp, "data")
-        data.mkdir()
-        cfg = Path(tmp, "zoo.cfg")
-        cfg.write_text(
-            f"tickTime=200\ndataDir={data}\nclientPort={port}\n"
-            "clientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=0\n"
-            "4lw.commands.whitelist=srvr\n"
-        )
-        log_path = Path(tmp, "zookeeper.log")
-        # The child keeps its own copy of the log's file descriptor.
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [
-                    JAVA,
-                    "-Xmx256m",
-                    "-Dzookeeper.admin.enableServer=false",
-                    "-cp",
-                    str(ZK_JAR),
-                    "org.apache.zookeeper.server.ZooKeeperServerMain",
-                    str(cfg),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_until(lambda: _ruok(port) or proc.poll() is not None, 60, "ZooKeeper")
-            assert proc.poll() is None, log_path.read_text()
-            yield f"127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture
