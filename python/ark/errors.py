@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ArkError", "CommandRejected", "InboxClosed", "MessageError"]
+__all__ = ["ArkError", "CommandRejected", "HookError", "InboxClosed", "MessageError"]
 
 
 class ArkError(Exception):
@@ -19,3 +19,10 @@ class CommandRejected(ArkError):
 
 class InboxClosed(ArkError):
     """A push to, or a drain of, an inbox that was closed and is empty."""
+
+
+class HookError(ArkError):
+    """A user hook raised or returned something that is not ``(state, commands)``.
+
+    The loop logs it and goes on with the state from before the hook.
+    """
