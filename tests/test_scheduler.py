@@ -1,0 +1,197 @@
+"""The scheduler loop, driven by hand through a recording driver.
+
+End-to-end runs against the simulator with the real drivers are in
+tests/drivers/; here the driver only records effects, so that each
+ordering rule of the loop can be checked exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from ark import effects as fx
+from ark import messages as m
+from ark.core import Snapshot
+from ark.errors import HookError
+from ark.scheduler import NoReply, Scheduler
+from ark.state import Config
+from ark.state_manager import Reply, StateManager, Step
+
+UUID = b"u" * 16
+
+
+class RecordingDriver:
+    def __init__(self) -> None:
+        self.push: Callable[[bytes], None] | None = None
+        self.effects: list[fx.Effect] = []
+        self.stopped: bool | None = None
+        self.lock = threading.Lock()
+
+    def start(self, push: Callable[[bytes], None]) -> None:
+        self.push = push
+
+    def run(self, effects: Sequence[fx.Effect]) -> None:
+        with self.lock:
+            self.effects += effects
+
+    def stop(self, failover: bool) -> None:
+        self.stopped = failover
+
+    def of(self, kind: type) -> list[Any]:
+        with self.lock:
+            return [e for e in self.effects if isinstance(e, kind)]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.005)
+    return value
+
+
+class Question(m.Custom):
+    text: str
+
+
+class Manager(StateManager[tuple[str, ...]]):
+    """Kills every task that reports TASK_RUNNING; answers questions."""
+
+    def status_update(
+        self, state: tuple[str, ...], status: m.TaskStatus, framework: Snapshot
+    ) -> Step[tuple[str, ...]]:
+        seen = (*state, f"{status.task_id} {status.state}")
+        if status.state == "TASK_RUNNING":
+            return seen, [m.Kill(status.task_id)]
+        return seen, ()
+
+    def custom(
+        self, state: tuple[str, ...], message: m.Custom, framework: Snapshot
+    ) -> Step[tuple[str, ...]]:
+        assert isinstance(message, Question)
+        if message.text == "raise":
+            raise RuntimeError("asked to raise")
+        if message.text == "silent":
+            return state, ()
+        return state, [Reply(f"{message.text}: {len(state)} updates, {framework.task_count} tasks")]
+
+    def unreconciled(
+        self, state: tuple[str, ...], task_ids: Sequence[str], framework: Snapshot
+    ) -> Step[tuple[str, ...]]:
+        return (*state, f"unreconciled {list(task_ids)}"), ()
+
+
+def launch(scheduler: Scheduler[Any], task_id: str) -> None:
+    cpus = m.Resource("cpus", scalar=1.0)
+    scheduler.push(m.Offers([m.Offer(f"o-{task_id}", "a1", "h1", [cpus])]))
+    scheduler.push(m.Accept([f"o-{task_id}"], [m.Launch(task_id, resources=[cpus])]))
+
+
+@pytest.fixture
+def driver() -> RecordingDriver:
+    return RecordingDriver()
+
+
+@pytest.fixture
+def scheduler(driver: RecordingDriver) -> Any:
+    # Reconciliation rounds of 20 ms, so that a test can watch them end.
+    config = Config(reconcile_base_seconds=0.02, reconcile_cap_seconds=0.05, reconcile_max_rounds=3)
+    s = Scheduler(Manager(), (), driver, config=config, reconcile_seconds=None, tick_seconds=0.05)
+    s.start()
+    yield s
+    s.shutdown()
+
+
+def register(scheduler: Scheduler[Any]) -> None:
+    scheduler.push(m.Subscribed("fw-1"))
+    # No task yet: reconciliation is one implicit round and ends at once.
+    wait_for(lambda: scheduler.snapshot().reconciliation_phase == "idle")
+
+
+def test_hook_commands_apply_before_the_next_message(
+    scheduler: Scheduler[Any], driver: RecordingDriver
+) -> None:
+    register(scheduler)
+    launch(scheduler, "t1")
+    scheduler.push(m.Update(m.TaskStatus("t1", "TASK_RUNNING", agent_id="a1", uuid=UUID)))
+    # Arrives after the RUNNING update: the hook's Kill must already be out.
+    scheduler.push(m.Update(m.TaskStatus("t1", "TASK_KILLED", agent_id="a1", uuid=b"v" * 16)))
+    wait_for(lambda: len(scheduler.state) == 2)
+    assert scheduler.state == ("t1 TASK_RUNNING", "t1 TASK_KILLED")
+    kinds = [type(e).__name__ for e in driver.effects if not isinstance(e, fx.Decline)]
+    assert kinds[-4:] == ["Accept", "Acknowledge", "Kill", "Acknowledge"]
+    assert scheduler.snapshot().tasks_by_state() == {"TASK_KILLED": ["t1"]}
+
+
+def test_ask_gets_the_hooks_reply(scheduler: Scheduler[Any]) -> None:
+    register(scheduler)
+    launch(scheduler, "t1")
+    assert scheduler.ask(Question("how many")).result(5) == "how many: 0 updates, 1 tasks"
+
+
+def test_a_raising_hook_fails_the_ask_and_the_loop_goes_on(
+    scheduler: Scheduler[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.ERROR, logger="ark.scheduler"),
+        pytest.raises(HookError, match="asked to raise"),
+    ):
+        scheduler.ask(Question("raise")).result(5)
+    assert "asked to raise" in caplog.text
+    with pytest.raises(NoReply):
+        scheduler.ask(Question("silent")).result(5)
+    assert scheduler.ask(Question("still")).result(5).startswith("still")
+
+
+def test_bad_bytes_and_rejected_commands_are_logged_not_fatal(
+    scheduler: Scheduler[Any], driver: RecordingDriver, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert driver.push is not None
+    with caplog.at_level(logging.WARNING, logger="ark.scheduler"):
+        driver.push(b"\x92\xa6Bogus!\x01")
+        driver.push(b"not msgpack at all")
+        scheduler.push(m.Accept(["no-such-offer"], [m.Launch("t9")]))
+        assert scheduler.ask(Question("alive")).result(5).startswith("alive")
+    assert "Bogus" in caplog.text
+    assert "Accept" in caplog.text
+    assert scheduler.snapshot().task_count == 0
+
+
+def test_reconciliation_rounds_run_on_timers_and_report_the_silent(
+    scheduler: Scheduler[Any], driver: RecordingDriver
+) -> None:
+    register(scheduler)
+    launch(scheduler, "t1")
+    scheduler.push(m.Update(m.TaskStatus("t1", "TASK_STARTING", agent_id="a1", uuid=UUID)))
+    scheduler.push(m.Reconcile())
+    # t1 never answers: three explicit rounds on the backoff timers, then reported.
+    wait_for(lambda: any(s.startswith("unreconciled") for s in scheduler.state))
+    assert scheduler.state[-1] == "unreconciled ['t1']"
+    explicit = [r for r in driver.of(fx.Reconcile) if r.tasks]
+    assert [t.task_id for r in explicit for t in r.tasks] == ["t1"] * 3
+
+
+def test_ticks_decline_offers_held_too_long(driver: RecordingDriver) -> None:
+    config = Config(offer_hold_seconds=0.0)
+    s = Scheduler(Manager(), (), driver, config=config, reconcile_seconds=None, tick_seconds=0.02)
+    with s:
+        register(s)
+        s.push(m.Offers([m.Offer("o1", "a1", "h1")]))
+        wait_for(lambda: any("o1" in d.offer_ids for d in driver.of(fx.Decline)))
+        assert s.snapshot().offer_count == 0
+
+
+def test_shutdown_stops_the_driver_and_refuses_pushes(driver: RecordingDriver) -> None:
+    s = Scheduler(Manager(), (), driver, reconcile_seconds=None)
+    s.start()
+    s.shutdown(failover=False)
+    assert driver.stopped is False
+    with pytest.raises(Exception, match="closed"):
+        s.push(m.Heartbeat())
