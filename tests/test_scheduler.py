@@ -195,3 +195,28 @@ def test_shutdown_stops_the_driver_and_refuses_pushes(driver: RecordingDriver) -
     assert driver.stopped is False
     with pytest.raises(Exception, match="closed"):
         s.push(m.Heartbeat())
+
+
+class OfferTaker(StateManager[tuple[str, ...]]):
+    def offers(
+        self, state: tuple[str, ...], offers: Sequence[m.Offer], framework: Snapshot
+    ) -> Step[tuple[str, ...]]:
+        return (*state, *(o.id for o in offers)), [m.Decline([o.id for o in offers])]
+
+
+def test_the_offers_hook_sees_only_offers_the_core_kept(driver: RecordingDriver) -> None:
+    config = Config(reconcile_base_seconds=60.0)
+    with Scheduler(OfferTaker(), (), driver, config=config, reconcile_seconds=None) as s:
+        s.push(m.Subscribed("fw-1"))
+        s.push(m.Offers([m.Offer("o1", "a1", "h1")]))
+        wait_for(lambda: s.state == ("o1",))
+        # A task makes the next reconciliation explicit: offers meanwhile are declined.
+        s.push(m.Update(m.TaskStatus("t1", "TASK_RUNNING", agent_id="a1")))
+        s.push(m.Reconcile())
+        s.push(m.Offers([m.Offer("o2", "a1", "h1")]))
+        wait_for(lambda: any("o2" in d.offer_ids for d in driver.of(fx.Decline)))
+        s.push(m.Update(m.TaskStatus("t1", "TASK_RUNNING", agent_id="a1")))
+        wait_for(lambda: s.snapshot().reconciliation_phase == "idle")
+        s.push(m.Offers([m.Offer("o3", "a1", "h1")]))
+        wait_for(lambda: len(s.state) == 2)
+        assert s.state == ("o1", "o3")

@@ -278,6 +278,19 @@ class Scheduler(Generic[S]):
         except (ArkError, msgspec.DecodeError) as exc:
             log.warning("ark: message %s has no hook to reach: %s", _describe(data), exc)
             return
+        if isinstance(event, m.Offers):
+            # The hook sees only offers the core kept (not declined while
+            # reconciling, not already used by the matcher).
+            used = {
+                offer_id
+                for effect in effects
+                if isinstance(effect, (fx.Decline, fx.Accept))
+                for offer_id in effect.offer_ids
+            }
+            kept = [offer for offer in event.offers if offer.id not in used]
+            if not kept:
+                return
+            event = m.Offers(kept)
         self._hook(event, ask_id)
 
     def _hook(self, event: object, ask_id: int | None = None) -> None:
