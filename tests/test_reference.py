@@ -401,15 +401,26 @@ def test_retried_update_with_the_same_uuid_is_acknowledged_and_ignored() -> None
 
 def test_older_timestamp_is_stale_equal_and_missing_are_not() -> None:
     r = subscribed()
-    r.step(status("t1", "TASK_STARTING", timestamp=10.0), 1.0)
+    r.step(status("t1", "TASK_STARTING", timestamp=10.0, uuid=U2), 1.0)
     assert r.step(status("t1", "TASK_RUNNING", timestamp=9.5, uuid=U1), 2.0) == [
         fx.Acknowledge("a1", "t1", U1)
     ]
-    assert tasks_of(r)["t1"] == task("t1", "TASK_STARTING", ts=10.0, at=1.0)
+    assert tasks_of(r)["t1"] == task("t1", "TASK_STARTING", ts=10.0, at=1.0, uuid=U2)
     r.step(status("t1", "TASK_RUNNING", timestamp=10.0), 3.0)
-    assert tasks_of(r)["t1"] == task("t1", "TASK_RUNNING", ts=10.0, at=3.0)
+    assert tasks_of(r)["t1"] == task("t1", "TASK_RUNNING", ts=10.0, at=3.0, uuid=U2)
     r.step(status("t1", "TASK_KILLING"), 4.0)
-    assert tasks_of(r)["t1"] == task("t1", "TASK_KILLING", ts=10.0, at=4.0)
+    assert tasks_of(r)["t1"] == task("t1", "TASK_KILLING", ts=10.0, at=4.0, uuid=U2)
+
+
+def test_a_master_timestamp_does_not_date_the_task() -> None:
+    # A reconciliation answer is stamped when the master answers: the agent's
+    # own pending update, older than that, must still apply.
+    r = subscribed()
+    r.step(status("t1", "TASK_STARTING", timestamp=20.0, source="SOURCE_MASTER"), 1.0)
+    assert tasks_of(r)["t1"].status_timestamp is None
+    r.step(status("t1", "TASK_RUNNING", timestamp=15.0, uuid=U1), 2.0)
+    assert tasks_of(r)["t1"].state == "TASK_RUNNING"
+    assert tasks_of(r)["t1"].status_timestamp == 15.0
 
 
 def test_terminal_state_stands() -> None:

@@ -317,7 +317,7 @@ class Reducer:
                 status.source,
                 status.message,
                 uuid,
-                status.timestamp,
+                status.timestamp if uuid is not None else None,
                 now,
             )
         elif task.state in _TERMINAL:
@@ -342,7 +342,8 @@ class Reducer:
                 task.agent_id = status.agent_id
             if uuid is not None:
                 task.uuid = uuid
-            if status.timestamp is not None:
+            # Only agent updates (with a uuid) date the change; see docs/reducer.md.
+            if uuid is not None and status.timestamp is not None:
                 task.status_timestamp = status.timestamp
             task.updated_at = now
             task.unreconciled = False

@@ -387,7 +387,10 @@ fn apply(
     if uuid.is_some() {
         task.uuid = uuid;
     }
-    if status.timestamp.is_some() {
+    // Only an agent's update (it has a uuid) dates the state change: the
+    // master stamps its own answers (reconciliation, invalid offers) with the
+    // time it answers, which would make the agent's pending updates look stale.
+    if uuid.is_some() && status.timestamp.is_some() {
         task.status_timestamp = status.timestamp;
     }
     task.updated_at = now;
@@ -657,11 +660,29 @@ mod tests {
         let mut r = running();
         let mut newer = status("t1", TaskState::Killing);
         newer.timestamp = Some(10.0);
+        newer.uuid = Some(&[1; 16]);
         let mut older = status("t1", TaskState::Running);
         older.timestamp = Some(9.0);
+        older.uuid = Some(&[2; 16]);
         step(&mut r, Message::Update(newer), 5.0);
         step(&mut r, Message::Update(older), 6.0);
         assert_eq!(r.state.tasks.get("t1").unwrap().state, TaskState::Killing);
+    }
+
+    #[test]
+    fn a_master_answer_does_not_make_the_agents_pending_updates_stale() {
+        // After a master failover the reconciliation answer (no uuid, stamped
+        // when the master answers) can come before the agent's own RUNNING.
+        let mut r = running();
+        let mut answer = status("t1", TaskState::Starting);
+        answer.timestamp = Some(20.0);
+        answer.source = Some(Source::Master);
+        let mut pending = status("t1", TaskState::Running);
+        pending.timestamp = Some(15.0);
+        pending.uuid = Some(&[3; 16]);
+        step(&mut r, Message::Update(answer), 5.0);
+        step(&mut r, Message::Update(pending), 6.0);
+        assert_eq!(r.state.tasks.get("t1").unwrap().state, TaskState::Running);
     }
 
     #[test]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sim_client import Subscriber, request, wait_until
 
+from ark.recordio import RecordIOError
 from ark.sim import AgentShape, ClusterConfig, RecordIODecoder, frame
 from ark.sim.__main__ import parse_args
-from ark.sim.recordio import RecordIOError
 from ark.sim.resources import ResourceError, Resources
 
 

@@ -86,10 +86,11 @@ Where the simulator had to choose, it does what Mesos 1.11 does:
 
 from __future__ import annotations
 
+from ark.recordio import RecordIODecoder, frame
+
 from .cluster import Cluster, SimError
 from .config import AgentShape, ClusterConfig, TaskBehaviour, Timing
 from .master import CallError, Master
-from .recordio import RecordIODecoder, frame
 
 __all__ = [
     "AgentShape",

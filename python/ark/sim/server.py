@@ -15,9 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ark.recordio import frame
+
 from . import codec
 from .master import CallError, Master
-from .recordio import frame
 
 __all__ = ["HttpEventSink", "MasterServer"]
 

@@ -1,0 +1,370 @@
+"""The native driver: Mesos's v1 scheduler HTTP API, with no pymesos.
+
+One thread holds the SUBSCRIBE stream: it finds the leading master (a fixed
+address or ``zk://``), follows 307 redirects, reads RecordIO records, turns
+each event into an Ark message and pushes it. Calls go out on a second
+connection from a sender thread, so the scheduler loop never waits on the
+network. When the stream ends, or stays silent for ``heartbeat_misses``
+heartbeat intervals, the driver pushes ``Disconnected`` and subscribes again
+with its framework id and ``failover_timeout`` (which a new master does not
+remember), after a truncated exponential backoff.
+
+Calls made while no stream is up are dropped, as Mesos drops them: the
+reconciliation that follows every subscription repairs what they would have
+done.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import logging
+import queue
+import random
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ark import effects as fx
+from ark import messages as m
+from ark import wire
+from ark.drivers.detector import MasterDetector, parse_address
+from ark.errors import ArkError
+from ark.recordio import RecordIOError
+
+__all__ = ["V1Driver"]
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1/scheduler"
+ONE_WEEK = 7 * 24 * 3600.0
+_MAX_REDIRECTS = 5
+_MAX_RECORD = 256 * 1024 * 1024
+
+
+class V1Driver:
+    """Connects a :class:`~ark.Scheduler` to Mesos over the v1 HTTP API.
+
+    Parameters
+    ----------
+    master
+        ``host:port``, ``http://host:port`` or ``zk://host:port,.../path``.
+    framework
+        ``FrameworkInfo`` fields (``name``, ``user``, ``roles``,
+        ``capabilities`` ...). ``failover_timeout`` defaults to a week.
+    framework_id
+        Subscribe as this framework (after a restart of the scheduler).
+    principal, secret
+        HTTP basic authentication, when the master requires it.
+    backoff_seconds, backoff_cap_seconds
+        Wait ``min(cap, base * 2**n)`` (with jitter) before the n-th retry.
+    heartbeat_misses
+        Reconnect after this many heartbeat intervals without an event.
+    """
+
+    def __init__(
+        self,
+        master: str,
+        framework: Mapping[str, Any],
+        *,
+        framework_id: str | None = None,
+        principal: str | None = None,
+        secret: str | None = None,
+        backoff_seconds: float = 0.1,
+        backoff_cap_seconds: float = 10.0,
+        heartbeat_misses: float = 3.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self._detector = MasterDetector(master)
+        info = dict(framework)
+        info.setdefault("user", "root")
+        info.setdefault("name", "ark")
+        info.setdefault("failover_timeout", ONE_WEEK)
+        if principal is not None:
+            info["principal"] = principal
+        self._info = info
+        self._framework_id = framework_id
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if principal is not None:
+            token = base64.b64encode(f"{principal}:{secret or ''}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
+        self._backoff = (backoff_seconds, backoff_cap_seconds)
+        self._heartbeat_misses = heartbeat_misses
+        self._connect_timeout = connect_timeout
+        self._push: Callable[[bytes], None] | None = None
+        self._stopping = threading.Event()
+        self._calls: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        # Set while a stream is up: the master that serves it and its stream id.
+        self._lock = threading.Lock()
+        self._master: tuple[str, int] | None = None
+        self._stream_id: str | None = None
+        self._stream_conn: http.client.HTTPConnection | None = None
+        self._threads: list[threading.Thread] = []
+        #: The last ERROR event's message: the master removed or refused the framework.
+        self.error: str | None = None
+        self.subscriptions = 0
+
+    @property
+    def framework_id(self) -> str | None:
+        """The framework id, once a master has assigned it."""
+        return self._framework_id
+
+    # --- the Driver protocol ------------------------------------------------------
+
+    def start(self, push: Callable[[bytes], None]) -> None:
+        """Subscribe in the background; every event is pushed as an encoded message."""
+        self._push = push
+        for target, name in ((self._subscribe_loop, "stream"), (self._send_loop, "calls")):
+            thread = threading.Thread(target=target, name=f"ark-v1-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def run(self, effects: Sequence[fx.Effect]) -> None:
+        """Queue the calls for ``effects``; never blocks."""
+        framework_id = self._framework_id
+        if framework_id is None:
+            log.warning("ark: %d calls dropped: not subscribed yet", len(effects))
+            return
+        for effect in effects:
+            try:
+                self._calls.put(wire.call(effect, framework_id))
+            except (ArkError, ValueError) as exc:
+                log.error("ark: %s not sent: %s", type(effect).__name__, exc)
+
+    def stop(self, failover: bool) -> None:
+        """Close the stream; without ``failover``, TEARDOWN first (Mesos kills every task)."""
+        if not failover and self._framework_id is not None:
+            self._post({"framework_id": {"value": self._framework_id}, "type": "TEARDOWN"})
+        self._stopping.set()
+        self._calls.put(None)
+        self._close_stream()
+        for thread in self._threads:
+            thread.join(self._connect_timeout)
+        self._detector.close()
+
+    # --- the stream -----------------------------------------------------------------
+
+    def _subscribe_loop(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            subscribed = False
+            try:
+                subscribed = self._subscribe_once()
+            except Exception:
+                log.exception("ark: subscription failed")
+            if self._stopping.is_set() or self.error is not None:
+                return
+            if subscribed:
+                attempt = 0
+                self._emit(m.Disconnected())
+            attempt += 1
+            base, cap = self._backoff
+            delay = min(cap, base * 2 ** min(attempt - 1, 30))
+            self._stopping.wait(delay * random.uniform(0.5, 1.0))
+
+    def _subscribe_once(self) -> bool:
+        """One SUBSCRIBE, read to its end; True if it got as far as SUBSCRIBED."""
+        address = self._detector.leader()
+        for _ in range(_MAX_REDIRECTS):
+            if address is None:
+                log.info("ark: no leading master yet")
+                return False
+            conn = http.client.HTTPConnection(*address, timeout=self._connect_timeout)
+            call: dict[str, Any] = {
+                "type": "SUBSCRIBE",
+                "subscribe": {"framework_info": self._framework_info()},
+            }
+            if self._framework_id is not None:
+                call["framework_id"] = {"value": self._framework_id}
+            try:
+                conn.request("POST", API, json.dumps(call).encode(), self._headers)
+                response = conn.getresponse()
+            except OSError as exc:
+                log.warning("ark: master %s:%d unreachable: %r", *address, exc)
+                conn.close()
+                return False
+            if response.status in (301, 302, 303, 307, 308):
+                location = response.getheader("Location") or ""
+                conn.close()
+                try:
+                    address = parse_address(location)
+                except ArkError:
+                    log.error("ark: redirect to %r is not a master address", location)
+                    return False
+                log.info("ark: redirected to the leading master %s:%d", *address)
+                continue
+            if response.status != 200:
+                body = response.read(4096).decode(errors="replace")
+                conn.close()
+                log.warning("ark: SUBSCRIBE answered %d: %s", response.status, body)
+                return False
+            return self._read_stream(conn, response, address)
+        log.error("ark: more than %d redirects", _MAX_REDIRECTS)
+        return False
+
+    def _framework_info(self) -> dict[str, Any]:
+        info = dict(self._info)
+        if self._framework_id is not None:
+            info["id"] = {"value": self._framework_id}
+        return info
+
+    def _read_stream(
+        self,
+        conn: http.client.HTTPConnection,
+        response: http.client.HTTPResponse,
+        address: tuple[str, int],
+    ) -> bool:
+        with self._lock:
+            self._stream_conn = conn
+        subscribed = False
+        try:
+            while not self._stopping.is_set():
+                record = _read_record(response)
+                if record is None:
+                    log.warning("ark: the master closed the event stream")
+                    break
+                try:
+                    obj = json.loads(record)
+                    message = wire.event(obj)
+                except (ValueError, ArkError) as exc:
+                    log.error("ark: malformed event skipped (%s): %.200r", exc, record)
+                    continue
+                if isinstance(message, m.Subscribed):
+                    subscribed = True
+                    self._on_subscribed(message, response, conn, address)
+                elif isinstance(message, m.Error):
+                    log.error("ark: the master sent ERROR: %s", message.message)
+                    self.error = message.message
+                if message is not None:
+                    self._emit(message)
+                if self.error is not None:
+                    break
+        except (OSError, http.client.HTTPException, RecordIOError) as exc:
+            if not self._stopping.is_set():
+                log.warning("ark: event stream lost: %r", exc)
+        finally:
+            with self._lock:
+                self._stream_conn = None
+                self._stream_id = None
+            conn.close()
+        return subscribed
+
+    def _on_subscribed(
+        self,
+        message: m.Subscribed,
+        response: http.client.HTTPResponse,
+        conn: http.client.HTTPConnection,
+        address: tuple[str, int],
+    ) -> None:
+        with self._lock:
+            self._framework_id = message.framework_id
+            self._stream_id = response.getheader("Mesos-Stream-Id")
+            self._master = address
+        self.subscriptions += 1
+        interval = message.heartbeat_interval_seconds or 15.0
+        # The watchdog: a read that waits longer than this many heartbeats fails.
+        if conn.sock is not None:
+            conn.sock.settimeout(interval * self._heartbeat_misses)
+        log.info("ark: subscribed as %s to %s:%d", message.framework_id, *address)
+
+    def _close_stream(self) -> None:
+        with self._lock:
+            conn = self._stream_conn
+        if conn is not None and conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
+
+    def _emit(self, message: m.Message) -> None:
+        assert self._push is not None
+        try:
+            self._push(m.encode(message))
+        except ArkError:
+            # The inbox is closed: the scheduler is shutting down.
+            self._stopping.set()
+
+    # --- calls ----------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        conn: http.client.HTTPConnection | None = None
+        while True:
+            call = self._calls.get()
+            if call is None:
+                break
+            conn = self._send(conn, call)
+        if conn is not None:
+            conn.close()
+
+    def _send(
+        self, conn: http.client.HTTPConnection | None, call: dict[str, Any]
+    ) -> http.client.HTTPConnection | None:
+        with self._lock:
+            master, stream_id = self._master, self._stream_id
+        if master is None or stream_id is None:
+            log.warning("ark: %s dropped: no subscription", call["type"])
+            return conn
+        if conn is None or (conn.host, conn.port) != master:
+            if conn is not None:
+                conn.close()
+            conn = http.client.HTTPConnection(*master, timeout=self._connect_timeout)
+        headers = {**self._headers, "Mesos-Stream-Id": stream_id}
+        body = json.dumps(call).encode()
+        for retry in (True, False):
+            try:
+                conn.request("POST", API, body, headers)
+                response = conn.getresponse()
+                text = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                if retry:
+                    continue  # a kept-alive connection the master closed: once more
+                log.warning("ark: %s not sent: %r", call["type"], exc)
+                return None
+            if response.status != 202:
+                log.warning(
+                    "ark: %s answered %d: %s",
+                    call["type"],
+                    response.status,
+                    text[:300].decode(errors="replace"),
+                )
+            return conn
+        return conn
+
+    def _post(self, call: dict[str, Any]) -> None:
+        """Send one call now, on the caller's thread (TEARDOWN at stop)."""
+        with self._lock:
+            master, stream_id = self._master, self._stream_id
+        if master is None or stream_id is None:
+            log.warning("ark: %s not sent: no subscription", call["type"])
+            return
+        conn = http.client.HTTPConnection(*master, timeout=self._connect_timeout)
+        try:
+            headers = {**self._headers, "Mesos-Stream-Id": stream_id}
+            conn.request("POST", API, json.dumps(call).encode(), headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 202:
+                log.warning("ark: %s answered %d", call["type"], response.status)
+        except (OSError, http.client.HTTPException) as exc:
+            log.warning("ark: %s not sent: %r", call["type"], exc)
+        finally:
+            conn.close()
+
+
+def _read_record(response: http.client.HTTPResponse) -> bytes | None:
+    """The next RecordIO record, ``None`` at the end of the stream."""
+    prefix = response.readline(24)
+    if not prefix:
+        return None
+    line = prefix.strip()
+    if not line.isdigit():
+        raise RecordIOError(f"bad record length prefix {prefix!r}")
+    size = int(line)
+    if size > _MAX_RECORD:
+        raise RecordIOError(f"record of {size} bytes is too large")
+    record = response.read(size)
+    if len(record) < size:
+        return None
+    return record

@@ -1,0 +1,149 @@
+"""The native v1 driver under the Scheduler, against the simulator over real sockets."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pytest
+from framework import KeepN, Slots, running, slots
+
+from ark import Scheduler
+from ark.drivers import V1Driver
+from ark.recordio import frame
+from ark.sim import AgentShape, Cluster
+from sim.sim_client import fast_config, wait_until
+
+N = 12
+
+
+def sim_tasks(cluster: Cluster) -> list[dict[str, Any]]:
+    """Every task the leading master knows of this run, live or completed."""
+    state = cluster.state()
+    return [
+        t
+        for f in state["frameworks"]
+        for t in f["tasks"] + f["completed_tasks"] + f["unreachable_tasks"]
+    ]
+
+
+def check_exactly_n_running(cluster: Cluster, scheduler: Scheduler[Slots]) -> None:
+    ours = running(scheduler.snapshot())
+    assert len(ours) == N
+    assert sorted(t for t in scheduler.state.tasks if t) == ours
+    theirs = sorted(t["id"] for t in sim_tasks(cluster) if t["state"] == "TASK_RUNNING")
+    assert theirs == ours
+    # No task id was ever launched twice.
+    assert len(set(scheduler.state.launched)) == len(scheduler.state.launched)
+
+
+def big_enough(**changes: Any) -> Any:
+    return fast_config(agents=(AgentShape(count=3, cpus=4, mem=1024),), **changes)
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    with Cluster(big_enough()) as c:
+        yield c
+
+
+def test_launches_n_tasks_and_survives_a_dropped_stream(cluster: Cluster) -> None:
+    driver = V1Driver(cluster.url, {"name": "keep-n", "user": "test"})
+    with Scheduler(KeepN(), slots(N), driver, reconcile_seconds=None) as scheduler:
+        wait_until(lambda: len(running(scheduler.snapshot())) == N, 20, "N running")
+        framework_id = driver.framework_id
+        assert framework_id is not None
+        assert cluster.drop_stream(framework_id)
+        wait_until(lambda: driver.subscriptions == 2, 20, "re-subscription")
+        wait_until(lambda: scheduler.snapshot().reconciliation_phase == "idle", 20, "reconciled")
+        assert driver.framework_id == framework_id
+        assert scheduler.state.registrations == 2
+        check_exactly_n_running(cluster, scheduler)
+        frameworks = cluster.state()["frameworks"]
+        assert [f["id"] for f in frameworks] == [framework_id]
+        assert frameworks[0]["failover_timeout"] == 7 * 24 * 3600.0
+
+
+def test_survives_a_master_failover_mid_launch(zookeeper: str) -> None:
+    path = f"/mesos-{uuid.uuid4().hex[:8]}"
+    with Cluster(big_enough(masters=3, zk_hosts=zookeeper, zk_path=path)) as cluster:
+        driver = V1Driver(f"zk://{zookeeper}{path}", {"name": "keep-n", "user": "test"})
+        with Scheduler(KeepN(), slots(N), driver, reconcile_seconds=None) as scheduler:
+            wait_until(lambda: len(scheduler.state.launched) > 0, 20, "first launches")
+            framework_id = driver.framework_id
+            cluster.failover_master()
+            wait_until(lambda: driver.subscriptions >= 2, 30, "re-subscription")
+            wait_until(lambda: len(running(scheduler.snapshot())) == N, 30, "N running")
+            wait_until(lambda: cluster.recovered, 30, "agents re-registered")
+            assert driver.framework_id == framework_id
+            check_exactly_n_running(cluster, scheduler)
+
+
+def test_a_teardown_at_shutdown_kills_everything(cluster: Cluster) -> None:
+    driver = V1Driver(cluster.url, {"name": "keep-n", "user": "test"})
+    scheduler = Scheduler(KeepN(), slots(2), driver, reconcile_seconds=None).start()
+    wait_until(lambda: len(running(scheduler.snapshot())) == 2, 20, "2 running")
+    scheduler.shutdown(failover=False)
+    wait_until(lambda: not cluster.state()["frameworks"], 10, "framework removed")
+    assert cluster.state()["completed_frameworks"]
+
+
+class _BadMaster(http.server.BaseHTTPRequestHandler):
+    """A master whose stream carries garbage between good events."""
+
+    protocol_version = "HTTP/1.1"
+    records: ClassVar[list[Any]] = [
+        {"type": "SUBSCRIBED", "subscribed": {"framework_id": {"value": "fw-bad"}}},
+        "this is not JSON",
+        {"type": "UPDATE", "update": {"status": {"task_id": {"value": "t0"}, "state": "NOPE"}}},
+        {"type": "OFFERS", "offers": {"offers": [{"id": {"value": "o1"}}]}},
+        {
+            "type": "UPDATE",
+            "update": {"status": {"task_id": {"value": "t1"}, "state": "TASK_RUNNING"}},
+        },
+    ]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        call = self.path
+        if call != "/api/v1/scheduler":
+            self.send_error(404)
+            return
+        body = b"".join(
+            frame(r.encode() if isinstance(r, str) else json.dumps(r).encode())
+            for r in self.records
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Mesos-Stream-Id", "s1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_malformed_events_are_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BadMaster)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    driver = V1Driver(f"127.0.0.1:{server.server_address[1]}", {"name": "t"})
+    try:
+        with (
+            caplog.at_level(logging.ERROR, logger="ark.drivers.v1"),
+            Scheduler(KeepN(), slots(1), driver, reconcile_seconds=None) as scheduler,
+        ):
+            wait_until(lambda: scheduler.snapshot().task("t1") is not None, 10, "t1 adopted")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert scheduler.snapshot().framework_id == "fw-bad"
+    errors = [r.getMessage() for r in caplog.records]
+    assert any("not JSON" in e or "Expecting value" in e for e in errors), errors
+    assert any("unknown task state 'NOPE'" in e for e in errors), errors
+    assert any("offer.agent_id" in e for e in errors), errors
