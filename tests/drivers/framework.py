@@ -35,6 +35,9 @@ class KeepN(StateManager[Slots]):
     def registered(self, state: Slots, framework_id: str, framework: Snapshot) -> Step[Slots]:
         return msgspec.structs.replace(state, registrations=state.registrations + 1), ()
 
+    def reregistered(self, state: Slots, framework: Snapshot) -> Step[Slots]:
+        return msgspec.structs.replace(state, registrations=state.registrations + 1), ()
+
     def offers(self, state: Slots, offers: Sequence[m.Offer], framework: Snapshot) -> Step[Slots]:
         tasks, launched = list(state.tasks), list(state.launched)
         commands: list[m.Message] = []

@@ -5,6 +5,7 @@
 """
 
 from ark.drivers.detector import DetectorError, MasterDetector
+from ark.drivers.pymesos import PymesosDriver
 from ark.drivers.v1 import V1Driver
 
-__all__ = ["DetectorError", "MasterDetector", "V1Driver"]
+__all__ = ["DetectorError", "MasterDetector", "PymesosDriver", "V1Driver"]

@@ -1,8 +1,13 @@
-"""The native v1 driver under the Scheduler, against the simulator over real sockets."""
+"""Both drivers under the Scheduler, against the simulator over real sockets.
+
+pymesos runs only where it is installed (``.ci/install-pymesos.sh``).
+"""
 
 from __future__ import annotations
 
+import base64
 import http.server
+import importlib.util
 import json
 import logging
 import threading
@@ -14,12 +19,28 @@ import pytest
 from framework import KeepN, Slots, running, slots
 
 from ark import Scheduler
-from ark.drivers import V1Driver
+from ark.drivers import PymesosDriver, V1Driver
+from ark.drivers.pymesos import _Callbacks
 from ark.recordio import frame
 from ark.sim import AgentShape, Cluster
 from sim.sim_client import fast_config, wait_until
 
 N = 12
+
+HAS_PYMESOS = importlib.util.find_spec("pymesos") is not None
+DRIVERS = [
+    "v1",
+    pytest.param(
+        "pymesos", marks=pytest.mark.skipif(not HAS_PYMESOS, reason="pymesos is not installed")
+    ),
+]
+
+
+def make_driver(kind: str, master: str) -> V1Driver | PymesosDriver:
+    info = {"name": f"keep-n-{kind}", "user": "test"}
+    if kind == "v1":
+        return V1Driver(master, info)
+    return PymesosDriver(master.removeprefix("http://"), info)
 
 
 def sim_tasks(cluster: Cluster) -> list[dict[str, Any]]:
@@ -52,40 +73,42 @@ def cluster() -> Iterator[Cluster]:
         yield c
 
 
-def test_launches_n_tasks_and_survives_a_dropped_stream(cluster: Cluster) -> None:
-    driver = V1Driver(cluster.url, {"name": "keep-n", "user": "test"})
+@pytest.mark.parametrize("kind", DRIVERS)
+def test_launches_n_tasks_and_survives_a_dropped_stream(cluster: Cluster, kind: str) -> None:
+    driver = make_driver(kind, cluster.url)
     with Scheduler(KeepN(), slots(N), driver, reconcile_seconds=None) as scheduler:
         wait_until(lambda: len(running(scheduler.snapshot())) == N, 20, "N running")
         framework_id = driver.framework_id
         assert framework_id is not None
         assert cluster.drop_stream(framework_id)
-        wait_until(lambda: driver.subscriptions == 2, 20, "re-subscription")
+        wait_until(lambda: scheduler.state.registrations == 2, 20, "re-subscription")
         wait_until(lambda: scheduler.snapshot().reconciliation_phase == "idle", 20, "reconciled")
         assert driver.framework_id == framework_id
-        assert scheduler.state.registrations == 2
         check_exactly_n_running(cluster, scheduler)
         frameworks = cluster.state()["frameworks"]
         assert [f["id"] for f in frameworks] == [framework_id]
         assert frameworks[0]["failover_timeout"] == 7 * 24 * 3600.0
 
 
-def test_survives_a_master_failover_mid_launch(zookeeper: str) -> None:
+@pytest.mark.parametrize("kind", DRIVERS)
+def test_survives_a_master_failover_mid_launch(zookeeper: str, kind: str) -> None:
     path = f"/mesos-{uuid.uuid4().hex[:8]}"
     with Cluster(big_enough(masters=3, zk_hosts=zookeeper, zk_path=path)) as cluster:
-        driver = V1Driver(f"zk://{zookeeper}{path}", {"name": "keep-n", "user": "test"})
+        driver = make_driver(kind, f"zk://{zookeeper}{path}")
         with Scheduler(KeepN(), slots(N), driver, reconcile_seconds=None) as scheduler:
             wait_until(lambda: len(scheduler.state.launched) > 0, 20, "first launches")
             framework_id = driver.framework_id
             cluster.failover_master()
-            wait_until(lambda: driver.subscriptions >= 2, 30, "re-subscription")
+            wait_until(lambda: scheduler.state.registrations >= 2, 30, "re-subscription")
             wait_until(lambda: len(running(scheduler.snapshot())) == N, 30, "N running")
             wait_until(lambda: cluster.recovered, 30, "agents re-registered")
             assert driver.framework_id == framework_id
             check_exactly_n_running(cluster, scheduler)
 
 
-def test_a_teardown_at_shutdown_kills_everything(cluster: Cluster) -> None:
-    driver = V1Driver(cluster.url, {"name": "keep-n", "user": "test"})
+@pytest.mark.parametrize("kind", DRIVERS)
+def test_a_teardown_at_shutdown_kills_everything(cluster: Cluster, kind: str) -> None:
+    driver = make_driver(kind, cluster.url)
     scheduler = Scheduler(KeepN(), slots(2), driver, reconcile_seconds=None).start()
     wait_until(lambda: len(running(scheduler.snapshot())) == 2, 20, "2 running")
     scheduler.shutdown(failover=False)
@@ -147,3 +170,20 @@ def test_malformed_events_are_logged_and_skipped(caplog: pytest.LogCaptureFixtur
     assert any("not JSON" in e or "Expecting value" in e for e in errors), errors
     assert any("unknown task state 'NOPE'" in e for e in errors), errors
     assert any("offer.agent_id" in e for e in errors), errors
+
+
+def test_pymesos_callbacks_never_raise(caplog: pytest.LogCaptureFixture) -> None:
+    """pymesos's IO thread dies on an exception: malformed events are logged instead."""
+    pushed: list[bytes] = []
+    callbacks = _Callbacks(pushed.append)
+    with caplog.at_level(logging.ERROR, logger="ark.drivers.pymesos"):
+        callbacks.statusUpdate(None, {"task_id": {"value": "t1"}, "state": "NOPE"})
+        callbacks.resourceOffers(None, [{"id": "not an id object"}])
+        callbacks.frameworkMessage(None, {"value": "e"}, {"value": "a"}, "%%% not base64")
+        callbacks.offerRescinded(None, None)
+        callbacks.inverseOffers(None, [])
+        callbacks.statusUpdate(None, {"task_id": {"value": "t1"}, "state": "TASK_RUNNING"})
+        data = base64.b64encode(b"hi").decode()
+        callbacks.frameworkMessage(None, {"value": "e"}, {"value": "a"}, data)
+    assert len(pushed) == 2
+    assert len([r for r in caplog.records if "dropped its event" in r.getMessage()]) == 4

@@ -1,0 +1,207 @@
+"""A bridge for users of pymesos: its ``MesosSchedulerDriver`` under Ark's scheduler.
+
+pymesos runs every callback on its one IO thread, and an exception there
+kills that thread; so each callback here only lifts the event into an Ark
+message and pushes it into the inbox, and never raises. Effects are sent
+through pymesos's driver from a sender thread of our own (its calls block
+on the network), with implicit acknowledgements off: Ark acknowledges each
+update once, after its state is recorded.
+
+pymesos is an optional extra (``pip install ark-mesos[pymesos]``); on Python
+3.11+ its ``http-parser`` dependency needs the pure-Python build that
+``.ci/install-pymesos.sh`` makes.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ark import effects as fx
+from ark import messages as m
+from ark import wire
+from ark.errors import ArkError
+
+__all__ = ["PymesosDriver"]
+
+log = logging.getLogger(__name__)
+
+ONE_WEEK = 7 * 24 * 3600.0
+
+
+class PymesosDriver:
+    """The :class:`ark.Driver` protocol over ``pymesos.MesosSchedulerDriver``.
+
+    Parameters
+    ----------
+    master
+        ``host:port`` or ``zk://host:port/path``, as pymesos takes it.
+    framework
+        ``FrameworkInfo`` fields; ``failover_timeout`` defaults to a week
+        (pymesos would silently make an omitted one 100 s).
+    principal, secret
+        HTTP basic authentication, when the master requires it.
+    """
+
+    def __init__(
+        self,
+        master: str,
+        framework: Mapping[str, Any],
+        *,
+        principal: str | None = None,
+        secret: str | None = None,
+    ) -> None:
+        info = dict(framework)
+        info.setdefault("user", "root")
+        info.setdefault("name", "ark")
+        info.setdefault("failover_timeout", ONE_WEEK)
+        self._master = master.removeprefix("http://")
+        self._info = info
+        self._auth = (principal, secret)
+        self._driver: Any = None
+        self._calls: queue.SimpleQueue[fx.Effect | None] = queue.SimpleQueue()
+        self._sender: threading.Thread | None = None
+
+    @property
+    def framework_id(self) -> str | None:
+        """The framework id, once subscribed."""
+        return None if self._driver is None else self._driver.framework_id
+
+    def start(self, push: Callable[[bytes], None]) -> None:
+        """Start pymesos's driver; its callbacks push into ``push``."""
+        from pymesos import MesosSchedulerDriver  # type: ignore[import-untyped]
+
+        principal, secret = self._auth
+        self._driver = MesosSchedulerDriver(
+            _Callbacks(push),
+            self._info,
+            self._master,
+            use_addict=False,
+            implicit_acknowledgements=False,
+            principal=principal,
+            secret=secret,
+        )
+        self._sender = threading.Thread(target=self._send_loop, name="ark-pymesos-calls")
+        self._sender.daemon = True
+        self._sender.start()
+        self._driver.start()
+
+    def run(self, effects: Sequence[fx.Effect]) -> None:
+        """Queue ``effects`` for the sender thread; never blocks."""
+        for effect in effects:
+            self._calls.put(effect)
+
+    def stop(self, failover: bool) -> None:
+        """Stop pymesos's driver; without ``failover`` it sends TEARDOWN first."""
+        self._calls.put(None)
+        if self._sender is not None:
+            self._sender.join(10)
+        if self._driver is not None:
+            detector = self._driver.detector
+            self._driver.stop(failover=failover)
+            self._driver.join()
+            # pymesos stops its ZooKeeper client but never closes it, which
+            # leaks the client's socket pair.
+            if detector is not None:
+                detector.zk.close()
+
+    def _send_loop(self) -> None:
+        while (effect := self._calls.get()) is not None:
+            try:
+                self._send(effect)
+            except Exception as exc:  # pymesos raises RuntimeError for any non-2xx
+                log.warning("ark: %s not sent through pymesos: %s", type(effect).__name__, exc)
+
+    def _send(self, effect: fx.Effect) -> None:
+        driver = self._driver
+        framework_id = driver.framework_id
+        if not driver.connected or framework_id is None:
+            log.warning("ark: %s dropped: pymesos is not connected", type(effect).__name__)
+            return
+        try:
+            call = wire.call(effect, framework_id)
+        except (ArkError, ValueError) as exc:
+            log.error("ark: %s not sent: %s", type(effect).__name__, exc)
+            return
+        body = call.get(call["type"].lower(), {})
+        match effect:
+            case fx.Accept():
+                driver.acceptOffers(body["offer_ids"], body["operations"], body["filters"])
+            case fx.Decline():
+                driver.declineOffer(body["offer_ids"], body["filters"])
+            case fx.Acknowledge():
+                driver.acknowledgeStatusUpdate(body)
+            case fx.Kill():
+                driver.killTask(body["task_id"])
+            case fx.Revive():
+                driver.reviveOffers()
+            case fx.Suppress():
+                driver.suppressOffers()
+            case fx.Message():
+                driver.sendFrameworkMessage(body["executor_id"], body["agent_id"], body["data"])
+            case fx.Reconcile():
+                # pymesos's reconcileTasks drops agent_id, and without it a master
+                # can only answer TASK_LOST/UNKNOWN: send Ark's own call instead.
+                driver._send(call)
+
+
+class _Callbacks:
+    """pymesos's ``Scheduler`` interface: lift, push, never raise."""
+
+    def __init__(self, push: Callable[[bytes], None]) -> None:
+        self._push = push
+
+    def _emit(self, name: str, lift: Callable[[], m.Message]) -> None:
+        try:
+            self._push(m.encode(lift()))
+        except Exception:
+            log.exception("ark: pymesos callback %s dropped its event", name)
+
+    def registered(self, driver: Any, framework_id: Any, master_info: Any) -> None:
+        self._emit("registered", lambda: m.Subscribed(framework_id["value"]))
+
+    def reregistered(self, driver: Any, master_info: Any) -> None:
+        self._emit("reregistered", lambda: m.Reregistered())
+
+    def disconnected(self, driver: Any) -> None:
+        self._emit("disconnected", lambda: m.Disconnected())
+
+    def resourceOffers(self, driver: Any, offers: list[Any]) -> None:
+        self._emit("resourceOffers", lambda: m.Offers([wire.offer(o) for o in offers]))
+
+    def offerRescinded(self, driver: Any, offer_id: Any) -> None:
+        self._emit("offerRescinded", lambda: m.Rescind(offer_id["value"]))
+
+    def statusUpdate(self, driver: Any, status: Any) -> None:
+        self._emit("statusUpdate", lambda: m.Update(wire.status(status)))
+
+    def frameworkMessage(self, driver: Any, executor_id: Any, agent_id: Any, data: str) -> None:
+        self._emit(
+            "frameworkMessage",
+            lambda: m.FrameworkMessage(
+                agent_id["value"], executor_id["value"], base64.b64decode(data)
+            ),
+        )
+
+    def slaveLost(self, driver: Any, agent_id: Any) -> None:
+        self._emit("slaveLost", lambda: m.Failure(agent_id["value"]))
+
+    def executorLost(self, driver: Any, executor_id: Any, agent_id: Any, status: Any) -> None:
+        self._emit(
+            "executorLost",
+            lambda: m.Failure(agent_id["value"], executor_id=executor_id["value"], status=status),
+        )
+
+    def error(self, driver: Any, message: str) -> None:
+        self._emit("error", lambda: m.Error(str(message)))
+
+    def processHeartBeat(self, driver: Any) -> None:
+        self._emit("heartbeat", lambda: m.Heartbeat())
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        # Callbacks Ark does not model (inverse offers, operation status).
+        return lambda *args: None
