@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,9 @@ from typing import Any
 from ark import Scheduler, StateManager, Step
 from ark import messages as m
 from ark.core import Snapshot
+from ark.drivers import PymesosDriver, V1Driver
 from ark.sim import AgentShape, Cluster, ClusterConfig, TaskBehaviour, Timing
+from ark.wire import task_payload
 
 TASK_CPUS = 0.1
 TASK_MEM = 32.0
@@ -163,10 +166,14 @@ class Packer(StateManager[int]):
         return state, ()
 
 
-COMMAND = b'{"command": {"value": "sleep 3600"}}'
+COMMAND = task_payload("sleep 3600")
 
-# Filled by each driver that exists: name -> factory(cluster) -> driver.
-DRIVERS: dict[str, Callable[[Cluster], Any]] = {}
+FRAMEWORK = {"name": "ark-bench", "user": "bench"}
+DRIVERS: dict[str, Callable[[Cluster], Any]] = {
+    "native v1 driver": lambda c: V1Driver(c.url, FRAMEWORK),
+}
+if importlib.util.find_spec("pymesos") is not None:
+    DRIVERS["pymesos bridge"] = lambda c: PymesosDriver(c.url.split("//")[1], FRAMEWORK)
 
 
 def run_ark(cluster: Cluster, tasks: int, make_driver: Callable[[Cluster], Any]) -> Progress:
@@ -186,6 +193,8 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--tasks", type=int, default=10_000)
     args = parser.parse_args()
+    # Calls still queued when a run shuts down are dropped with a warning: noise here.
+    logging.basicConfig(level=logging.ERROR)
 
     rows: list[tuple[str, Callable[[Cluster], Progress]]] = []
     if importlib.util.find_spec("pymesos") is not None:

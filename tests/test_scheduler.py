@@ -220,3 +220,24 @@ def test_the_offers_hook_sees_only_offers_the_core_kept(driver: RecordingDriver)
         s.push(m.Offers([m.Offer("o3", "a1", "h1")]))
         wait_for(lambda: len(s.state) == 2)
         assert s.state == ("o1", "o3")
+
+
+def test_metrics_count_what_the_loop_did(
+    scheduler: Scheduler[Any], driver: RecordingDriver
+) -> None:
+    register(scheduler)
+    launch(scheduler, "t1")
+    scheduler.push(m.Update(m.TaskStatus("t1", "TASK_RUNNING", agent_id="a1", uuid=UUID)))
+    scheduler.push(m.Accept(["no-such-offer"], [m.Launch("t9")]))
+    wait_for(lambda: scheduler.metrics.rejected == 1)
+    counts = scheduler.metrics.snapshot()
+    assert counts["messages"]["Update"] == 1
+    assert counts["messages"]["Accept"] == 2
+    assert counts["effects"]["Acknowledge"] == 1
+    assert counts["offers_accepted"] == 1
+    assert counts["reconcile_rounds"]["implicit"] >= 1
+    assert counts["tasks"] == 1
+    text = scheduler.metrics.prometheus()
+    assert 'ark_messages_total{type="Update"} 1\n' in text
+    assert "# TYPE ark_batch_seconds summary\n" in text
+    assert "ark_rejected_total 1\n" in text

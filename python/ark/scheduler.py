@@ -35,6 +35,7 @@ from ark import messages as m
 from ark._core import Inbox
 from ark.core import Reducer, Snapshot
 from ark.errors import ArkError, HookError, InboxClosed
+from ark.metrics import Metrics
 from ark.state import Config
 from ark.state_manager import Reply, StateManager, Unreconciled, apply_hook, hooked_types
 from ark.streams import Stream, StreamPump, reconcile_stream
@@ -125,6 +126,7 @@ class Scheduler(Generic[S]):
         self._asks_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._metrics = Metrics()
 
     # --- reading ---------------------------------------------------------------
 
@@ -136,6 +138,11 @@ class Scheduler(Generic[S]):
     def snapshot(self) -> Snapshot:
         """Ark's bookkeeping after the last message, O(1) and immutable."""
         return self._snapshot
+
+    @property
+    def metrics(self) -> Metrics:
+        """The loop's counters (see :meth:`Metrics.snapshot` and :meth:`Metrics.prometheus`)."""
+        return self._metrics
 
     # --- writing, from any thread ---------------------------------------------------
 
@@ -227,11 +234,17 @@ class Scheduler(Generic[S]):
                 break
             batch += self._due_timers()
             if batch:
+                start = time.perf_counter()
                 try:
                     self._process(batch)
                 except Exception:
                     # A bug of Ark's own; the messages are lost but the loop is not.
                     log.exception("ark: failed to process a batch of %d messages", len(batch))
+                metrics = self._metrics
+                metrics.batch(time.perf_counter() - start)
+                metrics.offers_held = self._snapshot.offer_count
+                metrics.tasks = self._snapshot.task_count
+                metrics.inbox_depth = len(self._inbox)
         self._fail_pending_asks()
         self._stopped.set()
 
@@ -247,8 +260,11 @@ class Scheduler(Generic[S]):
 
     def _process(self, batch: list[bytes]) -> None:
         run: list[bytes] = []
+        counts = self._metrics.messages
         for data in batch:
-            if _tag(data) in self._hooked:
+            tag = _tag(data)
+            counts[tag] += 1
+            if tag in self._hooked:
                 self._step_run(run)
                 run = []
                 self._step_hooked(data)
@@ -261,6 +277,7 @@ class Scheduler(Generic[S]):
             return
         effects, errors = self._core.step_batch(run, time.time())
         for index, error in errors:
+            self._metrics.rejected += 1
             log.warning("ark: message %s rejected: %s", _describe(run[index]), error)
         self._snapshot = self._core.snapshot()
         self._dispatch(effects)
@@ -269,6 +286,7 @@ class Scheduler(Generic[S]):
         try:
             effects = self._core.step_bytes(data, time.time())
         except ArkError as exc:
+            self._metrics.rejected += 1
             log.warning("ark: message %s rejected: %s", _describe(data), exc)
             return
         self._snapshot = self._core.snapshot()
@@ -301,6 +319,7 @@ class Scheduler(Generic[S]):
         try:
             state, commands = apply_hook(self._manager, self._state, event, self._snapshot)
         except HookError as exc:
+            self._metrics.hook_errors += 1
             log.exception("ark: %s", exc)
             if future is not None:
                 future.set_exception(exc)
@@ -334,6 +353,7 @@ class Scheduler(Generic[S]):
         try:
             effects = self._core.step(command, time.time())
         except ArkError as exc:
+            self._metrics.rejected += 1
             log.warning(
                 "ark: command %r from the hook for %s rejected: %s",
                 command,
@@ -346,7 +366,18 @@ class Scheduler(Generic[S]):
 
     def _dispatch(self, effects: list[fx.Effect]) -> None:
         out: list[fx.Effect] = []
+        metrics = self._metrics
         for effect in effects:
+            metrics.effects[type(effect).__name__] += 1
+            if isinstance(effect, fx.Decline):
+                metrics.offers_declined += len(effect.offer_ids)
+            elif isinstance(effect, fx.Accept):
+                metrics.offers_accepted += len(effect.offer_ids)
+            elif isinstance(effect, fx.Reconcile):
+                if effect.tasks:
+                    metrics.reconcile_explicit += 1
+                else:
+                    metrics.reconcile_implicit += 1
             if isinstance(effect, fx.Timer):
                 self._after(effect.seconds, m.ReconcileTimeout(effect.round))
             elif isinstance(effect, fx.Unreconciled):
