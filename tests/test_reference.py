@@ -803,15 +803,15 @@ def test_kill() -> None:
     assert r.view() == before
 
 
-def test_suppress_and_revive_are_idempotent() -> None:
+def test_suppress_is_idempotent_and_revive_always_sent() -> None:
     r = subscribed()
-    assert r.step(m.Revive(), 1.0) == []
+    assert r.step(m.Revive(), 1.0) == [fx.Revive()]
     assert not r.view().suppressed
     assert r.step(m.Suppress(), 1.0) == [fx.Suppress()]
     assert r.step(m.Suppress(), 2.0) == []
     assert r.view().suppressed
     assert r.step(m.Revive(), 3.0) == [fx.Revive()]
-    assert r.step(m.Revive(), 4.0) == []
+    assert r.step(m.Revive(), 4.0) == [fx.Revive()]
     assert not r.view().suppressed
 
 

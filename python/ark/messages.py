@@ -272,6 +272,8 @@ class Suppress(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_un
 
 
 class Revive(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """Receive offers again, and clear the refuse filters of earlier declines."""
+
     pass
 
 

@@ -491,8 +491,7 @@ class Reducer:
         return [fx.Suppress()]
 
     def _revive(self, msg: m.Revive, now: float) -> list[fx.Effect]:
-        if not self._suppressed:
-            return []
+        # Always sent: it also clears the refuse filters (docs/reducer.md).
         self._suppressed = False
         return [fx.Revive()]
 

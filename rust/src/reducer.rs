@@ -132,10 +132,11 @@ impl Reducer {
                 }
             }
             Message::Revive => {
-                if state.suppressed {
-                    state.suppressed = false;
-                    out.push(Effect::Revive);
-                }
+                // Always sent: besides ending a suppression, REVIVE clears the
+                // refuse filters of earlier declines, which is how a framework
+                // gets back agents it declined for a while.
+                state.suppressed = false;
+                out.push(Effect::Revive);
             }
             Message::SendMessage {
                 agent_id,
@@ -754,5 +755,7 @@ mod tests {
         let out = step(&mut r, subscribed(), 3.0);
         assert_eq!(out[0], Effect::Suppress);
         assert_eq!(step(&mut r, Message::Revive, 4.0), vec![Effect::Revive]);
+        assert_eq!(step(&mut r, Message::Revive, 5.0), vec![Effect::Revive]);
+        assert!(!r.state.suppressed);
     }
 }
