@@ -1,0 +1,133 @@
+"""The REST API of the example: read the scheduler's state, edit the agent blacklist.
+
+Every request becomes a custom message in the scheduler's one queue and is
+answered by the loop (:meth:`ark.Scheduler.ask`), as the original library's
+http4s service did; ``/metrics`` alone reads the loop's counters directly.
+Mutating endpoints need ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from typing import Annotated, Any
+
+from litestar import Litestar, Request, Response, delete, get, put
+from litestar.connection import ASGIConnection
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ServiceUnavailableException,
+    ValidationException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import PathParameter
+
+from ark import Scheduler
+from ark.errors import ArkError, InboxClosed
+from ark.examples.everywhere.framework import (
+    AddToBlacklist,
+    Everywhere,
+    GetBlacklist,
+    GetState,
+    RemoveFromBlacklist,
+)
+from ark.messages import Custom
+
+__all__ = ["create_app"]
+
+#: Mesos agent ids are like ``<uuid>-S<n>``; anything outside this is refused early.
+_AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
+
+AgentId = Annotated[str, PathParameter(description="A Mesos agent id, as /state lists them")]
+
+
+def create_app(scheduler: Scheduler[Everywhere], token: str, timeout: float = 5.0) -> Litestar:
+    """The ASGI app for ``scheduler``; ``token`` guards the mutating endpoints."""
+
+    async def ask(message: Custom) -> Any:
+        try:
+            future = scheduler.ask(message)
+        except InboxClosed:
+            raise ServiceUnavailableException("the scheduler is shutting down") from None
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            raise ServiceUnavailableException(
+                f"the scheduler did not answer within {timeout} s"
+            ) from None
+        except ArkError as exc:
+            raise HTTPException(status_code=500, detail=f"the scheduler failed: {exc}") from None
+
+    def authorized(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        header = connection.headers.get("authorization", "")
+        scheme, _sep, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise NotAuthorizedException("a bearer token is required")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise PermissionDeniedException("wrong token")
+
+    def agent(agent_id: str) -> str:
+        if not _AGENT_ID.match(agent_id):
+            raise ValidationException(f"not an agent id: {agent_id!r}")
+        return agent_id
+
+    @get("/state", summary="The scheduler's state")
+    async def state() -> dict[str, Any]:
+        result: dict[str, Any] = await ask(GetState())
+        return result
+
+    @get("/blacklist", summary="Blacklisted agents")
+    async def blacklist() -> dict[str, list[str]]:
+        return {"agents": await ask(GetBlacklist())}
+
+    @put(
+        "/blacklist/{agent_id:str}",
+        guards=[authorized],
+        security=[{"bearer": []}],
+        summary="Blacklist an agent (its task is killed)",
+    )
+    async def add(agent_id: AgentId) -> dict[str, Any]:
+        changed = await ask(AddToBlacklist(agent(agent_id)))
+        return {"agent_id": agent_id, "blacklisted": True, "changed": changed}
+
+    @delete(
+        "/blacklist/{agent_id:str}",
+        guards=[authorized],
+        security=[{"bearer": []}],
+        status_code=200,
+        summary="Remove an agent from the blacklist (its task comes back)",
+    )
+    async def remove(agent_id: AgentId) -> dict[str, Any]:
+        changed = await ask(RemoveFromBlacklist(agent(agent_id)))
+        return {"agent_id": agent_id, "blacklisted": False, "changed": changed}
+
+    @get("/metrics", summary="The loop's counters, Prometheus text format", media_type="text/plain")
+    async def metrics() -> str:
+        return scheduler.metrics.prometheus()
+
+    @get("/health", summary="Liveness")
+    async def health() -> dict[str, bool]:
+        return {"ok": True}
+
+    def errors(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+        # One JSON shape for every error: {"status_code", "detail"}.
+        return Response(
+            {"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code
+        )
+
+    return Litestar(
+        route_handlers=[state, blacklist, add, remove, metrics, health],
+        exception_handlers={HTTPException: errors},
+        openapi_config=OpenAPIConfig(
+            title="Ark example: a task on every agent",
+            version="0.1.0",
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+            ),
+        ),
+    )

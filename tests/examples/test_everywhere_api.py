@@ -1,0 +1,190 @@
+"""The example end to end: simulator, scheduler, native driver and REST API, all over sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from ark import Scheduler
+from ark.drivers import V1Driver
+from ark.examples.everywhere.api import create_app
+from ark.examples.everywhere.framework import Everywhere, EverywhereManager, TaskSpec
+from ark.sim import AgentShape, Cluster, TaskBehaviour
+from sim.sim_client import fast_config, wait_until
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Stack:
+    """A cluster, the example scheduler on it, and its API served by uvicorn."""
+
+    def __init__(self, cluster: Cluster, master: str | None = None) -> None:
+        self.cluster = cluster
+        spec = TaskSpec(backoff_seconds=0.05, refuse_seconds=0.2)
+        self.driver = V1Driver(master or cluster.url, {"name": "everywhere", "user": "test"})
+        self.scheduler = Scheduler(
+            EverywhereManager(spec), Everywhere(), self.driver, reconcile_seconds=None
+        )
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(
+            create_app(self.scheduler, TOKEN), host="127.0.0.1", port=port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def __enter__(self) -> Stack:
+        self.scheduler.start()
+        self.thread.start()
+        wait_until(lambda: self.server.started, 10, "uvicorn")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.scheduler.shutdown()
+
+    def state(self) -> dict[str, Any]:
+        response = self.http.get("/state")
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def running_by_agent(self) -> dict[str, str]:
+        """agent id -> its copy, for copies the API shows RUNNING."""
+        state = self.state()
+        running = set(state["tasks_by_state"].get("TASK_RUNNING", []))
+        return {a["id"]: a["task_id"] for a in state["agents"] if a["task_id"] in running}
+
+    def master_running_by_agent(self) -> dict[str, str]:
+        tasks = [t for f in self.cluster.state()["frameworks"] for t in f["tasks"]]
+        return {t["slave_id"]: t["id"] for t in tasks if t["state"] == "TASK_RUNNING"}
+
+    def agents(self) -> list[str]:
+        return sorted(a["id"] for a in self.cluster.state()["slaves"] if a["active"])
+
+    def settled(self) -> bool:
+        expected = set(self.agents()) - set(self.state()["blacklist"])
+        ours = self.running_by_agent()
+        return set(ours) == expected and ours == self.master_running_by_agent()
+
+
+def three_agents(**changes: Any) -> Any:
+    return fast_config(agents=(AgentShape(count=3, cpus=2, mem=1024),), **changes)
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    with Cluster(three_agents()) as cluster, Stack(cluster) as s:
+        wait_until(s.settled, 20, "a copy on every agent")
+        yield s
+
+
+def test_a_copy_on_every_agent_matches_the_masters_state(stack: Stack) -> None:
+    state = stack.state()
+    assert state["registered"] is True
+    assert state["framework_id"] == stack.cluster.state()["frameworks"][0]["id"]
+    assert stack.running_by_agent() == stack.master_running_by_agent()
+    assert len(stack.running_by_agent()) == 3
+
+
+def test_blacklist_over_http(stack: Stack) -> None:
+    agent = stack.agents()[0]
+    copy = stack.running_by_agent()[agent]
+    assert stack.http.put(f"/blacklist/{agent}").status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert stack.http.put(f"/blacklist/{agent}", headers=wrong).status_code == 403
+    assert stack.http.put("/blacklist/%20bad", headers=AUTH).status_code == 400
+    response = stack.http.put(f"/blacklist/{agent}", headers=AUTH)
+    assert response.json() == {"agent_id": agent, "blacklisted": True, "changed": True}
+    assert stack.http.get("/blacklist").json() == {"agents": [agent]}
+    wait_until(lambda: agent not in stack.master_running_by_agent(), 10, "copy killed")
+    wait_until(stack.settled, 10, "settled without the agent")
+    killed = [t for f in stack.cluster.state()["frameworks"] for t in f["completed_tasks"]]
+    assert [(t["id"], t["state"]) for t in killed] == [(copy, "TASK_KILLED")]
+    response = stack.http.delete(f"/blacklist/{agent}", headers=AUTH)
+    assert response.json() == {"agent_id": agent, "blacklisted": False, "changed": True}
+    wait_until(lambda: agent in stack.running_by_agent(), 10, "copy back")
+    assert stack.running_by_agent()[agent] != copy
+    wait_until(stack.settled, 10, "settled")
+
+
+def test_agents_leave_and_come_back(stack: Stack) -> None:
+    agent = stack.agents()[1]
+    stack.cluster.kill_agent(agent)
+    wait_until(lambda: agent not in stack.running_by_agent(), 20, "copy gone with its agent")
+    stack.cluster.restart_agent(agent)
+    wait_until(lambda: agent in stack.running_by_agent(), 20, "copy on the returning agent")
+    wait_until(stack.settled, 20, "settled")
+
+
+def test_tasks_that_fail_come_back_with_backoff() -> None:
+    failing = TaskBehaviour(
+        staging_seconds=0.01, starting_seconds=0.01, run_seconds=0.1, failure_rate=1.0
+    )
+    with Cluster(three_agents(tasks=failing)) as cluster, Stack(cluster) as stack:
+        wait_until(
+            lambda: min(a["failures"] for a in stack.state()["agents"] or [{"failures": 0}]) >= 3,
+            30,
+            "three failures on every agent",
+        )
+        failed = stack.state()["tasks_by_state"].get("TASK_FAILED", [])
+        assert len(failed) >= 9
+        assert len(set(failed)) == len(failed)
+
+
+def test_master_failover_keeps_one_copy_per_agent(zookeeper: str) -> None:
+    path = f"/mesos-{uuid.uuid4().hex[:8]}"
+    config = three_agents(masters=3, zk_hosts=zookeeper, zk_path=path)
+    with Cluster(config) as cluster, Stack(cluster, f"zk://{zookeeper}{path}") as stack:
+        wait_until(stack.settled, 20, "a copy on every agent")
+        framework_id = stack.state()["framework_id"]
+        before = stack.running_by_agent()
+        cluster.failover_master()
+        wait_until(lambda: cluster.recovered, 30, "agents re-registered")
+        wait_until(stack.settled, 30, "settled after the failover")
+        assert stack.state()["framework_id"] == framework_id
+        assert stack.running_by_agent() == before
+
+
+def test_metrics_and_schema_are_served(stack: Stack) -> None:
+    metrics = stack.http.get("/metrics")
+    assert metrics.status_code == 200
+    assert "ark_messages_total" in metrics.text
+    schema = stack.http.get("/schema/openapi.json").json()
+    assert {"/state", "/blacklist", "/blacklist/{agent_id}"} <= set(schema["paths"])
+
+
+def test_no_generated_request_gets_a_server_error(stack: Stack) -> None:
+    """schemathesis on the served OpenAPI: every operation, bounded examples, no 5xx."""
+    api = schemathesis.openapi.from_url(f"{stack.url}/schema/openapi.json")
+    for result in api.get_all_operations():
+        operation = result.ok()
+
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def check(case: Any) -> None:
+            case.headers = {**(case.headers or {}), **AUTH}
+            case.call_and_validate(checks=[not_a_server_error])
+
+        check()

@@ -1,0 +1,169 @@
+"""The example's hooks, pure, driven through the real core with hypothesis.
+
+A small model of Mesos sits around the hooks: it launches what they accept,
+delivers statuses for running copies, and kills what they kill. After any
+sequence, once the pending kills land and every agent has offered again,
+each agent that is not blacklisted runs exactly one copy and the others none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ark import Reducer
+from ark import effects as fx
+from ark import messages as m
+from ark.examples.everywhere.framework import (
+    AddToBlacklist,
+    Everywhere,
+    EverywhereManager,
+    GetBlacklist,
+    GetState,
+    RemoveFromBlacklist,
+)
+from ark.state_manager import Reply, apply_hook
+
+AGENTS = [f"a{i}" for i in range(4)]
+CPUS = [m.Resource("cpus", scalar=1.0), m.Resource("mem", scalar=512.0)]
+
+
+class World:
+    """The core, the hooks, and the tasks Mesos runs (task id -> agent)."""
+
+    def __init__(self) -> None:
+        self.core = Reducer()
+        self.manager = EverywhereManager()
+        self.state = Everywhere()
+        self.live: dict[str, str] = {}
+        self.kills: list[str] = []
+        self.declines: list[float] = []
+        self.replies: list[Any] = []
+        self.clock = 0.0
+        self.offers = 0
+        self.deliver(m.Subscribed("fw"))
+
+    def deliver(self, message: m.Message | m.Custom) -> None:
+        self.clock += 1.0
+        effects = self.core.step(message, self.clock)
+        self.state, commands = apply_hook(self.manager, self.state, message, self.core.snapshot())
+        for command in commands:
+            if isinstance(command, Reply):
+                self.replies.append(command.value)
+            else:
+                effects += self.core.step(command, self.clock)
+        for effect in effects:
+            if isinstance(effect, fx.Accept):
+                for launch in effect.launches:
+                    self.live[launch.task_id] = effect.agent_id
+            elif isinstance(effect, fx.Kill):
+                self.kills.append(effect.task_id)
+            elif isinstance(effect, fx.Decline):
+                self.declines.append(effect.refuse_seconds)
+
+    def offer(self, agent: str) -> None:
+        self.offers += 1
+        self.deliver(m.Offers([m.Offer(f"o{self.offers}", agent, f"h-{agent}", CPUS)]))
+
+    def status(self, task_id: str, state: str) -> None:
+        agent = self.live[task_id]
+        if state in m.TERMINAL_STATES:
+            del self.live[task_id]
+        self.deliver(
+            m.Update(m.TaskStatus(task_id, state, agent_id=agent, timestamp=self.clock))  # type: ignore[arg-type]
+        )
+
+    def settle(self) -> None:
+        """Pending kills land, then every agent offers (twice: once to end a backoff)."""
+        while self.kills:
+            task = self.kills.pop()
+            if task in self.live:
+                self.status(task, "TASK_KILLED")
+        for _ in range(2):
+            for agent in AGENTS:
+                self.offer(agent)
+
+    def copies(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {a: [] for a in AGENTS}
+        for task, agent in self.live.items():
+            out[agent].append(task)
+        return out
+
+
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("offer"), st.sampled_from(AGENTS)),
+        st.tuples(
+            st.just("status"),
+            st.integers(0, 10),
+            st.sampled_from(["TASK_RUNNING", "TASK_FAILED", "TASK_FINISHED", "TASK_LOST"]),
+        ),
+        st.tuples(st.just("blacklist"), st.sampled_from(AGENTS)),
+        st.tuples(st.just("unblacklist"), st.sampled_from(AGENTS)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300)
+@given(steps)
+def test_exactly_one_copy_per_allowed_agent(ops: list[tuple[Any, ...]]) -> None:
+    world = World()
+    for op in ops:
+        if op[0] == "offer":
+            world.offer(op[1])
+        elif op[0] == "status" and world.live:
+            task = sorted(world.live)[op[1] % len(world.live)]
+            world.status(task, op[2])
+        elif op[0] == "blacklist":
+            world.deliver(AddToBlacklist(op[1]))
+        elif op[0] == "unblacklist":
+            world.deliver(RemoveFromBlacklist(op[1]))
+        # Never two copies on one agent, at any point.
+        assert all(len(tasks) <= 1 for tasks in world.copies().values()), world.copies()
+    world.settle()
+    for agent, tasks in world.copies().items():
+        expected = 0 if agent in world.state.blacklist else 1
+        assert len(tasks) == expected, (agent, tasks, world.state)
+
+
+def test_backoff_doubles_and_resets_after_a_stable_run() -> None:
+    world = World()
+    world.offer("a0")
+    for _ in range(3):
+        (task,) = world.copies()["a0"]
+        world.status(task, "TASK_FAILED")
+        world.offer("a0")  # declined for the backoff
+        world.offer("a0")  # launches again
+    assert world.declines == [1.0, 2.0, 4.0]
+    (task,) = world.copies()["a0"]
+    world.status(task, "TASK_RUNNING")
+    world.clock += 120
+    world.status(task, "TASK_FAILED")
+    assert world.state.failures["a0"] == 1
+
+
+def test_api_messages_are_answered() -> None:
+    world = World()
+    world.offer("a1")
+    world.deliver(AddToBlacklist("a1"))
+    world.deliver(AddToBlacklist("a1"))
+    world.deliver(GetBlacklist())
+    world.deliver(RemoveFromBlacklist("a1"))
+    world.deliver(RemoveFromBlacklist("a1"))
+    world.deliver(GetState())
+    changed_twice, blacklist, removed, removed_again, state = (
+        world.replies[1],
+        world.replies[2],
+        world.replies[3],
+        world.replies[4],
+        world.replies[5],
+    )
+    assert world.replies[0] is True and changed_twice is False
+    assert blacklist == ["a1"]
+    assert removed is True and removed_again is False
+    assert state["framework_id"] == "fw"
+    assert state["agents"][0]["id"] == "a1"
+    assert world.kills  # blacklisting a1 killed its copy
