@@ -107,3 +107,16 @@ def test_config_shapes_the_backoff() -> None:
     assert r.step(m.ReconcileTimeout(1), 4.0)[1] == fx.Timer(round=2, seconds=1.5)
     snap = r.snapshot()
     assert (snap.reconciliation_phase, snap.reconciliation_round) == ("explicit", 2)
+
+
+def test_custom_types_of_the_same_name_do_not_mix() -> None:
+    def other_ping() -> type[m.Custom]:
+        class Ping(m.Custom):
+            text: str
+
+        return Ping
+
+    other = other_ping()
+    assert other.kind() != Ping.kind()
+    assert m.decode(m.encode(Ping(3))) == Ping(3)
+    assert m.decode(m.encode(other("x"))) == other("x")  # type: ignore[call-arg]

@@ -294,14 +294,20 @@ class Custom(msgspec.Struct, frozen=True, tag=True):
     """Base of user-defined messages: subclass it, and the loop hands them to your hook.
 
     The core does not look inside: a custom message crosses into Rust as a
-    :class:`CustomEnvelope` that names its type.
+    :class:`CustomEnvelope` that names its type by :meth:`kind`, the module
+    and qualified name, so that two ``Ping`` classes of two modules never mix.
     """
 
     registry: ClassVar[dict[str, type[Custom]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        Custom.registry[cls.__name__] = cls
+        Custom.registry[cls.kind()] = cls
+
+    @classmethod
+    def kind(cls) -> str:
+        """The name this type travels under: ``module:QualifiedName``."""
+        return f"{cls.__module__}:{cls.__qualname__}"
 
 
 class CustomEnvelope(
@@ -342,9 +348,7 @@ _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 def encode(message: Message | Custom) -> bytes:
     """Encode a message for the inbox; a :class:`Custom` goes inside an envelope."""
     if isinstance(message, Custom):
-        return _encoder.encode(
-            CustomEnvelope(kind=type(message).__name__, body=_encoder.encode(message))
-        )
+        return _encoder.encode(CustomEnvelope(kind=message.kind(), body=_encoder.encode(message)))
     return _encoder.encode(message)
 
 

@@ -167,7 +167,7 @@ class Scheduler(Generic[S]):
             ask_id = next(self._ask_ids)
             self._asks[ask_id] = future
         envelope = m.CustomEnvelope(
-            kind=f"{type(message).__name__}{_ASK}{ask_id}", body=_encoder.encode(message)
+            kind=f"{message.kind()}{_ASK}{ask_id}", body=_encoder.encode(message)
         )
         try:
             self._inbox.push(_encoder.encode(envelope))
