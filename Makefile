@@ -42,6 +42,9 @@ bench: build
 	$(PY) bench/reducer.py
 	$(PY) bench/inbox.py
 	$(PY) bench/memory.py
+	$(PY) bench/sim.py
+	$(PY) bench/end_to_end.py
+	$(PY) bench/everywhere.py
 
 # The benchmarks at a tiny size: they must keep running, not measure anything.
 bench-smoke: build
@@ -49,6 +52,8 @@ bench-smoke: build
 	$(PY) bench/inbox.py --messages 20000
 	$(PY) bench/memory.py --tasks 20000
 	$(PY) bench/sim.py --agents 500 --tasks-per-agent 4
+	$(PY) bench/end_to_end.py --agents 50 --tasks 200
+	$(PY) bench/everywhere.py --agents 50 --requests 20
 
 clean:
 	cargo clean

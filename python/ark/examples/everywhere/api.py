@@ -123,6 +123,8 @@ def create_app(scheduler: Scheduler[Everywhere], token: str, timeout: float = 5.
     return Litestar(
         route_handlers=[state, blacklist, add, remove, metrics, health],
         exception_handlers={HTTPException: errors},
+        # The application's logging is the process's to configure, not the web framework's.
+        logging_config=None,
         openapi_config=OpenAPIConfig(
             title="Ark example: a task on every agent",
             version="0.1.0",
