@@ -268,6 +268,10 @@ class ReducerComparison(RuleBasedStateMachine):
     def kill(self, task: str) -> None:
         self.send(m.Kill(task))
 
+    @rule(task=st.sampled_from(TASKS), agent=st.sampled_from([None, "a1", "a2"]))
+    def track(self, task: str, agent: str | None) -> None:
+        self.send(m.Track(task, agent))
+
     @rule(suppress=st.booleans())
     def suppression(self, suppress: bool) -> None:
         self.send(m.Suppress() if suppress else m.Revive())

@@ -53,6 +53,7 @@ __all__ = [
     "TaskState",
     "TaskStatus",
     "Tick",
+    "Track",
     "Update",
     "decode",
     "encode",
@@ -261,6 +262,16 @@ class Kill(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknow
     task_id: str
 
 
+class Track(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A task known from the store, launched by an earlier leader: reconcile it.
+
+    Recorded as TASK_STAGING on ``agent_id`` if unknown; a known task is left alone.
+    """
+
+    task_id: str
+    agent_id: str | None = None
+
+
 class Reconcile(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     """Reconcile now: the same as a tick, asked for by the user."""
 
@@ -334,6 +345,7 @@ Message: TypeAlias = (
     | Accept
     | Decline
     | Kill
+    | Track
     | Reconcile
     | Suppress
     | Revive

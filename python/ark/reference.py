@@ -122,6 +122,7 @@ class Reducer:
             m.Accept: self._accept,
             m.Decline: self._decline,
             m.Kill: self._kill,
+            m.Track: self._track,
             m.Subscribed: self._subscribed,
             m.Reregistered: self._reregistered,
             m.FrameworkMessage: self._nothing,
@@ -483,6 +484,13 @@ class Reducer:
             return []
         # The record changes when the update comes, not now.
         return [fx.Kill(msg.task_id, task.agent_id)]
+
+    def _track(self, msg: m.Track, now: float) -> list[fx.Effect]:
+        if msg.task_id not in self._tasks:
+            self._tasks[msg.task_id] = _Task(
+                "TASK_STAGING", msg.agent_id, None, None, None, None, None, now
+            )
+        return []
 
     def _suppress(self, msg: m.Suppress, now: float) -> list[fx.Effect]:
         if self._suppressed:

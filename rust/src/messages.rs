@@ -222,6 +222,12 @@ pub enum Message<'a> {
     Kill {
         task_id: String,
     },
+    /// A task known from the store (launched by an earlier leader): tracked so
+    /// that reconciliation asks Mesos about it.
+    Track {
+        task_id: String,
+        agent_id: Option<String>,
+    },
     Reconcile,
     Suppress,
     Revive,
@@ -347,6 +353,14 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    pub struct Track {
+        pub task_id: String,
+        #[serde(default)]
+        pub agent_id: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct SendMessage {
         pub agent_id: String,
         pub executor_id: String,
@@ -442,6 +456,13 @@ impl<'de> Visitor<'de> for MessageVisitor {
             "Kill" => Message::Kill {
                 task_id: body::<wire::Kill, _>(rest)?.task_id,
             },
+            "Track" => {
+                let w: wire::Track = body(rest)?;
+                Message::Track {
+                    task_id: w.task_id,
+                    agent_id: w.agent_id,
+                }
+            }
             "SendMessage" => {
                 let w: wire::SendMessage = body(rest)?;
                 Message::SendMessage {

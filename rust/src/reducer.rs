@@ -125,6 +125,25 @@ impl Reducer {
                     });
                 }
             }
+            Message::Track { task_id, agent_id } => {
+                if state.tasks.get(task_id.as_str()).is_none() {
+                    let agent_id = agent_id.map(|a| self.interner.intern(&a));
+                    state.tasks.insert(
+                        TaskId::from(task_id.as_str()),
+                        Task {
+                            agent_id,
+                            reason: None,
+                            message: None,
+                            status_timestamp: None,
+                            updated_at: now,
+                            uuid: None,
+                            state: TaskState::Staging,
+                            source: None,
+                            unreconciled: false,
+                        },
+                    );
+                }
+            }
             Message::Suppress => {
                 if !state.suppressed {
                     state.suppressed = true;
@@ -668,6 +687,22 @@ mod tests {
         step(&mut r, Message::Update(newer), 5.0);
         step(&mut r, Message::Update(older), 6.0);
         assert_eq!(r.state.tasks.get("t1").unwrap().state, TaskState::Killing);
+    }
+
+    #[test]
+    fn a_tracked_task_is_reconciled_and_a_known_one_untouched() {
+        let mut r = running();
+        let before = r.state.tasks.get("t1").unwrap().clone();
+        let track = |id: &str| Message::Track {
+            task_id: id.into(),
+            agent_id: Some("a2".into()),
+        };
+        assert_eq!(step(&mut r, track("t1"), 5.0), vec![]);
+        assert_eq!(*r.state.tasks.get("t1").unwrap(), before);
+        assert_eq!(step(&mut r, track("t9"), 6.0), vec![]);
+        let t9 = r.state.tasks.get("t9").unwrap();
+        assert_eq!(t9.state, TaskState::Staging);
+        assert_eq!(t9.agent_id.as_deref(), Some("a2"));
     }
 
     #[test]
