@@ -45,6 +45,7 @@ bench: build
 	$(PY) bench/sim.py
 	$(PY) bench/end_to_end.py
 	$(PY) bench/everywhere.py
+	$(PY) bench/failover.py
 
 # The benchmarks at a tiny size: they must keep running, not measure anything.
 bench-smoke: build
@@ -54,6 +55,7 @@ bench-smoke: build
 	$(PY) bench/sim.py --agents 500 --tasks-per-agent 4
 	$(PY) bench/end_to_end.py --agents 50 --tasks 200
 	$(PY) bench/everywhere.py --agents 50 --requests 20
+	$(PY) bench/failover.py --timeouts 1 --trials 1
 
 clean:
 	cargo clean

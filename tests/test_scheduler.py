@@ -33,7 +33,7 @@ class RecordingDriver:
         self.stopped: bool | None = None
         self.lock = threading.Lock()
 
-    def start(self, push: Callable[[bytes], None]) -> None:
+    def start(self, push: Callable[[bytes], None], framework_id: str | None = None) -> None:
         self.push = push
 
     def run(self, effects: Sequence[fx.Effect]) -> None:
@@ -241,3 +241,49 @@ def test_metrics_count_what_the_loop_did(
     assert 'ark_messages_total{type="Update"} 1\n' in text
     assert "# TYPE ark_batch_seconds summary\n" in text
     assert "ark_rejected_total 1\n" in text
+
+
+def test_a_new_leader_reconciles_stored_tasks_before_taking_offers(
+    driver: RecordingDriver, tmp_path: Any
+) -> None:
+    from ark.store import FileStore, Intent, Record
+
+    store = FileStore(tmp_path / "store")
+    store.save(Record("fw-1", {"t1": Intent("t1", "a1", confirmed=True), "t2": Intent("t2", "a2")}))
+    taker = OfferTaker()
+    with Scheduler(taker, (), driver, store=store, reconcile_seconds=None) as s:
+        assert driver.push is not None
+        s.push(m.Subscribed("fw-1"))
+        s.push(m.Offers([m.Offer("o1", "a1", "h1")]))
+        wait_for(lambda: driver.of(fx.Decline))
+        explicit = [t.task_id for r in driver.of(fx.Reconcile) for t in r.tasks]
+        assert explicit == ["t1", "t2"]
+        assert driver.of(fx.Decline)[0].offer_ids == ["o1"]
+        assert s.state == ()  # the hook never saw the offer
+    store.close()
+
+
+def test_the_store_is_written_before_the_launch_goes_out(
+    driver: RecordingDriver, tmp_path: Any
+) -> None:
+    from ark.store import FileStore, decode_record
+
+    path = tmp_path / "store"
+    seen: list[Any] = []
+
+    class Checking(RecordingDriver):
+        def run(self, effects: Sequence[fx.Effect]) -> None:
+            if any(isinstance(e, fx.Accept) for e in effects):
+                seen.append(decode_record(path.read_bytes()))
+            super().run(effects)
+
+    checking = Checking()
+    store = FileStore(path)
+    with Scheduler(Manager(), (), checking, store=store, reconcile_seconds=None) as s:
+        register(s)
+        launch(s, "t1")
+        wait_for(lambda: checking.of(fx.Accept))
+    (record,) = seen
+    assert record.framework_id == "fw-1"
+    assert list(record.intents) == ["t1"]
+    store.close()

@@ -2,7 +2,9 @@
 
 A slot whose task ends (or is reported lost after a master failover) gets a
 new task with a new id; so a run ends with exactly N tasks running and no
-task id is ever launched twice.
+task id is ever launched twice. A scheduler that takes over from another
+starts with empty slots and adopts the tasks reconciliation reports (task
+ids name their slot), killing a second task found in one slot.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ def slots(n: int) -> Slots:
 
 
 class KeepN(StateManager[Slots]):
+    def __init__(self, prefix: str = "") -> None:
+        #: Makes this scheduler's task ids unique among successive leaders.
+        self.prefix = prefix
+
     def registered(self, state: Slots, framework_id: str, framework: Snapshot) -> Step[Slots]:
         return msgspec.structs.replace(state, registrations=state.registrations + 1), ()
 
@@ -47,7 +53,7 @@ class KeepN(StateManager[Slots]):
             launches = []
             for slot, task in enumerate(tasks):
                 if task is None and len(launches) < fit:
-                    task_id = f"slot{slot}-{len(launched)}"
+                    task_id = f"slot{slot}-{self.prefix}{len(launched)}"
                     tasks[slot] = task_id
                     launched.append(task_id)
                     resources = [m.Resource("cpus", scalar=CPUS), m.Resource("mem", scalar=MEM)]
@@ -60,9 +66,18 @@ class KeepN(StateManager[Slots]):
         return new, commands
 
     def status_update(self, state: Slots, status: m.TaskStatus, framework: Snapshot) -> Step[Slots]:
-        if status.state not in m.TERMINAL_STATES or status.task_id not in state.tasks:
+        task_id = status.task_id
+        if status.state in m.TERMINAL_STATES:
+            if task_id not in state.tasks:
+                return state, ()
+            tasks = tuple(None if t == task_id else t for t in state.tasks)
+            return msgspec.structs.replace(state, tasks=tasks), ()
+        if task_id in state.tasks or not task_id.startswith("slot"):
             return state, ()
-        tasks = tuple(None if t == status.task_id else t for t in state.tasks)
+        slot = int(task_id[4:].split("-", 1)[0])
+        if slot >= len(state.tasks) or state.tasks[slot] is not None:
+            return state, [m.Kill(task_id)]
+        tasks = tuple(task_id if i == slot else t for i, t in enumerate(state.tasks))
         return msgspec.structs.replace(state, tasks=tasks), ()
 
 

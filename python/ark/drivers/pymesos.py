@@ -71,10 +71,12 @@ class PymesosDriver:
         """The framework id, once subscribed."""
         return None if self._driver is None else self._driver.framework_id
 
-    def start(self, push: Callable[[bytes], None]) -> None:
-        """Start pymesos's driver; its callbacks push into ``push``."""
+    def start(self, push: Callable[[bytes], None], framework_id: str | None = None) -> None:
+        """Start pymesos's driver (as ``framework_id`` if given); callbacks push into ``push``."""
         from pymesos import MesosSchedulerDriver  # type: ignore[import-untyped]
 
+        if framework_id is not None:
+            self._info["id"] = {"value": framework_id}
         principal, secret = self._auth
         self._driver = MesosSchedulerDriver(
             _Callbacks(push),

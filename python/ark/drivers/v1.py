@@ -114,9 +114,11 @@ class V1Driver:
 
     # --- the Driver protocol ------------------------------------------------------
 
-    def start(self, push: Callable[[bytes], None]) -> None:
-        """Subscribe in the background; every event is pushed as an encoded message."""
+    def start(self, push: Callable[[bytes], None], framework_id: str | None = None) -> None:
+        """Subscribe in the background (as ``framework_id`` if given); events go to ``push``."""
         self._push = push
+        if framework_id is not None:
+            self._framework_id = framework_id
         for target, name in ((self._subscribe_loop, "stream"), (self._send_loop, "calls")):
             thread = threading.Thread(target=target, name=f"ark-v1-{name}", daemon=True)
             thread.start()
