@@ -120,3 +120,21 @@ def test_custom_types_of_the_same_name_do_not_mix() -> None:
     assert other.kind() != Ping.kind()
     assert m.decode(m.encode(Ping(3))) == Ping(3)
     assert m.decode(m.encode(other("x"))) == other("x")  # type: ignore[call-arg]
+
+
+def test_snapshots_convert_to_records_and_pandas() -> None:
+    core = Reducer()
+    cpus = m.Resource("cpus", scalar=2.0)
+    core.step(m.Subscribed("fw"), now=0.0)
+    core.step(m.Offers([m.Offer("o1", "a1", "h1", [cpus]), m.Offer("o2", "a2", "h2", [cpus])]), 1.0)
+    core.step(m.Accept(["o1"], [m.Launch("t1", resources=[cpus])]), now=2.0)
+    snap = core.snapshot()
+    (task,) = snap.records("tasks")
+    assert task["task_id"] == "t1" and task["state"] == "TASK_STAGING" and not task["terminal"]
+    assert [o["cpus"] for o in snap.records("offers")] == [2.0]
+    tasks = snap.to_pandas()
+    assert list(tasks.task_id) == ["t1"]
+    assert list(snap.to_pandas("agents").agent_id) == ["a1", "a2"]
+    assert list(Reducer().snapshot().to_pandas().columns)[:2] == ["task_id", "state"]
+    with pytest.raises(ValueError, match="no table"):
+        snap.records("nope")  # type: ignore[arg-type]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias
 
 import msgspec
 
 from ark import _core
 from ark.effects import Effect, decode_effects
 from ark.errors import ArkError
-from ark.messages import Custom, Message, encode
+from ark.messages import TERMINAL_STATES, Custom, Message, encode
 from ark.state import Config, StateView, TaskRecord
 
-__all__ = ["Reducer", "Snapshot"]
+__all__ = ["Reducer", "Snapshot", "Table"]
+
+#: The tables a snapshot converts to records.
+Table: TypeAlias = Literal["tasks", "agents", "offers"]
 
 _view_decoder = msgspec.msgpack.Decoder(StateView)
 _task_decoder = msgspec.msgpack.Decoder(TaskRecord)
@@ -87,6 +91,58 @@ class Snapshot:
     def view(self) -> StateView:
         """The whole state as plain values; O(number of tasks)."""
         return _view_decoder.decode(self._raw.view())
+
+    def records(
+        self, table: Table = "tasks"
+    ) -> list[dict[str, Any]]:
+        """One table of the state as a list of flat dicts, for pandas, Arrow or JSON.
+
+        ``tasks``: one row per task (``uuid`` as hex); ``agents``: one per
+        agent; ``offers``: one per outstanding offer, its scalar resources
+        as columns (``cpus``, ``mem``...).
+        """
+        view = self.view()
+        if table == "tasks":
+            return [
+                {
+                    **{f: getattr(t, f) for f in t.__struct_fields__},
+                    "uuid": t.uuid.hex() if t.uuid is not None else None,
+                    "terminal": t.state in TERMINAL_STATES,
+                }
+                for t in view.tasks
+            ]
+        if table == "agents":
+            return [{f: getattr(a, f) for f in a.__struct_fields__} for a in view.agents]
+        if table == "offers":
+            rows = []
+            for o in view.offers:
+                row: dict[str, Any] = {
+                    "offer_id": o.offer_id,
+                    "agent_id": o.agent_id,
+                    "hostname": o.hostname,
+                    "received_at": o.received_at,
+                }
+                for r in o.resources:
+                    if r.scalar is not None:
+                        row[r.name] = row.get(r.name, 0.0) + r.scalar
+                rows.append(row)
+            return rows
+        raise ValueError(f"no table {table!r}: tasks, agents or offers")
+
+    def to_pandas(self, table: Table = "tasks") -> Any:
+        """:meth:`records` as a ``pandas.DataFrame`` (pandas is imported only here)."""
+        import pandas as pd  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+        rows = self.records(table)
+        columns = _COLUMNS[table] if not rows else None
+        return pd.DataFrame.from_records(rows, columns=columns)
+
+
+_COLUMNS = {
+    "tasks": [*TaskRecord.__struct_fields__, "terminal"],
+    "agents": ["agent_id", "hostname", "active"],
+    "offers": ["offer_id", "agent_id", "hostname", "received_at"],
+}
 
 
 class Reducer:
