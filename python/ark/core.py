@@ -92,9 +92,7 @@ class Snapshot:
         """The whole state as plain values; O(number of tasks)."""
         return _view_decoder.decode(self._raw.view())
 
-    def records(
-        self, table: Table = "tasks"
-    ) -> list[dict[str, Any]]:
+    def records(self, table: Table = "tasks") -> list[dict[str, Any]]:
         """One table of the state as a list of flat dicts, for pandas, Arrow or JSON.
 
         ``tasks``: one row per task (``uuid`` as hex); ``agents``: one per
