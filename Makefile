@@ -4,9 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: help install build lint test test-rust test-python bench bench-smoke clean
+.PHONY: help install build demo lint test test-rust test-python bench bench-smoke clean
 
 help:
+	@echo "make demo     the example framework on an embedded simulated cluster"
 	@echo "make install  create $(VENV), install the dependencies and build ark (release)"
 	@echo "make test     lint, cargo test and pytest: the command CI runs"
 	@echo "make bench    the benchmarks that the README's tables come from"
@@ -21,6 +22,9 @@ install: $(PY)
 
 build: $(PY)
 	$(VENV)/bin/maturin develop --release -q
+
+demo: install
+	$(PY) -m ark.examples.everywhere
 
 lint: $(PY)
 	$(VENV)/bin/ruff check python tests bench
