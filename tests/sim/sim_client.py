@@ -155,8 +155,9 @@ class Subscriber:
 
     def _read(self) -> None:
         decoder = RecordIODecoder()
-        self.sock.settimeout(None)
         try:
+            # Inside the try: close() may have closed the socket already.
+            self.sock.settimeout(None)
             while True:
                 while b"\r\n" not in self._buf:
                     self._buf += self._recv()
