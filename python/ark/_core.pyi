@@ -51,3 +51,6 @@ class Inbox:
     @property
     def closed(self) -> bool: ...
     def __len__(self) -> int: ...
+
+def match_offers(data: bytes, /) -> bytes:
+    """One offer-matching cycle, msgpack in and out (see ark.matching). GIL released."""

@@ -92,7 +92,7 @@ TERMINAL_STATES: frozenset[str] = frozenset(
 )
 
 
-class Resource(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+class Resource(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """A Mesos resource: one of ``scalar``, ``ranges`` (inclusive) or ``set``."""
 
     name: str
@@ -102,7 +102,7 @@ class Resource(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fiel
     role: str = "*"
 
 
-class Attribute(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+class Attribute(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """An agent attribute: one of ``text``, ``scalar``, ``ranges`` or ``set``."""
 
     name: str
@@ -112,7 +112,7 @@ class Attribute(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
     set: list[str] | None = None
 
 
-class Offer(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+class Offer(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     id: str
     agent_id: str
     hostname: str
@@ -236,7 +236,7 @@ class Tick(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknow
 # --- Commands -------------------------------------------------------------------
 
 
-class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """One task to launch. ``payload`` (command or executor) is carried through untouched."""
 
     task_id: str

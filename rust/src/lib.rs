@@ -1,4 +1,4 @@
-//! Ark's core: the message inbox, the pure reducer, reconciliation.
+//! Ark's core: the message inbox, the pure reducer, reconciliation, offer matching.
 //!
 //! Every module but `python` is plain Rust, tested by `cargo test` without an
 //! interpreter; `python` (feature `python`) is the thin binding `ark._core`.
@@ -7,6 +7,7 @@ pub mod cow_map;
 pub mod effects;
 pub mod error;
 pub mod inbox;
+pub mod matching;
 pub mod messages;
 pub mod reconcile;
 pub mod reducer;

@@ -9,6 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use crate::effects::{self, Effect};
 use crate::error::CoreError;
 use crate::inbox::{Closed, Inbox};
+use crate::matching;
 use crate::messages::Message;
 use crate::reducer::Reducer;
 use crate::state::{Config, Phase, State, TaskView};
@@ -265,8 +266,22 @@ impl PyInbox {
     }
 }
 
+/// One offer-matching cycle: a msgpack `MatchInput` in, msgpack `Decisions`
+/// out (see `ark/matching.py`). The GIL is released while it runs.
+#[pyfunction]
+#[pyo3(signature = (data, /))]
+fn match_offers<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let input: matching::MatchInput = rmp_serde::from_slice(data)
+        .map_err(|e| MessageError::new_err(format!("bad match input: {e}")))?;
+    let decisions = py
+        .detach(move || matching::match_offers(input))
+        .map_err(MessageError::new_err)?;
+    let bytes = rmp_serde::to_vec(&decisions).expect("decisions are plain data and always encode");
+    Ok(PyBytes::new(py, &bytes))
+}
+
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use super::{PyCore, PyInbox, PySnapshot};
+    use super::{match_offers, PyCore, PyInbox, PySnapshot};
 }

@@ -1,0 +1,869 @@
+//! Offer matching: pending task requests against outstanding offers.
+//!
+//! Pure and deterministic; specified in `docs/matching.md`, with a plain-Python
+//! twin in `ark/matching.py` that the property tests compare against.
+//!
+//! Agents are taken in agent-id order. Bin-pack places each request on the
+//! first agent that fits it; spread on the first that fits after the agent
+//! last used for the same request shape, wrapping around. Within one cycle an
+//! agent that cannot take a shape never can again (resources only shrink,
+//! placement counts only grow), so each shape keeps a skip list of such
+//! agents: a cycle costs about O(requests + agents x shapes), not
+//! O(requests x agents).
+
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::messages::{Attribute, Offer, Resource};
+
+const EPSILON: f64 = 1e-9;
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Hash)]
+pub struct Constraint {
+    pub field: String,
+    pub operator: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TaskRequest {
+    pub task_id: String,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub ports: u32,
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, with = "serde_bytes")]
+    pub payload: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Existing {
+    pub group: String,
+    pub agent_id: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AgentInfo {
+    pub agent_id: String,
+    pub hostname: String,
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct MatchInput {
+    pub offers: Vec<Offer>,
+    pub requests: Vec<TaskRequest>,
+    pub strategy: String,
+    #[serde(default)]
+    pub blacklist: Vec<String>,
+    #[serde(default)]
+    pub existing: Vec<Existing>,
+    #[serde(default)]
+    pub agents: Vec<AgentInfo>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct OutResource {
+    pub name: String,
+    pub scalar: Option<f64>,
+    pub ranges: Option<Vec<(i64, i64)>>,
+    pub set: Option<Vec<String>>,
+    pub role: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct OutLaunch {
+    pub task_id: String,
+    pub name: String,
+    pub resources: Vec<OutResource>,
+    #[serde(with = "serde_bytes")]
+    pub payload: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Placement {
+    pub agent_id: String,
+    pub offer_ids: Vec<String>,
+    pub launches: Vec<OutLaunch>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Pending {
+    pub task_id: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct Decisions {
+    pub accepts: Vec<Placement>,
+    pub declines: Vec<String>,
+    pub pending: Vec<Pending>,
+}
+
+/// Strings seen in this cycle (attribute texts, hostnames), as small ids.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    texts: Vec<String>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.texts.len() as u32;
+        self.ids.insert(s.to_owned(), id);
+        self.texts.push(s.to_owned());
+        id
+    }
+}
+
+/// An agent's value for a constraint field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Value {
+    Text(u32),
+    Scalar(f64),
+}
+
+impl Value {
+    fn key(self) -> ValueKey {
+        match self {
+            Value::Text(t) => ValueKey::Text(t),
+            Value::Scalar(x) => ValueKey::Scalar(x.to_bits()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum ValueKey {
+    Text(u32),
+    Scalar(u64),
+}
+
+struct Agent {
+    id: String,
+    offer_ids: Vec<String>,
+    /// Free scalars by (name, role) index (see `match_offers`).
+    free: Vec<f64>,
+    /// Free port ranges of role `*`, sorted, disjoint.
+    ports: Vec<(i64, i64)>,
+    /// The agent's value for each constraint field (by field id).
+    values: Vec<Option<Value>>,
+    launches: Vec<OutLaunch>,
+}
+
+impl Agent {
+    fn free_ports(&self) -> i64 {
+        self.ports.iter().map(|(lo, hi)| hi - lo + 1).sum()
+    }
+}
+
+fn values_of(
+    hostname: &str,
+    attributes: &[Attribute],
+    fields: &[String],
+    texts: &mut Interner,
+) -> Vec<Option<Value>> {
+    fields
+        .iter()
+        .map(|field| {
+            if field == "hostname" {
+                return Some(Value::Text(texts.intern(hostname)));
+            }
+            let a = attributes.iter().find(|a| a.name == *field)?;
+            if let Some(text) = &a.text {
+                return Some(Value::Text(texts.intern(text)));
+            }
+            a.scalar.map(Value::Scalar)
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Op {
+    Eq,
+    Like,
+    Unlike,
+    Unique,
+    MaxPer,
+}
+
+/// A constraint made ready for a cycle: ids instead of strings.
+struct Prepared {
+    field: usize,
+    op: Op,
+    /// EQ: the text's id (None: no agent has that text), or the number.
+    text: Option<u32>,
+    number: Option<f64>,
+    pattern: Option<usize>,
+    limit: u32,
+}
+
+/// Why an agent cannot take a request: the first failing check, in a fixed order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Refusal {
+    Blacklisted,
+    Pinned,
+    Constraint(usize),
+    Resource(usize),
+    Ports,
+}
+
+fn describe(refusal: Refusal, request: &TaskRequest) -> String {
+    match refusal {
+        Refusal::Blacklisted => "agent blacklisted".into(),
+        Refusal::Pinned => format!("pinned to {}", request.agent_id.as_deref().unwrap_or("")),
+        Refusal::Constraint(i) => {
+            let c = &request.constraints[i];
+            format!("constraint {} {} {}", c.field, c.operator, c.value)
+                .trim_end()
+                .to_string()
+        }
+        Refusal::Resource(i) => {
+            let r = &request.resources[i];
+            format!("not enough {} (role {})", r.name, r.role)
+        }
+        Refusal::Ports => "not enough ports".into(),
+    }
+}
+
+struct Check<'a> {
+    request: &'a TaskRequest,
+    prepared: &'a [Prepared],
+    /// The request's scalars as (index into `Agent::free`, amount).
+    needs: &'a [(usize, f64)],
+    group: u32,
+    texts: &'a Interner,
+    regexes: &'a [Option<Regex>],
+}
+
+fn refusal(
+    agent: &Agent,
+    check: &Check<'_>,
+    blacklisted: bool,
+    counts: &HashMap<(u32, usize, ValueKey), u32>,
+) -> Option<Refusal> {
+    let request = check.request;
+    if blacklisted {
+        return Some(Refusal::Blacklisted);
+    }
+    if let Some(pin) = &request.agent_id {
+        if *pin != agent.id {
+            return Some(Refusal::Pinned);
+        }
+    }
+    for (i, c) in check.prepared.iter().enumerate() {
+        let value = agent.values[c.field];
+        let ok = match c.op {
+            Op::Eq => match value {
+                Some(Value::Text(t)) => c.text == Some(t),
+                Some(Value::Scalar(x)) => c.number == Some(x),
+                None => false,
+            },
+            Op::Like | Op::Unlike => {
+                let like = match (value, c.pattern.and_then(|p| check.regexes[p].as_ref())) {
+                    (Some(Value::Text(t)), Some(p)) => p.is_match(&check.texts.texts[t as usize]),
+                    _ => false,
+                };
+                like == (c.op == Op::Like)
+            }
+            Op::Unique | Op::MaxPer => match value {
+                None => false,
+                Some(v) => {
+                    counts
+                        .get(&(check.group, c.field, v.key()))
+                        .copied()
+                        .unwrap_or(0)
+                        < c.limit
+                }
+            },
+        };
+        if !ok {
+            return Some(Refusal::Constraint(i));
+        }
+    }
+    for (i, &(index, need)) in check.needs.iter().enumerate() {
+        if need - agent.free[index] >= EPSILON {
+            return Some(Refusal::Resource(i));
+        }
+    }
+    if i64::from(request.ports) > agent.free_ports() {
+        return Some(Refusal::Ports);
+    }
+    None
+}
+
+/// The checks that make a request unplaceable on every agent, before any agent is looked at.
+fn invalid(
+    request: &TaskRequest,
+    patterns: &[Option<usize>],
+    regexes: &[Option<Regex>],
+) -> Option<String> {
+    for (c, pattern) in request.constraints.iter().zip(patterns) {
+        let compiled = pattern.and_then(|p| regexes[p].as_ref());
+        match c.operator.as_str() {
+            "EQ" | "UNIQUE" => {}
+            "LIKE" | "UNLIKE" if compiled.is_none() => {
+                return Some(format!("invalid regex {:?}", c.value));
+            }
+            "LIKE" | "UNLIKE" => {}
+            "MAX_PER" if c.value.parse::<u32>().is_err() => {
+                return Some(format!("MAX_PER needs a count, got {:?}", c.value));
+            }
+            "MAX_PER" => {}
+            other => return Some(format!("unknown constraint operator {other:?}")),
+        }
+    }
+    for r in &request.resources {
+        match r.scalar {
+            Some(x) if x >= 0.0 && x.is_finite() => {}
+            _ => return Some(format!("resource {} must be a finite scalar >= 0", r.name)),
+        }
+    }
+    None
+}
+
+/// What makes two requests interchangeable for placement: their needs,
+/// ports, constraints (by id), group and pinned agent.
+type ShapeKey<'a> = (Vec<(usize, u64)>, u32, Vec<u32>, u32, Option<&'a str>);
+
+/// Per shape: agents known unable to take it (skipped), where spread
+/// resumes, and the reason given to the first of its requests left pending.
+#[derive(Default)]
+struct ShapeState {
+    skip: HashMap<usize, usize>,
+    cursor: usize,
+    reason: Option<String>,
+}
+
+impl ShapeState {
+    /// The first agent at or after `i` not known to refuse this shape (may be `n`).
+    fn next(&mut self, i: usize) -> usize {
+        let mut j = i;
+        while let Some(&k) = self.skip.get(&j) {
+            j = k;
+        }
+        // Path compression: everything on the way now points at the answer.
+        let mut k = i;
+        while k != j {
+            let next = self.skip[&k];
+            self.skip.insert(k, j);
+            k = next;
+        }
+        j
+    }
+
+    fn refuse(&mut self, i: usize) {
+        self.skip.insert(i, i + 1);
+    }
+}
+
+/// One matching cycle.
+pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
+    let spread = match input.strategy.as_str() {
+        "binpack" => false,
+        "spread" => true,
+        other => return Err(format!("unknown strategy {other:?}: binpack or spread")),
+    };
+    // Every field a constraint names, and every group, as small ids.
+    let mut fields: Vec<String> = Vec::new();
+    let mut groups: HashMap<&str, u32> = HashMap::default();
+    for r in &input.requests {
+        let next = groups.len() as u32;
+        groups.entry(r.group.as_str()).or_insert(next);
+        for c in &r.constraints {
+            if !fields.contains(&c.field) {
+                fields.push(c.field.clone());
+            }
+        }
+    }
+    // The scalars requests need, by (name, role): each agent's free amounts
+    // are a vector over these; offered scalars nobody asks for do not matter.
+    let mut scalar_keys: HashMap<(&str, &str), usize> = HashMap::default();
+    for r in &input.requests {
+        for res in &r.resources {
+            let next = scalar_keys.len();
+            scalar_keys
+                .entry((res.name.as_str(), res.role.as_str()))
+                .or_insert(next);
+        }
+    }
+    let mut texts = Interner::default();
+    // Agents from offers, in agent-id order, offers of one agent combined.
+    let mut by_id: BTreeMap<String, Agent> = BTreeMap::new();
+    for offer in input.offers {
+        let agent = by_id
+            .entry(offer.agent_id.clone())
+            .or_insert_with(|| Agent {
+                id: offer.agent_id.clone(),
+                values: values_of(&offer.hostname, &offer.attributes, &fields, &mut texts),
+                offer_ids: Vec::new(),
+                free: vec![0.0; scalar_keys.len()],
+                ports: Vec::new(),
+                launches: Vec::new(),
+            });
+        agent.offer_ids.push(offer.id);
+        for r in offer.resources {
+            if let (Some(x), Some(&index)) = (
+                r.scalar,
+                scalar_keys.get(&(r.name.as_str(), r.role.as_str())),
+            ) {
+                agent.free[index] += x;
+            }
+            if r.name == "ports" && r.role == "*" {
+                agent.ports.extend(r.ranges.into_iter().flatten());
+            }
+        }
+    }
+    let mut agents: Vec<Agent> = by_id.into_values().collect();
+    for agent in &mut agents {
+        agent.offer_ids.sort();
+        agent.ports = merge(std::mem::take(&mut agent.ports));
+    }
+    let blacklist: HashSet<&str> = input.blacklist.iter().map(String::as_str).collect();
+    // Placement counts of existing tasks, by (group, field, value), for the
+    // fields a UNIQUE or MAX_PER of that group counts by.
+    let mut counted: HashSet<(u32, usize)> = HashSet::default();
+    for r in &input.requests {
+        for c in &r.constraints {
+            if c.operator == "UNIQUE" || c.operator == "MAX_PER" {
+                let field = fields.iter().position(|f| *f == c.field).unwrap_or(0);
+                counted.insert((groups[r.group.as_str()], field));
+            }
+        }
+    }
+    let mut known: HashMap<&str, Vec<Option<Value>>> = HashMap::default();
+    for a in &input.agents {
+        known.insert(
+            a.agent_id.as_str(),
+            values_of(&a.hostname, &a.attributes, &fields, &mut texts),
+        );
+    }
+    for a in &agents {
+        known.insert(a.id.as_str(), a.values.clone());
+    }
+    let mut counts: HashMap<(u32, usize, ValueKey), u32> = HashMap::default();
+    for e in &input.existing {
+        let (Some(&group), Some(values)) =
+            (groups.get(e.group.as_str()), known.get(e.agent_id.as_str()))
+        else {
+            continue;
+        };
+        for (field, value) in values.iter().enumerate() {
+            if let (true, Some(v)) = (counted.contains(&(group, field)), value) {
+                *counts.entry((group, field, v.key())).or_insert(0) += 1;
+            }
+        }
+    }
+    drop(known);
+
+    let mut shapes: HashMap<ShapeKey<'_>, ShapeState> = HashMap::default();
+    let mut constraint_ids_of: HashMap<&Constraint, u32> = HashMap::default();
+    let mut regex_ids: HashMap<&str, usize> = HashMap::default();
+    let mut regexes: Vec<Option<Regex>> = Vec::new();
+    let mut out = Decisions::default();
+    let n = agents.len();
+    for request in &input.requests {
+        let patterns: Vec<Option<usize>> = request
+            .constraints
+            .iter()
+            .map(|c| {
+                (c.operator == "LIKE" || c.operator == "UNLIKE").then(|| {
+                    *regex_ids.entry(c.value.as_str()).or_insert_with(|| {
+                        regexes.push(Regex::new(&format!("^(?:{})$", c.value)).ok());
+                        regexes.len() - 1
+                    })
+                })
+            })
+            .collect();
+        if let Some(reason) = invalid(request, &patterns, &regexes) {
+            out.pending.push(Pending {
+                task_id: request.task_id.clone(),
+                reason,
+            });
+            continue;
+        }
+        let prepared: Vec<Prepared> = request
+            .constraints
+            .iter()
+            .zip(patterns)
+            .map(|(c, pattern)| Prepared {
+                field: fields.iter().position(|f| *f == c.field).unwrap_or(0),
+                op: match c.operator.as_str() {
+                    "EQ" => Op::Eq,
+                    "LIKE" => Op::Like,
+                    "UNLIKE" => Op::Unlike,
+                    "UNIQUE" => Op::Unique,
+                    _ => Op::MaxPer,
+                },
+                text: texts.ids.get(&c.value).copied(),
+                number: c.value.parse::<f64>().ok(),
+                pattern,
+                limit: if c.operator == "UNIQUE" {
+                    1
+                } else {
+                    c.value.parse::<u32>().unwrap_or(0)
+                },
+            })
+            .collect();
+        let needs: Vec<(usize, f64)> = request
+            .resources
+            .iter()
+            .map(|r| {
+                let index = scalar_keys[&(r.name.as_str(), r.role.as_str())];
+                (index, r.scalar.unwrap_or(0.0))
+            })
+            .collect();
+        let check = Check {
+            request,
+            prepared: &prepared,
+            needs: &needs,
+            group: groups[request.group.as_str()],
+            texts: &texts,
+            regexes: &regexes,
+        };
+        let constraint_ids: Vec<u32> = request
+            .constraints
+            .iter()
+            .map(|c| {
+                let next = constraint_ids_of.len() as u32;
+                *constraint_ids_of.entry(c).or_insert(next)
+            })
+            .collect();
+        let key: ShapeKey<'_> = (
+            needs.iter().map(|&(i, x)| (i, x.to_bits())).collect(),
+            request.ports,
+            constraint_ids,
+            check.group,
+            request.agent_id.as_deref(),
+        );
+        let state = shapes.entry(key).or_default();
+        let start = if spread { state.cursor } else { 0 };
+        let mut chosen = None;
+        // Scan [start, n) then [0, start), skipping agents known to refuse.
+        for (lo, hi) in [(start, n), (0, start)] {
+            let mut i = state.next(lo);
+            while i < hi {
+                let agent = &agents[i];
+                let banned = blacklist.contains(agent.id.as_str());
+                if refusal(agent, &check, banned, &counts).is_none() {
+                    chosen = Some(i);
+                    break;
+                }
+                state.refuse(i);
+                i = state.next(i + 1);
+            }
+            if chosen.is_some() {
+                break;
+            }
+        }
+        let Some(i) = chosen else {
+            // The first pending request of a shape explains it for the rest of
+            // the cycle: agents only fill up, so none can take the others either.
+            let reason = state
+                .reason
+                .get_or_insert_with(|| summary(&agents, &check, &blacklist, &counts))
+                .clone();
+            out.pending.push(Pending {
+                task_id: request.task_id.clone(),
+                reason,
+            });
+            continue;
+        };
+        state.cursor = i + 1;
+        let agent = &mut agents[i];
+        let launch = place(agent, request, &needs);
+        for c in &prepared {
+            if matches!(c.op, Op::Unique | Op::MaxPer) {
+                if let Some(v) = agent.values[c.field] {
+                    *counts.entry((check.group, c.field, v.key())).or_insert(0) += 1;
+                }
+            }
+        }
+        agent.launches.push(launch);
+    }
+    for agent in agents {
+        if agent.launches.is_empty() {
+            out.declines.extend(agent.offer_ids);
+        } else {
+            out.accepts.push(Placement {
+                agent_id: agent.id,
+                offer_ids: agent.offer_ids,
+                launches: agent.launches,
+            });
+        }
+    }
+    out.declines.sort();
+    Ok(out)
+}
+
+/// Take the request's resources from the agent; the launch that holds them.
+fn place(agent: &mut Agent, request: &TaskRequest, needs: &[(usize, f64)]) -> OutLaunch {
+    let mut resources = Vec::new();
+    for (r, &(index, need)) in request.resources.iter().zip(needs) {
+        agent.free[index] -= need;
+        resources.push(OutResource {
+            name: r.name.clone(),
+            scalar: Some(need),
+            ranges: None,
+            set: None,
+            role: r.role.clone(),
+        });
+    }
+    if request.ports > 0 {
+        let mut want = i64::from(request.ports);
+        let mut taken = Vec::new();
+        let mut rest = Vec::new();
+        for (lo, hi) in std::mem::take(&mut agent.ports) {
+            if want == 0 {
+                rest.push((lo, hi));
+                continue;
+            }
+            let len = hi - lo + 1;
+            if len <= want {
+                taken.push((lo, hi));
+                want -= len;
+            } else {
+                taken.push((lo, lo + want - 1));
+                rest.push((lo + want, hi));
+                want = 0;
+            }
+        }
+        agent.ports = rest;
+        resources.push(OutResource {
+            name: "ports".into(),
+            scalar: None,
+            ranges: Some(taken),
+            set: None,
+            role: "*".into(),
+        });
+    }
+    OutLaunch {
+        task_id: request.task_id.clone(),
+        name: request.name.clone(),
+        resources,
+        payload: request.payload.clone(),
+    }
+}
+
+/// Why a request fits nowhere: each agent's first refusal, counted, sorted.
+fn summary(
+    agents: &[Agent],
+    check: &Check<'_>,
+    blacklist: &HashSet<&str>,
+    counts: &HashMap<(u32, usize, ValueKey), u32>,
+) -> String {
+    if agents.is_empty() {
+        return "no offers".into();
+    }
+    let mut by_refusal: HashMap<Refusal, usize> = HashMap::default();
+    for agent in agents {
+        let banned = blacklist.contains(agent.id.as_str());
+        if let Some(r) = refusal(agent, check, banned, counts) {
+            *by_refusal.entry(r).or_insert(0) += 1;
+        }
+    }
+    // Two refusals may read the same (two equal constraints): their counts add up.
+    let mut why: BTreeMap<String, usize> = BTreeMap::new();
+    for (r, k) in by_refusal {
+        *why.entry(describe(r, check.request)).or_insert(0) += k;
+    }
+    why.into_iter()
+        .map(|(w, k)| format!("{w} on {k} agent{}", if k == 1 { "" } else { "s" }))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Sort ranges and merge the overlapping or touching ones.
+fn merge(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    ranges.retain(|(lo, hi)| lo <= hi);
+    ranges.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some(last) if lo <= last.1 + 1 => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(id: &str, agent: &str, cpus: f64, attrs: &[(&str, &str)]) -> Offer {
+        Offer {
+            id: id.into(),
+            agent_id: agent.into(),
+            hostname: format!("h-{agent}"),
+            resources: vec![
+                Resource {
+                    name: "cpus".into(),
+                    scalar: Some(cpus),
+                    ranges: None,
+                    set: None,
+                    role: "*".into(),
+                },
+                Resource {
+                    name: "ports".into(),
+                    scalar: None,
+                    ranges: Some(vec![(31000, 31009)]),
+                    set: None,
+                    role: "*".into(),
+                },
+            ],
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| Attribute {
+                    name: (*k).into(),
+                    text: Some((*v).into()),
+                    scalar: None,
+                    ranges: None,
+                    set: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn request(id: &str, cpus: f64, constraints: Vec<Constraint>) -> TaskRequest {
+        TaskRequest {
+            task_id: id.into(),
+            resources: vec![Resource {
+                name: "cpus".into(),
+                scalar: Some(cpus),
+                ranges: None,
+                set: None,
+                role: "*".into(),
+            }],
+            ports: 0,
+            constraints,
+            group: "g".into(),
+            agent_id: None,
+            name: String::new(),
+            payload: Vec::new(),
+        }
+    }
+
+    fn input(offers: Vec<Offer>, requests: Vec<TaskRequest>, strategy: &str) -> MatchInput {
+        MatchInput {
+            offers,
+            requests,
+            strategy: strategy.into(),
+            blacklist: vec![],
+            existing: vec![],
+            agents: vec![],
+        }
+    }
+
+    fn placed(d: &Decisions) -> Vec<(String, Vec<String>)> {
+        d.accepts
+            .iter()
+            .map(|p| {
+                (
+                    p.agent_id.clone(),
+                    p.launches.iter().map(|l| l.task_id.clone()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn binpack_fills_the_first_agent_and_spread_rotates() {
+        let offers = || vec![offer("o1", "a1", 4.0, &[]), offer("o2", "a2", 4.0, &[])];
+        let reqs = || {
+            (0..3)
+                .map(|i| request(&format!("t{i}"), 1.0, vec![]))
+                .collect()
+        };
+        let d = match_offers(input(offers(), reqs(), "binpack")).unwrap();
+        assert_eq!(
+            placed(&d),
+            vec![("a1".into(), vec!["t0".into(), "t1".into(), "t2".into()])]
+        );
+        assert_eq!(d.declines, vec!["o2".to_string()]);
+        let d = match_offers(input(offers(), reqs(), "spread")).unwrap();
+        assert_eq!(
+            placed(&d),
+            vec![
+                ("a1".into(), vec!["t0".into(), "t2".into()]),
+                ("a2".into(), vec!["t1".into()])
+            ]
+        );
+    }
+
+    #[test]
+    fn unique_hostname_leaves_the_rest_pending_with_the_reason() {
+        let unique = Constraint {
+            field: "hostname".into(),
+            operator: "UNIQUE".into(),
+            value: String::new(),
+        };
+        let offers = vec![offer("o1", "a1", 4.0, &[]), offer("o2", "a2", 4.0, &[])];
+        let reqs = (0..3)
+            .map(|i| request(&format!("t{i}"), 1.0, vec![unique.clone()]))
+            .collect();
+        let d = match_offers(input(offers, reqs, "binpack")).unwrap();
+        assert_eq!(d.accepts.len(), 2);
+        assert_eq!(
+            d.pending,
+            vec![Pending {
+                task_id: "t2".into(),
+                reason: "constraint hostname UNIQUE on 2 agents".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn attributes_like_and_ports() {
+        let like = Constraint {
+            field: "rack".into(),
+            operator: "LIKE".into(),
+            value: "r[12]".into(),
+        };
+        let offers = vec![
+            offer("o1", "a1", 4.0, &[("rack", "r3")]),
+            offer("o2", "a2", 4.0, &[("rack", "r2")]),
+        ];
+        let mut r = request("t0", 1.0, vec![like]);
+        r.ports = 3;
+        let d = match_offers(input(offers, vec![r], "binpack")).unwrap();
+        assert_eq!(d.accepts[0].agent_id, "a2");
+        assert_eq!(
+            d.accepts[0].launches[0].resources[1].ranges,
+            Some(vec![(31000, 31002)])
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_pending_not_errors() {
+        let bad = Constraint {
+            field: "rack".into(),
+            operator: "LIKE".into(),
+            value: "(".into(),
+        };
+        let d = match_offers(input(
+            vec![offer("o1", "a1", 1.0, &[])],
+            vec![request("t", 1.0, vec![bad])],
+            "spread",
+        ))
+        .unwrap();
+        assert_eq!(d.pending[0].reason, "invalid regex \"(\"");
+        assert!(match_offers(input(vec![], vec![], "best")).is_err());
+    }
+}

@@ -1,0 +1,222 @@
+"""Offer matching: the Rust matcher against the plain-Python reference, and invariants."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ark import messages as m
+from ark.errors import MessageError
+from ark.matching import (
+    AgentInfo,
+    Constraint,
+    Decisions,
+    Existing,
+    TaskRequest,
+    match_offers,
+    reference_match,
+)
+
+AGENTS = [f"a{i}" for i in range(6)]
+RACKS = ["r1", "r2", "r3"]
+ROLES = ["*", "web"]
+
+# Patterns both regex engines read the same way.
+patterns = st.sampled_from(["r1", "r[12]", "r.", "r1|r3", "(r2)?", "x*", "r[0-9]+", "("])
+
+
+@st.composite
+def offers(draw: st.DrawFn) -> list[m.Offer]:
+    out = []
+    for i, agent in enumerate(draw(st.lists(st.sampled_from(AGENTS), unique=True, max_size=6))):
+        attrs = [m.Attribute("rack", text=draw(st.sampled_from(RACKS)))]
+        if draw(st.booleans()):
+            attrs.append(m.Attribute("ssd", scalar=float(draw(st.integers(0, 2)))))
+        for j in range(draw(st.integers(1, 2))):
+            resources = [
+                m.Resource("cpus", scalar=draw(st.sampled_from([0.5, 1.0, 2.0, 4.0]))),
+                m.Resource("mem", scalar=draw(st.sampled_from([256.0, 1024.0]))),
+            ]
+            if draw(st.booleans()):
+                resources.append(m.Resource("cpus", scalar=1.0, role="web"))
+            if draw(st.booleans()):
+                lo = draw(st.integers(31000, 31010))
+                resources.append(m.Resource("ports", ranges=[(lo, lo + draw(st.integers(0, 4)))]))
+            out.append(m.Offer(f"o{i}-{j}", agent, f"host-{agent}", resources, attrs))
+    return out
+
+
+constraints = st.one_of(
+    st.builds(Constraint, st.just("rack"), st.just("EQ"), st.sampled_from(RACKS)),
+    st.builds(Constraint, st.just("ssd"), st.just("EQ"), st.sampled_from(["1", "2.0", "x"])),
+    st.builds(Constraint, st.sampled_from(["rack", "hostname"]), st.just("LIKE"), patterns),
+    st.builds(Constraint, st.just("rack"), st.just("UNLIKE"), patterns),
+    st.builds(Constraint, st.sampled_from(["hostname", "rack", "ssd"]), st.just("UNIQUE")),
+    st.builds(
+        Constraint,
+        st.sampled_from(["hostname", "rack"]),
+        st.just("MAX_PER"),
+        st.sampled_from(["0", "1", "2", "x"]),
+    ),
+)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> list[TaskRequest]:
+    out = []
+    for i in range(draw(st.integers(0, 12))):
+        resources = [m.Resource("cpus", scalar=draw(st.sampled_from([0.25, 0.5, 1.0, 3.0])))]
+        if draw(st.booleans()):
+            resources.append(m.Resource("mem", scalar=draw(st.sampled_from([128.0, 512.0]))))
+        if draw(st.booleans()):
+            resources.append(m.Resource("cpus", scalar=0.5, role="web"))
+        out.append(
+            TaskRequest(
+                f"t{i}",
+                resources,
+                ports=draw(st.integers(0, 3)),
+                constraints=draw(st.lists(constraints, max_size=2)),
+                group=draw(st.sampled_from(["g1", "g2"])),
+                agent_id=draw(st.none() | st.sampled_from(AGENTS)),
+                name=f"task {i}",
+                payload=b"p",
+            )
+        )
+    return out
+
+
+cycle = st.tuples(
+    offers(),
+    requests(),
+    st.sampled_from(["binpack", "spread"]),
+    st.lists(st.sampled_from(AGENTS), max_size=2),
+    st.lists(
+        st.builds(Existing, st.sampled_from(["g1", "g2"]), st.sampled_from(AGENTS)), max_size=4
+    ),
+)
+
+
+def run(args: tuple) -> tuple[Decisions, Decisions]:  # type: ignore[type-arg]
+    offered, reqs, strategy, blacklist, existing = args
+    agents = [AgentInfo(a, f"host-{a}", [m.Attribute("rack", text="r1")]) for a in AGENTS]
+    kw = {"blacklist": blacklist, "existing": existing, "agents": agents}
+    return (
+        match_offers(offered, reqs, strategy, **kw),
+        reference_match(offered, reqs, strategy, **kw),
+    )
+
+
+@settings(max_examples=500)
+@given(cycle)
+def test_rust_and_reference_decide_the_same(args: tuple) -> None:  # type: ignore[type-arg]
+    rust, reference = run(args)
+    assert rust == reference
+
+
+@settings(max_examples=300)
+@given(cycle)
+def test_decisions_respect_offers_and_constraints(args: tuple) -> None:  # type: ignore[type-arg]
+    offered, reqs, _, blacklist, _ = args
+    decisions, _ = run(args)
+    by_id = {r.task_id: r for r in reqs}
+    # Every offer is answered exactly once: accepted with its agent's others, or declined.
+    used = [o for p in decisions.accepts for o in p.offer_ids] + decisions.declines
+    assert sorted(used) == sorted(o.id for o in offered)
+    # Every request is placed or pending, once.
+    placed = [launch.task_id for p in decisions.accepts for launch in p.launches]
+    pending = [p.task_id for p in decisions.pending]
+    assert sorted(placed + pending) == sorted(by_id)
+    for p in decisions.accepts:
+        mine = [o for o in offered if o.id in p.offer_ids]
+        assert {o.agent_id for o in mine} == {p.agent_id}
+        assert p.agent_id not in blacklist
+        have: Counter[tuple[str, str]] = Counter()
+        ports: set[int] = set()
+        for o in mine:
+            for r in o.resources:
+                if r.scalar is not None:
+                    have[(r.name, r.role)] += r.scalar
+                if r.name == "ports" and r.ranges:
+                    ports |= {x for lo, hi in r.ranges for x in range(lo, hi + 1)}
+        need: Counter[tuple[str, str]] = Counter()
+        taken: list[int] = []
+        for launch in p.launches:
+            request = by_id[launch.task_id]
+            assert request.agent_id in (None, p.agent_id)
+            for r in launch.resources:
+                if r.scalar is not None:
+                    need[(r.name, r.role)] += r.scalar
+                if r.ranges:
+                    taken += [x for lo, hi in r.ranges for x in range(lo, hi + 1)]
+            attrs = {a.name: a for a in mine[0].attributes}
+            for c in request.constraints:
+                if c.operator == "EQ" and c.field == "rack":
+                    assert attrs["rack"].text == c.value
+                if c.operator == "LIKE" and c.field == "rack":
+                    assert re.fullmatch(c.value, attrs["rack"].text or "")
+        for key, amount in need.items():
+            assert amount - have[key] < 1e-9, (key, amount, have[key])
+        assert len(taken) == len(set(taken)) and set(taken) <= ports
+
+
+@settings(max_examples=200)
+@given(st.integers(1, 6), st.integers(0, 6), st.sampled_from(["binpack", "spread"]))
+def test_one_per_agent_fits_whenever_there_are_agents(
+    agents: int, tasks: int, strategy: str
+) -> None:
+    """UNIQUE hostname with enough free agents: nothing is left pending."""
+    offered = [
+        m.Offer(f"o{i}", f"a{i}", f"h{i}", [m.Resource("cpus", scalar=1.0)]) for i in range(agents)
+    ]
+    unique = [Constraint("hostname", "UNIQUE")]
+    reqs = [
+        TaskRequest(f"t{i}", [m.Resource("cpus", scalar=1.0)], constraints=unique)
+        for i in range(tasks)
+    ]
+    decisions = match_offers(offered, reqs, strategy)  # type: ignore[arg-type]
+    assert len(decisions.pending) == max(0, tasks - agents)
+    assert all(len(p.launches) == 1 for p in decisions.accepts)
+
+
+def test_pending_requests_say_why() -> None:
+    offered = [
+        m.Offer(
+            "o1", "a1", "h1", [m.Resource("cpus", scalar=1.0)], [m.Attribute("rack", text="r1")]
+        )
+    ]
+    reqs = [
+        TaskRequest("big", [m.Resource("cpus", scalar=2.0)]),
+        TaskRequest(
+            "rack", [m.Resource("cpus", scalar=0.1)], constraints=[Constraint("rack", "EQ", "r2")]
+        ),
+        TaskRequest("bad", constraints=[Constraint("rack", "MAX_PER", "many")]),
+    ]
+    decisions = match_offers(offered, reqs)
+    assert [(p.task_id, p.reason) for p in decisions.pending] == [
+        ("big", "not enough cpus (role *) on 1 agent"),
+        ("rack", "constraint rack EQ r2 on 1 agent"),
+        ("bad", 'MAX_PER needs a count, got "many"'),
+    ]
+    assert match_offers([], reqs[:1]).pending[0].reason == "no offers"
+
+
+def test_decisions_become_commands() -> None:
+    offered = [
+        m.Offer("o1", "a1", "h1", [m.Resource("cpus", scalar=1.0)]),
+        m.Offer("o2", "a2", "h2"),
+    ]
+    decisions = match_offers(offered, [TaskRequest("t", [m.Resource("cpus", scalar=1.0)])])
+    accept, decline = decisions.commands(refuse_seconds=9.0)
+    assert isinstance(accept, m.Accept) and accept.offer_ids == ["o1"]
+    assert decline == m.Decline(["o2"], 9.0)
+
+
+def test_a_bad_strategy_is_a_clear_error() -> None:
+    with pytest.raises(MessageError, match="unknown strategy"):
+        match_offers([], [], "best")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown strategy"):
+        reference_match([], [], "best")  # type: ignore[arg-type]
