@@ -208,12 +208,23 @@ class LeaderElection:
         while True:
             data, stat = self._zk.get(self._epoch_path)
             epoch = int(data or b"0") + 1
-            try:
-                stat = self._zk.set(self._epoch_path, str(epoch).encode(), version=stat.version)
-            except BadVersionError:
+            # One transaction: the epoch moves only while our candidate znode
+            # still exists, so a session that expired meanwhile cannot start a term.
+            tx = self._zk.transaction()
+            tx.check(self._node, 0)
+            tx.set_data(self._epoch_path, str(epoch).encode(), version=stat.version)
+            member, bumped = tx.commit()
+            if isinstance(member, Exception):
+                log.warning("ark: candidate znode gone before the term began: %r", member)
+                self._node = None
+                self._events.put("join")
+                return
+            if isinstance(bumped, BadVersionError):
                 continue
+            if isinstance(bumped, Exception):
+                raise bumped
             break
-        self._term = Term(epoch, stat.version, self._epoch_path)
+        self._term = Term(epoch, bumped.version, self._epoch_path)
         log.info("ark: elected leader, %r", self._term)
         self._on_elected(self._term)
 
