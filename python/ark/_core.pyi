@@ -1,11 +1,15 @@
 """Types of the Rust extension; see ``rust/src/python.rs``."""
 
 from collections.abc import Sequence
+from typing import final
 
 from ark.errors import ArkError
 
+__all__ = ["Core", "Inbox", "Snapshot", "match_offers"]
+
+@final
 class Core:
-    def __init__(self, config: bytes | None = None) -> None: ...
+    def __new__(cls, config: bytes | None = None) -> Core: ...
     def step(self, message: bytes, /, *, now: float) -> bytes:
         """Apply one message; msgpack list of its effects. GIL held."""
     def step_batch(
@@ -14,6 +18,7 @@ class Core:
         """Apply messages in order with the GIL released; effects and failures."""
     def snapshot(self) -> Snapshot: ...
 
+@final
 class Snapshot:
     @property
     def framework_id(self) -> str | None: ...
@@ -41,8 +46,9 @@ class Snapshot:
     def tasks_by_state(self) -> dict[str, list[str]]: ...
     def tasks_on_agent(self, agent_id: str) -> list[str]: ...
 
+@final
 class Inbox:
-    def __init__(self) -> None: ...
+    def __new__(cls) -> Inbox: ...
     def push(self, message: bytes, /) -> None:
         """Append one encoded message; never blocks. Raises InboxClosed."""
     def drain(self, *, max_messages: int = 1024, timeout: float = 1.0) -> list[bytes]:
