@@ -218,7 +218,7 @@ impl PySnapshot {
 /// one consumer.
 #[pyclass(name = "Inbox", module = "ark._core", frozen)]
 struct PyInbox {
-    inner: Inbox,
+    inner: Inbox<Py<PyBytes>>,
 }
 
 #[pymethods]
@@ -232,8 +232,8 @@ impl PyInbox {
 
     /// Append one encoded message. Never blocks.
     #[pyo3(signature = (message, /))]
-    fn push(&self, message: &[u8]) -> PyResult<()> {
-        Ok(self.inner.push(message.to_vec())?)
+    fn push(&self, message: Bound<'_, PyBytes>) -> PyResult<()> {
+        Ok(self.inner.push(message.unbind())?)
     }
 
     /// Up to `max_messages` messages, waiting up to `timeout` seconds for the
@@ -248,7 +248,7 @@ impl PyInbox {
         let timeout = Duration::try_from_secs_f64(timeout)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("bad timeout: {e}")))?;
         let batch = py.detach(|| self.inner.drain(max_messages.max(1), timeout))?;
-        Ok(batch.iter().map(|m| PyBytes::new(py, m)).collect())
+        Ok(batch.into_iter().map(|m| m.into_bound(py)).collect())
     }
 
     /// Refuse further pushes and wake the consumer; what is queued is still drained.
