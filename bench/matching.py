@@ -15,8 +15,9 @@ import argparse
 import gc
 import time
 
+from ark import _core
 from ark import messages as m
-from ark.matching import Constraint, TaskRequest, match_offers, reference_match
+from ark.matching import Constraint, TaskRequest, _encoder, _Input, match_offers, reference_match
 
 
 def agents(n: int) -> list[m.Offer]:
@@ -82,6 +83,11 @@ def main() -> None:
         pending = len(d.pending)  # type: ignore[attr-defined]
         label = f"Rust, {strategy}, full size"
         print(f"{label:<44} {seconds * 1e3:>10.1f} {placed:>8,} {pending:>8,}")
+        # The same cycle without building Python objects: msgpack in, msgpack out.
+        data = _encoder.encode(_Input(offers, reqs, strategy, [], [], []))
+        core_seconds, _ = timed(lambda d=data: _core.match_offers(d))
+        label = "  of which the Rust call, bytes in and out"
+        print(f"{label:<44} {core_seconds * 1e3:>10.1f}")
         rust_small, d1 = timed(lambda s=strategy: match_offers(small_offers, small_reqs, s))
         ref_small, d2 = timed(lambda s=strategy: reference_match(small_offers, small_reqs, s))
         assert d1 == d2, "Rust and the reference disagree"

@@ -18,100 +18,122 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::messages::{Attribute, Offer, Resource};
+use crate::messages::{Attribute, Offer};
 
 const EPSILON: f64 = 1e-9;
 
+// The inputs borrow their strings from the msgpack bytes, and the decisions
+// borrow them back: with 50,000 requests, owning them was most of a cycle.
+
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Hash)]
-pub struct Constraint {
-    pub field: String,
-    pub operator: String,
+pub struct Constraint<'a> {
+    pub field: &'a str,
+    pub operator: &'a str,
     #[serde(default)]
-    pub value: String,
+    pub value: &'a str,
+}
+
+/// A request's resource, as `ark.messages.Resource` (only scalars count here).
+#[derive(Clone, Debug, Deserialize)]
+pub struct RequestResource<'a> {
+    pub name: &'a str,
+    #[serde(default)]
+    pub scalar: Option<f64>,
+    #[serde(default)]
+    pub ranges: Option<Vec<(i64, i64)>>,
+    #[serde(default, borrow)]
+    pub set: Option<Vec<&'a str>>,
+    #[serde(default = "any_role")]
+    pub role: &'a str,
+}
+
+fn any_role() -> &'static str {
+    "*"
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct TaskRequest {
-    pub task_id: String,
-    #[serde(default)]
-    pub resources: Vec<Resource>,
+pub struct TaskRequest<'a> {
+    pub task_id: &'a str,
+    #[serde(default, borrow)]
+    pub resources: Vec<RequestResource<'a>>,
     #[serde(default)]
     pub ports: u32,
+    #[serde(default, borrow)]
+    pub constraints: Vec<Constraint<'a>>,
     #[serde(default)]
-    pub constraints: Vec<Constraint>,
+    pub group: &'a str,
     #[serde(default)]
-    pub group: String,
+    pub agent_id: Option<&'a str>,
     #[serde(default)]
-    pub agent_id: Option<String>,
-    #[serde(default)]
-    pub name: String,
+    pub name: &'a str,
     #[serde(default, with = "serde_bytes")]
-    pub payload: Vec<u8>,
+    pub payload: &'a [u8],
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct Existing {
-    pub group: String,
-    pub agent_id: String,
+pub struct Existing<'a> {
+    pub group: &'a str,
+    pub agent_id: &'a str,
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct AgentInfo {
-    pub agent_id: String,
-    pub hostname: String,
+pub struct AgentInfo<'a> {
+    pub agent_id: &'a str,
+    pub hostname: &'a str,
     #[serde(default)]
     pub attributes: Vec<Attribute>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
-pub struct MatchInput {
+pub struct MatchInput<'a> {
     pub offers: Vec<Offer>,
-    pub requests: Vec<TaskRequest>,
-    pub strategy: String,
-    #[serde(default)]
-    pub blacklist: Vec<String>,
-    #[serde(default)]
-    pub existing: Vec<Existing>,
-    #[serde(default)]
-    pub agents: Vec<AgentInfo>,
+    #[serde(borrow)]
+    pub requests: Vec<TaskRequest<'a>>,
+    pub strategy: &'a str,
+    #[serde(default, borrow)]
+    pub blacklist: Vec<&'a str>,
+    #[serde(default, borrow)]
+    pub existing: Vec<Existing<'a>>,
+    #[serde(default, borrow)]
+    pub agents: Vec<AgentInfo<'a>>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct OutResource {
-    pub name: String,
+pub struct OutResource<'a> {
+    pub name: &'a str,
     pub scalar: Option<f64>,
     pub ranges: Option<Vec<(i64, i64)>>,
-    pub set: Option<Vec<String>>,
-    pub role: String,
+    pub set: Option<Vec<&'a str>>,
+    pub role: &'a str,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct OutLaunch {
-    pub task_id: String,
-    pub name: String,
-    pub resources: Vec<OutResource>,
+pub struct OutLaunch<'a> {
+    pub task_id: &'a str,
+    pub name: &'a str,
+    pub resources: Vec<OutResource<'a>>,
     #[serde(with = "serde_bytes")]
-    pub payload: Vec<u8>,
+    pub payload: &'a [u8],
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Placement {
+pub struct Placement<'a> {
     pub agent_id: String,
     pub offer_ids: Vec<String>,
-    pub launches: Vec<OutLaunch>,
+    pub launches: Vec<OutLaunch<'a>>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Pending {
-    pub task_id: String,
+pub struct Pending<'a> {
+    pub task_id: &'a str,
     pub reason: String,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Default)]
-pub struct Decisions {
-    pub accepts: Vec<Placement>,
+pub struct Decisions<'a> {
+    pub accepts: Vec<Placement<'a>>,
     pub declines: Vec<String>,
-    pub pending: Vec<Pending>,
+    pub pending: Vec<Pending<'a>>,
 }
 
 /// Strings seen in this cycle (attribute texts, hostnames), as small ids.
@@ -155,7 +177,7 @@ enum ValueKey {
     Scalar(u64),
 }
 
-struct Agent {
+struct Agent<'a> {
     id: String,
     offer_ids: Vec<String>,
     /// Free scalars by (name, role) index (see `match_offers`).
@@ -164,10 +186,10 @@ struct Agent {
     ports: Vec<(i64, i64)>,
     /// The agent's value for each constraint field (by field id).
     values: Vec<Option<Value>>,
-    launches: Vec<OutLaunch>,
+    launches: Vec<OutLaunch<'a>>,
 }
 
-impl Agent {
+impl Agent<'_> {
     fn free_ports(&self) -> i64 {
         self.ports.iter().map(|(lo, hi)| hi - lo + 1).sum()
     }
@@ -176,13 +198,13 @@ impl Agent {
 fn values_of(
     hostname: &str,
     attributes: &[Attribute],
-    fields: &[String],
+    fields: &[&str],
     texts: &mut Interner,
 ) -> Vec<Option<Value>> {
     fields
         .iter()
         .map(|field| {
-            if field == "hostname" {
+            if *field == "hostname" {
                 return Some(Value::Text(texts.intern(hostname)));
             }
             let a = attributes.iter().find(|a| a.name == *field)?;
@@ -224,10 +246,10 @@ enum Refusal {
     Ports,
 }
 
-fn describe(refusal: Refusal, request: &TaskRequest) -> String {
+fn describe(refusal: Refusal, request: &TaskRequest<'_>) -> String {
     match refusal {
         Refusal::Blacklisted => "agent blacklisted".into(),
-        Refusal::Pinned => format!("pinned to {}", request.agent_id.as_deref().unwrap_or("")),
+        Refusal::Pinned => format!("pinned to {}", request.agent_id.unwrap_or("")),
         Refusal::Constraint(i) => {
             let c = &request.constraints[i];
             format!("constraint {} {} {}", c.field, c.operator, c.value)
@@ -243,7 +265,7 @@ fn describe(refusal: Refusal, request: &TaskRequest) -> String {
 }
 
 struct Check<'a> {
-    request: &'a TaskRequest,
+    request: &'a TaskRequest<'a>,
     prepared: &'a [Prepared],
     /// The request's scalars as (index into `Agent::free`, amount).
     needs: &'a [(usize, f64)],
@@ -262,8 +284,8 @@ fn refusal(
     if blacklisted {
         return Some(Refusal::Blacklisted);
     }
-    if let Some(pin) = &request.agent_id {
-        if *pin != agent.id {
+    if let Some(pin) = request.agent_id {
+        if pin != agent.id {
             return Some(Refusal::Pinned);
         }
     }
@@ -310,13 +332,13 @@ fn refusal(
 
 /// The checks that make a request unplaceable on every agent, before any agent is looked at.
 fn invalid(
-    request: &TaskRequest,
+    request: &TaskRequest<'_>,
     patterns: &[Option<usize>],
     regexes: &[Option<Regex>],
 ) -> Option<String> {
     for (c, pattern) in request.constraints.iter().zip(patterns) {
         let compiled = pattern.and_then(|p| regexes[p].as_ref());
-        match c.operator.as_str() {
+        match c.operator {
             "EQ" | "UNIQUE" => {}
             "LIKE" | "UNLIKE" if compiled.is_none() => {
                 return Some(format!("invalid regex {:?}", c.value));
@@ -338,9 +360,57 @@ fn invalid(
     None
 }
 
-/// What makes two requests interchangeable for placement: their needs,
-/// ports, constraints (by id), group and pinned agent.
-type ShapeKey<'a> = (Vec<(usize, u64)>, u32, Vec<u32>, u32, Option<&'a str>);
+/// What makes two requests interchangeable for placement: their scalars,
+/// ports, constraints, group and pinned agent (borrowed from the input).
+#[derive(Clone, Copy)]
+struct ShapeRef<'a> {
+    resources: &'a [RequestResource<'a>],
+    ports: u32,
+    constraints: &'a [Constraint<'a>],
+    group: &'a str,
+    agent_id: Option<&'a str>,
+}
+
+impl ShapeRef<'_> {
+    fn scalars(&self) -> impl Iterator<Item = (&str, &str, u64)> + '_ {
+        self.resources
+            .iter()
+            .map(|r| (r.name, r.role, r.scalar.unwrap_or(0.0).to_bits()))
+    }
+}
+
+impl PartialEq for ShapeRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.ports == other.ports
+            && self.group == other.group
+            && self.agent_id == other.agent_id
+            && self.constraints == other.constraints
+            && self.resources.len() == other.resources.len()
+            && self.scalars().eq(other.scalars())
+    }
+}
+
+impl Eq for ShapeRef<'_> {}
+
+impl std::hash::Hash for ShapeRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.ports.hash(state);
+        self.group.hash(state);
+        self.agent_id.hash(state);
+        self.constraints.hash(state);
+        for scalar in self.scalars() {
+            scalar.hash(state);
+        }
+    }
+}
+
+/// A shape's needs, worked out once per cycle.
+struct Shape {
+    invalid: Option<String>,
+    prepared: Vec<Prepared>,
+    needs: Vec<(usize, f64)>,
+    group: u32,
+}
 
 /// Per shape: agents known unable to take it (skipped), where spread
 /// resumes, and the reason given to the first of its requests left pending.
@@ -374,21 +444,21 @@ impl ShapeState {
 }
 
 /// One matching cycle.
-pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
-    let spread = match input.strategy.as_str() {
+pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String> {
+    let spread = match input.strategy {
         "binpack" => false,
         "spread" => true,
         other => return Err(format!("unknown strategy {other:?}: binpack or spread")),
     };
     // Every field a constraint names, and every group, as small ids.
-    let mut fields: Vec<String> = Vec::new();
+    let mut fields: Vec<&str> = Vec::new();
     let mut groups: HashMap<&str, u32> = HashMap::default();
     for r in &input.requests {
         let next = groups.len() as u32;
-        groups.entry(r.group.as_str()).or_insert(next);
+        groups.entry(r.group).or_insert(next);
         for c in &r.constraints {
             if !fields.contains(&c.field) {
-                fields.push(c.field.clone());
+                fields.push(c.field);
             }
         }
     }
@@ -398,15 +468,13 @@ pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
     for r in &input.requests {
         for res in &r.resources {
             let next = scalar_keys.len();
-            scalar_keys
-                .entry((res.name.as_str(), res.role.as_str()))
-                .or_insert(next);
+            scalar_keys.entry((res.name, res.role)).or_insert(next);
         }
     }
     let mut texts = Interner::default();
     // Agents from offers, in agent-id order, offers of one agent combined.
     let mut by_id: BTreeMap<String, Agent> = BTreeMap::new();
-    for offer in input.offers {
+    for offer in &input.offers {
         let agent = by_id
             .entry(offer.agent_id.clone())
             .or_insert_with(|| Agent {
@@ -417,8 +485,8 @@ pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
                 ports: Vec::new(),
                 launches: Vec::new(),
             });
-        agent.offer_ids.push(offer.id);
-        for r in offer.resources {
+        agent.offer_ids.push(offer.id.clone());
+        for r in &offer.resources {
             if let (Some(x), Some(&index)) = (
                 r.scalar,
                 scalar_keys.get(&(r.name.as_str(), r.role.as_str())),
@@ -426,7 +494,7 @@ pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
                 agent.free[index] += x;
             }
             if r.name == "ports" && r.role == "*" {
-                agent.ports.extend(r.ranges.into_iter().flatten());
+                agent.ports.extend(r.ranges.iter().flatten().copied());
             }
         }
     }
@@ -435,7 +503,7 @@ pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
         agent.offer_ids.sort();
         agent.ports = merge(std::mem::take(&mut agent.ports));
     }
-    let blacklist: HashSet<&str> = input.blacklist.iter().map(String::as_str).collect();
+    let blacklist: HashSet<&str> = input.blacklist.iter().copied().collect();
     // Placement counts of existing tasks, by (group, field, value), for the
     // fields a UNIQUE or MAX_PER of that group counts by.
     let mut counted: HashSet<(u32, usize)> = HashSet::default();
@@ -443,15 +511,15 @@ pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
         for c in &r.constraints {
             if c.operator == "UNIQUE" || c.operator == "MAX_PER" {
                 let field = fields.iter().position(|f| *f == c.field).unwrap_or(0);
-                counted.insert((groups[r.group.as_str()], field));
+                counted.insert((groups[r.group], field));
             }
         }
     }
     let mut known: HashMap<&str, Vec<Option<Value>>> = HashMap::default();
     for a in &input.agents {
         known.insert(
-            a.agent_id.as_str(),
-            values_of(&a.hostname, &a.attributes, &fields, &mut texts),
+            a.agent_id,
+            values_of(a.hostname, &a.attributes, &fields, &mut texts),
         );
     }
     for a in &agents {
@@ -459,9 +527,7 @@ pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
     }
     let mut counts: HashMap<(u32, usize, ValueKey), u32> = HashMap::default();
     for e in &input.existing {
-        let (Some(&group), Some(values)) =
-            (groups.get(e.group.as_str()), known.get(e.agent_id.as_str()))
-        else {
+        let (Some(&group), Some(values)) = (groups.get(e.group), known.get(e.agent_id)) else {
             continue;
         };
         for (field, value) in values.iter().enumerate() {
@@ -472,87 +538,90 @@ pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
     }
     drop(known);
 
-    let mut shapes: HashMap<ShapeKey<'_>, ShapeState> = HashMap::default();
-    let mut constraint_ids_of: HashMap<&Constraint, u32> = HashMap::default();
+    let mut shape_index: HashMap<ShapeRef<'_>, usize> = HashMap::default();
+    let mut shapes: Vec<Shape> = Vec::new();
+    let mut states: Vec<ShapeState> = Vec::new();
     let mut regex_ids: HashMap<&str, usize> = HashMap::default();
     let mut regexes: Vec<Option<Regex>> = Vec::new();
     let mut out = Decisions::default();
     let n = agents.len();
     for request in &input.requests {
-        let patterns: Vec<Option<usize>> = request
-            .constraints
-            .iter()
-            .map(|c| {
-                (c.operator == "LIKE" || c.operator == "UNLIKE").then(|| {
-                    *regex_ids.entry(c.value.as_str()).or_insert_with(|| {
-                        regexes.push(Regex::new(&format!("^(?:{})$", c.value)).ok());
-                        regexes.len() - 1
+        let shape = ShapeRef {
+            resources: &request.resources,
+            ports: request.ports,
+            constraints: &request.constraints,
+            group: request.group,
+            agent_id: request.agent_id,
+        };
+        // What a request needs is worked out once per shape, not per request.
+        let index = *shape_index.entry(shape).or_insert_with(|| {
+            let patterns: Vec<Option<usize>> = request
+                .constraints
+                .iter()
+                .map(|c| {
+                    (c.operator == "LIKE" || c.operator == "UNLIKE").then(|| {
+                        *regex_ids.entry(c.value).or_insert_with(|| {
+                            regexes.push(Regex::new(&format!("^(?:{})$", c.value)).ok());
+                            regexes.len() - 1
+                        })
                     })
                 })
-            })
-            .collect();
-        if let Some(reason) = invalid(request, &patterns, &regexes) {
+                .collect();
+            let invalid = invalid(request, &patterns, &regexes);
+            let prepared = request
+                .constraints
+                .iter()
+                .zip(patterns)
+                .map(|(c, pattern)| Prepared {
+                    field: fields.iter().position(|f| *f == c.field).unwrap_or(0),
+                    op: match c.operator {
+                        "EQ" => Op::Eq,
+                        "LIKE" => Op::Like,
+                        "UNLIKE" => Op::Unlike,
+                        "UNIQUE" => Op::Unique,
+                        _ => Op::MaxPer,
+                    },
+                    text: texts.ids.get(c.value).copied(),
+                    number: c.value.parse::<f64>().ok(),
+                    pattern,
+                    limit: if c.operator == "UNIQUE" {
+                        1
+                    } else {
+                        c.value.parse::<u32>().unwrap_or(0)
+                    },
+                })
+                .collect();
+            let needs = request
+                .resources
+                .iter()
+                .map(|r| (scalar_keys[&(r.name, r.role)], r.scalar.unwrap_or(0.0)))
+                .collect();
+            shapes.push(Shape {
+                invalid,
+                prepared,
+                needs,
+                group: groups[request.group],
+            });
+            states.push(ShapeState::default());
+            shapes.len() - 1
+        });
+        let data = &shapes[index];
+        if let Some(reason) = &data.invalid {
             out.pending.push(Pending {
-                task_id: request.task_id.clone(),
-                reason,
+                task_id: request.task_id,
+                reason: reason.clone(),
             });
             continue;
         }
-        let prepared: Vec<Prepared> = request
-            .constraints
-            .iter()
-            .zip(patterns)
-            .map(|(c, pattern)| Prepared {
-                field: fields.iter().position(|f| *f == c.field).unwrap_or(0),
-                op: match c.operator.as_str() {
-                    "EQ" => Op::Eq,
-                    "LIKE" => Op::Like,
-                    "UNLIKE" => Op::Unlike,
-                    "UNIQUE" => Op::Unique,
-                    _ => Op::MaxPer,
-                },
-                text: texts.ids.get(&c.value).copied(),
-                number: c.value.parse::<f64>().ok(),
-                pattern,
-                limit: if c.operator == "UNIQUE" {
-                    1
-                } else {
-                    c.value.parse::<u32>().unwrap_or(0)
-                },
-            })
-            .collect();
-        let needs: Vec<(usize, f64)> = request
-            .resources
-            .iter()
-            .map(|r| {
-                let index = scalar_keys[&(r.name.as_str(), r.role.as_str())];
-                (index, r.scalar.unwrap_or(0.0))
-            })
-            .collect();
         let check = Check {
             request,
-            prepared: &prepared,
-            needs: &needs,
-            group: groups[request.group.as_str()],
+            prepared: &data.prepared,
+            needs: &data.needs,
+            group: data.group,
             texts: &texts,
             regexes: &regexes,
         };
-        let constraint_ids: Vec<u32> = request
-            .constraints
-            .iter()
-            .map(|c| {
-                let next = constraint_ids_of.len() as u32;
-                *constraint_ids_of.entry(c).or_insert(next)
-            })
-            .collect();
-        let key: ShapeKey<'_> = (
-            needs.iter().map(|&(i, x)| (i, x.to_bits())).collect(),
-            request.ports,
-            constraint_ids,
-            check.group,
-            request.agent_id.as_deref(),
-        );
-        let state = shapes.entry(key).or_default();
+        let state = &mut states[index];
         let start = if spread { state.cursor } else { 0 };
         let mut chosen = None;
         // Scan [start, n) then [0, start), skipping agents known to refuse.
@@ -580,15 +649,15 @@ pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
                 .get_or_insert_with(|| summary(&agents, &check, &blacklist, &counts))
                 .clone();
             out.pending.push(Pending {
-                task_id: request.task_id.clone(),
+                task_id: request.task_id,
                 reason,
             });
             continue;
         };
         state.cursor = i + 1;
         let agent = &mut agents[i];
-        let launch = place(agent, request, &needs);
-        for c in &prepared {
+        let launch = place(agent, request, check.needs);
+        for c in check.prepared {
             if matches!(c.op, Op::Unique | Op::MaxPer) {
                 if let Some(v) = agent.values[c.field] {
                     *counts.entry((check.group, c.field, v.key())).or_insert(0) += 1;
@@ -613,16 +682,20 @@ pub fn match_offers(input: MatchInput) -> Result<Decisions, String> {
 }
 
 /// Take the request's resources from the agent; the launch that holds them.
-fn place(agent: &mut Agent, request: &TaskRequest, needs: &[(usize, f64)]) -> OutLaunch {
+fn place<'a>(
+    agent: &mut Agent<'a>,
+    request: &TaskRequest<'a>,
+    needs: &[(usize, f64)],
+) -> OutLaunch<'a> {
     let mut resources = Vec::new();
     for (r, &(index, need)) in request.resources.iter().zip(needs) {
         agent.free[index] -= need;
         resources.push(OutResource {
-            name: r.name.clone(),
+            name: r.name,
             scalar: Some(need),
             ranges: None,
             set: None,
-            role: r.role.clone(),
+            role: r.role,
         });
     }
     if request.ports > 0 {
@@ -646,18 +719,18 @@ fn place(agent: &mut Agent, request: &TaskRequest, needs: &[(usize, f64)]) -> Ou
         }
         agent.ports = rest;
         resources.push(OutResource {
-            name: "ports".into(),
+            name: "ports",
             scalar: None,
             ranges: Some(taken),
             set: None,
-            role: "*".into(),
+            role: "*",
         });
     }
     OutLaunch {
-        task_id: request.task_id.clone(),
-        name: request.name.clone(),
+        task_id: request.task_id,
+        name: request.name,
         resources,
-        payload: request.payload.clone(),
+        payload: request.payload,
     }
 }
 
@@ -706,28 +779,26 @@ fn merge(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::messages::Resource;
 
     fn offer(id: &str, agent: &str, cpus: f64, attrs: &[(&str, &str)]) -> Offer {
+        let scalar = |name: &str, x: f64| Resource {
+            name: name.into(),
+            scalar: Some(x),
+            ranges: None,
+            set: None,
+            role: "*".into(),
+        };
+        let ports = Resource {
+            ranges: Some(vec![(31000, 31009)]),
+            scalar: None,
+            ..scalar("ports", 0.0)
+        };
         Offer {
             id: id.into(),
             agent_id: agent.into(),
             hostname: format!("h-{agent}"),
-            resources: vec![
-                Resource {
-                    name: "cpus".into(),
-                    scalar: Some(cpus),
-                    ranges: None,
-                    set: None,
-                    role: "*".into(),
-                },
-                Resource {
-                    name: "ports".into(),
-                    scalar: None,
-                    ranges: Some(vec![(31000, 31009)]),
-                    set: None,
-                    role: "*".into(),
-                },
-            ],
+            resources: vec![scalar("cpus", cpus), ports],
             attributes: attrs
                 .iter()
                 .map(|(k, v)| Attribute {
@@ -741,63 +812,67 @@ mod tests {
         }
     }
 
-    fn request(id: &str, cpus: f64, constraints: Vec<Constraint>) -> TaskRequest {
+    fn request<'a>(id: &'a str, cpus: f64, constraints: Vec<Constraint<'a>>) -> TaskRequest<'a> {
         TaskRequest {
-            task_id: id.into(),
-            resources: vec![Resource {
-                name: "cpus".into(),
+            task_id: id,
+            resources: vec![RequestResource {
+                name: "cpus",
                 scalar: Some(cpus),
                 ranges: None,
                 set: None,
-                role: "*".into(),
+                role: "*",
             }],
             ports: 0,
             constraints,
-            group: "g".into(),
+            group: "g",
             agent_id: None,
-            name: String::new(),
-            payload: Vec::new(),
+            name: "",
+            payload: b"",
         }
     }
 
-    fn input(offers: Vec<Offer>, requests: Vec<TaskRequest>, strategy: &str) -> MatchInput {
+    fn input<'a>(
+        offers: Vec<Offer>,
+        requests: Vec<TaskRequest<'a>>,
+        strategy: &'a str,
+    ) -> MatchInput<'a> {
         MatchInput {
             offers,
             requests,
-            strategy: strategy.into(),
+            strategy,
             blacklist: vec![],
             existing: vec![],
             agents: vec![],
         }
     }
 
-    fn placed(d: &Decisions) -> Vec<(String, Vec<String>)> {
+    fn placed(d: &Decisions<'_>) -> Vec<(String, Vec<String>)> {
         d.accepts
             .iter()
             .map(|p| {
                 (
                     p.agent_id.clone(),
-                    p.launches.iter().map(|l| l.task_id.clone()).collect(),
+                    p.launches.iter().map(|l| l.task_id.to_string()).collect(),
                 )
             })
             .collect()
     }
 
+    const IDS: [&str; 3] = ["t0", "t1", "t2"];
+
     #[test]
     fn binpack_fills_the_first_agent_and_spread_rotates() {
         let offers = || vec![offer("o1", "a1", 4.0, &[]), offer("o2", "a2", 4.0, &[])];
-        let reqs = || {
-            (0..3)
-                .map(|i| request(&format!("t{i}"), 1.0, vec![]))
-                .collect()
-        };
-        let d = match_offers(input(offers(), reqs(), "binpack")).unwrap();
+        let reqs = || IDS.iter().map(|id| request(id, 1.0, vec![])).collect();
+        let d_in = input(offers(), reqs(), "binpack");
+        let d = match_offers(&d_in).unwrap();
         assert_eq!(
             placed(&d),
             vec![("a1".into(), vec!["t0".into(), "t1".into(), "t2".into()])]
         );
         assert_eq!(d.declines, vec!["o2".to_string()]);
-        let d = match_offers(input(offers(), reqs(), "spread")).unwrap();
+        let s_in = input(offers(), reqs(), "spread");
+        let d = match_offers(&s_in).unwrap();
         assert_eq!(
             placed(&d),
             vec![
@@ -810,20 +885,22 @@ mod tests {
     #[test]
     fn unique_hostname_leaves_the_rest_pending_with_the_reason() {
         let unique = Constraint {
-            field: "hostname".into(),
-            operator: "UNIQUE".into(),
-            value: String::new(),
+            field: "hostname",
+            operator: "UNIQUE",
+            value: "",
         };
         let offers = vec![offer("o1", "a1", 4.0, &[]), offer("o2", "a2", 4.0, &[])];
-        let reqs = (0..3)
-            .map(|i| request(&format!("t{i}"), 1.0, vec![unique.clone()]))
+        let reqs = IDS
+            .iter()
+            .map(|id| request(id, 1.0, vec![unique.clone()]))
             .collect();
-        let d = match_offers(input(offers, reqs, "binpack")).unwrap();
+        let i = input(offers, reqs, "binpack");
+        let d = match_offers(&i).unwrap();
         assert_eq!(d.accepts.len(), 2);
         assert_eq!(
             d.pending,
             vec![Pending {
-                task_id: "t2".into(),
+                task_id: "t2",
                 reason: "constraint hostname UNIQUE on 2 agents".into()
             }]
         );
@@ -832,9 +909,9 @@ mod tests {
     #[test]
     fn attributes_like_and_ports() {
         let like = Constraint {
-            field: "rack".into(),
-            operator: "LIKE".into(),
-            value: "r[12]".into(),
+            field: "rack",
+            operator: "LIKE",
+            value: "r[12]",
         };
         let offers = vec![
             offer("o1", "a1", 4.0, &[("rack", "r3")]),
@@ -842,7 +919,8 @@ mod tests {
         ];
         let mut r = request("t0", 1.0, vec![like]);
         r.ports = 3;
-        let d = match_offers(input(offers, vec![r], "binpack")).unwrap();
+        let i = input(offers, vec![r], "binpack");
+        let d = match_offers(&i).unwrap();
         assert_eq!(d.accepts[0].agent_id, "a2");
         assert_eq!(
             d.accepts[0].launches[0].resources[1].ranges,
@@ -853,17 +931,17 @@ mod tests {
     #[test]
     fn bad_requests_are_pending_not_errors() {
         let bad = Constraint {
-            field: "rack".into(),
-            operator: "LIKE".into(),
-            value: "(".into(),
+            field: "rack",
+            operator: "LIKE",
+            value: "(",
         };
-        let d = match_offers(input(
+        let i = input(
             vec![offer("o1", "a1", 1.0, &[])],
             vec![request("t", 1.0, vec![bad])],
             "spread",
-        ))
-        .unwrap();
+        );
+        let d = match_offers(&i).unwrap();
         assert_eq!(d.pending[0].reason, "invalid regex \"(\"");
-        assert!(match_offers(input(vec![], vec![], "best")).is_err());
+        assert!(match_offers(&input(vec![], vec![], "best")).is_err());
     }
 }

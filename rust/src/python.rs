@@ -271,12 +271,16 @@ impl PyInbox {
 #[pyfunction]
 #[pyo3(signature = (data, /))]
 fn match_offers<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    let input: matching::MatchInput = rmp_serde::from_slice(data)
-        .map_err(|e| MessageError::new_err(format!("bad match input: {e}")))?;
-    let decisions = py
-        .detach(move || matching::match_offers(input))
+    let bytes = py
+        .detach(|| {
+            let input: matching::MatchInput<'_> =
+                rmp_serde::from_slice(data).map_err(|e| format!("bad match input: {e}"))?;
+            let decisions = matching::match_offers(&input)?;
+            Ok::<_, String>(
+                rmp_serde::to_vec(&decisions).expect("decisions are plain data and always encode"),
+            )
+        })
         .map_err(MessageError::new_err)?;
-    let bytes = rmp_serde::to_vec(&decisions).expect("decisions are plain data and always encode");
     Ok(PyBytes::new(py, &bytes))
 }
 
