@@ -15,6 +15,7 @@ import msgspec
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     rule,
     run_state_machine_as_test,
@@ -29,6 +30,8 @@ from ark.state import StateView
 AGENTS = [f"a{i}" for i in range(4)]
 OFFERS = [f"o{i}" for i in range(10)]
 TASKS = [f"t{i}" for i in range(8)]
+# Requests mostly use ids of their own, which updates rarely adopt first.
+REQUESTED = [f"r{i}" for i in range(6)]
 UUIDS = [bytes([i]) * 16 for i in range(4)]
 STATES: list[str] = list(get_args(m.TaskState))
 REASONS = ["REASON_RECONCILIATION", "REASON_AGENT_REMOVED", "REASON_COMMAND_EXECUTOR_FAILED"]
@@ -59,7 +62,7 @@ offers = st.builds(
 )
 statuses = st.builds(
     m.TaskStatus,
-    task_id=st.sampled_from(TASKS),
+    task_id=st.sampled_from(TASKS) | st.sampled_from(REQUESTED),
     state=st.sampled_from(STATES),
     agent_id=st.none() | st.sampled_from(AGENTS),
     reason=st.none() | st.sampled_from(REASONS),
@@ -70,6 +73,39 @@ statuses = st.builds(
 )
 launches = st.lists(
     st.builds(m.Launch, task_id=st.sampled_from(TASKS), resources=resources, payload=st.just(b"x")),
+    max_size=3,
+)
+
+
+constraints = st.sampled_from(
+    [
+        m.Constraint("hostname", "UNIQUE"),
+        m.Constraint("hostname", "MAX_PER", "1"),
+        m.Constraint("hostname", "LIKE", "h[01]"),
+        m.Constraint("hostname", "EQ", "h0"),
+        m.Constraint("hostname", "UNLIKE", "("),
+    ]
+)
+# Mostly requests that fit the rich offers below, sometimes odd ones.
+needs = st.one_of(
+    st.builds(
+        m.Resource,
+        name=st.sampled_from(["cpus", "mem"]),
+        scalar=st.sampled_from([0.5, 1.0, 2.0]),
+    ),
+    scalars,
+)
+task_requests = st.lists(
+    st.builds(
+        m.TaskRequest,
+        task_id=st.sampled_from(REQUESTED) | st.sampled_from(TASKS),
+        resources=st.lists(needs, max_size=2),
+        ports=st.integers(0, 2),
+        constraints=st.lists(constraints, max_size=1),
+        group=st.sampled_from(["g1", "g2"]),
+        agent_id=st.none() | st.sampled_from(AGENTS),
+        payload=st.just(b"p"),
+    ),
     max_size=3,
 )
 
@@ -268,6 +304,40 @@ class ReducerComparison(RuleBasedStateMachine):
     def kill(self, task: str) -> None:
         self.send(m.Kill(task))
 
+    @initialize(strategy=st.sampled_from(["binpack", "spread"]))
+    def strategy(self, strategy: str) -> None:
+        config = msgspec.structs.replace(CONFIG, matching_strategy=strategy)
+        self.rust = Reducer(config)
+        self.reference = reference.Reducer(config)
+        # Start registered, so that offers and requests meet from the first step.
+        self.send(m.Subscribed("fw-1"))
+
+    @rule(ids=st.permutations(OFFERS), cpus=st.sampled_from([1.0, 4.0]))
+    def rich_offers(self, ids: list[str], cpus: float) -> None:
+        """One roomy offer from every agent: the matcher has somewhere to choose."""
+        resources = [
+            m.Resource("cpus", scalar=cpus),
+            m.Resource("mem", scalar=64.0),
+            m.Resource("ports", ranges=[(31000, 31003)]),
+        ]
+        batch = [
+            m.Offer(offer_id, agent, f"h{k % 2}", resources)
+            for k, (offer_id, agent) in enumerate(zip(ids, AGENTS, strict=False))
+        ]
+        self.send(m.Offers(batch))
+
+    @rule(tasks=task_requests)
+    def request(self, tasks: list[m.TaskRequest]) -> None:
+        self.send(m.Request(tasks))
+
+    @rule(task_ids=st.lists(st.sampled_from(REQUESTED), max_size=3))
+    def withdraw(self, task_ids: list[str]) -> None:
+        self.send(m.Withdraw(task_ids))
+
+    @rule(agent_ids=st.lists(st.sampled_from(AGENTS), max_size=2))
+    def blacklist(self, agent_ids: list[str]) -> None:
+        self.send(m.Blacklist(agent_ids))
+
     @rule(task=st.sampled_from(TASKS), agent=st.sampled_from([None, "a1", "a2"]))
     def track(self, task: str, agent: str | None) -> None:
         self.send(m.Track(task, agent))
@@ -317,3 +387,98 @@ class ReducerComparison(RuleBasedStateMachine):
 
 def test_rust_core_matches_the_reference() -> None:
     run_state_machine_as_test(ReducerComparison)
+
+
+class DemandComparison(RuleBasedStateMachine):
+    """Demand and the matcher inside the core, Rust against the reference.
+
+    The general machine above reaches the matcher rarely (its tasks are
+    adopted by updates first, and it is often unregistered or reconciling);
+    this one stays registered and drives requests, offers, blacklists and the
+    ends of placed tasks, so every cycle of the integration is compared.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    @initialize(strategy=st.sampled_from(["binpack", "spread"]))
+    def start(self, strategy: str) -> None:
+        config = msgspec.structs.replace(CONFIG, matching_strategy=strategy)
+        self.rust = Reducer(config)
+        self.reference = reference.Reducer(config)
+        self.send(m.Subscribed("fw-1"))
+
+    def send(self, message: Any) -> list[fx.Effect]:
+        self.now += 1.0
+        outcomes = []
+        for reducer in (self.rust, self.reference):
+            try:
+                outcomes.append((reducer.step(message, self.now), None))
+            except ArkError as e:
+                outcomes.append(([], type(e)))
+        (effects, error), (ref_effects, ref_error) = outcomes
+        assert error == ref_error, f"{message!r}: Rust raised {error}, reference {ref_error}"
+        assert effects == ref_effects, f"{message!r}"
+        view = self.rust.view()
+        assert view == self.reference.view(), f"{message!r}"
+        # Requests are placed once: a launched id is never in the demand too.
+        assert not {r.task_id for r in view.demand} & {t.task_id for t in view.tasks}
+        return effects
+
+    @rule(ids=st.permutations(OFFERS), cpus=st.sampled_from([1.0, 2.0, 4.0]), n=st.integers(1, 4))
+    def offers(self, ids: list[str], cpus: float, n: int) -> None:
+        resources = [
+            m.Resource("cpus", scalar=cpus),
+            m.Resource("mem", scalar=64.0),
+            m.Resource("ports", ranges=[(31000, 31003)]),
+        ]
+        batch = [
+            m.Offer(offer_id, agent, f"h{k % 2}", resources)
+            for k, (offer_id, agent) in enumerate(zip(ids[:n], AGENTS, strict=False))
+        ]
+        self.send(m.Offers(batch))
+
+    @rule(tasks=task_requests)
+    def request(self, tasks: list[m.TaskRequest]) -> None:
+        self.send(m.Request(tasks))
+
+    @rule(
+        template=task_requests.filter(bool).map(lambda ts: ts[0]),
+        ids=st.lists(st.sampled_from(REQUESTED), min_size=2, max_size=4, unique=True),
+    )
+    def request_alike(self, template: m.TaskRequest, ids: list[str]) -> None:
+        """Several requests of one shape: where bin-pack and spread part ways."""
+        self.send(m.Request([msgspec.structs.replace(template, task_id=i) for i in ids]))
+
+    @rule(task_ids=st.lists(st.sampled_from(REQUESTED + TASKS), max_size=3))
+    def withdraw(self, task_ids: list[str]) -> None:
+        self.send(m.Withdraw(task_ids))
+
+    @rule(agent_ids=st.lists(st.sampled_from(AGENTS), max_size=2))
+    def blacklist(self, agent_ids: list[str]) -> None:
+        self.send(m.Blacklist(agent_ids))
+
+    @rule(data=st.data(), state=st.sampled_from(["TASK_RUNNING", "TASK_FINISHED", "TASK_FAILED"]))
+    def placed_task_changes(self, data: st.DataObject, state: str) -> None:
+        tasks = self.rust.view().tasks
+        if tasks:
+            task = data.draw(st.sampled_from(tasks))
+            self.send(m.Update(m.TaskStatus(task.task_id, state, agent_id=task.agent_id)))  # type: ignore[arg-type]
+
+    @rule(offer_id=st.sampled_from(OFFERS))
+    def rescind(self, offer_id: str) -> None:
+        self.send(m.Rescind(offer_id))
+
+    @rule()
+    def reconnect(self) -> None:
+        self.send(m.Disconnected())
+        self.send(m.Subscribed("fw-1"))
+
+    @rule(suppress=st.booleans())
+    def suppression(self, suppress: bool) -> None:
+        self.send(m.Suppress() if suppress else m.Revive())
+
+
+def test_demand_in_the_core_matches_the_reference() -> None:
+    run_state_machine_as_test(DemandComparison)

@@ -92,6 +92,13 @@ class Snapshot:
         """The whole state as plain values; O(number of tasks)."""
         return _view_decoder.decode(self._raw.view())
 
+    def pending(self) -> dict[str, str | None]:
+        """Task requests not yet placed, in arrival order, with why they did not fit.
+
+        ``None`` for a request no matching cycle has considered yet. O(state).
+        """
+        return {r.task_id: r.reason for r in self.view().demand}
+
     def records(self, table: Table = "tasks") -> list[dict[str, Any]]:
         """One table of the state as a list of flat dicts, for pandas, Arrow or JSON.
 

@@ -26,6 +26,7 @@ import msgspec
 
 from ark import _core
 from ark import messages as m
+from ark.messages import Constraint, TaskRequest
 
 __all__ = [
     "AgentInfo",
@@ -41,39 +42,7 @@ __all__ = [
 ]
 
 Strategy: TypeAlias = Literal["binpack", "spread"]
-Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER"]
 _EPSILON = 1e-9
-
-
-class Constraint(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """A rule on an agent's ``hostname`` or one of its text or scalar attributes.
-
-    ``EQ value``; ``LIKE`` / ``UNLIKE`` a regular expression matching the whole
-    text; ``UNIQUE``: at most one task of the request's group per value;
-    ``MAX_PER n``: at most ``n``. An agent without the attribute fails all
-    but ``UNLIKE``.
-    """
-
-    field: str
-    operator: Operator
-    value: str = ""
-
-
-class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """A task to place: scalar ``resources`` (each of its role), a count of ``ports``.
-
-    ``group`` scopes UNIQUE and MAX_PER, and ``agent_id`` pins the request
-    to one agent. ``name`` and ``payload`` are carried to the launch untouched.
-    """
-
-    task_id: str
-    resources: list[m.Resource] = []
-    ports: int = 0
-    constraints: list[Constraint] = []
-    group: str = ""
-    agent_id: str | None = None
-    name: str = ""
-    payload: bytes = b""
 
 
 class Existing(msgspec.Struct, frozen=True, array_like=True):

@@ -27,6 +27,8 @@ __all__ = [
     "TERMINAL_STATES",
     "Accept",
     "Attribute",
+    "Blacklist",
+    "Constraint",
     "Custom",
     "CustomEnvelope",
     "Decline",
@@ -43,6 +45,7 @@ __all__ = [
     "Reconcile",
     "ReconcileTick",
     "ReconcileTimeout",
+    "Request",
     "Reregistered",
     "Rescind",
     "Resource",
@@ -50,11 +53,13 @@ __all__ = [
     "SendMessage",
     "Subscribed",
     "Suppress",
+    "TaskRequest",
     "TaskState",
     "TaskStatus",
     "Tick",
     "Track",
     "Update",
+    "Withdraw",
     "decode",
     "encode",
 ]
@@ -245,6 +250,58 @@ class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields
     payload: bytes = b""
 
 
+Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER"]
+
+
+class Constraint(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A rule on an agent's ``hostname`` or one of its text or scalar attributes.
+
+    ``EQ value``; ``LIKE`` / ``UNLIKE`` a regular expression matching the whole
+    text; ``UNIQUE``: at most one task of the request's group per value;
+    ``MAX_PER n``: at most ``n``. An agent without the attribute fails all
+    but ``UNLIKE``.
+    """
+
+    field: str
+    operator: Operator
+    value: str = ""
+
+
+class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A task to place: scalar ``resources`` (each of its role), a count of ``ports``.
+
+    ``group`` scopes UNIQUE and MAX_PER, and ``agent_id`` pins the request
+    to one agent. ``name`` and ``payload`` are carried to the launch untouched.
+    """
+
+    task_id: str
+    resources: list[Resource] = []
+    ports: int = 0
+    constraints: list[Constraint] = []
+    group: str = ""
+    agent_id: str | None = None
+    name: str = ""
+    payload: bytes = b""
+
+
+class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """Ask the matcher to place these tasks on offers as they come (see docs/matching.md)."""
+
+    tasks: list[TaskRequest]
+
+
+class Withdraw(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """Drop requests not yet placed; unknown ids are ignored."""
+
+    task_ids: list[str]
+
+
+class Blacklist(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """The agents the matcher must not use from now on (replaces the previous list)."""
+
+    agent_ids: list[str]
+
+
 class Accept(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     """Launch tasks on offers of one agent; unused resources are refused for a while."""
 
@@ -345,6 +402,9 @@ Message: TypeAlias = (
     | Accept
     | Decline
     | Kill
+    | Request
+    | Withdraw
+    | Blacklist
     | Track
     | Reconcile
     | Suppress

@@ -19,11 +19,13 @@ import msgspec
 from ark import effects as fx
 from ark import messages as m
 from ark.errors import CommandRejected, MessageError
+from ark.matching import AgentInfo, Existing, reference_match
 from ark.state import (
     AgentRecord,
     Config,
     OfferRecord,
     Reconciliation,
+    RequestRecord,
     StateView,
     TaskRecord,
 )
@@ -97,6 +99,10 @@ class Reducer:
 
     def __init__(self, config: Config | None = None) -> None:
         self._config = config if config is not None else Config()
+        if self._config.matching_strategy not in ("binpack", "spread"):
+            raise MessageError(
+                f"bad reducer config: matching_strategy {self._config.matching_strategy!r}"
+            )
         self._framework_id: str | None = None
         self._registered = False
         self._suppressed = False
@@ -113,6 +119,11 @@ class Reducer:
         self._started_at: float | None = None
         self._completed = 0
         self._last_completed_at: float | None = None
+        # Demand for the matcher, in arrival order, and what it knows.
+        self._demand: list[m.TaskRequest] = []
+        self._reasons: dict[str, str] = {}
+        self._blacklist: list[str] = []
+        self._groups: dict[str, str] = {}
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -123,6 +134,9 @@ class Reducer:
             m.Decline: self._decline,
             m.Kill: self._kill,
             m.Track: self._track,
+            m.Request: self._request,
+            m.Withdraw: self._withdraw,
+            m.Blacklist: self._blacklist_event,
             m.Subscribed: self._subscribed,
             m.Reregistered: self._reregistered,
             m.FrameworkMessage: self._nothing,
@@ -228,6 +242,9 @@ class Reducer:
                 for task_id, t in sorted(self._tasks.items())
             ],
             reconciliation=rec,
+            demand=[RequestRecord(r.task_id, self._reasons.get(r.task_id)) for r in self._demand],
+            blacklist=list(self._blacklist),
+            groups=sorted(self._groups.items()),
         )
 
     # --- Mesos events ------------------------------------------------------------
@@ -275,13 +292,15 @@ class Reducer:
         if self._explicit or not self._registered:
             # Offers are useless while reconciling (or void without a
             # subscription): hand them back at once with a short filter.
+            declined: list[fx.Effect] = []
             if fresh:
                 ids = sorted(o.id for o in fresh)
-                return [fx.Decline(ids, self._config.reconcile_decline_seconds)]
-            return []
+                declined.append(fx.Decline(ids, self._config.reconcile_decline_seconds))
+            # The matcher does not run now, but it drops requests that became known.
+            return declined + self._match(now)
         for offer in fresh:
             self._offers[offer.id] = (offer, now)
-        return []
+        return self._match(now)
 
     def _rescind(self, msg: m.Rescind, now: float) -> list[fx.Effect]:
         # An unknown id is normal: the rescind raced with our own decline.
@@ -348,6 +367,8 @@ class Reducer:
                 task.status_timestamp = status.timestamp
             task.updated_at = now
             task.unreconciled = False
+        if status.task_id in self._groups and self._tasks[status.task_id].state in _TERMINAL:
+            del self._groups[status.task_id]
         if finish:
             self._finish_reconciliation(now, out)
         return out
@@ -441,7 +462,10 @@ class Reducer:
         if not msg.launches:
             raise CommandRejected("Accept launches no task")
         task_ids: set[str] = set()
+        requested = {r.task_id for r in self._demand}
         for launch in msg.launches:
+            if launch.task_id in requested:
+                raise CommandRejected(f"task {launch.task_id!r} is requested from the matcher")
             if launch.task_id in task_ids:
                 raise CommandRejected(f"task {launch.task_id!r} is launched twice")
             if launch.task_id in self._tasks:
@@ -484,6 +508,100 @@ class Reducer:
             return []
         # The record changes when the update comes, not now.
         return [fx.Kill(msg.task_id, task.agent_id)]
+
+    # --- demand and the matcher (docs/reducer.md, docs/matching.md) --------------
+
+    def _request(self, msg: m.Request, now: float) -> list[fx.Effect]:
+        ids: set[str] = set()
+        for t in msg.tasks:
+            if t.task_id in ids:
+                raise CommandRejected(f"task {t.task_id!r} appears twice in one Request")
+            if t.task_id in self._tasks:
+                raise CommandRejected(f"task {t.task_id!r} is already known")
+            ids.add(t.task_id)
+        if any(r.task_id in ids for r in self._demand):
+            raise CommandRejected("a requested task id is already requested")
+        if not msg.tasks:
+            return []
+        out: list[fx.Effect] = []
+        if not self._demand:
+            self._suppressed = False
+            out.append(fx.Revive())
+        self._demand.extend(msg.tasks)
+        return out + self._match(now)
+
+    def _withdraw(self, msg: m.Withdraw, now: float) -> list[fx.Effect]:
+        if not self._demand:
+            return []
+        gone = set(msg.task_ids)
+        self._demand = [r for r in self._demand if r.task_id not in gone]
+        for task_id in gone:
+            self._reasons.pop(task_id, None)
+        if not self._demand and not self._suppressed:
+            self._suppressed = True
+            return [fx.Suppress()]
+        return []
+
+    def _blacklist_event(self, msg: m.Blacklist, now: float) -> list[fx.Effect]:
+        self._blacklist = sorted(set(msg.agent_ids))
+        return self._match(now)
+
+    def _match(self, now: float) -> list[fx.Effect]:
+        # A request whose id became known meanwhile (a Track) is not launched again.
+        self._demand = [r for r in self._demand if r.task_id not in self._tasks]
+        if not self._demand or not self._offers or not self._registered or self._explicit:
+            return []
+        offers = [self._offers[k][0] for k in sorted(self._offers)]
+        offered = {o.agent_id for o in offers}
+        existing = [
+            Existing(group, agent_id)
+            for task_id, group in sorted(self._groups.items())
+            if (agent_id := self._tasks[task_id].agent_id) is not None
+        ]
+        agents = [
+            AgentInfo(agent_id, a.hostname)
+            for agent_id, a in self._agents.items()
+            if agent_id not in offered and a.hostname is not None
+        ]
+        decisions = reference_match(
+            offers,
+            self._demand,
+            self._config.matching_strategy,
+            blacklist=self._blacklist,
+            existing=existing,
+            agents=agents,
+        )
+        out: list[fx.Effect] = []
+        placed: set[str] = set()
+        group_of = {r.task_id: r.group for r in self._demand}
+        for p in decisions.accepts:
+            launches = []
+            for launch in p.launches:
+                placed.add(launch.task_id)
+                self._tasks[launch.task_id] = _Task(
+                    "TASK_STAGING", p.agent_id, None, None, None, None, None, now
+                )
+                self._groups[launch.task_id] = group_of[launch.task_id]
+                launches.append(
+                    fx.LaunchTask(
+                        launch.task_id, p.agent_id, launch.name, launch.resources, launch.payload
+                    )
+                )
+            for offer_id in p.offer_ids:
+                del self._offers[offer_id]
+            out.append(
+                fx.Accept(p.offer_ids, p.agent_id, launches, self._config.offer_refuse_seconds)
+            )
+        for offer_id in decisions.declines:
+            del self._offers[offer_id]
+        if decisions.declines:
+            out.append(fx.Decline(decisions.declines, self._config.offer_refuse_seconds))
+        self._demand = [r for r in self._demand if r.task_id not in placed]
+        self._reasons = {p.task_id: p.reason for p in decisions.pending}
+        if not self._demand and not self._suppressed:
+            self._suppressed = True
+            out.append(fx.Suppress())
+        return out
 
     def _track(self, msg: m.Track, now: float) -> list[fx.Effect]:
         if msg.task_id not in self._tasks:

@@ -13,7 +13,15 @@ import msgspec
 
 from ark.messages import Attribute, Resource, TaskState
 
-__all__ = ["AgentRecord", "Config", "OfferRecord", "Reconciliation", "StateView", "TaskRecord"]
+__all__ = [
+    "AgentRecord",
+    "Config",
+    "OfferRecord",
+    "Reconciliation",
+    "RequestRecord",
+    "StateView",
+    "TaskRecord",
+]
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,8 +41,10 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     reconcile_decline_seconds: float = 5.0
     #: How long an offer may stay unused before a ``Tick`` declines it.
     offer_hold_seconds: float = 5.0
-    #: Refuse filter on offers declined by a ``Tick``.
+    #: Refuse filter on offers declined by a ``Tick``, and by the matcher.
     offer_refuse_seconds: float = 5.0
+    #: How the matcher places requests: ``binpack`` (few agents) or ``spread``.
+    matching_strategy: Literal["binpack", "spread"] = "binpack"
 
 
 class TaskRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -81,6 +91,13 @@ class Reconciliation(msgspec.Struct, frozen=True, array_like=True):
     last_completed_at: float | None
 
 
+class RequestRecord(msgspec.Struct, frozen=True, array_like=True):
+    """A task request not yet placed, and why (``None`` before any matching cycle)."""
+
+    task_id: str
+    reason: str | None
+
+
 class StateView(msgspec.Struct, frozen=True, array_like=True):
     framework_id: str | None
     registered: bool
@@ -92,3 +109,9 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     offers: list[OfferRecord]
     tasks: list[TaskRecord]
     reconciliation: Reconciliation
+    #: Requests not yet placed, in arrival order.
+    demand: list[RequestRecord] = []
+    #: Agents the matcher does not use, sorted.
+    blacklist: list[str] = []
+    #: ``(task_id, group)`` of each live task the matcher placed, sorted.
+    groups: list[tuple[str, str]] = []

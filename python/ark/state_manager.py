@@ -9,7 +9,8 @@ calls them one message at a time, on its own thread, and steps their commands
 into the core before the next message (so a hook's ``Kill`` is applied before
 whatever arrived after the event that caused it).
 
-Commands are the :mod:`ark.messages` commands (``Accept``, ``Decline``, ``Kill``,
+Commands are the :mod:`ark.messages` commands (``Request`` tasks for the matcher,
+``Withdraw``, ``Blacklist``, or by hand ``Accept``, ``Decline``, ``Kill``,
 ``Reconcile``, ``Suppress``, ``Revive``, ``SendMessage``...) and :class:`Reply`,
 which answers the caller of :meth:`ark.Scheduler.ask` that sent the custom
 message being handled.
@@ -231,6 +232,10 @@ _COMMAND_TYPES: tuple[type, ...] = (
     m.Suppress,
     m.Revive,
     m.SendMessage,
+    m.Request,
+    m.Withdraw,
+    m.Blacklist,
+    m.Track,
     m.Custom,
     Reply,
 )

@@ -25,7 +25,7 @@ const EPSILON: f64 = 1e-9;
 // The inputs borrow their strings from the msgpack bytes, and the decisions
 // borrow them back: with 50,000 requests, owning them was most of a cycle.
 
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, Hash)]
 pub struct Constraint<'a> {
     pub field: &'a str,
     pub operator: &'a str,
@@ -34,7 +34,7 @@ pub struct Constraint<'a> {
 }
 
 /// A request's resource, as `ark.messages.Resource` (only scalars count here).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct RequestResource<'a> {
     pub name: &'a str,
     #[serde(default)]
@@ -51,7 +51,7 @@ fn any_role() -> &'static str {
     "*"
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct TaskRequest<'a> {
     pub task_id: &'a str,
     #[serde(default, borrow)]

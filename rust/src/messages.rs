@@ -222,6 +222,17 @@ pub enum Message<'a> {
     Kill {
         task_id: String,
     },
+    /// Task requests for the matcher: each id with the request's msgpack, kept
+    /// as bytes in the state and borrowed again by every matching cycle.
+    Request {
+        tasks: Vec<(String, Vec<u8>)>,
+    },
+    Withdraw {
+        task_ids: Vec<String>,
+    },
+    Blacklist {
+        agent_ids: Vec<String>,
+    },
     /// A task known from the store (launched by an earlier leader): tracked so
     /// that reconciliation asks Mesos about it.
     Track {
@@ -353,6 +364,25 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    pub struct Request<'a> {
+        #[serde(borrow)]
+        pub tasks: Vec<crate::matching::TaskRequest<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Withdraw {
+        pub task_ids: Vec<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Blacklist {
+        pub agent_ids: Vec<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct Track {
         pub task_id: String,
         #[serde(default)]
@@ -455,6 +485,24 @@ impl<'de> Visitor<'de> for MessageVisitor {
             }
             "Kill" => Message::Kill {
                 task_id: body::<wire::Kill, _>(rest)?.task_id,
+            },
+            "Request" => {
+                let w: wire::Request = body(rest)?;
+                let tasks = w
+                    .tasks
+                    .iter()
+                    .map(|t| {
+                        let bytes = rmp_serde::to_vec(t).map_err(de::Error::custom)?;
+                        Ok((t.task_id.to_owned(), bytes))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Message::Request { tasks }
+            }
+            "Withdraw" => Message::Withdraw {
+                task_ids: body::<wire::Withdraw, _>(rest)?.task_ids,
+            },
+            "Blacklist" => Message::Blacklist {
+                agent_ids: body::<wire::Blacklist, _>(rest)?.agent_ids,
             },
             "Track" => {
                 let w: wire::Track = body(rest)?;

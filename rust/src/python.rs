@@ -49,6 +49,12 @@ impl PyCore {
             Some(bytes) => rmp_serde::from_slice(bytes)
                 .map_err(|e| MessageError::new_err(format!("bad reducer config: {e}")))?,
         };
+        if !matches!(config.matching_strategy.as_str(), "binpack" | "spread") {
+            return Err(MessageError::new_err(format!(
+                "bad reducer config: matching_strategy {:?} is not binpack or spread",
+                config.matching_strategy
+            )));
+        }
         Ok(PyCore {
             reducer: Reducer::new(config),
         })

@@ -16,6 +16,7 @@ use serde_bytes::{ByteArray, ByteBuf};
 
 use crate::effects::{Effect, LaunchTask};
 use crate::error::CoreError;
+use crate::matching;
 use crate::messages::{Launch, Message, Offer as OfferMessage, TaskState, TaskStatus};
 use crate::reconcile;
 use crate::resources;
@@ -64,7 +65,10 @@ impl Reducer {
                 let interval = state.heartbeat_interval_seconds;
                 subscribed(state, config, id, interval, now, out);
             }
-            Message::Offers(offers) => self.offers(offers, now, out),
+            Message::Offers(offers) => {
+                self.offers(offers, now, out);
+                self.run_matching(now, out);
+            }
             Message::Rescind { offer_id } => {
                 state.offers.remove(offer_id.as_str());
             }
@@ -124,6 +128,14 @@ impl Reducer {
                         agent_id: task.agent_id.clone(),
                     });
                 }
+            }
+            Message::Request { tasks } => self.request(tasks, now, out)?,
+            Message::Withdraw { task_ids } => self.withdraw(&task_ids, out),
+            Message::Blacklist { mut agent_ids } => {
+                agent_ids.sort_unstable();
+                agent_ids.dedup();
+                self.state.blacklist = Arc::new(agent_ids);
+                self.run_matching(now, out);
             }
             Message::Track { task_id, agent_id } => {
                 if state.tasks.get(task_id.as_str()).is_none() {
@@ -277,10 +289,261 @@ impl Reducer {
                 }
             }
         }
+        if !self.state.groups.is_empty()
+            && self
+                .state
+                .tasks
+                .get(status.task_id)
+                .is_some_and(|t| t.state.is_terminal())
+        {
+            self.state.groups.remove(status.task_id);
+        }
         if finished {
             reconcile::finish(&mut self.state, now, out);
         }
         Ok(())
+    }
+
+    /// Add task requests to the demand (see docs/reducer.md, **Request**).
+    fn request(
+        &mut self,
+        tasks: Vec<(String, Vec<u8>)>,
+        now: f64,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), CoreError> {
+        let state = &mut self.state;
+        let mut ids: HashSet<&str> = HashSet::with_capacity(tasks.len());
+        for (id, _) in &tasks {
+            if !ids.insert(id) {
+                return Err(CoreError::Rejected(format!(
+                    "task {id:?} appears twice in one Request"
+                )));
+            }
+            if state.tasks.contains_key(id.as_str()) {
+                return Err(CoreError::Rejected(format!(
+                    "task {id:?} is already known: a task id is launched once"
+                )));
+            }
+        }
+        if state.demand.iter().any(|(id, _)| ids.contains(id.as_str())) {
+            return Err(CoreError::Rejected(
+                "a requested task id is already requested".into(),
+            ));
+        }
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let was_empty = state.demand.is_empty();
+        for (id, bytes) in tasks {
+            state.demand.push_back((TaskId::from(id), Arc::from(bytes)));
+        }
+        if was_empty {
+            // Demand appears: offers are wanted again, and the refuse filters
+            // of earlier declines must not hide any agent.
+            state.suppressed = false;
+            out.push(Effect::Revive);
+        }
+        self.run_matching(now, out);
+        Ok(())
+    }
+
+    /// Drop requests not yet placed (see docs/reducer.md, **Withdraw**).
+    fn withdraw(&mut self, task_ids: &[String], out: &mut Vec<Effect>) {
+        let state = &mut self.state;
+        if state.demand.is_empty() {
+            return;
+        }
+        let gone: HashSet<&str> = task_ids.iter().map(String::as_str).collect();
+        state.demand.retain(|(id, _)| !gone.contains(id.as_str()));
+        for id in &gone {
+            state.pending_reasons.remove(*id);
+        }
+        if state.demand.is_empty() && !state.suppressed {
+            state.suppressed = true;
+            out.push(Effect::Suppress);
+        }
+    }
+
+    /// One matching cycle over the outstanding offers, when there is demand
+    /// and the framework may use offers (see docs/matching.md).
+    fn run_matching(&mut self, now: f64, out: &mut Vec<Effect>) {
+        // A request whose id became known meanwhile (a Track from the store)
+        // is not launched again.
+        if !self.state.demand.is_empty() {
+            let tasks = &self.state.tasks;
+            let known: Vec<TaskId> = self
+                .state
+                .demand
+                .iter()
+                .filter(|(id, _)| tasks.contains_key(id.as_str()))
+                .map(|(id, _)| id.clone())
+                .collect();
+            if !known.is_empty() {
+                self.state.demand.retain(|(id, _)| !known.contains(id));
+            }
+        }
+        let state = &self.state;
+        if state.demand.is_empty()
+            || state.offers.is_empty()
+            || !state.registered
+            || state.is_reconciling()
+        {
+            return;
+        }
+        let requests: Vec<matching::TaskRequest<'_>> = state
+            .demand
+            .iter()
+            .map(|(_, bytes)| {
+                rmp_serde::from_slice(bytes).expect("requests are stored as they were decoded")
+            })
+            .collect();
+        let offered: HashSet<&str> = state.offers.values().map(|o| &*o.agent_id).collect();
+        let input = matching::MatchInput {
+            offers: state
+                .offers
+                .iter()
+                .map(|(id, o)| OfferMessage {
+                    id: id.to_string(),
+                    agent_id: o.agent_id.to_string(),
+                    hostname: o.hostname.to_string(),
+                    resources: o.resources.clone(),
+                    attributes: o.attributes.clone(),
+                })
+                .collect(),
+            requests,
+            strategy: &self.config.matching_strategy,
+            blacklist: state.blacklist.iter().map(String::as_str).collect(),
+            existing: state
+                .groups
+                .iter()
+                .filter_map(|(task_id, group)| {
+                    let agent = state.tasks.get(task_id.as_str())?.agent_id.as_deref()?;
+                    Some(matching::Existing {
+                        group,
+                        agent_id: agent,
+                    })
+                })
+                .collect(),
+            agents: state
+                .agents
+                .iter()
+                .filter(|(id, _)| !offered.contains(&***id))
+                .filter_map(|(id, a)| {
+                    Some(matching::AgentInfo {
+                        agent_id: id,
+                        hostname: a.hostname.as_deref()?,
+                        attributes: Vec::new(),
+                    })
+                })
+                .collect(),
+        };
+        let decisions = match matching::match_offers(&input) {
+            Ok(d) => d,
+            // The strategy is checked when the config is read: unreachable.
+            Err(_) => return,
+        };
+        let groups: Vec<(TaskId, Id)> = input
+            .requests
+            .iter()
+            .map(|r| (TaskId::from(r.task_id), Id::from(r.group)))
+            .collect();
+        let placed: HashSet<&str> = decisions
+            .accepts
+            .iter()
+            .flat_map(|p| p.launches.iter().map(|l| l.task_id))
+            .collect();
+        let mut effects = Vec::new();
+        let mut new_tasks = Vec::new();
+        for p in &decisions.accepts {
+            let agent_id = self.interner.intern(&p.agent_id);
+            let launches = p
+                .launches
+                .iter()
+                .map(|l| LaunchTask {
+                    task_id: l.task_id.to_owned(),
+                    agent_id: agent_id.clone(),
+                    name: l.name.to_owned(),
+                    resources: l
+                        .resources
+                        .iter()
+                        .map(|r| crate::messages::Resource {
+                            name: r.name.to_owned(),
+                            scalar: r.scalar,
+                            ranges: r.ranges.clone(),
+                            set: r
+                                .set
+                                .as_ref()
+                                .map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
+                            role: r.role.to_owned(),
+                        })
+                        .collect(),
+                    payload: ByteBuf::from(l.payload.to_vec()),
+                })
+                .collect::<Vec<_>>();
+            for l in &launches {
+                new_tasks.push((TaskId::from(l.task_id.as_str()), agent_id.clone()));
+            }
+            effects.push(Effect::Accept {
+                offer_ids: p.offer_ids.clone(),
+                agent_id,
+                launches,
+                refuse_seconds: self.config.offer_refuse_seconds,
+            });
+        }
+        let reasons: Vec<(TaskId, Arc<str>)> = decisions
+            .pending
+            .iter()
+            .map(|p| (TaskId::from(p.task_id), Arc::from(p.reason.as_str())))
+            .collect();
+        let used: Vec<String> = decisions
+            .accepts
+            .iter()
+            .flat_map(|p| p.offer_ids.iter().cloned())
+            .chain(decisions.declines.iter().cloned())
+            .collect();
+        let declines = decisions.declines.clone();
+        let placed: HashSet<TaskId> = placed.into_iter().map(TaskId::from).collect();
+        drop(decisions);
+        drop(input);
+
+        let state = &mut self.state;
+        for id in &used {
+            state.offers.remove(id.as_str());
+        }
+        for (task_id, agent_id) in new_tasks {
+            state.tasks.insert(
+                task_id,
+                Task {
+                    agent_id: Some(agent_id),
+                    reason: None,
+                    message: None,
+                    status_timestamp: None,
+                    updated_at: now,
+                    uuid: None,
+                    state: TaskState::Staging,
+                    source: None,
+                    unreconciled: false,
+                },
+            );
+        }
+        for (task_id, group) in groups {
+            if placed.contains(&task_id) {
+                state.groups.insert(task_id, group);
+            }
+        }
+        state.demand.retain(|(id, _)| !placed.contains(id));
+        state.pending_reasons = reasons.into_iter().collect();
+        out.extend(effects);
+        if !declines.is_empty() {
+            out.push(Effect::Decline {
+                offer_ids: declines.iter().map(|d| Id::from(d.as_str())).collect(),
+                refuse_seconds: self.config.offer_refuse_seconds,
+            });
+        }
+        if state.demand.is_empty() && !state.suppressed {
+            state.suppressed = true;
+            out.push(Effect::Suppress);
+        }
     }
 
     fn accept(
@@ -308,6 +571,12 @@ impl Reducer {
         }
         let mut task_ids: HashSet<&str> = HashSet::with_capacity(launches.len());
         for launch in &launches {
+            if state.demand.iter().any(|(id, _)| *id == launch.task_id) {
+                return Err(CoreError::Rejected(format!(
+                    "task {:?} is requested from the matcher: withdraw it first",
+                    launch.task_id
+                )));
+            }
             if !task_ids.insert(&launch.task_id) {
                 return Err(CoreError::Rejected(format!(
                     "task {:?} appears twice in one Accept",

@@ -35,6 +35,8 @@ pub struct Config {
     pub reconcile_decline_seconds: f64,
     pub offer_hold_seconds: f64,
     pub offer_refuse_seconds: f64,
+    /// `binpack` or `spread` (see `matching`).
+    pub matching_strategy: String,
 }
 
 impl Default for Config {
@@ -47,6 +49,7 @@ impl Default for Config {
             reconcile_decline_seconds: 5.0,
             offer_hold_seconds: 5.0,
             offer_refuse_seconds: 5.0,
+            matching_strategy: "binpack".into(),
         }
     }
 }
@@ -120,6 +123,14 @@ pub struct State {
     pub offers: OrdMap<Id, Arc<Offer>>,
     pub tasks: CowMap<TaskId, Task>,
     pub reconciliation: Reconciliation,
+    /// Task requests not yet placed, in arrival order, each as its msgpack.
+    pub demand: imbl::Vector<(TaskId, Arc<[u8]>)>,
+    /// Why each request in `demand` did not fit, as of the last matching cycle.
+    pub pending_reasons: OrdMap<TaskId, Arc<str>>,
+    /// Agents the matcher must not use, sorted.
+    pub blacklist: Arc<Vec<String>>,
+    /// The group of each live task the matcher placed (for UNIQUE and MAX_PER).
+    pub groups: OrdMap<TaskId, Id>,
 }
 
 impl Default for State {
@@ -139,6 +150,10 @@ impl Default for State {
                 completed: 0,
                 last_completed_at: None,
             },
+            demand: imbl::Vector::new(),
+            pending_reasons: OrdMap::new(),
+            blacklist: Arc::new(Vec::new()),
+            groups: OrdMap::new(),
         }
     }
 }
@@ -211,6 +226,12 @@ struct ReconciliationView<'a> {
 }
 
 #[derive(Serialize)]
+struct RequestView<'a> {
+    task_id: &'a str,
+    reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
 struct StateView<'a> {
     framework_id: Option<&'a str>,
     registered: bool,
@@ -222,6 +243,9 @@ struct StateView<'a> {
     offers: Vec<OfferView<'a>>,
     tasks: Vec<TaskView<'a>>,
     reconciliation: ReconciliationView<'a>,
+    demand: Vec<RequestView<'a>>,
+    blacklist: &'a [String],
+    groups: Vec<(&'a str, &'a str)>,
 }
 
 impl State {
@@ -290,6 +314,16 @@ impl State {
             offers,
             tasks,
             reconciliation,
+            demand: self
+                .demand
+                .iter()
+                .map(|(id, _)| RequestView {
+                    task_id: id,
+                    reason: self.pending_reasons.get(id).map(|r| &**r),
+                })
+                .collect(),
+            blacklist: &self.blacklist,
+            groups: self.groups.iter().map(|(t, g)| (&**t, &**g)).collect(),
         };
         rmp_serde::to_vec(&view).expect("views are plain data and always encode")
     }

@@ -6,19 +6,22 @@ pymesos runs only where it is installed (``.ci/install-pymesos.sh``).
 from __future__ import annotations
 
 import base64
+import gc
 import http.server
 import importlib.util
 import json
 import logging
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
-from framework import KeepN, Slots, running, slots
+from framework import PAYLOAD, KeepN, Slots, running, slots
 
-from ark import Scheduler
+from ark import Scheduler, StateManager, Step
+from ark import messages as m
 from ark.drivers import PymesosDriver, V1Driver
 from ark.drivers.pymesos import _Callbacks
 from ark.recordio import frame
@@ -34,6 +37,23 @@ DRIVERS = [
         "pymesos", marks=pytest.mark.skipif(not HAS_PYMESOS, reason="pymesos is not installed")
     ),
 ]
+
+
+@pytest.fixture(autouse=True)
+def pymesos_orphans(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Collect the connection pymesos can orphan, without failing the next test.
+
+    pymesos's IO thread closes the calls connection on a dropped stream
+    without its lock, while a call may be in flight on it; http.client then
+    reopens a socket on an object nobody holds. Collected here, under an
+    ignore filter, for pymesos's tests only: a leak of Ark's own still fails.
+    """
+    yield
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("kind") == "pymesos":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
 
 
 def make_driver(kind: str, master: str) -> V1Driver | PymesosDriver:
@@ -187,3 +207,32 @@ def test_pymesos_callbacks_never_raise(caplog: pytest.LogCaptureFixture) -> None
         callbacks.frameworkMessage(None, {"value": "e"}, {"value": "a"}, data)
     assert len(pushed) == 2
     assert len([r for r in caplog.records if "dropped its event" in r.getMessage()]) == 4
+
+
+class Demand(StateManager[int]):
+    """Asks the core's matcher for 4 tasks, one per host, on 3 agents."""
+
+    def registered(self, state: int, framework_id: str, framework: Any) -> Step[int]:
+        if state:
+            return state, ()
+        one_per_host = [m.Constraint("hostname", "UNIQUE")]
+        small = [m.Resource("cpus", scalar=0.5), m.Resource("mem", scalar=64.0)]
+        requests = [
+            m.TaskRequest(f"d{i}", small, constraints=one_per_host, group="g", payload=PAYLOAD)
+            for i in range(4)
+        ]
+        return 1, [m.Request(requests)]
+
+
+def test_the_core_matches_requests_to_offers_and_suppresses_when_done(cluster: Cluster) -> None:
+    driver = V1Driver(cluster.url, {"name": "demand", "user": "test"})
+    with Scheduler(Demand(), 0, driver, reconcile_seconds=None) as scheduler:
+        wait_until(lambda: len(running(scheduler.snapshot())) == 3, 20, "3 running")
+        (pending,) = scheduler.snapshot().pending().items()
+        assert pending[1] == "constraint hostname UNIQUE on 3 agents"
+        hosts = {t["slave_id"] for t in sim_tasks(cluster) if t["state"] == "TASK_RUNNING"}
+        assert len(hosts) == 3
+        assert not scheduler.snapshot().suppressed
+        scheduler.push(m.Withdraw([pending[0]]))
+        wait_until(lambda: scheduler.snapshot().suppressed, 10, "suppressed")
+        assert scheduler.snapshot().pending() == {}

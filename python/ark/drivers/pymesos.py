@@ -106,10 +106,11 @@ class PymesosDriver:
             detector = self._driver.detector
             self._driver.stop(failover=failover)
             self._driver.join()
-            # pymesos stops its ZooKeeper client but never closes it, which
-            # leaks the client's socket pair.
+            # pymesos stops its ZooKeeper client but never closes it, and keeps
+            # its calls connection open after a failover stop: both leak sockets.
             if detector is not None:
                 detector.zk.close()
+            self._driver._close()
 
     def _send_loop(self) -> None:
         while (effect := self._calls.get()) is not None:

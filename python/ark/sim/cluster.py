@@ -75,6 +75,9 @@ class Cluster:
                 )
             )
             loop.run_forever()
+            # Connections dropped by the stop close on the loop's next turns;
+            # let them, or their transports outlive the loop unclosed.
+            loop.run_until_complete(asyncio.sleep(0.01))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

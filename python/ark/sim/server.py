@@ -168,6 +168,17 @@ class MasterServer:
             sink.abort()
         if self._runner is not None:
             runner, self._runner = self._runner, None
+            # Stop accepting first, then drop every connection at once: a
+            # master that crashes does not finish its keep-alive calls, and
+            # aiohttp's graceful shutdown can leave one accepted meanwhile open.
+            for site in list(runner.sites):
+                await site.stop()
+            await asyncio.sleep(0)
+            if runner.server is not None:
+                for handler in list(runner.server.connections):
+                    handler.force_close()
+                    if handler.transport is not None:
+                        handler.transport.abort()
             await runner.cleanup()
 
     # -- Helpers ------------------------------------------------------------
