@@ -62,7 +62,9 @@ def trial(zk: str, session_timeout: float, tmp: Path) -> tuple[float, float]:
             for log in logs
         ]
         try:
-            first = wait(lambda: next((i for i, log in enumerate(logs) if elections(log)), None))
+            # The log, not its index: an index of 0 would read as "not yet".
+            leader_log = wait(lambda: next((log for log in logs if elections(log)), None))
+            first = logs.index(leader_log)
             procs[first].send_signal(signal.SIGKILL)
             killed = time.perf_counter()
             other = logs[1 - first]
