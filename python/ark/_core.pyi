@@ -5,7 +5,7 @@ from typing import final
 
 from ark.errors import ArkError
 
-__all__ = ["Core", "Inbox", "Snapshot", "match_offers"]
+__all__ = ["Core", "Inbox", "Snapshot", "decode_event", "descriptor_set", "match_offers"]
 
 @final
 class Core:
@@ -60,3 +60,12 @@ class Inbox:
 
 def match_offers(data: bytes, /) -> bytes:
     """One offer-matching cycle, msgpack in and out (see ark.matching). GIL released."""
+
+def decode_event(data: bytes, /) -> bytes | None:
+    """A protobuf ``mesos.v1.scheduler.Event`` lifted to the msgpack of its Ark message.
+
+    ``None`` for events Ark does not model. Raises MessageError. GIL released.
+    """
+
+def descriptor_set() -> bytes:
+    """The serialized ``FileDescriptorSet`` of Ark's ``.proto`` files."""

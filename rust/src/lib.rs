@@ -9,6 +9,7 @@ pub mod error;
 pub mod inbox;
 pub mod matching;
 pub mod messages;
+pub mod protobuf;
 pub mod reconcile;
 pub mod reducer;
 pub mod resources;

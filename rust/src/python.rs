@@ -11,6 +11,7 @@ use crate::error::CoreError;
 use crate::inbox::{Closed, Inbox};
 use crate::matching;
 use crate::messages::Message;
+use crate::protobuf;
 use crate::reducer::Reducer;
 use crate::state::{Config, Phase, State, TaskView};
 
@@ -290,8 +291,24 @@ fn match_offers<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyByte
     Ok(PyBytes::new(py, &bytes))
 }
 
+/// One serialized `mesos.v1.scheduler.Event` (protobuf) lifted into the
+/// msgpack of its `ark.messages` message, ready for an inbox; `None` for
+/// events Ark does not model. The GIL is released while it runs.
+#[pyfunction]
+#[pyo3(signature = (data, /))]
+fn decode_event<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let bytes = py.detach(|| protobuf::decode_event(data))?;
+    Ok(bytes.map(|b| PyBytes::new(py, &b)))
+}
+
+/// The serialized `FileDescriptorSet` of Ark's `.proto` files.
+#[pyfunction]
+fn descriptor_set(py: Python<'_>) -> Bound<'_, PyBytes> {
+    PyBytes::new(py, protobuf::DESCRIPTOR_SET)
+}
+
 #[pymodule(gil_used = false)]
 mod _core {
     #[pymodule_export]
-    use super::{match_offers, PyCore, PyInbox, PySnapshot};
+    use super::{decode_event, descriptor_set, match_offers, PyCore, PyInbox, PySnapshot};
 }
