@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ark import protobuf
 from ark.sim import AgentShape, ClusterConfig, RecordIODecoder, TaskBehaviour, Timing
 
 Event = dict[str, Any]
@@ -47,19 +48,32 @@ def split_url(url: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# The encoding a Subscriber speaks unless told: tests that run in both set it.
+ENCODING = "json"
+
+
 def request(
     url: str,
     method: str,
     path: str,
     body: bytes | str | dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    *,
+    encoding: str = "json",
 ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request; returns status, headers and body."""
+    """One HTTP request; returns status, headers and body.
+
+    A dict body is a call in the JSON mapping, sent in ``encoding``.
+    """
     host, port = split_url(url)
     conn = http.client.HTTPConnection(host, port, timeout=10)
     try:
-        data = json.dumps(body).encode() if isinstance(body, dict) else body
         hdrs = {"Content-Type": "application/json"}
+        if isinstance(body, dict) and encoding == "protobuf":
+            data: bytes | str | None = protobuf.to_protobuf(body, protobuf.Call)
+            hdrs["Content-Type"] = protobuf.CONTENT_TYPE
+        else:
+            data = json.dumps(body).encode() if isinstance(body, dict) else body
         hdrs.update(headers or {})
         conn.request(method, path, data, hdrs)
         resp = conn.getresponse()
@@ -90,10 +104,13 @@ class Subscriber:
         framework_id: str | None = None,
         *,
         call: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str | None] | None = None,
         body: bytes | None = None,
+        encoding: str | None = None,
     ) -> None:
         self.url = url
+        self.encoding = encoding or ENCODING
+        media_type = "application/json" if self.encoding == "json" else protobuf.CONTENT_TYPE
         info = dict(framework_info or {"user": "test", "name": "conformance"})
         if call is None:
             call = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
@@ -101,18 +118,23 @@ class Subscriber:
                 call["framework_id"] = {"value": framework_id}
                 info["id"] = {"value": framework_id}
         if body is None:
-            body = json.dumps(call).encode()
+            if self.encoding == "protobuf":
+                body = protobuf.to_protobuf(call, protobuf.Call)
+            else:
+                body = json.dumps(call).encode()
         host, port = split_url(url)
         self.sock = socket.create_connection((host, port), timeout=10)
-        hdrs = {
+        hdrs: dict[str, str | None] = {
             "Host": f"{host}:{port}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
+            "Content-Type": media_type,
+            "Accept": media_type,
             "Content-Length": str(len(body)),
         }
         hdrs.update(headers or {})
         head = "POST /api/v1/scheduler HTTP/1.1\r\n" + "".join(
-            f"{k}: {v}\r\n" for k, v in hdrs.items()
+            f"{k}: {v}\r\n"
+            for k, v in hdrs.items()
+            if v is not None  # None: left out
         )
         self.sock.sendall(head.encode() + b"\r\n" + body)
         self._buf = b""
@@ -174,13 +196,19 @@ class Subscriber:
                 records = decoder.feed(chunk)
                 with self._lock:
                     self.chunks.append(chunk)
-                    self.events.extend(json.loads(r) for r in records)
+                    self.events.extend(self._event(r) for r in records)
         except (ConnectionError, OSError):
             pass
         except BaseException as exc:  # A framing error: the test reads it.
             self.error = exc
         finally:
             self.closed = True
+
+    def _event(self, record: bytes) -> Event:
+        if self.encoding == "protobuf":
+            return protobuf.to_json(record, protobuf.Event)
+        event: Event = json.loads(record)
+        return event
 
     # -- Helpers ------------------------------------------------------------
 
@@ -230,14 +258,22 @@ class Subscriber:
         status: dict[str, Any] = event["update"]["status"]
         return status
 
-    def call(self, call: dict[str, Any], stream_id: str | None = "auto") -> tuple[int, bytes]:
-        """POST a call with this stream's id; returns status and body."""
+    def call(
+        self, call: dict[str, Any], stream_id: str | None = "auto", encoding: str | None = None
+    ) -> tuple[int, bytes]:
+        """POST a call with this stream's id; returns status and body.
+
+        ``encoding`` defaults to the stream's; a call malformed on purpose
+        may need JSON, which can say what protobuf cannot.
+        """
         headers = {}
         sid = self.stream_id if stream_id == "auto" else stream_id
         if sid is not None:
             headers["Mesos-Stream-Id"] = sid
         call.setdefault("framework_id", {"value": self.framework_id})
-        status, _, body = request(self.url, "POST", "/api/v1/scheduler", call, headers)
+        status, _, body = request(
+            self.url, "POST", "/api/v1/scheduler", call, headers, encoding=encoding or self.encoding
+        )
         return status, body
 
     def offers(self) -> list[dict[str, Any]]:

@@ -7,19 +7,28 @@ import base64
 import json
 
 import pytest
+import sim_client
 from sim_client import Subscriber, fast_config, request, wait_until
 
 from ark.sim import Cluster, RecordIODecoder
 
 PARTITION_AWARE = {"user": "t", "name": "pa", "capabilities": [{"type": "PARTITION_AWARE"}]}
+MEDIA_TYPES = {"json": "application/json", "protobuf": "application/x-protobuf"}
 
 
-def test_subscribe_streams_recordio_in_chunks(cluster: Cluster) -> None:
+@pytest.fixture(autouse=True, params=["json", "protobuf"])
+def encoding(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs in both encodings of the API, as Mesos serves both."""
+    monkeypatch.setattr(sim_client, "ENCODING", request.param)
+    return str(request.param)
+
+
+def test_subscribe_streams_recordio_in_chunks(cluster: Cluster, encoding: str) -> None:
     sub = Subscriber(cluster.url)
     try:
         assert sub.status == 200
         assert sub.headers["transfer-encoding"] == "chunked"
-        assert sub.headers["content-type"].startswith("application/json")
+        assert sub.headers["content-type"] == MEDIA_TYPES[encoding]
         assert sub.stream_id and len(sub.stream_id) == 36
         subscribed = sub.wait_event("SUBSCRIBED")["subscribed"]
         assert subscribed["heartbeat_interval_seconds"] == 0.2
@@ -31,7 +40,7 @@ def test_subscribe_streams_recordio_in_chunks(cluster: Cluster) -> None:
         assert sub.events[0]["type"] == "SUBSCRIBED" and sub.events[1]["type"] == "HEARTBEAT"
         # The chunks, concatenated, are exactly a RecordIO stream of the events.
         records = RecordIODecoder().feed(b"".join(sub.chunks))
-        assert [json.loads(r) for r in records] == sub.events
+        assert [sub._event(r) for r in records] == sub.events
         assert sub.error is None
     finally:
         sub.close()
@@ -91,8 +100,9 @@ def test_version_health_and_state(cluster: Cluster) -> None:
             "framework_info.user",
         ),
         ({}, b'{"type": "DECLINE", "decline": {}}', 400, "'framework_id'"),
-        ({"Content-Type": "text/plain"}, b"{}", 415, "application/json"),
-        ({"Content-Type": "application/x-protobuf"}, b"", 415, "protobuf"),
+        ({"Content-Type": "text/plain"}, b"{}", 415, "application/json or application/x-protobuf"),
+        ({"Content-Type": "application/x-protobuf"}, b"\xff\xff", 400, "Call protobuf"),
+        ({"Content-Type": "application/x-protobuf"}, b"\x10\x01\x1a\x00", 400, "Call protobuf"),
         ({}, b"\xff\xfe", 400, "Failed to parse JSON"),
     ],
 )
@@ -116,10 +126,10 @@ def test_bad_input_never_disturbs_other_subscribers(cluster: Cluster) -> None:
         deep = b"[" * 100000 + b"]" * 100000
         assert request(cluster.url, "POST", "/api/v1/scheduler", deep)[0] == 400
         bad_launch = {"type": "ACCEPT", "accept": {"offer_ids": "x", "operations": []}}
-        assert sub.call(bad_launch)[0] == 400
-        assert sub.call({"type": "KILL", "kill": {"task_id": 3}})[0] == 400
+        assert sub.call(bad_launch, encoding="json")[0] == 400
+        assert sub.call({"type": "KILL", "kill": {"task_id": 3}}, encoding="json")[0] == 400
         ack = {"agent_id": {"value": "a"}, "task_id": {"value": "t"}, "uuid": "nope"}
-        code, text = sub.call({"type": "ACKNOWLEDGE", "acknowledge": ack})
+        code, text = sub.call({"type": "ACKNOWLEDGE", "acknowledge": ack}, encoding="json")
         assert code == 400 and b"UUID" in text
         before = len(sub.of_type("HEARTBEAT"))
         wait_until(lambda: len(sub.of_type("HEARTBEAT")) > before + 1, what="more heartbeats")
@@ -493,3 +503,32 @@ def test_seeded_runs_are_reproducible() -> None:
                 sub.close()
 
     assert ids() == ids()
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        (None, "application/json"),
+        ("*/*", "application/json"),
+        ("application/x-protobuf, application/json", "application/json"),
+        ("application/x-protobuf", "application/x-protobuf"),
+        ("application/json;q=0, application/*", "application/x-protobuf"),
+        ("text/plain", None),
+        ("application/json;q=0, application/x-protobuf;q=0", None),
+    ],
+)
+def test_the_stream_is_in_the_encoding_accept_allows_json_first(
+    cluster: Cluster, accept: str | None, media_type: str | None
+) -> None:
+    # As Mesos: JSON when acceptable, else protobuf, else 406; the call's own
+    # encoding does not matter.
+    sub = Subscriber(cluster.url, headers={"Accept": accept})
+    try:
+        if media_type is None:
+            assert sub.status == 406
+            assert b"Expecting 'Accept' to allow" in sub.body
+        else:
+            assert sub.status == 200
+            assert sub.headers["content-type"] == media_type
+    finally:
+        sub.close()

@@ -245,15 +245,7 @@ class MasterServer:
         master = self.master
         assert master is not None
         if not codec.supported_content_type(request.content_type):
-            return _text(
-                415,
-                "Expecting 'Content-Type' of application/json"
-                + (
-                    " (protobuf is not simulated yet)"
-                    if request.content_type == codec.PROTOBUF
-                    else ""
-                ),
-            )
+            return _text(415, f"Expecting 'Content-Type' of {codec.JSON} or {codec.PROTOBUF}")
         body = await request.read()
         try:
             call = codec.decode_call(body, request.content_type)
@@ -268,29 +260,28 @@ class MasterServer:
             except CallError as exc:
                 return _text(exc.status, exc.message)
             return web.Response(status=202)
-        accept = request.headers.get("Accept", "*/*")
-        if not any(
-            part.split(";")[0].strip() in (codec.JSON, "*/*", "application/*")
-            for part in accept.split(",")
-        ):
-            return _text(406, "Expecting 'Accept' to allow 'application/json'")
-        return await self._subscribe(request, master, call)
+        media_type = codec.accepted_media_type(request.headers.get("Accept"))
+        if media_type is None:
+            return _text(406, f"Expecting 'Accept' to allow '{codec.PROTOBUF}' or '{codec.JSON}'")
+        return await self._subscribe(request, master, call, media_type)
 
     async def _subscribe(
-        self, request: web.Request, master: Master, call: dict[str, Any]
+        self, request: web.Request, master: Master, call: dict[str, Any], media_type: str
     ) -> web.StreamResponse:
         stream_id = master.new_stream_id()
         response = web.StreamResponse(
             status=200,
             headers={
-                "Content-Type": codec.JSON,
+                "Content-Type": media_type,
                 "Mesos-Stream-Id": stream_id,
                 "Cache-Control": "no-cache",
             },
         )
         response.enable_chunked_encoding()
         await response.prepare(request)
-        sink = HttpEventSink(request, response, stream_id, delay=self._event_delay())
+        sink = HttpEventSink(
+            request, response, stream_id, delay=self._event_delay(), media_type=media_type
+        )
         self.sinks.add(sink)
         try:
             master.subscribe(call, sink)
