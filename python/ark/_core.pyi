@@ -61,10 +61,11 @@ class Inbox:
 def match_offers(data: bytes, /) -> bytes:
     """One offer-matching cycle, msgpack in and out (see ark.matching). GIL released."""
 
-def decode_event(data: bytes, /) -> bytes | None:
-    """A protobuf ``mesos.v1.scheduler.Event`` lifted to the msgpack of its Ark message.
+def decode_event(data: bytes, /) -> tuple[str, bytes] | None:
+    """A protobuf ``mesos.v1.scheduler.Event`` lifted to its Ark message.
 
-    ``None`` for events Ark does not model. Raises MessageError. GIL released.
+    The message's type name (``"Offers"``) and its msgpack; ``None`` for
+    events Ark does not model. Raises MessageError. GIL released.
     """
 
 def descriptor_set() -> bytes:

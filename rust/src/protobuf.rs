@@ -33,28 +33,27 @@ use mesos::v1::scheduler::{event, Event};
 /// builds its message classes from it, so both sides share one source.
 pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
 
-/// Lifts one serialized `mesos.v1.scheduler.Event` into the msgpack of its
-/// Ark message; `None` for the events Ark does not model (inverse offers,
-/// operation status updates, types newer than this build).
-pub fn decode_event(data: &[u8]) -> Result<Option<Vec<u8>>, CoreError> {
+/// Lifts one serialized `mesos.v1.scheduler.Event` into its Ark message:
+/// the message's type name (`"Offers"`) and its msgpack. `None` for the events
+/// Ark does not model (inverse offers, operation status updates, types newer
+/// than this build).
+pub fn decode_event(data: &[u8]) -> Result<Option<(&'static str, Vec<u8>)>, CoreError> {
     let event = <Event as prost::Message>::decode(data)
         .map_err(|e| CoreError::Message(format!("event: not a protobuf Event: {e}")))?;
     lift(&event)
 }
 
-fn lift(event: &Event) -> Result<Option<Vec<u8>>, CoreError> {
+fn lift(event: &Event) -> Result<Option<(&'static str, Vec<u8>)>, CoreError> {
     let Ok(kind) = event::Type::try_from(event.r#type.unwrap_or(0)) else {
         return Ok(None);
     };
-    let bytes = match kind {
+    let lifted = match kind {
         event::Type::Subscribed => {
             let body = present(event.subscribed.as_ref(), "event.subscribed")?;
-            encode(&(
-                "Subscribed",
-                id(&body.framework_id.value, "event.subscribed.framework_id")?,
-                body.heartbeat_interval_seconds,
-                body.master_info.as_ref().map(|m| m.id.as_str()),
-            ))
+            let framework_id = id(&body.framework_id.value, "event.subscribed.framework_id")?;
+            let master_id = body.master_info.as_ref().map(|m| m.id.as_str());
+            let fields = (framework_id, body.heartbeat_interval_seconds, master_id);
+            tagged("Subscribed", fields)
         }
         event::Type::Offers => {
             let body = present(event.offers.as_ref(), "event.offers")?;
@@ -63,50 +62,77 @@ fn lift(event: &Event) -> Result<Option<Vec<u8>>, CoreError> {
                 .iter()
                 .map(offer)
                 .collect::<Result<Vec<_>, _>>()?;
-            encode(&("Offers", offers))
+            tagged("Offers", (offers,))
         }
         event::Type::Rescind => {
             let body = present(event.rescind.as_ref(), "event.rescind")?;
-            encode(&(
+            tagged(
                 "Rescind",
-                id(&body.offer_id.value, "event.rescind.offer_id")?,
-            ))
+                (id(&body.offer_id.value, "event.rescind.offer_id")?,),
+            )
         }
         event::Type::Update => {
             let body = present(event.update.as_ref(), "event.update")?;
-            encode(&("Update", status(&body.status)?))
+            tagged("Update", (status(&body.status)?,))
         }
         event::Type::Message => {
             let body = present(event.message.as_ref(), "event.message")?;
-            encode(&(
-                "FrameworkMessage",
-                id(&body.agent_id.value, "event.message.agent_id")?,
-                id(&body.executor_id.value, "event.message.executor_id")?,
-                serde_bytes::Bytes::new(&body.data),
-            ))
+            let agent_id = id(&body.agent_id.value, "event.message.agent_id")?;
+            let executor_id = id(&body.executor_id.value, "event.message.executor_id")?;
+            let data = serde_bytes::Bytes::new(&body.data);
+            tagged("FrameworkMessage", (agent_id, executor_id, data))
         }
         event::Type::Failure => {
             let body = present(event.failure.as_ref(), "event.failure")?;
             let agent = present(body.agent_id.as_ref(), "event.failure.agent_id")?;
-            encode(&(
-                "Failure",
-                id(&agent.value, "event.failure.agent_id")?,
-                body.executor_id.as_ref().map(|e| e.value.as_str()),
-                body.status,
-            ))
+            let agent_id = id(&agent.value, "event.failure.agent_id")?;
+            let executor_id = body.executor_id.as_ref().map(|e| e.value.as_str());
+            tagged("Failure", (agent_id, executor_id, body.status))
         }
         event::Type::Error => {
             let body = present(event.error.as_ref(), "event.error")?;
-            encode(&("Error", body.message.as_str()))
+            tagged("Error", (body.message.as_str(),))
         }
-        event::Type::Heartbeat => encode(&("Heartbeat",)),
+        event::Type::Heartbeat => tagged("Heartbeat", ()),
         event::Type::Unknown
         | event::Type::InverseOffers
         | event::Type::RescindInverseOffer
         | event::Type::UpdateOperationStatus => return Ok(None),
     };
-    Ok(Some(bytes))
+    Ok(Some(lifted))
 }
+
+/// A tagged `ark.messages` struct: `[tag, field, ...]` in msgspec's array_like layout.
+fn tagged<T: TupleFields>(tag: &'static str, fields: T) -> (&'static str, Vec<u8>) {
+    let mut out = Vec::with_capacity(64);
+    rmp::encode::write_array_len(&mut out, 1 + T::LEN).expect("writing to a Vec cannot fail");
+    rmp::encode::write_str(&mut out, tag).expect("writing to a Vec cannot fail");
+    fields.append(&mut out);
+    (tag, out)
+}
+
+/// A tuple whose fields are written one after another, with no array header.
+trait TupleFields {
+    const LEN: u32;
+    fn append(&self, out: &mut Vec<u8>);
+}
+
+macro_rules! tuple_fields {
+    ($len:literal $(, $name:ident)*) => {
+        impl<$($name: Serialize),*> TupleFields for ($($name,)*) {
+            const LEN: u32 = $len;
+            #[allow(non_snake_case, unused_variables)]
+            fn append(&self, out: &mut Vec<u8>) {
+                let ($($name,)*) = self;
+                $(rmp_serde::encode::write(out, $name).expect("plain data always encodes");)*
+            }
+        }
+    };
+}
+
+tuple_fields!(0);
+tuple_fields!(1, A);
+tuple_fields!(3, A, B, C);
 
 // The shapes of `ark.messages`, borrowed from the decoded event: msgspec's
 // array_like layout is each struct as the array of its fields in order.
@@ -274,10 +300,6 @@ fn malformed(text: String) -> CoreError {
     CoreError::Message(text)
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    rmp_serde::to_vec(value).expect("msgpack encoding of plain data cannot fail")
-}
-
 #[cfg(test)]
 mod tests {
     use prost::Message as _;
@@ -331,9 +353,10 @@ mod tests {
 
     #[test]
     fn an_offers_event_lifts_to_the_loops_offers() {
-        let bytes = decode_event(&offers_event().encode_to_vec())
+        let (tag, bytes) = decode_event(&offers_event().encode_to_vec())
             .unwrap()
             .unwrap();
+        assert_eq!(tag, "Offers");
         let Message::Offers(offers) = Message::decode(&bytes).unwrap() else {
             panic!("not Offers");
         };

@@ -291,14 +291,18 @@ fn match_offers<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyByte
     Ok(PyBytes::new(py, &bytes))
 }
 
-/// One serialized `mesos.v1.scheduler.Event` (protobuf) lifted into the
-/// msgpack of its `ark.messages` message, ready for an inbox; `None` for
-/// events Ark does not model. The GIL is released while it runs.
+/// One serialized `mesos.v1.scheduler.Event` (protobuf) lifted into its
+/// `ark.messages` message: the type name and its msgpack, ready for an
+/// inbox; `None` for events Ark does not model. The GIL is released while
+/// it runs.
 #[pyfunction]
 #[pyo3(signature = (data, /))]
-fn decode_event<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Option<Bound<'py, PyBytes>>> {
-    let bytes = py.detach(|| protobuf::decode_event(data))?;
-    Ok(bytes.map(|b| PyBytes::new(py, &b)))
+fn decode_event<'py>(
+    py: Python<'py>,
+    data: &[u8],
+) -> PyResult<Option<(&'static str, Bound<'py, PyBytes>)>> {
+    let lifted = py.detach(|| protobuf::decode_event(data))?;
+    Ok(lifted.map(|(tag, bytes)| (tag, PyBytes::new(py, &bytes))))
 }
 
 /// The serialized `FileDescriptorSet` of Ark's `.proto` files.
