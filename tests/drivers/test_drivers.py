@@ -22,6 +22,7 @@ from framework import PAYLOAD, KeepN, Slots, running, slots
 
 from ark import Scheduler, StateManager, Step
 from ark import messages as m
+from ark import protobuf as pb
 from ark.drivers import PymesosDriver, V1Driver
 from ark.drivers.pymesos import _Callbacks
 from ark.recordio import frame
@@ -32,7 +33,8 @@ N = 12
 
 HAS_PYMESOS = importlib.util.find_spec("pymesos") is not None
 DRIVERS = [
-    "v1",
+    "v1-protobuf",
+    "v1-json",
     pytest.param(
         "pymesos", marks=pytest.mark.skipif(not HAS_PYMESOS, reason="pymesos is not installed")
     ),
@@ -58,8 +60,10 @@ def pymesos_orphans(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def make_driver(kind: str, master: str) -> V1Driver | PymesosDriver:
     info = {"name": f"keep-n-{kind}", "user": "test"}
-    if kind == "v1":
-        return V1Driver(master, info)
+    if kind.startswith("v1-"):
+        driver = V1Driver(master, info, encoding=kind.removeprefix("v1-"))  # type: ignore[arg-type]
+        assert driver.encoding == kind.removeprefix("v1-")
+        return driver
     return PymesosDriver(master.removeprefix("http://"), info)
 
 
@@ -136,33 +140,57 @@ def test_a_teardown_at_shutdown_kills_everything(cluster: Cluster, kind: str) ->
     assert cluster.state()["completed_frameworks"]
 
 
+def _bad_protobuf_update() -> bytes:
+    good = pb.encode_event(m.Update(m.TaskStatus("t0", "TASK_RUNNING")))
+    return good.replace(b"\x10\x01", b"\x10\x63")  # state (field 2) 1 -> 99
+
+
 class _BadMaster(http.server.BaseHTTPRequestHandler):
-    """A master whose stream carries garbage between good events."""
+    """A master whose stream carries garbage between good events, in either encoding.
+
+    With ``refuse_protobuf``, it answers a protobuf call 415, as a master
+    without protobuf would.
+    """
 
     protocol_version = "HTTP/1.1"
-    records: ClassVar[list[Any]] = [
-        {"type": "SUBSCRIBED", "subscribed": {"framework_id": {"value": "fw-bad"}}},
-        "this is not JSON",
-        {"type": "UPDATE", "update": {"status": {"task_id": {"value": "t0"}, "state": "NOPE"}}},
-        {"type": "OFFERS", "offers": {"offers": [{"id": {"value": "o1"}}]}},
-        {
-            "type": "UPDATE",
-            "update": {"status": {"task_id": {"value": "t1"}, "state": "TASK_RUNNING"}},
-        },
+    refuse_protobuf: ClassVar[bool] = False
+    seen: ClassVar[list[str]] = []
+    json_records: ClassVar[list[bytes]] = [
+        json.dumps(r).encode() if isinstance(r, dict) else r.encode()
+        for r in [
+            {"type": "SUBSCRIBED", "subscribed": {"framework_id": {"value": "fw-bad"}}},
+            "this is not JSON",
+            {"type": "UPDATE", "update": {"status": {"task_id": {"value": "t0"}, "state": "NOPE"}}},
+            {"type": "OFFERS", "offers": {"offers": [{"id": {"value": "o1"}}]}},
+            {
+                "type": "UPDATE",
+                "update": {"status": {"task_id": {"value": "t1"}, "state": "TASK_RUNNING"}},
+            },
+        ]
+    ]
+    protobuf_records: ClassVar[list[bytes]] = [
+        pb.encode_event(m.Subscribed("fw-bad")),
+        b"\xff\xff\xff not protobuf",
+        _bad_protobuf_update(),
+        pb.to_protobuf({"type": "OFFERS", "offers": {"offers": [{"hostname": "h"}]}}, pb.Event),
+        pb.encode_event(m.Update(m.TaskStatus("t1", "TASK_RUNNING"))),
     ]
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
-        call = self.path
-        if call != "/api/v1/scheduler":
+        if self.path != "/api/v1/scheduler":
             self.send_error(404)
             return
-        body = b"".join(
-            frame(r.encode() if isinstance(r, str) else json.dumps(r).encode())
-            for r in self.records
-        )
+        content_type = self.headers["Content-Type"]
+        self.seen.append(content_type)
+        if content_type == pb.CONTENT_TYPE and self.refuse_protobuf:
+            self.send_error(415)
+            return
+        protobuf = self.headers["Accept"] == pb.CONTENT_TYPE
+        records = self.protobuf_records if protobuf else self.json_records
+        body = b"".join(frame(r) for r in records)
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", pb.CONTENT_TYPE if protobuf else "application/json")
         self.send_header("Mesos-Stream-Id", "s1")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -172,10 +200,13 @@ class _BadMaster(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_malformed_events_are_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("encoding", ["protobuf", "json"])
+def test_malformed_events_are_logged_and_skipped(
+    caplog: pytest.LogCaptureFixture, encoding: Any
+) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BadMaster)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    driver = V1Driver(f"127.0.0.1:{server.server_address[1]}", {"name": "t"})
+    driver = V1Driver(f"127.0.0.1:{server.server_address[1]}", {"name": "t"}, encoding=encoding)
     try:
         with (
             caplog.at_level(logging.ERROR, logger="ark.drivers.v1"),
@@ -186,10 +217,35 @@ def test_malformed_events_are_logged_and_skipped(caplog: pytest.LogCaptureFixtur
         server.shutdown()
         server.server_close()
     assert scheduler.snapshot().framework_id == "fw-bad"
-    errors = [r.getMessage() for r in caplog.records]
-    assert any("not JSON" in e or "Expecting value" in e for e in errors), errors
-    assert any("unknown task state 'NOPE'" in e for e in errors), errors
-    assert any("offer.agent_id" in e for e in errors), errors
+    errors = [r.getMessage() for r in caplog.records if "malformed event" in r.getMessage()]
+    assert len(errors) == 3, errors
+    if encoding == "json":
+        assert any("not JSON" in e or "Expecting value" in e for e in errors), errors
+        assert any("unknown task state 'NOPE'" in e for e in errors), errors
+        assert any("offer.agent_id" in e for e in errors), errors
+    else:
+        assert any("not a protobuf Event" in e for e in errors), errors
+        assert any("unknown task state 99" in e for e in errors), errors
+        assert any("offers.id.value: missing" in e for e in errors), errors
+
+
+def test_auto_falls_back_to_json_when_the_master_refuses_protobuf(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_BadMaster, "refuse_protobuf", True)
+    monkeypatch.setattr(_BadMaster, "seen", [])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BadMaster)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    driver = V1Driver(f"127.0.0.1:{server.server_address[1]}", {"name": "t"})
+    assert driver.encoding == "protobuf"
+    try:
+        with Scheduler(KeepN(), slots(1), driver, reconcile_seconds=None) as scheduler:
+            wait_until(lambda: scheduler.snapshot().task("t1") is not None, 10, "t1 adopted")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert driver.encoding == "json"
+    assert _BadMaster.seen[:2] == [pb.CONTENT_TYPE, "application/json"]
 
 
 def test_pymesos_callbacks_never_raise(caplog: pytest.LogCaptureFixture) -> None:

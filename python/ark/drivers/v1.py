@@ -12,6 +12,12 @@ remember), after a truncated exponential backoff.
 Calls made while no stream is up are dropped, as Mesos drops them: the
 reconciliation that follows every subscription repairs what they would have
 done.
+
+Both encodings of the API are spoken. With protobuf (the default when the
+master takes it), each event goes from the wire to the inbox through Rust
+(``ark._core.decode_event``) without a Python object being made; a call
+whose launch payload has a field outside Ark's ``.proto`` subset goes as
+JSON, which Mesos accepts call by call.
 """
 
 from __future__ import annotations
@@ -26,11 +32,11 @@ import random
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
+from ark import _core, protobuf, wire
 from ark import effects as fx
 from ark import messages as m
-from ark import wire
 from ark.drivers.detector import MasterDetector, parse_address
 from ark.errors import ArkError
 from ark.recordio import RecordIOError
@@ -43,6 +49,12 @@ API = "/api/v1/scheduler"
 ONE_WEEK = 7 * 24 * 3600.0
 _MAX_REDIRECTS = 5
 _MAX_RECORD = 256 * 1024 * 1024
+JSON = "application/json"
+PROTOBUF = protobuf.CONTENT_TYPE
+
+Encoding = Literal["auto", "protobuf", "json"]
+# A queued call: its type (for the logs), its body, and the body's media type.
+_Call = tuple[str, bytes, str]
 
 
 class V1Driver:
@@ -63,6 +75,9 @@ class V1Driver:
         Wait ``min(cap, base * 2**n)`` (with jitter) before the n-th retry.
     heartbeat_misses
         Reconnect after this many heartbeat intervals without an event.
+    encoding
+        ``"protobuf"``, ``"json"``, or ``"auto"``: protobuf, and JSON from
+        the first master that refuses it (415 or 406).
     """
 
     def __init__(
@@ -77,7 +92,10 @@ class V1Driver:
         backoff_cap_seconds: float = 10.0,
         heartbeat_misses: float = 3.0,
         connect_timeout: float = 10.0,
+        encoding: Encoding = "auto",
     ) -> None:
+        if encoding not in ("auto", "protobuf", "json"):
+            raise ValueError(f"encoding must be 'auto', 'protobuf' or 'json', not {encoding!r}")
         self._detector = MasterDetector(master)
         info = dict(framework)
         info.setdefault("user", "root")
@@ -87,7 +105,10 @@ class V1Driver:
             info["principal"] = principal
         self._info = info
         self._framework_id = framework_id
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        #: The encoding spoken now: ``"protobuf"`` or ``"json"``.
+        self.encoding: Literal["protobuf", "json"] = "json" if encoding == "json" else "protobuf"
+        self._may_fall_back = encoding == "auto"
+        self._headers: dict[str, str] = {}
         if principal is not None:
             token = base64.b64encode(f"{principal}:{secret or ''}".encode()).decode()
             self._headers["Authorization"] = f"Basic {token}"
@@ -96,7 +117,7 @@ class V1Driver:
         self._connect_timeout = connect_timeout
         self._push: Callable[[bytes], None] | None = None
         self._stopping = threading.Event()
-        self._calls: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         # Set while a stream is up: the master that serves it and its stream id.
         self._lock = threading.Lock()
         self._master: tuple[str, int] | None = None
@@ -132,14 +153,16 @@ class V1Driver:
             return
         for effect in effects:
             try:
-                self._calls.put(wire.call(effect, framework_id))
+                self._calls.put(self._encode(wire.call(effect, framework_id)))
             except (ArkError, ValueError) as exc:
                 log.error("ark: %s not sent: %s", type(effect).__name__, exc)
 
     def stop(self, failover: bool) -> None:
         """Close the stream; without ``failover``, TEARDOWN first (Mesos kills every task)."""
         if not failover and self._framework_id is not None:
-            self._post({"framework_id": {"value": self._framework_id}, "type": "TEARDOWN"})
+            self._post(
+                self._encode({"framework_id": {"value": self._framework_id}, "type": "TEARDOWN"})
+            )
         self._stopping.set()
         self._calls.put(None)
         self._close_stream()
@@ -161,7 +184,7 @@ class V1Driver:
                 return
             if subscribed:
                 attempt = 0
-                self._emit(m.Disconnected())
+                self._emit(m.encode(m.Disconnected()))
             attempt += 1
             base, cap = self._backoff
             delay = min(cap, base * 2 ** min(attempt - 1, 30))
@@ -170,7 +193,7 @@ class V1Driver:
     def _subscribe_once(self) -> bool:
         """One SUBSCRIBE, read to its end; True if it got as far as SUBSCRIBED."""
         address = self._detector.leader()
-        for _ in range(_MAX_REDIRECTS):
+        for _ in range(_MAX_REDIRECTS + 1):  # one more for a fall back to JSON
             if address is None:
                 log.info("ark: no leading master yet")
                 return False
@@ -181,8 +204,10 @@ class V1Driver:
             }
             if self._framework_id is not None:
                 call["framework_id"] = {"value": self._framework_id}
+            _, body, media_type = self._encode(call)
+            headers = {**self._headers, "Content-Type": media_type, "Accept": self._accept()}
             try:
-                conn.request("POST", API, json.dumps(call).encode(), self._headers)
+                conn.request("POST", API, body, headers)
                 response = conn.getresponse()
             except OSError as exc:
                 log.warning("ark: master %s:%d unreachable: %r", *address, exc)
@@ -198,14 +223,38 @@ class V1Driver:
                     return False
                 log.info("ark: redirected to the leading master %s:%d", *address)
                 continue
-            if response.status != 200:
-                body = response.read(4096).decode(errors="replace")
+            if response.status in (406, 415) and self._fall_back_to_json():
+                response.read()
                 conn.close()
-                log.warning("ark: SUBSCRIBE answered %d: %s", response.status, body)
+                continue
+            if response.status != 200:
+                text = response.read(4096).decode(errors="replace")
+                conn.close()
+                log.warning("ark: SUBSCRIBE answered %d: %s", response.status, text)
                 return False
             return self._read_stream(conn, response, address)
         log.error("ark: more than %d redirects", _MAX_REDIRECTS)
         return False
+
+    def _accept(self) -> str:
+        return PROTOBUF if self.encoding == "protobuf" else JSON
+
+    def _fall_back_to_json(self) -> bool:
+        if not self._may_fall_back or self.encoding == "json":
+            return False
+        log.info("ark: the master refuses protobuf; speaking JSON from now on")
+        self.encoding = "json"
+        return True
+
+    def _encode(self, call: dict[str, Any]) -> _Call:
+        """A call's body in the current encoding (JSON if protobuf cannot hold it)."""
+        kind = str(call.get("type"))
+        if self.encoding == "protobuf":
+            try:
+                return kind, protobuf.to_protobuf(call, protobuf.Call), PROTOBUF
+            except ArkError as exc:
+                log.info("ark: %s sent as JSON: %s", kind, exc)
+        return kind, json.dumps(call).encode(), JSON
 
     def _framework_info(self) -> dict[str, Any]:
         info = dict(self._info)
@@ -222,6 +271,8 @@ class V1Driver:
         with self._lock:
             self._stream_conn = conn
         subscribed = False
+        media_type = (response.getheader("Content-Type") or JSON).split(";")[0].strip()
+        lift = _lift_protobuf if media_type == PROTOBUF else _lift_json
         try:
             while not self._stopping.is_set():
                 record = _read_record(response)
@@ -229,19 +280,24 @@ class V1Driver:
                     log.warning("ark: the master closed the event stream")
                     break
                 try:
-                    obj = json.loads(record)
-                    message = wire.event(obj)
+                    lifted = lift(record)
                 except (ValueError, ArkError) as exc:
                     log.error("ark: malformed event skipped (%s): %.200r", exc, record)
                     continue
-                if isinstance(message, m.Subscribed):
+                if lifted is None:
+                    continue
+                kind, data = lifted
+                if kind == "Subscribed":
                     subscribed = True
+                    message = m.decode(data)
+                    assert isinstance(message, m.Subscribed)
                     self._on_subscribed(message, response, conn, address)
-                elif isinstance(message, m.Error):
+                elif kind == "Error":
+                    message = m.decode(data)
+                    assert isinstance(message, m.Error)
                     log.error("ark: the master sent ERROR: %s", message.message)
                     self.error = message.message
-                if message is not None:
-                    self._emit(message)
+                self._emit(data)
                 if self.error is not None:
                     break
         except (OSError, http.client.HTTPException, RecordIOError) as exc:
@@ -279,10 +335,10 @@ class V1Driver:
             with contextlib.suppress(OSError):
                 conn.sock.shutdown(socket.SHUT_RDWR)
 
-    def _emit(self, message: m.Message) -> None:
+    def _emit(self, data: bytes) -> None:
         assert self._push is not None
         try:
-            self._push(m.encode(message))
+            self._push(data)
         except ArkError:
             # The inbox is closed: the scheduler is shutting down.
             self._stopping.set()
@@ -300,19 +356,19 @@ class V1Driver:
             conn.close()
 
     def _send(
-        self, conn: http.client.HTTPConnection | None, call: dict[str, Any]
+        self, conn: http.client.HTTPConnection | None, call: _Call
     ) -> http.client.HTTPConnection | None:
+        kind, body, media_type = call
         with self._lock:
             master, stream_id = self._master, self._stream_id
         if master is None or stream_id is None:
-            log.warning("ark: %s dropped: no subscription", call["type"])
+            log.warning("ark: %s dropped: no subscription", kind)
             return conn
         if conn is None or (conn.host, conn.port) != master:
             if conn is not None:
                 conn.close()
             conn = http.client.HTTPConnection(*master, timeout=self._connect_timeout)
-        headers = {**self._headers, "Mesos-Stream-Id": stream_id}
-        body = json.dumps(call).encode()
+        headers = {**self._headers, "Content-Type": media_type, "Mesos-Stream-Id": stream_id}
         for retry in (True, False):
             try:
                 conn.request("POST", API, body, headers)
@@ -322,37 +378,47 @@ class V1Driver:
                 conn.close()
                 if retry:
                     continue  # a kept-alive connection the master closed: once more
-                log.warning("ark: %s not sent: %r", call["type"], exc)
+                log.warning("ark: %s not sent: %r", kind, exc)
                 return None
             if response.status != 202:
                 log.warning(
                     "ark: %s answered %d: %s",
-                    call["type"],
+                    kind,
                     response.status,
                     text[:300].decode(errors="replace"),
                 )
             return conn
         return conn
 
-    def _post(self, call: dict[str, Any]) -> None:
+    def _post(self, call: _Call) -> None:
         """Send one call now, on the caller's thread (TEARDOWN at stop)."""
+        kind, body, media_type = call
         with self._lock:
             master, stream_id = self._master, self._stream_id
         if master is None or stream_id is None:
-            log.warning("ark: %s not sent: no subscription", call["type"])
+            log.warning("ark: %s not sent: no subscription", kind)
             return
         conn = http.client.HTTPConnection(*master, timeout=self._connect_timeout)
         try:
-            headers = {**self._headers, "Mesos-Stream-Id": stream_id}
-            conn.request("POST", API, json.dumps(call).encode(), headers)
+            headers = {**self._headers, "Content-Type": media_type, "Mesos-Stream-Id": stream_id}
+            conn.request("POST", API, body, headers)
             response = conn.getresponse()
             response.read()
             if response.status != 202:
-                log.warning("ark: %s answered %d", call["type"], response.status)
+                log.warning("ark: %s answered %d", kind, response.status)
         except (OSError, http.client.HTTPException) as exc:
-            log.warning("ark: %s not sent: %r", call["type"], exc)
+            log.warning("ark: %s not sent: %r", kind, exc)
         finally:
             conn.close()
+
+
+def _lift_protobuf(record: bytes) -> tuple[str, bytes] | None:
+    return _core.decode_event(record)
+
+
+def _lift_json(record: bytes) -> tuple[str, bytes] | None:
+    message = wire.event(json.loads(record))
+    return None if message is None else (type(message).__name__, m.encode(message))
 
 
 def _read_record(response: http.client.HTTPResponse) -> bytes | None:
