@@ -1,9 +1,12 @@
-"""The protobuf encoding: three lifts of one event agree, and nothing Ark models is lost.
+"""Both encodings of events: four lifts of one event agree, and nothing Ark models is lost.
 
 An Ark message goes to a serialized ``Event`` (``ark.protobuf.encode_event``)
-and back by three roads: Rust (``ark._core.decode_event``, the native
-driver's), Python (``ark.protobuf.event``), and through Mesos's JSON mapping
-into ``ark.wire.event``. Each must give the message it started from.
+and back by four roads: protobuf in Rust (``ark._core.decode_event``, the
+native driver's) and in Python (``ark.protobuf.event``); and, through
+Mesos's JSON mapping, JSON in Rust (``decode_event(..., "json")``) and in
+Python (``ark.wire.event``, the pymesos bridge's). Each must give the
+message it started from, and on a damaged JSON event the two JSON roads
+must agree on whether it is an error.
 """
 
 from __future__ import annotations
@@ -99,7 +102,70 @@ def test_every_road_back_gives_the_message_it_started_from(message: m.Message) -
     assert rust[0] == type(message).__name__
     assert _DECODER.decode(rust[1]) == message
     assert pb.event(data) == message
-    assert wire.event(pb.to_json(data, pb.Event)) == message
+    obj = pb.to_json(data, pb.Event)
+    assert wire.event(obj) == message
+    rust_json = _core.decode_event(json.dumps(obj).encode(), "json")
+    assert rust_json is not None
+    assert rust_json[0] == type(message).__name__
+    assert _DECODER.decode(rust_json[1]) == message
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 2**64),
+    st.floats(),
+    st.text(max_size=4),
+    st.builds(list),
+    st.builds(dict),
+    st.builds(lambda: {"value": "x"}),
+)
+
+
+def _paths(obj: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out = [path] if path else []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _paths(v, (*path, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _paths(v, (*path, i))
+    return out
+
+
+def _lift_json_in_python(obj: object) -> m.Message | str | None:
+    try:
+        return wire.event(obj)  # type: ignore[arg-type]
+    except WireError:
+        return "error"
+
+
+def _lift_json_in_rust(obj: object) -> m.Message | str | None:
+    try:
+        lifted = _core.decode_event(json.dumps(obj).encode(), "json")
+    except MessageError:
+        return "error"
+    return None if lifted is None else _DECODER.decode(lifted[1])
+
+
+@given(events, st.data())
+def test_the_json_roads_agree_on_damaged_events(message: m.Message, data: st.DataObject) -> None:
+    obj = pb.to_json(pb.encode_event(message), pb.Event)
+    paths = _paths(obj)
+    for _ in range(data.draw(st.integers(1, 2))):
+        path = data.draw(st.sampled_from(paths))
+        *parents, last = path
+        target = obj
+        for key in parents:
+            target = target[key]
+        if data.draw(st.booleans()) and isinstance(target, dict):
+            target.pop(last, None)
+        else:
+            target[last] = data.draw(JUNK)
+        paths = _paths(obj)
+        if not paths:
+            break
+    assert _lift_json_in_rust(obj) == _lift_json_in_python(obj)
 
 
 @given(events)

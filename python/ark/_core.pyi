@@ -1,7 +1,7 @@
 """Types of the Rust extension; see ``rust/src/python.rs``."""
 
 from collections.abc import Sequence
-from typing import final
+from typing import Literal, final
 
 from ark.errors import ArkError
 
@@ -61,8 +61,10 @@ class Inbox:
 def match_offers(data: bytes, /) -> bytes:
     """One offer-matching cycle, msgpack in and out (see ark.matching). GIL released."""
 
-def decode_event(data: bytes, /) -> tuple[str, bytes] | None:
-    """A protobuf ``mesos.v1.scheduler.Event`` lifted to its Ark message.
+def decode_event(
+    data: bytes, /, encoding: Literal["protobuf", "json"] = "protobuf"
+) -> tuple[str, bytes] | None:
+    """A ``mesos.v1.scheduler.Event`` (its bytes in ``encoding``) lifted to its Ark message.
 
     The message's type name (``"Offers"``) and its msgpack; ``None`` for
     events Ark does not model. Raises MessageError. GIL released.

@@ -13,8 +13,10 @@ transaction that checks the leader's fencing epoch, so a deposed leader's
 writes are refused.
 
 Records are versioned: ``ARKSTORE``, a format version byte, a CRC32 of the
-body, then the body. Version 1's body is msgpack; loading dispatches on the
-version, so a newer format still reads stores written by an older one.
+body, then the body. Version 2, written now, is the protobuf ``ark.store.Record``
+of ``proto/ark/store.proto``, which later versions extend by adding fields;
+version 1 was msgpack. Loading dispatches on the version, so a store written
+by an older Ark still loads.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ark import protobuf
 from ark.election import Term
 from ark.errors import ArkError
 
@@ -47,7 +50,7 @@ __all__ = [
 ]
 
 MAGIC = b"ARKSTORE"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _HEADER = struct.Struct(">8sBI")  # magic, version, crc32 of the body
 
 
@@ -84,9 +87,14 @@ class _RecordV1(msgspec.Struct, frozen=True, array_like=True):
 
 def encode_record(record: Record) -> bytes:
     """The bytes of ``record`` in the current format."""
-    body = msgspec.msgpack.encode(
-        _RecordV1(record.framework_id, sorted(record.intents.values(), key=lambda i: i.task_id))
-    )
+    message = protobuf.StoreRecord()
+    if record.framework_id is not None:
+        message.framework_id = record.framework_id
+    for intent in sorted(record.intents.values(), key=lambda i: i.task_id):
+        message.intents.add(
+            task_id=intent.task_id, agent_id=intent.agent_id, confirmed=intent.confirmed
+        )
+    body: bytes = message.SerializeToString(deterministic=True)
     return _HEADER.pack(MAGIC, FORMAT_VERSION, zlib.crc32(body)) + body
 
 
@@ -106,6 +114,8 @@ def decode_record(data: bytes) -> Record:
         raise StoreCorrupt("not an Ark store (bad magic)")
     if zlib.crc32(body) != crc:
         raise StoreCorrupt("store damaged or truncated (checksum mismatch)")
+    if version == 2:
+        return _decode_v2(body)
     if version == 1:
         try:
             v1 = msgspec.msgpack.decode(body, type=_RecordV1)
@@ -113,6 +123,17 @@ def decode_record(data: bytes) -> Record:
             raise StoreCorrupt(f"store body unreadable: {exc}") from None
         return Record(v1.framework_id, {i.task_id: i for i in v1.intents})
     raise StoreCorrupt(f"store format version {version} is newer than this Ark knows")
+
+
+def _decode_v2(body: bytes) -> Record:
+    try:
+        message = protobuf.StoreRecord.FromString(body)
+    except Exception as exc:  # protobuf's DecodeError, or upb's own
+        raise StoreCorrupt(f"store body unreadable: {exc}") from None
+    if not message.IsInitialized():
+        raise StoreCorrupt("store body unreadable: an intent lacks its task or agent id")
+    intents = {i.task_id: Intent(i.task_id, i.agent_id, i.confirmed) for i in message.intents}
+    return Record(message.framework_id if message.HasField("framework_id") else None, intents)
 
 
 class Store(Protocol):

@@ -43,17 +43,24 @@ def event(obj: Mapping[str, Any]) -> m.Message | None:
         A field Ark needs is missing or of the wrong type; the message says which.
     """
     kind = _str(obj, "type", "event")
-    body = obj.get(kind.lower(), {})
+    if kind not in _MODELLED:
+        # INVERSE_OFFERS, RESCIND_INVERSE_OFFER, UPDATE_OPERATION_STATUS, newer.
+        return None
+    body = obj.get(kind.lower())
+    if body is None:  # null is absent, as in the Rust lift (ark._core.decode_event)
+        body = {}
     if not isinstance(body, Mapping):
         raise WireError(f"event.{kind.lower()}: expected an object, got {type(body).__name__}")
     where = f"event.{kind.lower()}"
     if kind == "SUBSCRIBED":
         master = body.get("master_info")
+        if master is not None and not isinstance(master, Mapping):
+            raise WireError(f"{where}.master_info: expected an object")
         return m.Subscribed(
             _id(body, "framework_id", where),
             heartbeat_interval_seconds=_opt_float(body, "heartbeat_interval_seconds", where),
             master_id=_str(master, "id", f"{where}.master_info")
-            if isinstance(master, Mapping) and "id" in master
+            if isinstance(master, Mapping) and master.get("id") is not None
             else None,
         )
     if kind == "OFFERS":
@@ -70,19 +77,18 @@ def event(obj: Mapping[str, Any]) -> m.Message | None:
         )
     if kind == "FAILURE":
         code = body.get("status")
-        if code is not None and not isinstance(code, int):
+        if code is not None and not _is_int64(code):
             raise WireError(f"{where}.status: expected an integer")
         return m.Failure(
             _id(body, "agent_id", where),
-            executor_id=_id(body, "executor_id", where) if "executor_id" in body else None,
+            executor_id=_id(body, "executor_id", where)
+            if body.get("executor_id") is not None
+            else None,
             status=code,
         )
     if kind == "ERROR":
         return m.Error(_str(body, "message", where))
-    if kind == "HEARTBEAT":
-        return m.Heartbeat()
-    # INVERSE_OFFERS, RESCIND_INVERSE_OFFER, UPDATE_OPERATION_STATUS: not modelled.
-    return None
+    return m.Heartbeat()
 
 
 def offer(obj: object) -> m.Offer:
@@ -93,8 +99,8 @@ def offer(obj: object) -> m.Offer:
         _id(obj, "id", "offer"),
         _id(obj, "agent_id", "offer"),
         _str(obj, "hostname", "offer"),
-        [resource(r) for r in obj.get("resources") or []],
-        [attribute(a) for a in obj.get("attributes") or []],
+        [resource(r) for r in _opt_list(obj, "resources", "offer")],
+        [attribute(a) for a in _opt_list(obj, "attributes", "offer")],
     )
 
 
@@ -106,7 +112,9 @@ def resource(obj: object) -> m.Resource:
     where = f"resource {name!r}"
     role = obj.get("role")
     allocation = obj.get("allocation_info")
-    if role is None and isinstance(allocation, Mapping):
+    if allocation is not None and not isinstance(allocation, Mapping):
+        raise WireError(f"{where}.allocation_info: expected an object")
+    if role is None and allocation is not None:
         role = allocation.get("role")
     if role is not None and not isinstance(role, str):
         raise WireError(f"{where}.role: expected a string")
@@ -140,8 +148,8 @@ def status(obj: Mapping[str, Any]) -> m.TaskStatus:
     return m.TaskStatus(
         _id(obj, "task_id", where),
         state,  # type: ignore[arg-type]
-        agent_id=_id(obj, "agent_id", where) if "agent_id" in obj else None,
-        executor_id=_id(obj, "executor_id", where) if "executor_id" in obj else None,
+        agent_id=_id(obj, "agent_id", where) if obj.get("agent_id") is not None else None,
+        executor_id=_id(obj, "executor_id", where) if obj.get("executor_id") is not None else None,
         reason=_opt_str(obj, "reason", where),
         source=source,
         message=_opt_str(obj, "message", where),
@@ -308,6 +316,15 @@ def _list(obj: Mapping[str, Any], key: str, where: str) -> list[Any]:
     return value
 
 
+def _is_int64(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+
+
+def _opt_list(obj: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = obj.get(key)
+    return [] if value is None else _list(obj, key, where)
+
+
 def _str(obj: Mapping[str, Any] | None, key: str, where: str) -> str:
     value = None if obj is None else obj.get(key)
     if not isinstance(value, str):
@@ -354,7 +371,7 @@ def _value(obj: Mapping[str, Any], where: str) -> dict[str, Any]:
             if not isinstance(r, Mapping):
                 raise WireError(f"{where}.ranges.range: expected objects")
             lo, hi = r.get("begin"), r.get("end")
-            if not isinstance(lo, int) or not isinstance(hi, int):
+            if not _is_int64(lo) or not _is_int64(hi):
                 raise WireError(f"{where}.ranges.range: begin and end must be integers")
             ranges.append((lo, hi))
         return {"ranges": ranges}
@@ -367,3 +384,6 @@ def _value(obj: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 _TASK_STATES = frozenset(get_args(m.TaskState))
+_MODELLED = frozenset(
+    ["SUBSCRIBED", "OFFERS", "RESCIND", "UPDATE", "MESSAGE", "FAILURE", "ERROR", "HEARTBEAT"]
+)

@@ -7,6 +7,8 @@ pub mod cow_map;
 pub mod effects;
 pub mod error;
 pub mod inbox;
+pub mod inbox_message;
+pub mod json;
 pub mod matching;
 pub mod messages;
 pub mod protobuf;

@@ -7,9 +7,8 @@
 //! `ark.protobuf.event` (Python): all three give the same Ark message for the
 //! same event, which the tests check.
 
-use serde::Serialize;
-
 use crate::error::CoreError;
+use crate::inbox_message::{tagged, Attribute, Offer, Resource, Status, Value};
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod mesos {
@@ -102,82 +101,6 @@ fn lift(event: &Event) -> Result<Option<(&'static str, Vec<u8>)>, CoreError> {
     Ok(Some(lifted))
 }
 
-/// A tagged `ark.messages` struct: `[tag, field, ...]` in msgspec's array_like layout.
-fn tagged<T: TupleFields>(tag: &'static str, fields: T) -> (&'static str, Vec<u8>) {
-    let mut out = Vec::with_capacity(64);
-    rmp::encode::write_array_len(&mut out, 1 + T::LEN).expect("writing to a Vec cannot fail");
-    rmp::encode::write_str(&mut out, tag).expect("writing to a Vec cannot fail");
-    fields.append(&mut out);
-    (tag, out)
-}
-
-/// A tuple whose fields are written one after another, with no array header.
-trait TupleFields {
-    const LEN: u32;
-    fn append(&self, out: &mut Vec<u8>);
-}
-
-macro_rules! tuple_fields {
-    ($len:literal $(, $name:ident)*) => {
-        impl<$($name: Serialize),*> TupleFields for ($($name,)*) {
-            const LEN: u32 = $len;
-            #[allow(non_snake_case, unused_variables)]
-            fn append(&self, out: &mut Vec<u8>) {
-                let ($($name,)*) = self;
-                $(rmp_serde::encode::write(out, $name).expect("plain data always encodes");)*
-            }
-        }
-    };
-}
-
-tuple_fields!(0);
-tuple_fields!(1, A);
-tuple_fields!(3, A, B, C);
-
-// The shapes of `ark.messages`, borrowed from the decoded event: msgspec's
-// array_like layout is each struct as the array of its fields in order.
-
-#[derive(Serialize)]
-struct Offer<'a>(
-    &'a str,
-    &'a str,
-    &'a str,
-    Vec<Resource<'a>>,
-    Vec<Attribute<'a>>,
-);
-
-#[derive(Serialize)]
-struct Resource<'a>(
-    &'a str,
-    Option<f64>,
-    Option<Vec<(i64, i64)>>,
-    Option<&'a [String]>,
-    &'a str,
-);
-
-#[derive(Serialize)]
-struct Attribute<'a>(
-    &'a str,
-    Option<&'a str>,
-    Option<f64>,
-    Option<Vec<(i64, i64)>>,
-    Option<&'a [String]>,
-);
-
-#[derive(Serialize)]
-struct Status<'a>(
-    &'a str,
-    &'static str,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'static str>,
-    Option<&'static str>,
-    Option<&'a str>,
-    Option<&'a serde_bytes::Bytes>,
-    Option<f64>,
-    Option<bool>,
-);
-
 fn offer(o: &pb::Offer) -> Result<Offer<'_>, CoreError> {
     let where_ = "event.offers.offers";
     Ok(Offer(
@@ -202,32 +125,61 @@ fn resource(r: &pb::Resource) -> Result<Resource<'_>, CoreError> {
         .as_deref()
         .or_else(|| r.allocation_info.as_ref().and_then(|a| a.role.as_deref()))
         .unwrap_or("*");
-    let (scalar, ranges, set) = match pb::value::Type::try_from(r.r#type) {
-        Ok(pb::value::Type::Scalar) => (Some(scalar(r.scalar.as_ref(), &where_)?), None, None),
-        Ok(pb::value::Type::Ranges) => (None, Some(ranges(r.ranges.as_ref(), &where_)?), None),
-        Ok(pb::value::Type::Set) => (None, None, Some(set(r.set.as_ref(), &where_)?)),
-        _ => return Err(unknown_type(r.r#type, &where_)),
-    };
-    Ok(Resource(&r.name, scalar, ranges, set, role))
+    let value = value(
+        r.r#type,
+        r.scalar.as_ref(),
+        r.ranges.as_ref(),
+        r.set.as_ref(),
+        None,
+        &where_,
+    )?;
+    Resource::new(&r.name, value, role).ok_or_else(|| unknown_type(r.r#type, &where_))
 }
 
 fn attribute(a: &pb::Attribute) -> Result<Attribute<'_>, CoreError> {
     let where_ = format!("attribute '{}'", a.name);
-    let (mut text, mut scalar_, mut ranges_, mut set_) = (None, None, None, None);
-    match pb::value::Type::try_from(a.r#type) {
-        Ok(pb::value::Type::Text) => {
-            text = Some(
-                present(a.text.as_ref(), &format!("{where_}.text"))?
-                    .value
-                    .as_str(),
-            )
+    let value = value(
+        a.r#type,
+        a.scalar.as_ref(),
+        a.ranges.as_ref(),
+        a.set.as_ref(),
+        Some(a.text.as_ref()),
+        &where_,
+    )?;
+    Ok(Attribute::new(&a.name, value))
+}
+
+/// The value its `type` names; `text` is `None` where no text is allowed.
+fn value<'a>(
+    kind: i32,
+    scalar: Option<&pb::value::Scalar>,
+    ranges: Option<&pb::value::Ranges>,
+    set: Option<&'a pb::value::Set>,
+    text: Option<Option<&'a pb::value::Text>>,
+    where_: &str,
+) -> Result<Value<'a>, CoreError> {
+    match (pb::value::Type::try_from(kind), text) {
+        (Ok(pb::value::Type::Scalar), _) => Ok(Value::Scalar(
+            present(scalar, &format!("{where_}.scalar"))?.value,
+        )),
+        (Ok(pb::value::Type::Ranges), _) => present(ranges, &format!("{where_}.ranges"))?
+            .range
+            .iter()
+            .map(|r| match (i64::try_from(r.begin), i64::try_from(r.end)) {
+                (Ok(lo), Ok(hi)) => Ok((lo, hi)),
+                _ => Err(malformed(format!("{where_}.ranges.range: beyond 2^63"))),
+            })
+            .collect::<Result<_, _>>()
+            .map(Value::Ranges),
+        (Ok(pb::value::Type::Set), _) => {
+            let items = &present(set, &format!("{where_}.set"))?.item;
+            Ok(Value::Set(items.iter().map(String::as_str).collect()))
         }
-        Ok(pb::value::Type::Scalar) => scalar_ = Some(scalar(a.scalar.as_ref(), &where_)?),
-        Ok(pb::value::Type::Ranges) => ranges_ = Some(ranges(a.ranges.as_ref(), &where_)?),
-        Ok(pb::value::Type::Set) => set_ = Some(set(a.set.as_ref(), &where_)?),
-        Err(_) => return Err(unknown_type(a.r#type, &where_)),
+        (Ok(pb::value::Type::Text), Some(text)) => Ok(Value::Text(
+            &present(text, &format!("{where_}.text"))?.value,
+        )),
+        _ => Err(unknown_type(kind, where_)),
     }
-    Ok(Attribute(&a.name, text, scalar_, ranges_, set_))
 }
 
 fn status(s: &pb::TaskStatus) -> Result<Status<'_>, CoreError> {
@@ -255,25 +207,6 @@ fn status(s: &pb::TaskStatus) -> Result<Status<'_>, CoreError> {
         s.timestamp,
         s.healthy,
     ))
-}
-
-fn scalar(value: Option<&pb::value::Scalar>, where_: &str) -> Result<f64, CoreError> {
-    Ok(present(value, &format!("{where_}.scalar"))?.value)
-}
-
-fn ranges(value: Option<&pb::value::Ranges>, where_: &str) -> Result<Vec<(i64, i64)>, CoreError> {
-    present(value, &format!("{where_}.ranges"))?
-        .range
-        .iter()
-        .map(|r| match (i64::try_from(r.begin), i64::try_from(r.end)) {
-            (Ok(lo), Ok(hi)) => Ok((lo, hi)),
-            _ => Err(malformed(format!("{where_}.ranges.range: beyond 2^63"))),
-        })
-        .collect()
-}
-
-fn set<'a>(value: Option<&'a pb::value::Set>, where_: &str) -> Result<&'a [String], CoreError> {
-    Ok(&present(value, &format!("{where_}.set"))?.item)
 }
 
 fn present<'a, T>(value: Option<&'a T>, where_: &str) -> Result<&'a T, CoreError> {

@@ -9,6 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use crate::effects::{self, Effect};
 use crate::error::CoreError;
 use crate::inbox::{Closed, Inbox};
+use crate::json;
 use crate::matching;
 use crate::messages::Message;
 use crate::protobuf;
@@ -291,17 +292,27 @@ fn match_offers<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyByte
     Ok(PyBytes::new(py, &bytes))
 }
 
-/// One serialized `mesos.v1.scheduler.Event` (protobuf) lifted into its
-/// `ark.messages` message: the type name and its msgpack, ready for an
-/// inbox; `None` for events Ark does not model. The GIL is released while
-/// it runs.
+/// One `mesos.v1.scheduler.Event`, as read off the stream in `encoding`
+/// (`"protobuf"` or `"json"`), lifted into its `ark.messages` message: the
+/// type name and its msgpack, ready for an inbox; `None` for events Ark does
+/// not model. The GIL is released while it runs.
 #[pyfunction]
-#[pyo3(signature = (data, /))]
+#[pyo3(signature = (data, /, encoding = "protobuf"))]
 fn decode_event<'py>(
     py: Python<'py>,
     data: &[u8],
+    encoding: &str,
 ) -> PyResult<Option<(&'static str, Bound<'py, PyBytes>)>> {
-    let lifted = py.detach(|| protobuf::decode_event(data))?;
+    let decode = match encoding {
+        "protobuf" => protobuf::decode_event,
+        "json" => json::decode_event,
+        _ => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "encoding must be 'protobuf' or 'json', not {encoding:?}"
+            )))
+        }
+    };
+    let lifted = py.detach(|| decode(data))?;
     Ok(lifted.map(|(tag, bytes)| (tag, PyBytes::new(py, &bytes))))
 }
 

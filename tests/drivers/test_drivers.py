@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -50,9 +51,15 @@ def pymesos_orphans(request: pytest.FixtureRequest) -> Iterator[None]:
     reopens a socket on an object nobody holds. Collected here, under an
     ignore filter, for pymesos's tests only: a leak of Ark's own still fails.
     """
+    before = set(threading.enumerate())
     yield
     callspec = getattr(request.node, "callspec", None)
     if callspec is not None and callspec.params.get("kind") == "pymesos":
+        # The orphan is freed when pymesos's last thread lets go of it, which
+        # can be after its driver joined: wait for the threads it started.
+        deadline = time.monotonic() + 10
+        while set(threading.enumerate()) - before and time.monotonic() < deadline:
+            time.sleep(0.05)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             gc.collect()
@@ -220,9 +227,9 @@ def test_malformed_events_are_logged_and_skipped(
     errors = [r.getMessage() for r in caplog.records if "malformed event" in r.getMessage()]
     assert len(errors) == 3, errors
     if encoding == "json":
-        assert any("not JSON" in e or "Expecting value" in e for e in errors), errors
+        assert any("not JSON" in e for e in errors), errors
         assert any("unknown task state 'NOPE'" in e for e in errors), errors
-        assert any("offer.agent_id" in e for e in errors), errors
+        assert any("missing field `agent_id`" in e for e in errors), errors
     else:
         assert any("not a protobuf Event" in e for e in errors), errors
         assert any("unknown task state 99" in e for e in errors), errors

@@ -13,9 +13,9 @@ Calls made while no stream is up are dropped, as Mesos drops them: the
 reconciliation that follows every subscription repairs what they would have
 done.
 
-Both encodings of the API are spoken. With protobuf (the default when the
-master takes it), each event goes from the wire to the inbox through Rust
-(``ark._core.decode_event``) without a Python object being made; a call
+Both encodings of the API are spoken, protobuf by default when the master
+takes it. Either way each event goes from the wire to the inbox through
+Rust (``ark._core.decode_event``) without a Python object being made; a call
 whose launch payload has a field outside Ark's ``.proto`` subset goes as
 JSON, which Mesos accepts call by call.
 """
@@ -417,8 +417,7 @@ def _lift_protobuf(record: bytes) -> tuple[str, bytes] | None:
 
 
 def _lift_json(record: bytes) -> tuple[str, bytes] | None:
-    message = wire.event(json.loads(record))
-    return None if message is None else (type(message).__name__, m.encode(message))
+    return _core.decode_event(record, "json")
 
 
 def _read_record(response: http.client.HTTPResponse) -> bytes | None:
