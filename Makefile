@@ -48,6 +48,7 @@ bench: build
 	$(PY) bench/inbox.py
 	$(PY) bench/memory.py
 	$(PY) bench/matching.py
+	$(PY) bench/encoding.py
 	$(PY) bench/sim.py
 	$(PY) bench/end_to_end.py
 	$(PY) bench/everywhere.py
@@ -59,6 +60,7 @@ bench-smoke: build
 	$(PY) bench/inbox.py --messages 20000
 	$(PY) bench/memory.py --tasks 20000
 	$(PY) bench/matching.py --agents 500 --tasks 2000
+	$(PY) bench/encoding.py --agents 200 --updates 2000 --repeat 1
 	$(PY) bench/sim.py --agents 500 --tasks-per-agent 4
 	$(PY) bench/end_to_end.py --agents 50 --tasks 200
 	$(PY) bench/everywhere.py --agents 50 --requests 20

@@ -33,6 +33,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--master", help="host:port or zk://host:port/path; default: embedded sim")
     p.add_argument("--agents", type=int, default=5, help="agents of the embedded cluster")
     p.add_argument("--driver", choices=["v1", "pymesos"], default="v1")
+    p.add_argument(
+        "--encoding",
+        choices=["auto", "protobuf", "json"],
+        default="auto",
+        help="the v1 driver's API encoding; auto: protobuf, JSON if the master refuses it",
+    )
     p.add_argument("--api-host", default="127.0.0.1")
     p.add_argument("--api-port", type=int, default=8080, help="0 picks a free port")
     p.add_argument("--token", default=os.environ.get("ARK_TOKEN"), help="or $ARK_TOKEN")
@@ -80,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     framework = {"name": f"ark-{args.name}", "user": args.user}
     driver = (
-        V1Driver(master, framework)
+        V1Driver(master, framework, encoding=args.encoding)
         if args.driver == "v1"
         else PymesosDriver(master.removeprefix("http://"), framework)
     )
