@@ -11,8 +11,8 @@ import http.server
 import importlib.util
 import json
 import logging
+import socket
 import threading
-import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -51,18 +51,25 @@ def pymesos_orphans(request: pytest.FixtureRequest) -> Iterator[None]:
     reopens a socket on an object nobody holds. Collected here, under an
     ignore filter, for pymesos's tests only: a leak of Ark's own still fails.
     """
-    before = set(threading.enumerate())
-    yield
     callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and callspec.params.get("kind") == "pymesos":
-        # The orphan is freed when pymesos's last thread lets go of it, which
-        # can be after its driver joined: wait for the threads it started.
-        deadline = time.monotonic() + 10
-        while set(threading.enumerate()) - before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            gc.collect()
+    if callspec is None or callspec.params.get("kind") != "pymesos":
+        yield
+        return
+    before = {id(s) for s in _open_sockets()}
+    yield
+    # The orphan may still be referenced (by pymesos's http.client objects)
+    # after its driver stopped, so it is closed here rather than left to a
+    # later collection, which would fail whichever test runs then.
+    for sock in _open_sockets():
+        if id(sock) not in before:
+            sock.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+def _open_sockets() -> list[socket.socket]:
+    return [o for o in gc.get_objects() if isinstance(o, socket.socket) and o.fileno() != -1]
 
 
 def make_driver(kind: str, master: str) -> V1Driver | PymesosDriver:

@@ -103,6 +103,16 @@ class HttpEventSink:
             await self._response.write(b"".join(chunk))
 
 
+def _drop(server: Any) -> None:
+    """Reset every connection an aiohttp server holds."""
+    if server is None:
+        return
+    for handler in list(server.connections):
+        handler.force_close()
+        if handler.transport is not None:
+            handler.transport.abort()
+
+
 def _text(status: int, message: str, **headers: str) -> web.Response:
     return web.Response(status=status, text=message, headers=headers or None)
 
@@ -171,14 +181,21 @@ class MasterServer:
             # Stop accepting first, then drop every connection at once: a
             # master that crashes does not finish its keep-alive calls, and
             # aiohttp's graceful shutdown can leave one accepted meanwhile open.
+            server = runner.server
+            # asyncio accepts a connection and makes its transport a loop turn
+            # later, and that fails (leaking the accepted socket) if the
+            # listener closed meanwhile. So stop accepting, let the accepted
+            # ones become transports, and only then close and drop them all.
+            loop = asyncio.get_running_loop()
+            for site in runner.sites:
+                listener = getattr(site, "_server", None)
+                for sock in getattr(listener, "sockets", None) or ():
+                    loop.remove_reader(sock.fileno())
+            for _ in range(3):
+                await asyncio.sleep(0)
             for site in list(runner.sites):
                 await site.stop()
-            await asyncio.sleep(0)
-            if runner.server is not None:
-                for handler in list(runner.server.connections):
-                    handler.force_close()
-                    if handler.transport is not None:
-                        handler.transport.abort()
+            _drop(server)
             await runner.cleanup()
 
     # -- Helpers ------------------------------------------------------------
