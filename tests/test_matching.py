@@ -25,8 +25,12 @@ AGENTS = [f"a{i}" for i in range(6)]
 RACKS = ["r1", "r2", "r3"]
 ROLES = ["*", "web"]
 
+ZONES = ["a", "b", "c"]
+slot_ranges = st.tuples(st.integers(1, 3), st.integers(1, 5))
+
 # Patterns both regex engines read the same way.
 patterns = st.sampled_from(["r1", "r[12]", "r.", "r1|r3", "(r2)?", "x*", "r[0-9]+", "("])
+set_patterns = st.sampled_from([r"\{.*\}", r".*[{,]b[,}].*", r"\{a,b\}", r"\[1-[0-9]+.*", "("])
 
 
 @st.composite
@@ -36,6 +40,12 @@ def offers(draw: st.DrawFn) -> list[m.Offer]:
         attrs = [m.Attribute("rack", text=draw(st.sampled_from(RACKS)))]
         if draw(st.booleans()):
             attrs.append(m.Attribute("ssd", scalar=float(draw(st.integers(0, 2)))))
+        if draw(st.booleans()):
+            attrs.append(
+                m.Attribute("zones", set=draw(st.lists(st.sampled_from(ZONES), max_size=3)))
+            )
+        if draw(st.booleans()):
+            attrs.append(m.Attribute("slots", ranges=draw(st.lists(slot_ranges, max_size=2))))
         for j in range(draw(st.integers(1, 2))):
             resources = [
                 m.Resource("cpus", scalar=draw(st.sampled_from([0.5, 1.0, 2.0, 4.0]))),
@@ -55,10 +65,26 @@ constraints = st.one_of(
     st.builds(Constraint, st.just("ssd"), st.just("EQ"), st.sampled_from(["1", "2.0", "x"])),
     st.builds(Constraint, st.sampled_from(["rack", "hostname"]), st.just("LIKE"), patterns),
     st.builds(Constraint, st.just("rack"), st.just("UNLIKE"), patterns),
-    st.builds(Constraint, st.sampled_from(["hostname", "rack", "ssd"]), st.just("UNIQUE")),
     st.builds(
         Constraint,
-        st.sampled_from(["hostname", "rack"]),
+        st.sampled_from(["zones", "slots"]),
+        st.just("EQ"),
+        st.sampled_from(["{a}", "{a,b}", "{}", "[1-2]", "[1-3,2-2]", "a"]),
+    ),
+    st.builds(
+        Constraint,
+        st.sampled_from(["zones", "slots"]),
+        st.sampled_from(["LIKE", "UNLIKE"]),
+        set_patterns,
+    ),
+    st.builds(
+        Constraint,
+        st.sampled_from(["hostname", "rack", "ssd", "zones", "slots"]),
+        st.just("UNIQUE"),
+    ),
+    st.builds(
+        Constraint,
+        st.sampled_from(["hostname", "rack", "zones"]),
         st.just("MAX_PER"),
         st.sampled_from(["0", "1", "2", "x"]),
     ),
@@ -102,7 +128,10 @@ cycle = st.tuples(
 
 def run(args: tuple) -> tuple[Decisions, Decisions]:  # type: ignore[type-arg]
     offered, reqs, strategy, blacklist, existing = args
-    agents = [AgentInfo(a, f"host-{a}", [m.Attribute("rack", text="r1")]) for a in AGENTS]
+    agents = [
+        AgentInfo(a, f"host-{a}", [m.Attribute("rack", text="r1"), m.Attribute("zones", set=["a"])])
+        for a in AGENTS
+    ]
     kw = {"blacklist": blacklist, "existing": existing, "agents": agents}
     return (
         match_offers(offered, reqs, strategy, **kw),
@@ -202,6 +231,31 @@ def test_pending_requests_say_why() -> None:
         ("bad", 'MAX_PER needs a count, got "many"'),
     ]
     assert match_offers([], reqs[:1]).pending[0].reason == "no offers"
+
+
+def test_set_and_range_attributes_read_as_marathon_writes_them() -> None:
+    def agent(i: int, zones: list[str], slots: list[tuple[int, int]]) -> m.Offer:
+        attrs = [m.Attribute("zones", set=zones), m.Attribute("slots", ranges=slots)]
+        return m.Offer(f"o{i}", f"a{i}", f"h{i}", [m.Resource("cpus", scalar=4.0)], attrs)
+
+    offered = [agent(0, ["b", "a"], [(4, 5), (1, 2)]), agent(1, ["c"], []), agent(2, [], [(1, 2)])]
+
+    def placed(*constraints: Constraint, n: int = 1) -> list[str]:
+        reqs = [TaskRequest(f"t{i}", constraints=list(constraints)) for i in range(n)]
+        decisions = match_offers(offered, reqs)
+        assert decisions == reference_match(offered, reqs)
+        return [p.agent_id for p in decisions.accepts for _ in p.launches]
+
+    assert placed(Constraint("zones", "EQ", "{a,b}")) == ["a0"]
+    assert placed(Constraint("zones", "EQ", "{}")) == ["a2"]
+    assert placed(Constraint("slots", "EQ", "[1-2,4-5]")) == ["a0"]
+    assert placed(Constraint("slots", "EQ", "[]")) == ["a1"]
+    assert placed(Constraint("zones", "LIKE", r".*[{,]c[,}].*")) == ["a1"]
+    assert placed(Constraint("zones", "UNLIKE", r"\{a.*"), n=2) == ["a1", "a1"]
+    # One task per distinct set: three agents, three texts.
+    assert placed(Constraint("zones", "UNIQUE"), n=4) == ["a0", "a1", "a2"]
+    # Two per distinct ranges: [1-2,4-5], [] and [1-2].
+    assert placed(Constraint("slots", "MAX_PER", "2"), n=7) == ["a0", "a0", "a1", "a1", "a2", "a2"]
 
 
 def test_decisions_become_commands() -> None:

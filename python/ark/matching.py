@@ -146,7 +146,16 @@ def _field(hostname: str, attributes: Sequence[m.Attribute], field: str) -> str 
         return hostname
     for a in attributes:
         if a.name == field:
-            return a.text if a.text is not None else a.scalar
+            if a.text is not None:
+                return a.text
+            if a.scalar is not None:
+                return a.scalar
+            if a.ranges is not None:
+                return "[" + ",".join(f"{lo}-{hi}" for lo, hi in sorted(a.ranges)) + "]"
+            if a.set is not None:
+                # Code-point order is UTF-8 byte order, the order Rust sorts in.
+                return "{" + ",".join(sorted(a.set)) + "}"
+            return None
     return None
 
 

@@ -254,12 +254,13 @@ Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER"]
 
 
 class Constraint(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """A rule on an agent's ``hostname`` or one of its text or scalar attributes.
+    """A rule on an agent's ``hostname`` or one of its attributes.
 
-    ``EQ value``; ``LIKE`` / ``UNLIKE`` a regular expression matching the whole
-    text; ``UNIQUE``: at most one task of the request's group per value;
-    ``MAX_PER n``: at most ``n``. An agent without the attribute fails all
-    but ``UNLIKE``.
+    A ranges or set attribute reads as Marathon writes it: ``[1-2,4-5]``,
+    ``{a,b}`` (sorted). ``EQ value``; ``LIKE`` / ``UNLIKE`` a regular
+    expression matching the whole text; ``UNIQUE``: at most one task of the
+    request's group per value; ``MAX_PER n``: at most ``n``. An agent without
+    the attribute fails all but ``UNLIKE``.
     """
 
     field: str

@@ -211,9 +211,26 @@ fn values_of(
             if let Some(text) = &a.text {
                 return Some(Value::Text(texts.intern(text)));
             }
-            a.scalar.map(Value::Scalar)
+            if let Some(x) = a.scalar {
+                return Some(Value::Scalar(x));
+            }
+            rendered(a).map(|text| Value::Text(texts.intern(&text)))
         })
         .collect()
+}
+
+/// A ranges or set attribute as Marathon writes it, so that constraints
+/// compare it as text: `[1-2,4-5]` (sorted ranges), `{a,b}` (sorted items).
+fn rendered(a: &Attribute) -> Option<String> {
+    if let Some(ranges) = &a.ranges {
+        let mut sorted = ranges.clone();
+        sorted.sort_unstable();
+        let items: Vec<String> = sorted.iter().map(|(lo, hi)| format!("{lo}-{hi}")).collect();
+        return Some(format!("[{}]", items.join(",")));
+    }
+    let mut items: Vec<&str> = a.set.as_ref()?.iter().map(String::as_str).collect();
+    items.sort_unstable();
+    Some(format!("{{{}}}", items.join(",")))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -926,6 +943,26 @@ mod tests {
             d.accepts[0].launches[0].resources[1].ranges,
             Some(vec![(31000, 31002)])
         );
+    }
+
+    #[test]
+    fn ranges_and_sets_read_as_marathon_writes_them() {
+        let attribute = |ranges: Option<Vec<(i64, i64)>>, set: Option<Vec<&str>>| Attribute {
+            name: "a".into(),
+            text: None,
+            scalar: None,
+            ranges,
+            set: set.map(|s| s.into_iter().map(String::from).collect()),
+        };
+        let ranges = attribute(Some(vec![(4, 5), (1, 2)]), None);
+        assert_eq!(rendered(&ranges).as_deref(), Some("[1-2,4-5]"));
+        let set = attribute(None, Some(vec!["b", "a"]));
+        assert_eq!(rendered(&set).as_deref(), Some("{a,b}"));
+        assert_eq!(
+            rendered(&attribute(None, Some(vec![]))).as_deref(),
+            Some("{}")
+        );
+        assert_eq!(rendered(&attribute(None, None)), None);
     }
 
     #[test]
