@@ -88,6 +88,12 @@ constraints = st.one_of(
         st.just("MAX_PER"),
         st.sampled_from(["0", "1", "2", "x"]),
     ),
+    st.builds(
+        Constraint,
+        st.sampled_from(["hostname", "rack", "zones"]),
+        st.just("GROUP_BY"),
+        st.sampled_from(["", "2", "3", "x"]),
+    ),
 )
 
 
@@ -256,6 +262,48 @@ def test_set_and_range_attributes_read_as_marathon_writes_them() -> None:
     assert placed(Constraint("zones", "UNIQUE"), n=4) == ["a0", "a1", "a2"]
     # Two per distinct ranges: [1-2,4-5], [] and [1-2].
     assert placed(Constraint("slots", "MAX_PER", "2"), n=7) == ["a0", "a0", "a1", "a1", "a2", "a2"]
+
+
+def test_group_by_spreads_a_group_evenly_over_the_values() -> None:
+    offered = [
+        m.Offer(
+            f"o{i}",
+            f"a{i}",
+            f"h{i}",
+            [m.Resource("cpus", scalar=8.0)],
+            [m.Attribute("rack", text=f"r{i % 3}")],
+        )
+        for i in range(6)
+    ]
+
+    def racks(value: str, n: int, existing: tuple[Existing, ...] = ()) -> Counter[str]:
+        reqs = [
+            TaskRequest(
+                f"t{i}",
+                [m.Resource("cpus", scalar=1.0)],
+                constraints=[Constraint("rack", "GROUP_BY", value)],
+            )
+            for i in range(n)
+        ]
+        decisions = match_offers(offered, reqs, existing=existing)
+        assert decisions == reference_match(offered, reqs, existing=existing)
+        return Counter(f"r{int(p.agent_id[1:]) % 3}" for p in decisions.accepts for _ in p.launches)
+
+    assert racks("3", 7) == {"r0": 3, "r1": 2, "r2": 2}
+    # Marathon's rule: without the count, only racks holding tasks are known.
+    assert racks("", 4) == {"r0": 4}
+    # Tasks already on r0 and r1: r2 catches up first.
+    assert racks("3", 3, (Existing("", "a0"), Existing("", "a1"))) == {"r0": 1, "r1": 1, "r2": 1}
+    assert racks("3", 4, (Existing("", "a0"), Existing("", "a3"))) == {"r1": 2, "r2": 2}
+
+
+def test_a_field_counts_once_per_placement() -> None:
+    offered = [m.Offer("o", "a", "h", [m.Resource("cpus", scalar=8.0)])]
+    twice = [Constraint("hostname", "MAX_PER", "2"), Constraint("hostname", "MAX_PER", "2")]
+    reqs = [TaskRequest(f"t{i}", constraints=twice) for i in range(3)]
+    decisions = match_offers(offered, reqs)
+    assert decisions == reference_match(offered, reqs)
+    assert [p.task_id for p in decisions.pending] == ["t2"]
 
 
 def test_decisions_become_commands() -> None:

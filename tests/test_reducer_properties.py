@@ -84,6 +84,7 @@ constraints = st.sampled_from(
         m.Constraint("hostname", "LIKE", "h[01]"),
         m.Constraint("hostname", "EQ", "h0"),
         m.Constraint("hostname", "UNLIKE", "("),
+        m.Constraint("hostname", "GROUP_BY", "2"),
     ]
 )
 # Mostly requests that fit the rich offers below, sometimes odd ones.

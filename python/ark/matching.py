@@ -43,6 +43,7 @@ __all__ = [
 
 Strategy: TypeAlias = Literal["binpack", "spread"]
 _EPSILON = 1e-9
+_COUNTING = ("UNIQUE", "MAX_PER", "GROUP_BY")
 
 
 class Existing(msgspec.Struct, frozen=True, array_like=True):
@@ -182,7 +183,9 @@ def _invalid(request: TaskRequest, patterns: list[re.Pattern[str] | bool | None]
             return f"invalid regex {_debug(c.value)}"
         if c.operator == "MAX_PER" and _count(c.value) is None:
             return f"MAX_PER needs a count, got {_debug(c.value)}"
-        if c.operator not in ("EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER"):
+        if c.operator == "GROUP_BY" and c.value != "" and _count(c.value) is None:
+            return f"GROUP_BY needs a count or nothing, got {_debug(c.value)}"
+        if c.operator not in ("EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"):
             return f"unknown constraint operator {_debug(c.operator)}"
     for r in request.resources:
         x = r.scalar
@@ -218,6 +221,10 @@ def _refusal(
                 and pattern.fullmatch(value) is not None
             )
             ok = like == (c.operator == "LIKE")
+        elif c.operator == "GROUP_BY":
+            ok = value is not None and _spreads_to(
+                counts, request.group, c.field, value, _count(c.value) or 0
+            )
         else:  # UNIQUE, MAX_PER
             limit = 1 if c.operator == "UNIQUE" else (_count(c.value) or 0)
             ok = value is not None and counts.get((request.group, c.field, value), 0) < limit
@@ -230,6 +237,22 @@ def _refusal(
     if request.ports > sum(hi - lo + 1 for lo, hi in agent.ports):
         return "not enough ports"
     return None
+
+
+def _spreads_to(
+    counts: dict[tuple[str, str, object], int],
+    group: str,
+    field: str,
+    value: object,
+    expected: int,
+) -> bool:
+    # Marathon's GROUP_BY: a value without a task of the group is welcome; one
+    # with tasks once `expected` values have tasks, and while it has the fewest.
+    count = counts.get((group, field, value), 0)
+    if count == 0:
+        return True
+    held = [k for (g, f, _), k in counts.items() if g == group and f == field and k > 0]
+    return len(held) >= expected and count == min(held)
 
 
 def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -280,10 +303,7 @@ def reference_match(
         agent.ports = _merge(agent.ports)
     banned = set(blacklist)
     fields = {
-        (r.group, c.field)
-        for r in requests
-        for c in r.constraints
-        if c.operator in ("UNIQUE", "MAX_PER")
+        (r.group, c.field) for r in requests for c in r.constraints if c.operator in _COUNTING
     }
     known = {a.agent_id: (a.hostname, a.attributes) for a in agents}
     known.update({a.id: (a.hostname, a.attributes) for a in pool})
@@ -333,12 +353,12 @@ def reference_match(
         cursors[shape] = chosen + 1
         agent = pool[chosen]
         agent.launches.append(_place(agent, request))
-        for c in request.constraints:
-            if c.operator in ("UNIQUE", "MAX_PER"):
-                value = _field(agent.hostname, agent.attributes, c.field)
-                if value is not None:
-                    k = (request.group, c.field, value)
-                    counts[k] = counts.get(k, 0) + 1
+        # One count per field a placement counts by, however many constraints name it.
+        by = {c.field for c in request.constraints if c.operator in _COUNTING}
+        for name in sorted(by):
+            at = _field(agent.hostname, agent.attributes, name)
+            if at is not None:
+                counts[(request.group, name, at)] = counts.get((request.group, name, at), 0) + 1
     accepts = [Placement(a.id, a.offer_ids, a.launches) for a in pool if a.launches]
     declines = sorted(o for a in pool if not a.launches for o in a.offer_ids)
     return Decisions(accepts, declines, pending)

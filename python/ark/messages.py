@@ -250,7 +250,7 @@ class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields
     payload: bytes = b""
 
 
-Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER"]
+Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"]
 
 
 class Constraint(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -259,8 +259,9 @@ class Constraint(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     A ranges or set attribute reads as Marathon writes it: ``[1-2,4-5]``,
     ``{a,b}`` (sorted). ``EQ value``; ``LIKE`` / ``UNLIKE`` a regular
     expression matching the whole text; ``UNIQUE``: at most one task of the
-    request's group per value; ``MAX_PER n``: at most ``n``. An agent without
-    the attribute fails all but ``UNLIKE``.
+    request's group per value; ``MAX_PER n``: at most ``n``; ``GROUP_BY``
+    (optional ``n``, the values expected): spread the group evenly over the
+    values. An agent without the attribute fails all but ``UNLIKE``.
     """
 
     field: str

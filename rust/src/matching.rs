@@ -9,7 +9,8 @@
 //! agent that cannot take a shape never can again (resources only shrink,
 //! placement counts only grow), so each shape keeps a skip list of such
 //! agents: a cycle costs about O(requests + agents x shapes), not
-//! O(requests x agents).
+//! O(requests x agents). GROUP_BY is the exception: an agent it refuses may
+//! be welcome once other values catch up, so such refusals are not skipped.
 
 use std::collections::BTreeMap;
 
@@ -240,6 +241,60 @@ enum Op {
     Unlike,
     Unique,
     MaxPer,
+    GroupBy,
+}
+
+/// Tasks of each group per `(field, value)`: those already running plus the
+/// placements of this cycle.
+#[derive(Default)]
+struct Counts {
+    by_value: HashMap<(u32, usize, ValueKey), u32>,
+    /// For each `(group, field)` a GROUP_BY spreads over: how many values
+    /// hold each count above 0 (the fewest is the first key).
+    spreads: HashMap<(u32, usize), BTreeMap<u32, u32>>,
+}
+
+impl Counts {
+    fn get(&self, group: u32, field: usize, value: Value) -> u32 {
+        self.by_value
+            .get(&(group, field, value.key()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn add(&mut self, group: u32, field: usize, value: Value) {
+        let count = self
+            .by_value
+            .entry((group, field, value.key()))
+            .or_insert(0);
+        *count += 1;
+        let now = *count;
+        if let Some(spread) = self.spreads.get_mut(&(group, field)) {
+            if now > 1 {
+                let before = spread.entry(now - 1).or_insert(1);
+                *before -= 1;
+                if *before == 0 {
+                    spread.remove(&(now - 1));
+                }
+            }
+            *spread.entry(now).or_insert(0) += 1;
+        }
+    }
+
+    /// GROUP_BY (Marathon's rule): a value without a task of the group is
+    /// always welcome; one with tasks only once at least `expected` values
+    /// have tasks, and only while it holds the fewest.
+    fn spreads_to(&self, group: u32, field: usize, value: Value, expected: u32) -> bool {
+        let count = self.get(group, field, value);
+        if count == 0 {
+            return true;
+        }
+        let Some(spread) = self.spreads.get(&(group, field)) else {
+            return false;
+        };
+        let values: u32 = spread.values().sum();
+        values >= expected && spread.keys().next() == Some(&count)
+    }
 }
 
 /// A constraint made ready for a cycle: ids instead of strings.
@@ -295,7 +350,7 @@ fn refusal(
     agent: &Agent,
     check: &Check<'_>,
     blacklisted: bool,
-    counts: &HashMap<(u32, usize, ValueKey), u32>,
+    counts: &Counts,
 ) -> Option<Refusal> {
     let request = check.request;
     if blacklisted {
@@ -321,16 +376,12 @@ fn refusal(
                 };
                 like == (c.op == Op::Like)
             }
-            Op::Unique | Op::MaxPer => match value {
-                None => false,
-                Some(v) => {
-                    counts
-                        .get(&(check.group, c.field, v.key()))
-                        .copied()
-                        .unwrap_or(0)
-                        < c.limit
-                }
-            },
+            Op::Unique | Op::MaxPer => {
+                value.is_some_and(|v| counts.get(check.group, c.field, v) < c.limit)
+            }
+            Op::GroupBy => {
+                value.is_some_and(|v| counts.spreads_to(check.group, c.field, v, c.limit))
+            }
         };
         if !ok {
             return Some(Refusal::Constraint(i));
@@ -365,6 +416,13 @@ fn invalid(
                 return Some(format!("MAX_PER needs a count, got {:?}", c.value));
             }
             "MAX_PER" => {}
+            "GROUP_BY" if !c.value.is_empty() && c.value.parse::<u32>().is_err() => {
+                return Some(format!(
+                    "GROUP_BY needs a count or nothing, got {:?}",
+                    c.value
+                ));
+            }
+            "GROUP_BY" => {}
             other => return Some(format!("unknown constraint operator {other:?}")),
         }
     }
@@ -426,6 +484,8 @@ struct Shape {
     invalid: Option<String>,
     prepared: Vec<Prepared>,
     needs: Vec<(usize, f64)>,
+    /// The fields a placement counts by (each once, however many constraints name it).
+    counted: Vec<usize>,
     group: u32,
 }
 
@@ -522,13 +582,17 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
     }
     let blacklist: HashSet<&str> = input.blacklist.iter().copied().collect();
     // Placement counts of existing tasks, by (group, field, value), for the
-    // fields a UNIQUE or MAX_PER of that group counts by.
+    // fields a UNIQUE, MAX_PER or GROUP_BY of that group counts by.
     let mut counted: HashSet<(u32, usize)> = HashSet::default();
+    let mut counts = Counts::default();
     for r in &input.requests {
         for c in &r.constraints {
-            if c.operator == "UNIQUE" || c.operator == "MAX_PER" {
+            if matches!(c.operator, "UNIQUE" | "MAX_PER" | "GROUP_BY") {
                 let field = fields.iter().position(|f| *f == c.field).unwrap_or(0);
                 counted.insert((groups[r.group], field));
+                if c.operator == "GROUP_BY" {
+                    counts.spreads.entry((groups[r.group], field)).or_default();
+                }
             }
         }
     }
@@ -542,14 +606,13 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
     for a in &agents {
         known.insert(a.id.as_str(), a.values.clone());
     }
-    let mut counts: HashMap<(u32, usize, ValueKey), u32> = HashMap::default();
     for e in &input.existing {
         let (Some(&group), Some(values)) = (groups.get(e.group), known.get(e.agent_id)) else {
             continue;
         };
         for (field, value) in values.iter().enumerate() {
             if let (true, Some(v)) = (counted.contains(&(group, field)), value) {
-                *counts.entry((group, field, v.key())).or_insert(0) += 1;
+                counts.add(group, field, *v);
             }
         }
     }
@@ -585,7 +648,7 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
                 })
                 .collect();
             let invalid = invalid(request, &patterns, &regexes);
-            let prepared = request
+            let prepared: Vec<Prepared> = request
                 .constraints
                 .iter()
                 .zip(patterns)
@@ -596,6 +659,7 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
                         "LIKE" => Op::Like,
                         "UNLIKE" => Op::Unlike,
                         "UNIQUE" => Op::Unique,
+                        "GROUP_BY" => Op::GroupBy,
                         _ => Op::MaxPer,
                     },
                     text: texts.ids.get(c.value).copied(),
@@ -613,10 +677,18 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
                 .iter()
                 .map(|r| (scalar_keys[&(r.name, r.role)], r.scalar.unwrap_or(0.0)))
                 .collect();
+            let mut counted: Vec<usize> = prepared
+                .iter()
+                .filter(|c| matches!(c.op, Op::Unique | Op::MaxPer | Op::GroupBy))
+                .map(|c| c.field)
+                .collect();
+            counted.sort_unstable();
+            counted.dedup();
             shapes.push(Shape {
                 invalid,
                 prepared,
                 needs,
+                counted,
                 group: groups[request.group],
             });
             states.push(ShapeState::default());
@@ -647,11 +719,15 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
             while i < hi {
                 let agent = &agents[i];
                 let banned = blacklist.contains(agent.id.as_str());
-                if refusal(agent, &check, banned, &counts).is_none() {
-                    chosen = Some(i);
-                    break;
+                match refusal(agent, &check, banned, &counts) {
+                    None => {
+                        chosen = Some(i);
+                        break;
+                    }
+                    // GROUP_BY may take this agent later, once the others catch up.
+                    Some(Refusal::Constraint(c)) if check.prepared[c].op == Op::GroupBy => {}
+                    Some(_) => state.refuse(i),
                 }
-                state.refuse(i);
                 i = state.next(i + 1);
             }
             if chosen.is_some() {
@@ -674,11 +750,9 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
         state.cursor = i + 1;
         let agent = &mut agents[i];
         let launch = place(agent, request, check.needs);
-        for c in check.prepared {
-            if matches!(c.op, Op::Unique | Op::MaxPer) {
-                if let Some(v) = agent.values[c.field] {
-                    *counts.entry((check.group, c.field, v.key())).or_insert(0) += 1;
-                }
+        for &field in &data.counted {
+            if let Some(v) = agent.values[field] {
+                counts.add(check.group, field, v);
             }
         }
         agent.launches.push(launch);
@@ -756,7 +830,7 @@ fn summary(
     agents: &[Agent],
     check: &Check<'_>,
     blacklist: &HashSet<&str>,
-    counts: &HashMap<(u32, usize, ValueKey), u32>,
+    counts: &Counts,
 ) -> String {
     if agents.is_empty() {
         return "no offers".into();
