@@ -61,6 +61,23 @@ def test_rejected_commands_raise_and_change_nothing() -> None:
         assert r.view() == before
 
 
+def test_named_ports_of_an_accept_are_checked_and_carried() -> None:
+    r = Reducer()
+    r.step(m.Subscribed("fw"), 0.0)
+    r.step(m.Offers([m.Offer("o1", "a1", "h1", [m.Resource("ports", ranges=[(10, 19)])])]), 1.0)
+    before = r.view()
+    own = [m.Resource("ports", ranges=[(10, 11)])]
+    for named in ([("http", 12)], [("a", 10), ("a", 11)]):
+        with pytest.raises(CommandRejected, match="port"):
+            r.step(m.Accept(["o1"], [m.Launch("t", resources=own, named_ports=named)]), 2.0)
+        assert r.view() == before
+    (accept,) = r.step(
+        m.Accept(["o1"], [m.Launch("t", resources=own, named_ports=[("http", 11)])]), 2.0
+    )
+    assert isinstance(accept, fx.Accept)
+    assert accept.launches[0].named_ports == [("http", 11)]
+
+
 def test_step_batch_reports_failures_by_index_and_applies_the_rest() -> None:
     r = Reducer()
     batch = [

@@ -116,6 +116,9 @@ def requests(draw: st.DrawFn) -> list[TaskRequest]:
                 agent_id=draw(st.none() | st.sampled_from(AGENTS)),
                 name=f"task {i}",
                 payload=b"p",
+                port_names=draw(
+                    st.lists(st.sampled_from(["http", "admin", "x_y", ""]), max_size=2)
+                ),
             )
         )
     return out
@@ -304,6 +307,28 @@ def test_a_field_counts_once_per_placement() -> None:
     decisions = match_offers(offered, reqs)
     assert decisions == reference_match(offered, reqs)
     assert [p.task_id for p in decisions.pending] == ["t2"]
+
+
+def test_named_ports_take_the_lowest_ports_in_order() -> None:
+    offered = [m.Offer("o", "a", "h", [m.Resource("ports", ranges=[(40, 41), (30, 30), (50, 59)])])]
+    reqs = [
+        TaskRequest("t0", ports=1, port_names=["http", "admin"]),
+        TaskRequest("t1", port_names=["http"]),
+        TaskRequest("bad", port_names=["HTTP"]),
+        TaskRequest("twice", port_names=["a", "a"]),
+        TaskRequest("many", ports=9, port_names=["web"]),
+    ]
+    decisions = match_offers(offered, reqs)
+    assert decisions == reference_match(offered, reqs)
+    t0, t1 = decisions.accepts[0].launches
+    assert t0.resources == [m.Resource("ports", ranges=[(30, 30), (40, 41)])]
+    assert t0.named_ports == [("http", 30), ("admin", 40)]
+    assert t1.named_ports == [("http", 50)]
+    assert [(p.task_id, p.reason) for p in decisions.pending] == [
+        ("bad", 'invalid port name "HTTP": 1 to 63 of a-z, 0-9 and -'),
+        ("twice", 'port name "a" given twice'),
+        ("many", "not enough ports on 1 agent"),
+    ]
 
 
 def test_decisions_become_commands() -> None:

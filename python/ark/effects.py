@@ -41,6 +41,8 @@ class LaunchTask(msgspec.Struct, frozen=True, array_like=True):
     name: str
     resources: list[Resource]
     payload: bytes
+    #: The port each requested name got, in the request's order.
+    named_ports: list[tuple[str, int]] = []
 
 
 class ReconcileTask(msgspec.Struct, frozen=True, array_like=True):

@@ -191,6 +191,11 @@ def _invalid(request: TaskRequest, patterns: list[re.Pattern[str] | bool | None]
         x = r.scalar
         if x is None or not (x >= 0.0 and x != float("inf")):
             return f"resource {r.name} must be a finite scalar >= 0"
+    for i, name in enumerate(request.port_names):
+        if not re.fullmatch(r"[a-z0-9-]{1,63}", name):
+            return f"invalid port name {_debug(name)}: 1 to 63 of a-z, 0-9 and -"
+        if name in request.port_names[:i]:
+            return f"port name {_debug(name)} given twice"
     return None
 
 
@@ -234,7 +239,7 @@ def _refusal(
         need = r.scalar or 0.0
         if need - agent.free.get((r.name, r.role), 0.0) >= _EPSILON:
             return f"not enough {r.name} (role {r.role})"
-    if request.ports > sum(hi - lo + 1 for lo, hi in agent.ports):
+    if request.ports + len(request.port_names) > sum(hi - lo + 1 for lo, hi in agent.ports):
         return "not enough ports"
     return None
 
@@ -269,6 +274,7 @@ def _shape(request: TaskRequest) -> object:
     return (
         tuple((r.name, r.role, r.scalar) for r in request.resources),
         request.ports,
+        tuple(request.port_names),
         tuple(request.constraints),
         request.group,
         request.agent_id,
@@ -371,8 +377,9 @@ def _place(agent: _Agent, request: TaskRequest) -> m.Launch:
         key = (r.name, r.role)
         agent.free[key] = agent.free.get(key, 0.0) - need
         resources.append(m.Resource(r.name, scalar=need, role=r.role))
-    if request.ports > 0:
-        want = request.ports
+    named: list[tuple[str, int]] = []
+    if request.ports + len(request.port_names) > 0:
+        want = request.ports + len(request.port_names)
         taken, rest = [], []
         for lo, hi in agent.ports:
             if want == 0:
@@ -386,7 +393,9 @@ def _place(agent: _Agent, request: TaskRequest) -> m.Launch:
                 want = 0
         agent.ports = rest
         resources.append(m.Resource("ports", ranges=taken))
-    return m.Launch(request.task_id, request.name, resources, request.payload)
+        lowest = [p for lo, hi in taken for p in range(lo, hi + 1)]
+        named = list(zip(request.port_names, lowest, strict=False))
+    return m.Launch(request.task_id, request.name, resources, request.payload, named)
 
 
 def _summary(

@@ -242,12 +242,17 @@ class Tick(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknow
 
 
 class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
-    """One task to launch. ``payload`` (command or executor) is carried through untouched."""
+    """One task to launch. ``payload`` (command or executor) is carried through untouched.
+
+    ``named_ports`` says which port each name got: each must be one of the
+    launch's own ``ports``.
+    """
 
     task_id: str
     name: str = ""
     resources: list[Resource] = []
     payload: bytes = b""
+    named_ports: list[tuple[str, int]] = []
 
 
 Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"]
@@ -272,8 +277,11 @@ class Constraint(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
 class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """A task to place: scalar ``resources`` (each of its role), a count of ``ports``.
 
-    ``group`` scopes UNIQUE and MAX_PER, and ``agent_id`` pins the request
-    to one agent. ``name`` and ``payload`` are carried to the launch untouched.
+    ``port_names`` asks for more ports, one per name (1 to 63 of ``a-z``,
+    ``0-9``, ``-``); the launch's ``named_ports`` says which port each got.
+    ``group`` scopes UNIQUE, MAX_PER and GROUP_BY, and ``agent_id`` pins the
+    request to one agent. ``name`` and ``payload`` are carried to the launch
+    untouched.
     """
 
     task_id: str
@@ -284,6 +292,7 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     agent_id: str | None = None
     name: str = ""
     payload: bytes = b""
+    port_names: list[str] = []
 
 
 class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):

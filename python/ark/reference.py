@@ -482,7 +482,12 @@ class Reducer:
             )
             launched.append(
                 fx.LaunchTask(
-                    launch.task_id, agent_id, launch.name, launch.resources, launch.payload
+                    launch.task_id,
+                    agent_id,
+                    launch.name,
+                    launch.resources,
+                    launch.payload,
+                    launch.named_ports,
                 )
             )
         return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds)]
@@ -584,7 +589,12 @@ class Reducer:
                 self._groups[launch.task_id] = group_of[launch.task_id]
                 launches.append(
                     fx.LaunchTask(
-                        launch.task_id, p.agent_id, launch.name, launch.resources, launch.payload
+                        launch.task_id,
+                        p.agent_id,
+                        launch.name,
+                        launch.resources,
+                        launch.payload,
+                        launch.named_ports,
                     )
                 )
             for offer_id in p.offer_ids:
@@ -737,6 +747,16 @@ def _check_fits(offers: list[m.Offer], launches: list[m.Launch]) -> None:
                             f"task {launch.task_id!r}: {r.name} item {item!r} is used twice"
                         )
                     taken_items.add(item)
+        names: set[str] = set()
+        for name, port in launch.named_ports:
+            if name in names:
+                raise CommandRejected(f"task {launch.task_id!r} names port {name!r} twice")
+            names.add(name)
+            own = [rg for r in launch.resources if r.name == "ports" for rg in r.ranges or []]
+            if not any(lo <= port <= hi for lo, hi in own):
+                raise CommandRejected(
+                    f"task {launch.task_id!r} names port {name!r} = {port}, not one of its ports"
+                )
 
     # Spec reading: "for each resource (name, role)" quantifies over every
     # name and role the offers or the launches mention, an absent sum being 0;

@@ -69,6 +69,16 @@ pub struct TaskRequest<'a> {
     pub name: &'a str,
     #[serde(default, with = "serde_bytes")]
     pub payload: &'a [u8],
+    /// Ports wanted by name, on top of `ports`: each gets its own.
+    #[serde(default, borrow)]
+    pub port_names: Vec<&'a str>,
+}
+
+impl TaskRequest<'_> {
+    /// How many ports the request takes: `ports` plus one per name.
+    fn port_count(&self) -> i64 {
+        i64::from(self.ports) + self.port_names.len() as i64
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -115,6 +125,8 @@ pub struct OutLaunch<'a> {
     pub resources: Vec<OutResource<'a>>,
     #[serde(with = "serde_bytes")]
     pub payload: &'a [u8],
+    /// The port each of the request's `port_names` got, in the request's order.
+    pub named_ports: Vec<(&'a str, i64)>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -392,7 +404,7 @@ fn refusal(
             return Some(Refusal::Resource(i));
         }
     }
-    if i64::from(request.ports) > agent.free_ports() {
+    if request.port_count() > agent.free_ports() {
         return Some(Refusal::Ports);
     }
     None
@@ -432,7 +444,25 @@ fn invalid(
             _ => return Some(format!("resource {} must be a finite scalar >= 0", r.name)),
         }
     }
+    for (i, name) in request.port_names.iter().enumerate() {
+        if !port_name_ok(name) {
+            return Some(format!(
+                "invalid port name {name:?}: 1 to 63 of a-z, 0-9 and -"
+            ));
+        }
+        if request.port_names[..i].contains(name) {
+            return Some(format!("port name {name:?} given twice"));
+        }
+    }
     None
+}
+
+/// Marathon's and IANA's service-name alphabet, as a DNS label is long.
+fn port_name_ok(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// What makes two requests interchangeable for placement: their scalars,
@@ -441,6 +471,7 @@ fn invalid(
 struct ShapeRef<'a> {
     resources: &'a [RequestResource<'a>],
     ports: u32,
+    port_names: &'a [&'a str],
     constraints: &'a [Constraint<'a>],
     group: &'a str,
     agent_id: Option<&'a str>,
@@ -457,6 +488,7 @@ impl ShapeRef<'_> {
 impl PartialEq for ShapeRef<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.ports == other.ports
+            && self.port_names == other.port_names
             && self.group == other.group
             && self.agent_id == other.agent_id
             && self.constraints == other.constraints
@@ -470,6 +502,7 @@ impl Eq for ShapeRef<'_> {}
 impl std::hash::Hash for ShapeRef<'_> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.ports.hash(state);
+        self.port_names.hash(state);
         self.group.hash(state);
         self.agent_id.hash(state);
         self.constraints.hash(state);
@@ -629,6 +662,7 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
         let shape = ShapeRef {
             resources: &request.resources,
             ports: request.ports,
+            port_names: &request.port_names,
             constraints: &request.constraints,
             group: request.group,
             agent_id: request.agent_id,
@@ -789,8 +823,9 @@ fn place<'a>(
             role: r.role,
         });
     }
-    if request.ports > 0 {
-        let mut want = i64::from(request.ports);
+    let mut named_ports = Vec::new();
+    if request.port_count() > 0 {
+        let mut want = request.port_count();
         let mut taken = Vec::new();
         let mut rest = Vec::new();
         for (lo, hi) in std::mem::take(&mut agent.ports) {
@@ -809,6 +844,9 @@ fn place<'a>(
             }
         }
         agent.ports = rest;
+        // The names take the lowest ports, in order.
+        let lowest = taken.iter().flat_map(|&(lo, hi)| lo..=hi);
+        named_ports = request.port_names.iter().copied().zip(lowest).collect();
         resources.push(OutResource {
             name: "ports",
             scalar: None,
@@ -822,6 +860,7 @@ fn place<'a>(
         name: request.name,
         resources,
         payload: request.payload,
+        named_ports,
     }
 }
 
@@ -919,6 +958,7 @@ mod tests {
             agent_id: None,
             name: "",
             payload: b"",
+            port_names: vec![],
         }
     }
 

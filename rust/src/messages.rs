@@ -176,6 +176,9 @@ pub struct Launch {
     pub resources: Vec<Resource>,
     #[serde(default, with = "serde_bytes")]
     pub payload: Vec<u8>,
+    /// Which port each name got (from the matcher, or the user's own labels).
+    #[serde(default)]
+    pub named_ports: Vec<(String, i64)>,
 }
 
 fn default_refuse() -> f64 {

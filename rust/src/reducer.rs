@@ -478,6 +478,11 @@ impl Reducer {
                         })
                         .collect(),
                     payload: ByteBuf::from(l.payload.to_vec()),
+                    named_ports: l
+                        .named_ports
+                        .iter()
+                        .map(|&(name, port)| (name.to_owned(), port))
+                        .collect(),
                 })
                 .collect::<Vec<_>>();
             for l in &launches {
@@ -617,6 +622,7 @@ impl Reducer {
                 name: launch.name,
                 resources: launch.resources,
                 payload: ByteBuf::from(launch.payload),
+                named_ports: launch.named_ports,
             });
         }
         out.push(Effect::Accept {
@@ -801,6 +807,7 @@ mod tests {
             name: String::new(),
             resources,
             payload: vec![],
+            named_ports: vec![],
         }
     }
 
