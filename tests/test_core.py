@@ -3,7 +3,7 @@
 import msgspec
 import pytest
 
-from ark import CommandRejected, Config, Custom, MessageError, Reducer
+from ark import CommandRejected, Config, Custom, MessageError, Reducer, reference
 from ark import effects as fx
 from ark import messages as m
 
@@ -59,6 +59,20 @@ def test_rejected_commands_raise_and_change_nothing() -> None:
         with pytest.raises((CommandRejected, MessageError)):
             r.step(command, 3.0)
         assert r.view() == before
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        m.TaskRequest("t", strategy="best"),  # type: ignore[arg-type]
+        m.TaskRequest("t", constraints=[m.Constraint("rack", "NEAR")]),  # type: ignore[arg-type]
+    ],
+)
+def test_a_request_with_an_unknown_literal_is_malformed_in_both_cores(task: m.TaskRequest) -> None:
+    for r in (launched(), reference.Reducer()):
+        with pytest.raises(MessageError):
+            r.step_bytes(m.encode(m.Request([task])), 3.0)
+        assert not r.view().demand
 
 
 def test_named_ports_of_an_accept_are_checked_and_carried() -> None:

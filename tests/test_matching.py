@@ -16,6 +16,7 @@ from ark.matching import (
     Constraint,
     Decisions,
     Existing,
+    Pending,
     TaskRequest,
     match_offers,
     reference_match,
@@ -119,6 +120,7 @@ def requests(draw: st.DrawFn) -> list[TaskRequest]:
                 port_names=draw(
                     st.lists(st.sampled_from(["http", "admin", "x_y", ""]), max_size=2)
                 ),
+                strategy=draw(st.sampled_from([None, None, "binpack", "spread", "best"])),
             )
         )
     return out
@@ -329,6 +331,26 @@ def test_named_ports_take_the_lowest_ports_in_order() -> None:
         ("twice", 'port name "a" given twice'),
         ("many", "not enough ports on 1 agent"),
     ]
+
+
+def test_a_request_may_choose_its_own_strategy() -> None:
+    offered = [
+        m.Offer(f"o{i}", f"a{i}", f"h{i}", [m.Resource("cpus", scalar=4.0)]) for i in range(3)
+    ]
+    cpu = [m.Resource("cpus", scalar=1.0)]
+    reqs = [
+        *(TaskRequest(f"s{i}", cpu, group="web", strategy="spread") for i in range(3)),
+        *(TaskRequest(f"b{i}", cpu, group="batch") for i in range(2)),
+        TaskRequest("odd", cpu, strategy="best"),  # type: ignore[arg-type]
+    ]
+    decisions = match_offers(offered, reqs, "binpack")
+    assert decisions == reference_match(offered, reqs, "binpack")
+    assert [(p.agent_id, [t.task_id for t in p.launches]) for p in decisions.accepts] == [
+        ("a0", ["s0", "b0", "b1"]),
+        ("a1", ["s1"]),
+        ("a2", ["s2"]),
+    ]
+    assert decisions.pending == [Pending("odd", 'unknown strategy "best": binpack or spread')]
 
 
 def test_decisions_become_commands() -> None:

@@ -178,6 +178,8 @@ def _number(text: str) -> float | None:
 
 
 def _invalid(request: TaskRequest, patterns: list[re.Pattern[str] | bool | None]) -> str | None:
+    if request.strategy is not None and request.strategy not in ("binpack", "spread"):
+        return f"unknown strategy {_debug(request.strategy)}: binpack or spread"
     for c, pattern in zip(request.constraints, patterns, strict=True):
         if c.operator in ("LIKE", "UNLIKE") and pattern is None:
             return f"invalid regex {_debug(c.value)}"
@@ -275,6 +277,7 @@ def _shape(request: TaskRequest) -> object:
         tuple((r.name, r.role, r.scalar) for r in request.resources),
         request.ports,
         tuple(request.port_names),
+        request.strategy,
         tuple(request.constraints),
         request.group,
         request.agent_id,
@@ -342,7 +345,7 @@ def reference_match(
             pending.append(Pending(request.task_id, reason))
             continue
         shape = _shape(request)
-        start = cursors.get(shape, 0) if strategy == "spread" else 0
+        start = cursors.get(shape, 0) if (request.strategy or strategy) == "spread" else 0
         chosen = None
         for i in [*range(start, n), *range(start)]:
             agent = pool[i]

@@ -280,8 +280,9 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     ``port_names`` asks for more ports, one per name (1 to 63 of ``a-z``,
     ``0-9``, ``-``); the launch's ``named_ports`` says which port each got.
     ``group`` scopes UNIQUE, MAX_PER and GROUP_BY, and ``agent_id`` pins the
-    request to one agent. ``name`` and ``payload`` are carried to the launch
-    untouched.
+    request to one agent. ``strategy`` places this request by ``binpack`` or
+    ``spread`` instead of the cycle's (``Config.matching_strategy``).
+    ``name`` and ``payload`` are carried to the launch untouched.
     """
 
     task_id: str
@@ -293,6 +294,7 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     name: str = ""
     payload: bytes = b""
     port_names: list[str] = []
+    strategy: Literal["binpack", "spread"] | None = None
 
 
 class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):

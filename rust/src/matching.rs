@@ -72,6 +72,9 @@ pub struct TaskRequest<'a> {
     /// Ports wanted by name, on top of `ports`: each gets its own.
     #[serde(default, borrow)]
     pub port_names: Vec<&'a str>,
+    /// `binpack` or `spread` for this request; None: the cycle's.
+    #[serde(default, borrow)]
+    pub strategy: Option<&'a str>,
 }
 
 impl TaskRequest<'_> {
@@ -416,6 +419,12 @@ fn invalid(
     patterns: &[Option<usize>],
     regexes: &[Option<Regex>],
 ) -> Option<String> {
+    if let Some(other) = request
+        .strategy
+        .filter(|s| !matches!(*s, "binpack" | "spread"))
+    {
+        return Some(format!("unknown strategy {other:?}: binpack or spread"));
+    }
     for (c, pattern) in request.constraints.iter().zip(patterns) {
         let compiled = pattern.and_then(|p| regexes[p].as_ref());
         match c.operator {
@@ -472,6 +481,7 @@ struct ShapeRef<'a> {
     resources: &'a [RequestResource<'a>],
     ports: u32,
     port_names: &'a [&'a str],
+    strategy: Option<&'a str>,
     constraints: &'a [Constraint<'a>],
     group: &'a str,
     agent_id: Option<&'a str>,
@@ -489,6 +499,7 @@ impl PartialEq for ShapeRef<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.ports == other.ports
             && self.port_names == other.port_names
+            && self.strategy == other.strategy
             && self.group == other.group
             && self.agent_id == other.agent_id
             && self.constraints == other.constraints
@@ -503,6 +514,7 @@ impl std::hash::Hash for ShapeRef<'_> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.ports.hash(state);
         self.port_names.hash(state);
+        self.strategy.hash(state);
         self.group.hash(state);
         self.agent_id.hash(state);
         self.constraints.hash(state);
@@ -514,6 +526,7 @@ impl std::hash::Hash for ShapeRef<'_> {
 
 /// A shape's needs, worked out once per cycle.
 struct Shape {
+    spread: bool,
     invalid: Option<String>,
     prepared: Vec<Prepared>,
     needs: Vec<(usize, f64)>,
@@ -555,7 +568,7 @@ impl ShapeState {
 
 /// One matching cycle.
 pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String> {
-    let spread = match input.strategy {
+    let spread_by_default = match input.strategy {
         "binpack" => false,
         "spread" => true,
         other => return Err(format!("unknown strategy {other:?}: binpack or spread")),
@@ -663,6 +676,7 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
             resources: &request.resources,
             ports: request.ports,
             port_names: &request.port_names,
+            strategy: request.strategy,
             constraints: &request.constraints,
             group: request.group,
             agent_id: request.agent_id,
@@ -719,6 +733,9 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
             counted.sort_unstable();
             counted.dedup();
             shapes.push(Shape {
+                spread: request
+                    .strategy
+                    .map_or(spread_by_default, |s| s == "spread"),
                 invalid,
                 prepared,
                 needs,
@@ -745,7 +762,7 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
             regexes: &regexes,
         };
         let state = &mut states[index];
-        let start = if spread { state.cursor } else { 0 };
+        let start = if data.spread { state.cursor } else { 0 };
         let mut chosen = None;
         // Scan [start, n) then [0, start), skipping agents known to refuse.
         for (lo, hi) in [(start, n), (0, start)] {
@@ -959,6 +976,7 @@ mod tests {
             name: "",
             payload: b"",
             port_names: vec![],
+            strategy: None,
         }
     }
 
