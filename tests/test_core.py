@@ -75,6 +75,29 @@ def test_a_request_with_an_unknown_literal_is_malformed_in_both_cores(task: m.Ta
         assert not r.view().demand
 
 
+@pytest.mark.parametrize("make", [Reducer, reference.Reducer])
+def test_offers_given_back_while_nothing_is_wanted_carry_the_long_filter(make: type) -> None:
+    r = make(Config(offer_hold_seconds=10.0, offer_idle_refuse_seconds=300.0))
+    cpus = [m.Resource("cpus", scalar=1.0)]
+    r.step(m.Subscribed("fw"), 0.0)
+    r.step(m.Offers([offer("o1"), offer("o2", "a2")]), 1.0)
+    # Never asked for anything, never suppressed: a raw-offer framework.
+    assert r.step(m.Tick(), 11.0) == [fx.Decline(["o1", "o2"], 5.0)]
+    assert r.step(m.Request([m.TaskRequest("t1", cpus)]), 12.0) == [fx.Revive()]
+    # The cycle places everything: its Accept and Decline say "nothing more".
+    assert r.step(m.Offers([offer("o3"), offer("o4", "a2")]), 13.0) == [
+        fx.Accept(["o3"], "a1", [fx.LaunchTask("t1", "a1", "", cpus, b"")], 300.0),
+        fx.Decline(["o4"], 300.0),
+        fx.Suppress(),
+    ]
+    r.step(m.Offers([offer("o5")]), 14.0)
+    assert r.step(m.Tick(), 30.0) == [fx.Decline(["o5"], 300.0)]
+    # Demand that does not fit: declines stay short.
+    big = [m.Resource("cpus", scalar=9.0)]
+    assert r.step(m.Request([m.TaskRequest("t2", big)]), 31.0) == [fx.Revive()]
+    assert r.step(m.Offers([offer("o6")]), 32.0) == [fx.Decline(["o6"], 5.0)]
+
+
 def test_named_ports_of_an_accept_are_checked_and_carried() -> None:
     r = Reducer()
     r.step(m.Subscribed("fw"), 0.0)

@@ -452,6 +452,8 @@ impl Reducer {
             .iter()
             .flat_map(|p| p.launches.iter().map(|l| l.task_id))
             .collect();
+        // Every request placed: the framework wants nothing more for now.
+        let refuse_seconds = self.config.refuse_seconds(decisions.pending.is_empty());
         let mut effects = Vec::new();
         let mut new_tasks = Vec::new();
         for p in &decisions.accepts {
@@ -492,7 +494,7 @@ impl Reducer {
                 offer_ids: p.offer_ids.clone(),
                 agent_id,
                 launches,
-                refuse_seconds: self.config.offer_refuse_seconds,
+                refuse_seconds,
             });
         }
         let reasons: Vec<(TaskId, Arc<str>)> = decisions
@@ -542,7 +544,7 @@ impl Reducer {
         if !declines.is_empty() {
             out.push(Effect::Decline {
                 offer_ids: declines.iter().map(|d| Id::from(d.as_str())).collect(),
-                refuse_seconds: self.config.offer_refuse_seconds,
+                refuse_seconds,
             });
         }
         if state.demand.is_empty() && !state.suppressed {
@@ -744,9 +746,11 @@ fn expire_offers(state: &mut State, config: &Config, now: f64, out: &mut Vec<Eff
     for id in &expired {
         state.offers.remove(id);
     }
+    // Suppressed with no demand: the framework wants nothing.
+    let idle = state.demand.is_empty() && state.suppressed;
     out.push(Effect::Decline {
         offer_ids: expired,
-        refuse_seconds: config.offer_refuse_seconds,
+        refuse_seconds: config.refuse_seconds(idle),
     });
 }
 
