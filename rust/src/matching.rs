@@ -1078,6 +1078,63 @@ mod tests {
     }
 
     #[test]
+    fn group_by_evens_out_racks_and_waits_for_the_expected_count() {
+        let offers: Vec<Offer> = (0..6)
+            .map(|i| {
+                let rack = format!("r{}", i % 3);
+                offer(&format!("o{i}"), &format!("a{i}"), 8.0, &[("rack", &rack)])
+            })
+            .collect();
+        let group_by = Constraint {
+            field: "rack",
+            operator: "GROUP_BY",
+            value: "3",
+        };
+        let ids: Vec<String> = (0..7).map(|i| format!("t{i}")).collect();
+        let reqs = ids
+            .iter()
+            .map(|id| request(id, 1.0, vec![group_by.clone()]))
+            .collect();
+        let i = input(offers, reqs, "binpack");
+        let d = match_offers(&i).unwrap();
+        // Bin-pack takes a0 (r0), a1 (r1), a2 (r2), then a0 whenever r0 is
+        // among the fewest: r0 3, r1 2, r2 2.
+        assert_eq!(
+            placed(&d),
+            vec![
+                ("a0".into(), vec!["t0".into(), "t3".into(), "t6".into()]),
+                ("a1".into(), vec!["t1".into(), "t4".into()]),
+                ("a2".into(), vec!["t2".into(), "t5".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn named_ports_and_a_request_s_own_strategy() {
+        let offers = vec![offer("o1", "a1", 4.0, &[]), offer("o2", "a2", 4.0, &[])];
+        let mut reqs: Vec<TaskRequest<'_>> =
+            IDS.iter().map(|id| request(id, 1.0, vec![])).collect();
+        reqs[0].port_names = vec!["http", "admin"];
+        reqs[0].ports = 1;
+        for r in &mut reqs {
+            r.strategy = Some("spread");
+        }
+        let i = input(offers, reqs, "binpack");
+        let d = match_offers(&i).unwrap();
+        // t0's ports make it a shape of its own: t1 starts spreading from a1.
+        assert_eq!(
+            placed(&d),
+            vec![
+                ("a1".into(), vec!["t0".into(), "t1".into()]),
+                ("a2".into(), vec!["t2".into()])
+            ]
+        );
+        let t0 = &d.accepts[0].launches[0];
+        assert_eq!(t0.named_ports, vec![("http", 31000), ("admin", 31001)]);
+        assert_eq!(t0.resources[1].ranges, Some(vec![(31000, 31002)]));
+    }
+
+    #[test]
     fn ranges_and_sets_read_as_marathon_writes_them() {
         let attribute = |ranges: Option<Vec<(i64, i64)>>, set: Option<Vec<&str>>| Attribute {
             name: "a".into(),
