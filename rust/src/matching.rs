@@ -19,7 +19,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::messages::{Attribute, Offer};
+use crate::messages::{Attribute, Offer, Resource};
 
 const EPSILON: f64 = 1e-9;
 
@@ -50,6 +50,75 @@ pub struct RequestResource<'a> {
 
 fn any_role() -> &'static str {
     "*"
+}
+
+impl<'a> From<&'a Resource> for RequestResource<'a> {
+    fn from(r: &'a Resource) -> Self {
+        RequestResource {
+            name: &r.name,
+            scalar: r.scalar,
+            ranges: r.ranges.clone(),
+            set: r
+                .set
+                .as_ref()
+                .map(|s| s.iter().map(String::as_str).collect()),
+            role: &r.role,
+        }
+    }
+}
+
+/// An offer, as `ark.messages.Offer` with its strings borrowed: a cycle
+/// copies none of them.
+#[derive(Clone, Debug, Deserialize)]
+pub struct MatchOffer<'a> {
+    pub id: &'a str,
+    pub agent_id: &'a str,
+    pub hostname: &'a str,
+    #[serde(default, borrow)]
+    pub resources: Vec<RequestResource<'a>>,
+    #[serde(default, borrow)]
+    pub attributes: Vec<AttributeRef<'a>>,
+}
+
+impl<'a> From<&'a Offer> for MatchOffer<'a> {
+    fn from(o: &'a Offer) -> Self {
+        MatchOffer {
+            id: &o.id,
+            agent_id: &o.agent_id,
+            hostname: &o.hostname,
+            resources: o.resources.iter().map(RequestResource::from).collect(),
+            attributes: o.attributes.iter().map(AttributeRef::from).collect(),
+        }
+    }
+}
+
+/// An agent attribute, as `ark.messages.Attribute`, borrowed.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AttributeRef<'a> {
+    pub name: &'a str,
+    #[serde(default, borrow)]
+    pub text: Option<&'a str>,
+    #[serde(default)]
+    pub scalar: Option<f64>,
+    #[serde(default)]
+    pub ranges: Option<Vec<(i64, i64)>>,
+    #[serde(default, borrow)]
+    pub set: Option<Vec<&'a str>>,
+}
+
+impl<'a> From<&'a Attribute> for AttributeRef<'a> {
+    fn from(a: &'a Attribute) -> Self {
+        AttributeRef {
+            name: &a.name,
+            text: a.text.as_deref(),
+            scalar: a.scalar,
+            ranges: a.ranges.clone(),
+            set: a
+                .set
+                .as_ref()
+                .map(|s| s.iter().map(String::as_str).collect()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -94,13 +163,14 @@ pub struct Existing<'a> {
 pub struct AgentInfo<'a> {
     pub agent_id: &'a str,
     pub hostname: &'a str,
-    #[serde(default)]
-    pub attributes: Vec<Attribute>,
+    #[serde(default, borrow)]
+    pub attributes: Vec<AttributeRef<'a>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct MatchInput<'a> {
-    pub offers: Vec<Offer>,
+    #[serde(borrow)]
+    pub offers: Vec<MatchOffer<'a>>,
     #[serde(borrow)]
     pub requests: Vec<TaskRequest<'a>>,
     pub strategy: &'a str,
@@ -134,8 +204,8 @@ pub struct OutLaunch<'a> {
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Placement<'a> {
-    pub agent_id: String,
-    pub offer_ids: Vec<String>,
+    pub agent_id: &'a str,
+    pub offer_ids: Vec<&'a str>,
     pub launches: Vec<OutLaunch<'a>>,
 }
 
@@ -148,7 +218,7 @@ pub struct Pending<'a> {
 #[derive(Clone, Debug, Serialize, PartialEq, Default)]
 pub struct Decisions<'a> {
     pub accepts: Vec<Placement<'a>>,
-    pub declines: Vec<String>,
+    pub declines: Vec<&'a str>,
     pub pending: Vec<Pending<'a>>,
 }
 
@@ -194,8 +264,8 @@ enum ValueKey {
 }
 
 struct Agent<'a> {
-    id: String,
-    offer_ids: Vec<String>,
+    id: &'a str,
+    offer_ids: Vec<&'a str>,
     /// Free scalars by (name, role) index (see `match_offers`).
     free: Vec<f64>,
     /// Free port ranges of role `*`, sorted, disjoint.
@@ -213,7 +283,7 @@ impl Agent<'_> {
 
 fn values_of(
     hostname: &str,
-    attributes: &[Attribute],
+    attributes: &[AttributeRef<'_>],
     fields: &[&str],
     texts: &mut Interner,
 ) -> Vec<Option<Value>> {
@@ -224,7 +294,7 @@ fn values_of(
                 return Some(Value::Text(texts.intern(hostname)));
             }
             let a = attributes.iter().find(|a| a.name == *field)?;
-            if let Some(text) = &a.text {
+            if let Some(text) = a.text {
                 return Some(Value::Text(texts.intern(text)));
             }
             if let Some(x) = a.scalar {
@@ -237,14 +307,14 @@ fn values_of(
 
 /// A ranges or set attribute as Marathon writes it, so that constraints
 /// compare it as text: `[1-2,4-5]` (sorted ranges), `{a,b}` (sorted items).
-fn rendered(a: &Attribute) -> Option<String> {
+fn rendered(a: &AttributeRef<'_>) -> Option<String> {
     if let Some(ranges) = &a.ranges {
         let mut sorted = ranges.clone();
         sorted.sort_unstable();
         let items: Vec<String> = sorted.iter().map(|(lo, hi)| format!("{lo}-{hi}")).collect();
         return Some(format!("[{}]", items.join(",")));
     }
-    let mut items: Vec<&str> = a.set.as_ref()?.iter().map(String::as_str).collect();
+    let mut items: Vec<&str> = a.set.clone()?;
     items.sort_unstable();
     Some(format!("{{{}}}", items.join(",")))
 }
@@ -596,24 +666,19 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
     }
     let mut texts = Interner::default();
     // Agents from offers, in agent-id order, offers of one agent combined.
-    let mut by_id: BTreeMap<String, Agent> = BTreeMap::new();
+    let mut by_id: BTreeMap<&str, Agent> = BTreeMap::new();
     for offer in &input.offers {
-        let agent = by_id
-            .entry(offer.agent_id.clone())
-            .or_insert_with(|| Agent {
-                id: offer.agent_id.clone(),
-                values: values_of(&offer.hostname, &offer.attributes, &fields, &mut texts),
-                offer_ids: Vec::new(),
-                free: vec![0.0; scalar_keys.len()],
-                ports: Vec::new(),
-                launches: Vec::new(),
-            });
-        agent.offer_ids.push(offer.id.clone());
+        let agent = by_id.entry(offer.agent_id).or_insert_with(|| Agent {
+            id: offer.agent_id,
+            values: values_of(offer.hostname, &offer.attributes, &fields, &mut texts),
+            offer_ids: Vec::new(),
+            free: vec![0.0; scalar_keys.len()],
+            ports: Vec::new(),
+            launches: Vec::new(),
+        });
+        agent.offer_ids.push(offer.id);
         for r in &offer.resources {
-            if let (Some(x), Some(&index)) = (
-                r.scalar,
-                scalar_keys.get(&(r.name.as_str(), r.role.as_str())),
-            ) {
+            if let (Some(x), Some(&index)) = (r.scalar, scalar_keys.get(&(r.name, r.role))) {
                 agent.free[index] += x;
             }
             if r.name == "ports" && r.role == "*" {
@@ -650,7 +715,7 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
         );
     }
     for a in &agents {
-        known.insert(a.id.as_str(), a.values.clone());
+        known.insert(a.id, a.values.clone());
     }
     for e in &input.existing {
         let (Some(&group), Some(values)) = (groups.get(e.group), known.get(e.agent_id)) else {
@@ -769,7 +834,7 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
             let mut i = state.next(lo);
             while i < hi {
                 let agent = &agents[i];
-                let banned = blacklist.contains(agent.id.as_str());
+                let banned = blacklist.contains(agent.id);
                 match refusal(agent, &check, banned, &counts) {
                     None => {
                         chosen = Some(i);
@@ -893,7 +958,7 @@ fn summary(
     }
     let mut by_refusal: HashMap<Refusal, usize> = HashMap::default();
     for agent in agents {
-        let banned = blacklist.contains(agent.id.as_str());
+        let banned = blacklist.contains(agent.id);
         if let Some(r) = refusal(agent, check, banned, counts) {
             *by_refusal.entry(r).or_insert(0) += 1;
         }
@@ -985,8 +1050,10 @@ mod tests {
         requests: Vec<TaskRequest<'a>>,
         strategy: &'a str,
     ) -> MatchInput<'a> {
+        // The input borrows its offers; a test's few may live for the run.
+        let offers: &'static [Offer] = Box::leak(offers.into_boxed_slice());
         MatchInput {
-            offers,
+            offers: offers.iter().map(MatchOffer::from).collect(),
             requests,
             strategy,
             blacklist: vec![],
@@ -1000,7 +1067,7 @@ mod tests {
             .iter()
             .map(|p| {
                 (
-                    p.agent_id.clone(),
+                    p.agent_id.to_string(),
                     p.launches.iter().map(|l| l.task_id.to_string()).collect(),
                 )
             })
@@ -1019,7 +1086,7 @@ mod tests {
             placed(&d),
             vec![("a1".into(), vec!["t0".into(), "t1".into(), "t2".into()])]
         );
-        assert_eq!(d.declines, vec!["o2".to_string()]);
+        assert_eq!(d.declines, vec!["o2"]);
         let s_in = input(offers(), reqs(), "spread");
         let d = match_offers(&s_in).unwrap();
         assert_eq!(
@@ -1144,14 +1211,14 @@ mod tests {
             set: set.map(|s| s.into_iter().map(String::from).collect()),
         };
         let ranges = attribute(Some(vec![(4, 5), (1, 2)]), None);
-        assert_eq!(rendered(&ranges).as_deref(), Some("[1-2,4-5]"));
+        assert_eq!(rendered(&(&ranges).into()).as_deref(), Some("[1-2,4-5]"));
         let set = attribute(None, Some(vec!["b", "a"]));
-        assert_eq!(rendered(&set).as_deref(), Some("{a,b}"));
+        assert_eq!(rendered(&(&set).into()).as_deref(), Some("{a,b}"));
         assert_eq!(
-            rendered(&attribute(None, Some(vec![]))).as_deref(),
+            rendered(&(&attribute(None, Some(vec![]))).into()).as_deref(),
             Some("{}")
         );
-        assert_eq!(rendered(&attribute(None, None)), None);
+        assert_eq!(rendered(&(&attribute(None, None)).into()), None);
     }
 
     #[test]

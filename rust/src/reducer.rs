@@ -402,12 +402,12 @@ impl Reducer {
             offers: state
                 .offers
                 .iter()
-                .map(|(id, o)| OfferMessage {
-                    id: id.to_string(),
-                    agent_id: o.agent_id.to_string(),
-                    hostname: o.hostname.to_string(),
-                    resources: o.resources.clone(),
-                    attributes: o.attributes.clone(),
+                .map(|(id, o)| matching::MatchOffer {
+                    id,
+                    agent_id: &o.agent_id,
+                    hostname: &o.hostname,
+                    resources: o.resources.iter().map(Into::into).collect(),
+                    attributes: o.attributes.iter().map(Into::into).collect(),
                 })
                 .collect(),
             requests,
@@ -457,7 +457,7 @@ impl Reducer {
         let mut effects = Vec::new();
         let mut new_tasks = Vec::new();
         for p in &decisions.accepts {
-            let agent_id = self.interner.intern(&p.agent_id);
+            let agent_id = self.interner.intern(p.agent_id);
             let launches = p
                 .launches
                 .iter()
@@ -491,7 +491,7 @@ impl Reducer {
                 new_tasks.push((TaskId::from(l.task_id.as_str()), agent_id.clone()));
             }
             effects.push(Effect::Accept {
-                offer_ids: p.offer_ids.clone(),
+                offer_ids: p.offer_ids.iter().map(|&id| id.to_owned()).collect(),
                 agent_id,
                 launches,
                 refuse_seconds,
@@ -505,10 +505,11 @@ impl Reducer {
         let used: Vec<String> = decisions
             .accepts
             .iter()
-            .flat_map(|p| p.offer_ids.iter().cloned())
-            .chain(decisions.declines.iter().cloned())
+            .flat_map(|p| p.offer_ids.iter())
+            .chain(decisions.declines.iter())
+            .map(|&id| id.to_owned())
             .collect();
-        let declines = decisions.declines.clone();
+        let declines: Vec<Id> = decisions.declines.iter().map(|&id| Id::from(id)).collect();
         let placed: HashSet<TaskId> = placed.into_iter().map(TaskId::from).collect();
         drop(decisions);
         drop(input);
@@ -543,7 +544,7 @@ impl Reducer {
         out.extend(effects);
         if !declines.is_empty() {
             out.push(Effect::Decline {
-                offer_ids: declines.iter().map(|d| Id::from(d.as_str())).collect(),
+                offer_ids: declines,
                 refuse_seconds,
             });
         }
