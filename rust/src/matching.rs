@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::messages::{Attribute, Offer, Resource};
 
@@ -35,7 +36,7 @@ pub struct Constraint<'a> {
 }
 
 /// A request's resource, as `ark.messages.Resource` (only scalars count here).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct RequestResource<'a> {
     pub name: &'a str,
     #[serde(default)]
@@ -182,24 +183,85 @@ pub struct MatchInput<'a> {
     pub agents: Vec<AgentInfo<'a>>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+/// A launch's resource, as `ark.messages.Resource` (never a set).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
 pub struct OutResource<'a> {
     pub name: &'a str,
     pub scalar: Option<f64>,
-    pub ranges: Option<Vec<(i64, i64)>>,
-    pub set: Option<Vec<&'a str>>,
+    pub ranges: Option<&'a [(i64, i64)]>,
+    pub set: Option<&'a [&'a str]>,
     pub role: &'a str,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+/// A launch, as `ark.messages.Launch`. Its resources are the request's
+/// scalars plus the ports taken, written out when asked for: a cycle of
+/// 50,000 launches then allocates no list of resources per launch.
+#[derive(Clone, Debug, PartialEq)]
 pub struct OutLaunch<'a> {
     pub task_id: &'a str,
     pub name: &'a str,
-    pub resources: Vec<OutResource<'a>>,
-    #[serde(with = "serde_bytes")]
+    scalars: &'a [RequestResource<'a>],
+    ports: Option<Vec<(i64, i64)>>,
     pub payload: &'a [u8],
     /// The port each of the request's `port_names` got, in the request's order.
     pub named_ports: Vec<(&'a str, i64)>,
+}
+
+impl OutLaunch<'_> {
+    /// The scalars as asked, then one `ports` resource with the ranges taken.
+    pub fn resources(&self) -> impl ExactSizeIterator<Item = OutResource<'_>> + '_ {
+        let scalars = self.scalars.iter().map(|r| OutResource {
+            name: r.name,
+            scalar: Some(r.scalar.unwrap_or(0.0)),
+            ranges: None,
+            set: None,
+            role: r.role,
+        });
+        let ports = self.ports.as_deref().map(|taken| OutResource {
+            name: "ports",
+            scalar: None,
+            ranges: Some(taken),
+            set: None,
+            role: "*",
+        });
+        let n = self.scalars.len() + usize::from(ports.is_some());
+        Sized(scalars.chain(ports), n)
+    }
+}
+
+/// An iterator that knows its length (`Chain` does not say it is exact).
+struct Sized<I>(I, usize);
+
+impl<I: Iterator> Iterator for Sized<I> {
+    type Item = I::Item;
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.0.next()?;
+        self.1 -= 1;
+        Some(item)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.1, Some(self.1))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for Sized<I> {}
+
+impl Serialize for OutLaunch<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Resources<'l, 'a>(&'l OutLaunch<'a>);
+        impl Serialize for Resources<'_, '_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.resources())
+            }
+        }
+        let mut out = serializer.serialize_struct("OutLaunch", 5)?;
+        out.serialize_field("task_id", self.task_id)?;
+        out.serialize_field("name", self.name)?;
+        out.serialize_field("resources", &Resources(self))?;
+        out.serialize_field("payload", serde_bytes::Bytes::new(self.payload))?;
+        out.serialize_field("named_ports", &self.named_ports)?;
+        out.end()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -637,7 +699,7 @@ impl ShapeState {
 }
 
 /// One matching cycle.
-pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String> {
+pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, String> {
     let spread_by_default = match input.strategy {
         "binpack" => false,
         "spread" => true,
@@ -891,21 +953,14 @@ pub fn match_offers<'a>(input: &MatchInput<'a>) -> Result<Decisions<'a>, String>
 /// Take the request's resources from the agent; the launch that holds them.
 fn place<'a>(
     agent: &mut Agent<'a>,
-    request: &TaskRequest<'a>,
+    request: &'a TaskRequest<'a>,
     needs: &[(usize, f64)],
 ) -> OutLaunch<'a> {
-    let mut resources = Vec::new();
-    for (r, &(index, need)) in request.resources.iter().zip(needs) {
+    for &(index, need) in needs {
         agent.free[index] -= need;
-        resources.push(OutResource {
-            name: r.name,
-            scalar: Some(need),
-            ranges: None,
-            set: None,
-            role: r.role,
-        });
     }
     let mut named_ports = Vec::new();
+    let mut ports = None;
     if request.port_count() > 0 {
         let mut want = request.port_count();
         let mut taken = Vec::new();
@@ -929,18 +984,13 @@ fn place<'a>(
         // The names take the lowest ports, in order.
         let lowest = taken.iter().flat_map(|&(lo, hi)| lo..=hi);
         named_ports = request.port_names.iter().copied().zip(lowest).collect();
-        resources.push(OutResource {
-            name: "ports",
-            scalar: None,
-            ranges: Some(taken),
-            set: None,
-            role: "*",
-        });
+        ports = Some(taken);
     }
     OutLaunch {
         task_id: request.task_id,
         name: request.name,
-        resources,
+        scalars: &request.resources,
+        ports,
         payload: request.payload,
         named_ports,
     }
@@ -1139,8 +1189,8 @@ mod tests {
         let d = match_offers(&i).unwrap();
         assert_eq!(d.accepts[0].agent_id, "a2");
         assert_eq!(
-            d.accepts[0].launches[0].resources[1].ranges,
-            Some(vec![(31000, 31002)])
+            d.accepts[0].launches[0].resources().nth(1).unwrap().ranges,
+            Some(&[(31000, 31002)][..])
         );
     }
 
@@ -1198,7 +1248,10 @@ mod tests {
         );
         let t0 = &d.accepts[0].launches[0];
         assert_eq!(t0.named_ports, vec![("http", 31000), ("admin", 31001)]);
-        assert_eq!(t0.resources[1].ranges, Some(vec![(31000, 31002)]));
+        assert_eq!(
+            t0.resources().nth(1).unwrap().ranges,
+            Some(&[(31000, 31002)][..])
+        );
     }
 
     #[test]

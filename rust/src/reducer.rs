@@ -466,16 +466,12 @@ impl Reducer {
                     agent_id: agent_id.clone(),
                     name: l.name.to_owned(),
                     resources: l
-                        .resources
-                        .iter()
+                        .resources()
                         .map(|r| crate::messages::Resource {
                             name: r.name.to_owned(),
                             scalar: r.scalar,
-                            ranges: r.ranges.clone(),
-                            set: r
-                                .set
-                                .as_ref()
-                                .map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
+                            ranges: r.ranges.map(<[_]>::to_vec),
+                            set: r.set.map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
                             role: r.role.to_owned(),
                         })
                         .collect(),
