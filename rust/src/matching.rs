@@ -674,6 +674,9 @@ struct ShapeState {
     skip: HashMap<usize, usize>,
     cursor: usize,
     reason: Option<String>,
+    /// The placements of its group when a request of this shape last fitted
+    /// nowhere: until the group places again, nothing can fit it either.
+    failed_at: Option<u64>,
 }
 
 impl ShapeState {
@@ -797,6 +800,8 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, Stri
     let mut regex_ids: HashMap<&str, usize> = HashMap::default();
     let mut regexes: Vec<Option<Regex>> = Vec::new();
     let mut out = Decisions::default();
+    // Placements made in this cycle, per group.
+    let mut placements: Vec<u64> = vec![0; groups.len()];
     let n = agents.len();
     for request in &input.requests {
         let shape = ShapeRef {
@@ -889,10 +894,17 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, Stri
             regexes: &regexes,
         };
         let state = &mut states[index];
+        let placed_in_group = placements[data.group as usize];
         let start = if data.spread { state.cursor } else { 0 };
         let mut chosen = None;
+        // A shape that fitted nowhere fits nowhere until its group places
+        // again (only then can GROUP_BY change its mind): skip the scan.
+        let hopeless = state.failed_at == Some(placed_in_group);
         // Scan [start, n) then [0, start), skipping agents known to refuse.
         for (lo, hi) in [(start, n), (0, start)] {
+            if hopeless {
+                break;
+            }
             let mut i = state.next(lo);
             while i < hi {
                 let agent = &agents[i];
@@ -913,6 +925,7 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, Stri
             }
         }
         let Some(i) = chosen else {
+            state.failed_at = Some(placed_in_group);
             // The first pending request of a shape explains it for the rest of
             // the cycle: agents only fill up, so none can take the others either.
             let reason = state
@@ -926,6 +939,7 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, Stri
             continue;
         };
         state.cursor = i + 1;
+        placements[data.group as usize] += 1;
         let agent = &mut agents[i];
         let launch = place(agent, request, check.needs);
         for &field in &data.counted {
