@@ -442,6 +442,17 @@ impl Counts {
         let values: u32 = spread.values().sum();
         values >= expected && spread.keys().next() == Some(&count)
     }
+
+    /// What GROUP_BY's answers hang on besides each value's own count:
+    /// whether `expected` values have tasks, and then the fewest tasks.
+    /// While it stays the same, a value GROUP_BY refused stays refused.
+    fn regime(&self, group: u32, field: usize, expected: u32) -> Option<u32> {
+        let spread = self.spreads.get(&(group, field))?;
+        let values: u32 = spread.values().sum();
+        (values >= expected)
+            .then(|| spread.keys().next().copied())
+            .flatten()
+    }
 }
 
 /// A constraint made ready for a cycle: ids instead of strings.
@@ -664,14 +675,46 @@ struct Shape {
     needs: Vec<(usize, f64)>,
     /// The fields a placement counts by (each once, however many constraints name it).
     counted: Vec<usize>,
+    group_by: bool,
     group: u32,
+}
+
+/// Agents to skip: each refused index points past itself, with path
+/// compression, so a scan steps over a run of them at once.
+#[derive(Default)]
+struct Skips(HashMap<usize, usize>);
+
+impl Skips {
+    /// The first agent at or after `i` not skipped (may be `n`).
+    fn next(&mut self, i: usize) -> usize {
+        let mut j = i;
+        while let Some(&k) = self.0.get(&j) {
+            j = k;
+        }
+        // Path compression: everything on the way now points at the answer.
+        let mut k = i;
+        while k != j {
+            let next = self.0[&k];
+            self.0.insert(k, j);
+            k = next;
+        }
+        j
+    }
+
+    fn refuse(&mut self, i: usize) {
+        self.0.insert(i, i + 1);
+    }
 }
 
 /// Per shape: agents known unable to take it (skipped), where spread
 /// resumes, and the reason given to the first of its requests left pending.
 #[derive(Default)]
 struct ShapeState {
-    skip: HashMap<usize, usize>,
+    /// Refused for the rest of the cycle.
+    skip: Skips,
+    /// Refused by GROUP_BY, for as long as `regime` holds.
+    soft: Skips,
+    regime: Vec<Option<u32>>,
     cursor: usize,
     reason: Option<String>,
     /// The placements of its group when a request of this shape last fitted
@@ -683,21 +726,21 @@ impl ShapeState {
     /// The first agent at or after `i` not known to refuse this shape (may be `n`).
     fn next(&mut self, i: usize) -> usize {
         let mut j = i;
-        while let Some(&k) = self.skip.get(&j) {
+        loop {
+            let k = self.soft.next(self.skip.next(j));
+            if k == j {
+                return j;
+            }
             j = k;
         }
-        // Path compression: everything on the way now points at the answer.
-        let mut k = i;
-        while k != j {
-            let next = self.skip[&k];
-            self.skip.insert(k, j);
-            k = next;
-        }
-        j
     }
 
-    fn refuse(&mut self, i: usize) {
-        self.skip.insert(i, i + 1);
+    /// GROUP_BY's refusals hold while its regime does: forget them when it moves.
+    fn enter(&mut self, regime: Vec<Option<u32>>) {
+        if regime != self.regime {
+            self.soft = Skips::default();
+            self.regime = regime;
+        }
     }
 }
 
@@ -865,6 +908,7 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, Stri
             counted.sort_unstable();
             counted.dedup();
             shapes.push(Shape {
+                group_by: prepared.iter().any(|c| c.op == Op::GroupBy),
                 spread: request
                     .strategy
                     .map_or(spread_by_default, |s| s == "spread"),
@@ -900,6 +944,15 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, Stri
         // A shape that fitted nowhere fits nowhere until its group places
         // again (only then can GROUP_BY change its mind): skip the scan.
         let hopeless = state.failed_at == Some(placed_in_group);
+        if data.group_by {
+            let regime = data
+                .prepared
+                .iter()
+                .filter(|c| c.op == Op::GroupBy)
+                .map(|c| counts.regime(data.group, c.field, c.limit))
+                .collect();
+            state.enter(regime);
+        }
         // Scan [start, n) then [0, start), skipping agents known to refuse.
         for (lo, hi) in [(start, n), (0, start)] {
             if hopeless {
@@ -915,8 +968,10 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, Stri
                         break;
                     }
                     // GROUP_BY may take this agent later, once the others catch up.
-                    Some(Refusal::Constraint(c)) if check.prepared[c].op == Op::GroupBy => {}
-                    Some(_) => state.refuse(i),
+                    Some(Refusal::Constraint(c)) if check.prepared[c].op == Op::GroupBy => {
+                        state.soft.refuse(i)
+                    }
+                    Some(_) => state.skip.refuse(i),
                 }
                 i = state.next(i + 1);
             }
