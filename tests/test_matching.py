@@ -157,6 +157,46 @@ def test_rust_and_reference_decide_the_same(args: tuple) -> None:  # type: ignor
     assert rust == reference
 
 
+group_by = st.builds(
+    Constraint,
+    st.sampled_from(["hostname", "rack", "zones"]),
+    st.just("GROUP_BY"),
+    st.sampled_from(["", "1", "2", "3", "6"]),
+)
+
+
+@st.composite
+def spread_requests(draw: st.DrawFn) -> list[TaskRequest]:
+    """Many small requests, mostly GROUP_BY: its refusals come and go within a cycle."""
+    return [
+        TaskRequest(
+            f"t{i}",
+            [m.Resource("cpus", scalar=draw(st.sampled_from([0.25, 0.5, 1.0])))],
+            constraints=draw(st.lists(group_by | constraints, min_size=1, max_size=2)),
+            group=draw(st.sampled_from(["g1", "g2"])),
+            strategy=draw(st.sampled_from([None, "binpack", "spread"])),
+        )
+        for i in range(draw(st.integers(0, 25)))
+    ]
+
+
+@settings(max_examples=300)
+@given(
+    st.tuples(
+        offers(),
+        spread_requests(),
+        st.sampled_from(["binpack", "spread"]),
+        st.lists(st.sampled_from(AGENTS), max_size=1),
+        st.lists(
+            st.builds(Existing, st.sampled_from(["g1", "g2"]), st.sampled_from(AGENTS)), max_size=4
+        ),
+    )
+)
+def test_rust_and_reference_agree_on_group_by(args: tuple) -> None:  # type: ignore[type-arg]
+    rust, reference = run(args)
+    assert rust == reference
+
+
 @settings(max_examples=300)
 @given(cycle)
 def test_decisions_respect_offers_and_constraints(args: tuple) -> None:  # type: ignore[type-arg]
