@@ -12,6 +12,7 @@
 //! O(requests x agents). GROUP_BY is the exception: an agent it refuses may
 //! be welcome once other values catch up, so such refusals are not skipped.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -286,19 +287,20 @@ pub struct Decisions<'a> {
 
 /// Strings seen in this cycle (attribute texts, hostnames), as small ids.
 #[derive(Default)]
-struct Interner {
-    ids: HashMap<String, u32>,
-    texts: Vec<String>,
+struct Interner<'a> {
+    ids: HashMap<Cow<'a, str>, u32>,
+    texts: Vec<Cow<'a, str>>,
 }
 
-impl Interner {
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
+impl<'a> Interner<'a> {
+    /// Borrowed texts (hostnames, text attributes) are not copied.
+    fn intern(&mut self, s: Cow<'a, str>) -> u32 {
+        if let Some(&id) = self.ids.get(s.as_ref()) {
             return id;
         }
         let id = self.texts.len() as u32;
-        self.ids.insert(s.to_owned(), id);
-        self.texts.push(s.to_owned());
+        self.ids.insert(s.clone(), id);
+        self.texts.push(s);
         id
     }
 }
@@ -343,26 +345,26 @@ impl Agent<'_> {
     }
 }
 
-fn values_of(
-    hostname: &str,
-    attributes: &[AttributeRef<'_>],
+fn values_of<'a>(
+    hostname: &'a str,
+    attributes: &[AttributeRef<'a>],
     fields: &[&str],
-    texts: &mut Interner,
+    texts: &mut Interner<'a>,
 ) -> Vec<Option<Value>> {
     fields
         .iter()
         .map(|field| {
             if *field == "hostname" {
-                return Some(Value::Text(texts.intern(hostname)));
+                return Some(Value::Text(texts.intern(Cow::Borrowed(hostname))));
             }
             let a = attributes.iter().find(|a| a.name == *field)?;
             if let Some(text) = a.text {
-                return Some(Value::Text(texts.intern(text)));
+                return Some(Value::Text(texts.intern(Cow::Borrowed(text))));
             }
             if let Some(x) = a.scalar {
                 return Some(Value::Scalar(x));
             }
-            rendered(a).map(|text| Value::Text(texts.intern(&text)))
+            rendered(a).map(|text| Value::Text(texts.intern(Cow::Owned(text))))
         })
         .collect()
 }
@@ -500,7 +502,7 @@ struct Check<'a> {
     /// The request's scalars as (index into `Agent::free`, amount).
     needs: &'a [(usize, f64)],
     group: u32,
-    texts: &'a Interner,
+    texts: &'a Interner<'a>,
     regexes: &'a [Option<Regex>],
 }
 
@@ -815,15 +817,20 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, Stri
             }
         }
     }
-    let mut known: HashMap<&str, Vec<Option<Value>>> = HashMap::default();
-    for a in &input.agents {
-        known.insert(
-            a.agent_id,
-            values_of(a.hostname, &a.attributes, &fields, &mut texts),
-        );
+    let absent: Vec<(&str, Vec<Option<Value>>)> = input
+        .agents
+        .iter()
+        .map(|a| {
+            let values = values_of(a.hostname, &a.attributes, &fields, &mut texts);
+            (a.agent_id, values)
+        })
+        .collect();
+    let mut known: HashMap<&str, &[Option<Value>]> = HashMap::default();
+    for (id, values) in &absent {
+        known.insert(id, values);
     }
     for a in &agents {
-        known.insert(a.id, a.values.clone());
+        known.insert(a.id, &a.values);
     }
     for e in &input.existing {
         let (Some(&group), Some(values)) = (groups.get(e.group), known.get(e.agent_id)) else {
