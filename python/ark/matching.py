@@ -44,6 +44,8 @@ __all__ = [
 
 Strategy: TypeAlias = Literal["binpack", "spread"]
 _EPSILON = 1e-9
+# Above this many bytes (about a thousand launches), decoding pauses the GC.
+_LARGE = 1 << 16
 _COUNTING = ("UNIQUE", "MAX_PER", "GROUP_BY")
 
 
@@ -128,6 +130,8 @@ def match_offers(
 
 
 def _decode(data: bytes) -> Decisions:
+    if len(data) < _LARGE:
+        return _decoder.decode(data)
     # Tens of thousands of launches make as many lists, which trigger the
     # cyclic GC again and again (each pass walking every live object): that
     # cost twice the decoding itself. The decisions hold no cycles.
