@@ -1,11 +1,14 @@
 """The Rust core through its Python API: errors, snapshots, batches."""
 
+import gc
+
 import msgspec
 import pytest
 
 from ark import CommandRejected, Config, Custom, MessageError, Reducer, reference
 from ark import effects as fx
 from ark import messages as m
+from ark.effects import decode_effects
 
 
 def offer(offer_id: str, agent: str = "a1", cpus: float = 4.0) -> m.Offer:
@@ -192,3 +195,22 @@ def test_snapshots_convert_to_records_and_pandas() -> None:
     assert list(Reducer().snapshot().to_pandas().columns)[:2] == ["task_id", "state"]
     with pytest.raises(ValueError, match="no table"):
         snap.records("nope")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_large_effects_decode_alike_and_leave_the_gc_as_it_was(enabled: bool) -> None:
+    launches = [
+        fx.LaunchTask(f"t{i}", "a1", "", [m.Resource("cpus", scalar=1.0)], b"") for i in range(3000)
+    ]
+    effects: list[fx.Effect] = [fx.Accept(["o1"], "a1", launches, 5.0), fx.Suppress()]
+    data = msgspec.msgpack.encode(effects)
+    assert len(data) > 1 << 16
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        assert decode_effects(data) == effects
+        assert gc.isenabled() == enabled
+    finally:
+        if was:
+            gc.enable()
