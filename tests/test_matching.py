@@ -274,13 +274,18 @@ def test_pending_requests_say_why() -> None:
             "rack", [m.Resource("cpus", scalar=0.1)], constraints=[Constraint("rack", "EQ", "r2")]
         ),
         TaskRequest("bad", constraints=[Constraint("rack", "MAX_PER", "many")]),
+        TaskRequest("spread", constraints=[Constraint("rack", "GROUP_BY", "-1")]),
+        TaskRequest("near", constraints=[Constraint("rack", "NEAR", "r1")]),  # type: ignore[arg-type]
     ]
     decisions = match_offers(offered, reqs)
     assert [(p.task_id, p.reason) for p in decisions.pending] == [
         ("big", "not enough cpus (role *) on 1 agent"),
         ("rack", "constraint rack EQ r2 on 1 agent"),
         ("bad", 'MAX_PER needs a count, got "many"'),
+        ("spread", 'GROUP_BY needs a count or nothing, got "-1"'),
+        ("near", 'unknown constraint operator "NEAR"'),
     ]
+    assert decisions == reference_match(offered, reqs)
     assert match_offers([], reqs[:1]).pending[0].reason == "no offers"
 
 
