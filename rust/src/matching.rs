@@ -226,14 +226,14 @@ impl OutLaunch<'_> {
             role: "*",
         });
         let n = self.scalars.len() + usize::from(ports.is_some());
-        Sized(scalars.chain(ports), n)
+        Counted(scalars.chain(ports), n)
     }
 }
 
 /// An iterator that knows its length (`Chain` does not say it is exact).
-struct Sized<I>(I, usize);
+struct Counted<I>(I, usize);
 
-impl<I: Iterator> Iterator for Sized<I> {
+impl<I: Iterator> Iterator for Counted<I> {
     type Item = I::Item;
     fn next(&mut self) -> Option<I::Item> {
         let item = self.0.next()?;
@@ -245,7 +245,7 @@ impl<I: Iterator> Iterator for Sized<I> {
     }
 }
 
-impl<I: Iterator> ExactSizeIterator for Sized<I> {}
+impl<I: Iterator> ExactSizeIterator for Counted<I> {}
 
 impl Serialize for OutLaunch<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
