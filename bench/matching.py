@@ -2,9 +2,10 @@
 
 50,000 pending tasks (unique-hostname groups, rack and zone constraints,
 ports, and unconstrained ones) against one offer from each of 10,000
-agents, bin-pack and spread. The reference is the naive definition (it
-scans every agent for every task), so it runs on a tenth of the load: the
-ratio row compares both on that same smaller cycle.
+agents, bin-pack and spread; then the same count of tasks spread by
+GROUP_BY over the 20 racks, each with a named port. The reference is the
+naive definition (it scans every agent for every task), so it runs on a
+tenth of the load: the ratio rows compare both on that same smaller cycle.
 
     python bench/matching.py [--agents 10000] [--tasks 50000]
 """
@@ -17,7 +18,15 @@ import time
 
 from ark import _core
 from ark import messages as m
-from ark.matching import Constraint, TaskRequest, _encoder, _Input, match_offers, reference_match
+from ark.matching import (
+    Constraint,
+    Strategy,
+    TaskRequest,
+    _encoder,
+    _Input,
+    match_offers,
+    reference_match,
+)
 
 
 def agents(n: int) -> list[m.Offer]:
@@ -61,6 +70,15 @@ def requests(n: int) -> list[TaskRequest]:
     return out
 
 
+def grouped(n: int) -> list[TaskRequest]:
+    by_rack = [Constraint("rack", "GROUP_BY", "20")]
+    cpus = [m.Resource("cpus", scalar=0.5)]
+    return [
+        TaskRequest(f"g-{i}", cpus, constraints=by_rack, group="g", port_names=["http"])
+        for i in range(n)
+    ]
+
+
 def timed(run) -> tuple[float, object]:  # type: ignore[no-untyped-def]
     gc.collect()
     start = time.perf_counter()
@@ -76,27 +94,42 @@ def main() -> None:
     offers, reqs = agents(args.agents), requests(args.tasks)
     small_offers, small_reqs = agents(args.agents // 10), requests(args.tasks // 10)
     print(f"matching: {args.tasks:,} tasks against {args.agents:,} agents' offers")
-    print(f"{'cycle':<44} {'ms':>10} {'placed':>8} {'pending':>8}")
-    for strategy in ("binpack", "spread"):
-        seconds, d = timed(lambda s=strategy: match_offers(offers, reqs, s))
-        placed = sum(len(p.launches) for p in d.accepts)  # type: ignore[attr-defined]
-        pending = len(d.pending)  # type: ignore[attr-defined]
-        label = f"Rust, {strategy}, full size"
-        print(f"{label:<44} {seconds * 1e3:>10.1f} {placed:>8,} {pending:>8,}")
-        # The same cycle without building Python objects: msgpack in, msgpack out.
-        data = _encoder.encode(_Input(offers, reqs, strategy, [], [], []))
-        core_seconds, _ = timed(lambda d=data: _core.match_offers(d))
-        label = "  of which the Rust call, bytes in and out"
-        print(f"{label:<44} {core_seconds * 1e3:>10.1f}")
-        rust_small, d1 = timed(lambda s=strategy: match_offers(small_offers, small_reqs, s))
-        ref_small, d2 = timed(lambda s=strategy: reference_match(small_offers, small_reqs, s))
-        assert d1 == d2, "Rust and the reference disagree"
-        label = f"{strategy}, a tenth ({args.tasks // 10:,} x {args.agents // 10:,})"
-        print(f"{'Rust, ' + label:<44} {rust_small * 1e3:>10.1f}")
-        print(f"{'reference, ' + label:<44} {ref_small * 1e3:>10.1f}")
-        print(
-            f"ratio, {strategy}, reference / Rust on the same cycle: {ref_small / rust_small:,.0f}x"
-        )
+    print(f"{'cycle':<50} {'ms':>10} {'placed':>8} {'pending':>8}")
+    strategies: tuple[Strategy, ...] = ("binpack", "spread")
+    for strategy in strategies:
+        cycle((offers, reqs), (small_offers, small_reqs), strategy, "")
+    grouped_full, grouped_tenth = grouped(args.tasks), grouped(args.tasks // 10)
+    for strategy in strategies:
+        cycle((offers, grouped_full), (small_offers, grouped_tenth), strategy, "GROUP_BY, ")
+
+
+def cycle(
+    full: tuple[list[m.Offer], list[TaskRequest]],
+    tenth: tuple[list[m.Offer], list[TaskRequest]],
+    strategy: Strategy,
+    kind: str,
+) -> None:
+    """One strategy's rows: full size, the Rust call alone, a tenth against the reference."""
+    offers, reqs = full
+    seconds, d = timed(lambda: match_offers(offers, reqs, strategy))
+    placed = sum(len(p.launches) for p in d.accepts)  # type: ignore[attr-defined]
+    pending = len(d.pending)  # type: ignore[attr-defined]
+    label = f"Rust, {kind}{strategy}, full size"
+    print(f"{label:<50} {seconds * 1e3:>10.1f} {placed:>8,} {pending:>8,}")
+    # The same cycle without building Python objects: msgpack in, msgpack out.
+    data = _encoder.encode(_Input(offers, reqs, strategy, [], [], []))
+    core_seconds, _ = timed(lambda: _core.match_offers(data))
+    label = "  of which the Rust call, bytes in and out"
+    print(f"{label:<50} {core_seconds * 1e3:>10.1f}")
+    small_offers, small_reqs = tenth
+    rust_small, d1 = timed(lambda: match_offers(small_offers, small_reqs, strategy))
+    ref_small, d2 = timed(lambda: reference_match(small_offers, small_reqs, strategy))
+    assert d1 == d2, "Rust and the reference disagree"
+    label = f"{kind}{strategy}, a tenth ({len(small_reqs):,} x {len(small_offers):,})"
+    print(f"{'Rust, ' + label:<50} {rust_small * 1e3:>10.1f}")
+    print(f"{'reference, ' + label:<50} {ref_small * 1e3:>10.1f}")
+    ratio = ref_small / rust_small
+    print(f"ratio, {kind}{strategy}, reference / Rust on the same cycle: {ratio:,.0f}x")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """The Rust core through its Python API: errors, snapshots, batches."""
 
+import gc
+
 import msgspec
 import pytest
 
-from ark import CommandRejected, Config, Custom, MessageError, Reducer
+from ark import CommandRejected, Config, Custom, MessageError, Reducer, reference
 from ark import effects as fx
 from ark import messages as m
+from ark.effects import decode_effects
 
 
 def offer(offer_id: str, agent: str = "a1", cpus: float = 4.0) -> m.Offer:
@@ -59,6 +62,60 @@ def test_rejected_commands_raise_and_change_nothing() -> None:
         with pytest.raises((CommandRejected, MessageError)):
             r.step(command, 3.0)
         assert r.view() == before
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        m.TaskRequest("t", strategy="best"),  # type: ignore[arg-type]
+        m.TaskRequest("t", constraints=[m.Constraint("rack", "NEAR")]),  # type: ignore[arg-type]
+    ],
+)
+def test_a_request_with_an_unknown_literal_is_malformed_in_both_cores(task: m.TaskRequest) -> None:
+    for r in (launched(), reference.Reducer()):
+        with pytest.raises(MessageError):
+            r.step_bytes(m.encode(m.Request([task])), 3.0)
+        assert not r.view().demand
+
+
+@pytest.mark.parametrize("make", [Reducer, reference.Reducer])
+def test_offers_given_back_while_nothing_is_wanted_carry_the_long_filter(make: type) -> None:
+    r = make(Config(offer_hold_seconds=10.0, offer_idle_refuse_seconds=300.0))
+    cpus = [m.Resource("cpus", scalar=1.0)]
+    r.step(m.Subscribed("fw"), 0.0)
+    r.step(m.Offers([offer("o1"), offer("o2", "a2")]), 1.0)
+    # Never asked for anything, never suppressed: a raw-offer framework.
+    assert r.step(m.Tick(), 11.0) == [fx.Decline(["o1", "o2"], 5.0)]
+    assert r.step(m.Request([m.TaskRequest("t1", cpus)]), 12.0) == [fx.Revive()]
+    # The cycle places everything: its Accept and Decline say "nothing more".
+    assert r.step(m.Offers([offer("o3"), offer("o4", "a2")]), 13.0) == [
+        fx.Accept(["o3"], "a1", [fx.LaunchTask("t1", "a1", "", cpus, b"")], 300.0),
+        fx.Decline(["o4"], 300.0),
+        fx.Suppress(),
+    ]
+    r.step(m.Offers([offer("o5")]), 14.0)
+    assert r.step(m.Tick(), 30.0) == [fx.Decline(["o5"], 300.0)]
+    # Demand that does not fit: declines stay short.
+    big = [m.Resource("cpus", scalar=9.0)]
+    assert r.step(m.Request([m.TaskRequest("t2", big)]), 31.0) == [fx.Revive()]
+    assert r.step(m.Offers([offer("o6")]), 32.0) == [fx.Decline(["o6"], 5.0)]
+
+
+def test_named_ports_of_an_accept_are_checked_and_carried() -> None:
+    r = Reducer()
+    r.step(m.Subscribed("fw"), 0.0)
+    r.step(m.Offers([m.Offer("o1", "a1", "h1", [m.Resource("ports", ranges=[(10, 19)])])]), 1.0)
+    before = r.view()
+    own = [m.Resource("ports", ranges=[(10, 11)])]
+    for named in ([("http", 12)], [("a", 10), ("a", 11)]):
+        with pytest.raises(CommandRejected, match="port"):
+            r.step(m.Accept(["o1"], [m.Launch("t", resources=own, named_ports=named)]), 2.0)
+        assert r.view() == before
+    (accept,) = r.step(
+        m.Accept(["o1"], [m.Launch("t", resources=own, named_ports=[("http", 11)])]), 2.0
+    )
+    assert isinstance(accept, fx.Accept)
+    assert accept.launches[0].named_ports == [("http", 11)]
 
 
 def test_step_batch_reports_failures_by_index_and_applies_the_rest() -> None:
@@ -138,3 +195,22 @@ def test_snapshots_convert_to_records_and_pandas() -> None:
     assert list(Reducer().snapshot().to_pandas().columns)[:2] == ["task_id", "state"]
     with pytest.raises(ValueError, match="no table"):
         snap.records("nope")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_large_effects_decode_alike_and_leave_the_gc_as_it_was(enabled: bool) -> None:
+    launches = [
+        fx.LaunchTask(f"t{i}", "a1", "", [m.Resource("cpus", scalar=1.0)], b"") for i in range(3000)
+    ]
+    effects: list[fx.Effect] = [fx.Accept(["o1"], "a1", launches, 5.0), fx.Suppress()]
+    data = msgspec.msgpack.encode(effects)
+    assert len(data) > 1 << 16
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        assert decode_effects(data) == effects
+        assert gc.isenabled() == enabled
+    finally:
+        if was:
+            gc.enable()

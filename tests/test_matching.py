@@ -16,6 +16,7 @@ from ark.matching import (
     Constraint,
     Decisions,
     Existing,
+    Pending,
     TaskRequest,
     match_offers,
     reference_match,
@@ -25,8 +26,12 @@ AGENTS = [f"a{i}" for i in range(6)]
 RACKS = ["r1", "r2", "r3"]
 ROLES = ["*", "web"]
 
+ZONES = ["a", "b", "c"]
+slot_ranges = st.tuples(st.integers(1, 3), st.integers(1, 5))
+
 # Patterns both regex engines read the same way.
 patterns = st.sampled_from(["r1", "r[12]", "r.", "r1|r3", "(r2)?", "x*", "r[0-9]+", "("])
+set_patterns = st.sampled_from([r"\{.*\}", r".*[{,]b[,}].*", r"\{a,b\}", r"\[1-[0-9]+.*", "("])
 
 
 @st.composite
@@ -36,6 +41,12 @@ def offers(draw: st.DrawFn) -> list[m.Offer]:
         attrs = [m.Attribute("rack", text=draw(st.sampled_from(RACKS)))]
         if draw(st.booleans()):
             attrs.append(m.Attribute("ssd", scalar=float(draw(st.integers(0, 2)))))
+        if draw(st.booleans()):
+            attrs.append(
+                m.Attribute("zones", set=draw(st.lists(st.sampled_from(ZONES), max_size=3)))
+            )
+        if draw(st.booleans()):
+            attrs.append(m.Attribute("slots", ranges=draw(st.lists(slot_ranges, max_size=2))))
         for j in range(draw(st.integers(1, 2))):
             resources = [
                 m.Resource("cpus", scalar=draw(st.sampled_from([0.5, 1.0, 2.0, 4.0]))),
@@ -55,12 +66,34 @@ constraints = st.one_of(
     st.builds(Constraint, st.just("ssd"), st.just("EQ"), st.sampled_from(["1", "2.0", "x"])),
     st.builds(Constraint, st.sampled_from(["rack", "hostname"]), st.just("LIKE"), patterns),
     st.builds(Constraint, st.just("rack"), st.just("UNLIKE"), patterns),
-    st.builds(Constraint, st.sampled_from(["hostname", "rack", "ssd"]), st.just("UNIQUE")),
     st.builds(
         Constraint,
-        st.sampled_from(["hostname", "rack"]),
+        st.sampled_from(["zones", "slots"]),
+        st.just("EQ"),
+        st.sampled_from(["{a}", "{a,b}", "{}", "[1-2]", "[1-3,2-2]", "a"]),
+    ),
+    st.builds(
+        Constraint,
+        st.sampled_from(["zones", "slots"]),
+        st.sampled_from(["LIKE", "UNLIKE"]),
+        set_patterns,
+    ),
+    st.builds(
+        Constraint,
+        st.sampled_from(["hostname", "rack", "ssd", "zones", "slots"]),
+        st.just("UNIQUE"),
+    ),
+    st.builds(
+        Constraint,
+        st.sampled_from(["hostname", "rack", "zones"]),
         st.just("MAX_PER"),
         st.sampled_from(["0", "1", "2", "x"]),
+    ),
+    st.builds(
+        Constraint,
+        st.sampled_from(["hostname", "rack", "zones"]),
+        st.just("GROUP_BY"),
+        st.sampled_from(["", "2", "3", "x"]),
     ),
 )
 
@@ -84,6 +117,10 @@ def requests(draw: st.DrawFn) -> list[TaskRequest]:
                 agent_id=draw(st.none() | st.sampled_from(AGENTS)),
                 name=f"task {i}",
                 payload=b"p",
+                port_names=draw(
+                    st.lists(st.sampled_from(["http", "admin", "x_y", ""]), max_size=2)
+                ),
+                strategy=draw(st.sampled_from([None, None, "binpack", "spread", "best"])),
             )
         )
     return out
@@ -102,7 +139,10 @@ cycle = st.tuples(
 
 def run(args: tuple) -> tuple[Decisions, Decisions]:  # type: ignore[type-arg]
     offered, reqs, strategy, blacklist, existing = args
-    agents = [AgentInfo(a, f"host-{a}", [m.Attribute("rack", text="r1")]) for a in AGENTS]
+    agents = [
+        AgentInfo(a, f"host-{a}", [m.Attribute("rack", text="r1"), m.Attribute("zones", set=["a"])])
+        for a in AGENTS
+    ]
     kw = {"blacklist": blacklist, "existing": existing, "agents": agents}
     return (
         match_offers(offered, reqs, strategy, **kw),
@@ -113,6 +153,46 @@ def run(args: tuple) -> tuple[Decisions, Decisions]:  # type: ignore[type-arg]
 @settings(max_examples=500)
 @given(cycle)
 def test_rust_and_reference_decide_the_same(args: tuple) -> None:  # type: ignore[type-arg]
+    rust, reference = run(args)
+    assert rust == reference
+
+
+group_by = st.builds(
+    Constraint,
+    st.sampled_from(["hostname", "rack", "zones"]),
+    st.just("GROUP_BY"),
+    st.sampled_from(["", "1", "2", "3", "6"]),
+)
+
+
+@st.composite
+def spread_requests(draw: st.DrawFn) -> list[TaskRequest]:
+    """Many small requests, mostly GROUP_BY: its refusals come and go within a cycle."""
+    return [
+        TaskRequest(
+            f"t{i}",
+            [m.Resource("cpus", scalar=draw(st.sampled_from([0.25, 0.5, 1.0])))],
+            constraints=draw(st.lists(group_by | constraints, min_size=1, max_size=2)),
+            group=draw(st.sampled_from(["g1", "g2"])),
+            strategy=draw(st.sampled_from([None, "binpack", "spread"])),
+        )
+        for i in range(draw(st.integers(0, 25)))
+    ]
+
+
+@settings(max_examples=300)
+@given(
+    st.tuples(
+        offers(),
+        spread_requests(),
+        st.sampled_from(["binpack", "spread"]),
+        st.lists(st.sampled_from(AGENTS), max_size=1),
+        st.lists(
+            st.builds(Existing, st.sampled_from(["g1", "g2"]), st.sampled_from(AGENTS)), max_size=4
+        ),
+    )
+)
+def test_rust_and_reference_agree_on_group_by(args: tuple) -> None:  # type: ignore[type-arg]
     rust, reference = run(args)
     assert rust == reference
 
@@ -194,14 +274,128 @@ def test_pending_requests_say_why() -> None:
             "rack", [m.Resource("cpus", scalar=0.1)], constraints=[Constraint("rack", "EQ", "r2")]
         ),
         TaskRequest("bad", constraints=[Constraint("rack", "MAX_PER", "many")]),
+        TaskRequest("spread", constraints=[Constraint("rack", "GROUP_BY", "-1")]),
+        TaskRequest("near", constraints=[Constraint("rack", "NEAR", "r1")]),  # type: ignore[arg-type]
     ]
     decisions = match_offers(offered, reqs)
     assert [(p.task_id, p.reason) for p in decisions.pending] == [
         ("big", "not enough cpus (role *) on 1 agent"),
         ("rack", "constraint rack EQ r2 on 1 agent"),
         ("bad", 'MAX_PER needs a count, got "many"'),
+        ("spread", 'GROUP_BY needs a count or nothing, got "-1"'),
+        ("near", 'unknown constraint operator "NEAR"'),
     ]
+    assert decisions == reference_match(offered, reqs)
     assert match_offers([], reqs[:1]).pending[0].reason == "no offers"
+
+
+def test_set_and_range_attributes_read_as_marathon_writes_them() -> None:
+    def agent(i: int, zones: list[str], slots: list[tuple[int, int]]) -> m.Offer:
+        attrs = [m.Attribute("zones", set=zones), m.Attribute("slots", ranges=slots)]
+        return m.Offer(f"o{i}", f"a{i}", f"h{i}", [m.Resource("cpus", scalar=4.0)], attrs)
+
+    offered = [agent(0, ["b", "a"], [(4, 5), (1, 2)]), agent(1, ["c"], []), agent(2, [], [(1, 2)])]
+
+    def placed(*constraints: Constraint, n: int = 1) -> list[str]:
+        reqs = [TaskRequest(f"t{i}", constraints=list(constraints)) for i in range(n)]
+        decisions = match_offers(offered, reqs)
+        assert decisions == reference_match(offered, reqs)
+        return [p.agent_id for p in decisions.accepts for _ in p.launches]
+
+    assert placed(Constraint("zones", "EQ", "{a,b}")) == ["a0"]
+    assert placed(Constraint("zones", "EQ", "{}")) == ["a2"]
+    assert placed(Constraint("slots", "EQ", "[1-2,4-5]")) == ["a0"]
+    assert placed(Constraint("slots", "EQ", "[]")) == ["a1"]
+    assert placed(Constraint("zones", "LIKE", r".*[{,]c[,}].*")) == ["a1"]
+    assert placed(Constraint("zones", "UNLIKE", r"\{a.*"), n=2) == ["a1", "a1"]
+    # One task per distinct set: three agents, three texts.
+    assert placed(Constraint("zones", "UNIQUE"), n=4) == ["a0", "a1", "a2"]
+    # Two per distinct ranges: [1-2,4-5], [] and [1-2].
+    assert placed(Constraint("slots", "MAX_PER", "2"), n=7) == ["a0", "a0", "a1", "a1", "a2", "a2"]
+
+
+def test_group_by_spreads_a_group_evenly_over_the_values() -> None:
+    offered = [
+        m.Offer(
+            f"o{i}",
+            f"a{i}",
+            f"h{i}",
+            [m.Resource("cpus", scalar=8.0)],
+            [m.Attribute("rack", text=f"r{i % 3}")],
+        )
+        for i in range(6)
+    ]
+
+    def racks(value: str, n: int, existing: tuple[Existing, ...] = ()) -> Counter[str]:
+        reqs = [
+            TaskRequest(
+                f"t{i}",
+                [m.Resource("cpus", scalar=1.0)],
+                constraints=[Constraint("rack", "GROUP_BY", value)],
+            )
+            for i in range(n)
+        ]
+        decisions = match_offers(offered, reqs, existing=existing)
+        assert decisions == reference_match(offered, reqs, existing=existing)
+        return Counter(f"r{int(p.agent_id[1:]) % 3}" for p in decisions.accepts for _ in p.launches)
+
+    assert racks("3", 7) == {"r0": 3, "r1": 2, "r2": 2}
+    # Marathon's rule: without the count, only racks holding tasks are known.
+    assert racks("", 4) == {"r0": 4}
+    # Tasks already on r0 and r1: r2 catches up first.
+    assert racks("3", 3, (Existing("", "a0"), Existing("", "a1"))) == {"r0": 1, "r1": 1, "r2": 1}
+    assert racks("3", 4, (Existing("", "a0"), Existing("", "a3"))) == {"r1": 2, "r2": 2}
+
+
+def test_a_field_counts_once_per_placement() -> None:
+    offered = [m.Offer("o", "a", "h", [m.Resource("cpus", scalar=8.0)])]
+    twice = [Constraint("hostname", "MAX_PER", "2"), Constraint("hostname", "MAX_PER", "2")]
+    reqs = [TaskRequest(f"t{i}", constraints=twice) for i in range(3)]
+    decisions = match_offers(offered, reqs)
+    assert decisions == reference_match(offered, reqs)
+    assert [p.task_id for p in decisions.pending] == ["t2"]
+
+
+def test_named_ports_take_the_lowest_ports_in_order() -> None:
+    offered = [m.Offer("o", "a", "h", [m.Resource("ports", ranges=[(40, 41), (30, 30), (50, 59)])])]
+    reqs = [
+        TaskRequest("t0", ports=1, port_names=["http", "admin"]),
+        TaskRequest("t1", port_names=["http"]),
+        TaskRequest("bad", port_names=["HTTP"]),
+        TaskRequest("twice", port_names=["a", "a"]),
+        TaskRequest("many", ports=9, port_names=["web"]),
+    ]
+    decisions = match_offers(offered, reqs)
+    assert decisions == reference_match(offered, reqs)
+    t0, t1 = decisions.accepts[0].launches
+    assert t0.resources == [m.Resource("ports", ranges=[(30, 30), (40, 41)])]
+    assert t0.named_ports == [("http", 30), ("admin", 40)]
+    assert t1.named_ports == [("http", 50)]
+    assert [(p.task_id, p.reason) for p in decisions.pending] == [
+        ("bad", 'invalid port name "HTTP": 1 to 63 of a-z, 0-9 and -'),
+        ("twice", 'port name "a" given twice'),
+        ("many", "not enough ports on 1 agent"),
+    ]
+
+
+def test_a_request_may_choose_its_own_strategy() -> None:
+    offered = [
+        m.Offer(f"o{i}", f"a{i}", f"h{i}", [m.Resource("cpus", scalar=4.0)]) for i in range(3)
+    ]
+    cpu = [m.Resource("cpus", scalar=1.0)]
+    reqs = [
+        *(TaskRequest(f"s{i}", cpu, group="web", strategy="spread") for i in range(3)),
+        *(TaskRequest(f"b{i}", cpu, group="batch") for i in range(2)),
+        TaskRequest("odd", cpu, strategy="best"),  # type: ignore[arg-type]
+    ]
+    decisions = match_offers(offered, reqs, "binpack")
+    assert decisions == reference_match(offered, reqs, "binpack")
+    assert [(p.agent_id, [t.task_id for t in p.launches]) for p in decisions.accepts] == [
+        ("a0", ["s0", "b0", "b1"]),
+        ("a1", ["s1"]),
+        ("a2", ["s2"]),
+    ]
+    assert decisions.pending == [Pending("odd", 'unknown strategy "best": binpack or spread')]
 
 
 def test_decisions_become_commands() -> None:

@@ -84,6 +84,7 @@ constraints = st.sampled_from(
         m.Constraint("hostname", "LIKE", "h[01]"),
         m.Constraint("hostname", "EQ", "h0"),
         m.Constraint("hostname", "UNLIKE", "("),
+        m.Constraint("hostname", "GROUP_BY", "2"),
     ]
 )
 # Mostly requests that fit the rich offers below, sometimes odd ones.
@@ -105,6 +106,8 @@ task_requests = st.lists(
         group=st.sampled_from(["g1", "g2"]),
         agent_id=st.none() | st.sampled_from(AGENTS),
         payload=st.just(b"p"),
+        port_names=st.lists(st.sampled_from(["http", "admin"]), max_size=2),
+        strategy=st.none() | st.sampled_from(["binpack", "spread"]),
     ),
     max_size=3,
 )

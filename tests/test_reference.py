@@ -746,6 +746,26 @@ def accept_rejections() -> list[tuple[str, list[m.Offer], m.Accept]]:
                 ["o1"], [*launch(ports((100, 109))), *launch(ports((105, 105)), task_id="n2")]
             ),
         ),
+        (
+            "named port not its own",
+            [a1],
+            m.Accept(
+                ["o1"],
+                [m.Launch("new", resources=[ports((100, 101))], named_ports=[("http", 102)])],
+            ),
+        ),
+        (
+            "port named twice",
+            [a1],
+            m.Accept(
+                ["o1"],
+                [
+                    m.Launch(
+                        "new", resources=[ports((100, 101))], named_ports=[("a", 100), ("a", 101)]
+                    )
+                ],
+            ),
+        ),
         ("set item not offered", [a1], m.Accept(["o1"], launch(disks("d2")))),
         ("set item twice", [a1, a1b], m.Accept(["o1", "o2"], launch(disks("d1", "d1")))),
         (

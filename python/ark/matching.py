@@ -17,6 +17,7 @@ take stays pending with the reason each agent gave.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -43,6 +44,9 @@ __all__ = [
 
 Strategy: TypeAlias = Literal["binpack", "spread"]
 _EPSILON = 1e-9
+# Above this many bytes (about a thousand launches), decoding pauses the GC.
+_LARGE = 1 << 16
+_COUNTING = ("UNIQUE", "MAX_PER", "GROUP_BY")
 
 
 class Existing(msgspec.Struct, frozen=True, array_like=True):
@@ -122,7 +126,22 @@ def match_offers(
             list(offers), list(requests), strategy, list(blacklist), list(existing), list(agents)
         )
     )
-    return _decoder.decode(_core.match_offers(data))
+    return _decode(_core.match_offers(data))
+
+
+def _decode(data: bytes) -> Decisions:
+    if len(data) < _LARGE:
+        return _decoder.decode(data)
+    # Tens of thousands of launches make as many lists, which trigger the
+    # cyclic GC again and again (each pass walking every live object): that
+    # cost twice the decoding itself. The decisions hold no cycles.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _decoder.decode(data)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- the reference ------------------------------------------------------------------
@@ -146,7 +165,16 @@ def _field(hostname: str, attributes: Sequence[m.Attribute], field: str) -> str 
         return hostname
     for a in attributes:
         if a.name == field:
-            return a.text if a.text is not None else a.scalar
+            if a.text is not None:
+                return a.text
+            if a.scalar is not None:
+                return a.scalar
+            if a.ranges is not None:
+                return "[" + ",".join(f"{lo}-{hi}" for lo, hi in sorted(a.ranges)) + "]"
+            if a.set is not None:
+                # Code-point order is UTF-8 byte order, the order Rust sorts in.
+                return "{" + ",".join(sorted(a.set)) + "}"
+            return None
     return None
 
 
@@ -168,17 +196,26 @@ def _number(text: str) -> float | None:
 
 
 def _invalid(request: TaskRequest, patterns: list[re.Pattern[str] | bool | None]) -> str | None:
+    if request.strategy is not None and request.strategy not in ("binpack", "spread"):
+        return f"unknown strategy {_debug(request.strategy)}: binpack or spread"
     for c, pattern in zip(request.constraints, patterns, strict=True):
         if c.operator in ("LIKE", "UNLIKE") and pattern is None:
             return f"invalid regex {_debug(c.value)}"
         if c.operator == "MAX_PER" and _count(c.value) is None:
             return f"MAX_PER needs a count, got {_debug(c.value)}"
-        if c.operator not in ("EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER"):
+        if c.operator == "GROUP_BY" and c.value != "" and _count(c.value) is None:
+            return f"GROUP_BY needs a count or nothing, got {_debug(c.value)}"
+        if c.operator not in ("EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"):
             return f"unknown constraint operator {_debug(c.operator)}"
     for r in request.resources:
         x = r.scalar
         if x is None or not (x >= 0.0 and x != float("inf")):
             return f"resource {r.name} must be a finite scalar >= 0"
+    for i, name in enumerate(request.port_names):
+        if not re.fullmatch(r"[a-z0-9-]{1,63}", name):
+            return f"invalid port name {_debug(name)}: 1 to 63 of a-z, 0-9 and -"
+        if name in request.port_names[:i]:
+            return f"port name {_debug(name)} given twice"
     return None
 
 
@@ -209,6 +246,10 @@ def _refusal(
                 and pattern.fullmatch(value) is not None
             )
             ok = like == (c.operator == "LIKE")
+        elif c.operator == "GROUP_BY":
+            ok = value is not None and _spreads_to(
+                counts, request.group, c.field, value, _count(c.value) or 0
+            )
         else:  # UNIQUE, MAX_PER
             limit = 1 if c.operator == "UNIQUE" else (_count(c.value) or 0)
             ok = value is not None and counts.get((request.group, c.field, value), 0) < limit
@@ -218,9 +259,25 @@ def _refusal(
         need = r.scalar or 0.0
         if need - agent.free.get((r.name, r.role), 0.0) >= _EPSILON:
             return f"not enough {r.name} (role {r.role})"
-    if request.ports > sum(hi - lo + 1 for lo, hi in agent.ports):
+    if request.ports + len(request.port_names) > sum(hi - lo + 1 for lo, hi in agent.ports):
         return "not enough ports"
     return None
+
+
+def _spreads_to(
+    counts: dict[tuple[str, str, object], int],
+    group: str,
+    field: str,
+    value: object,
+    expected: int,
+) -> bool:
+    # Marathon's GROUP_BY: a value without a task of the group is welcome; one
+    # with tasks once `expected` values have tasks, and while it has the fewest.
+    count = counts.get((group, field, value), 0)
+    if count == 0:
+        return True
+    held = [k for (g, f, _), k in counts.items() if g == group and f == field and k > 0]
+    return len(held) >= expected and count == min(held)
 
 
 def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -237,6 +294,8 @@ def _shape(request: TaskRequest) -> object:
     return (
         tuple((r.name, r.role, r.scalar) for r in request.resources),
         request.ports,
+        tuple(request.port_names),
+        request.strategy,
         tuple(request.constraints),
         request.group,
         request.agent_id,
@@ -271,10 +330,7 @@ def reference_match(
         agent.ports = _merge(agent.ports)
     banned = set(blacklist)
     fields = {
-        (r.group, c.field)
-        for r in requests
-        for c in r.constraints
-        if c.operator in ("UNIQUE", "MAX_PER")
+        (r.group, c.field) for r in requests for c in r.constraints if c.operator in _COUNTING
     }
     known = {a.agent_id: (a.hostname, a.attributes) for a in agents}
     known.update({a.id: (a.hostname, a.attributes) for a in pool})
@@ -307,7 +363,7 @@ def reference_match(
             pending.append(Pending(request.task_id, reason))
             continue
         shape = _shape(request)
-        start = cursors.get(shape, 0) if strategy == "spread" else 0
+        start = cursors.get(shape, 0) if (request.strategy or strategy) == "spread" else 0
         chosen = None
         for i in [*range(start, n), *range(start)]:
             agent = pool[i]
@@ -324,12 +380,12 @@ def reference_match(
         cursors[shape] = chosen + 1
         agent = pool[chosen]
         agent.launches.append(_place(agent, request))
-        for c in request.constraints:
-            if c.operator in ("UNIQUE", "MAX_PER"):
-                value = _field(agent.hostname, agent.attributes, c.field)
-                if value is not None:
-                    k = (request.group, c.field, value)
-                    counts[k] = counts.get(k, 0) + 1
+        # One count per field a placement counts by, however many constraints name it.
+        by = {c.field for c in request.constraints if c.operator in _COUNTING}
+        for name in sorted(by):
+            at = _field(agent.hostname, agent.attributes, name)
+            if at is not None:
+                counts[(request.group, name, at)] = counts.get((request.group, name, at), 0) + 1
     accepts = [Placement(a.id, a.offer_ids, a.launches) for a in pool if a.launches]
     declines = sorted(o for a in pool if not a.launches for o in a.offer_ids)
     return Decisions(accepts, declines, pending)
@@ -342,8 +398,9 @@ def _place(agent: _Agent, request: TaskRequest) -> m.Launch:
         key = (r.name, r.role)
         agent.free[key] = agent.free.get(key, 0.0) - need
         resources.append(m.Resource(r.name, scalar=need, role=r.role))
-    if request.ports > 0:
-        want = request.ports
+    named: list[tuple[str, int]] = []
+    if request.ports + len(request.port_names) > 0:
+        want = request.ports + len(request.port_names)
         taken, rest = [], []
         for lo, hi in agent.ports:
             if want == 0:
@@ -357,7 +414,9 @@ def _place(agent: _Agent, request: TaskRequest) -> m.Launch:
                 want = 0
         agent.ports = rest
         resources.append(m.Resource("ports", ranges=taken))
-    return m.Launch(request.task_id, request.name, resources, request.payload)
+        lowest = [p for lo, hi in taken for p in range(lo, hi + 1)]
+        named = list(zip(request.port_names, lowest, strict=False))
+    return m.Launch(request.task_id, request.name, resources, request.payload, named)
 
 
 def _summary(

@@ -242,24 +242,31 @@ class Tick(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknow
 
 
 class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
-    """One task to launch. ``payload`` (command or executor) is carried through untouched."""
+    """One task to launch. ``payload`` (command or executor) is carried through untouched.
+
+    ``named_ports`` says which port each name got: each must be one of the
+    launch's own ``ports``.
+    """
 
     task_id: str
     name: str = ""
     resources: list[Resource] = []
     payload: bytes = b""
+    named_ports: list[tuple[str, int]] = []
 
 
-Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER"]
+Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"]
 
 
 class Constraint(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """A rule on an agent's ``hostname`` or one of its text or scalar attributes.
+    """A rule on an agent's ``hostname`` or one of its attributes.
 
-    ``EQ value``; ``LIKE`` / ``UNLIKE`` a regular expression matching the whole
-    text; ``UNIQUE``: at most one task of the request's group per value;
-    ``MAX_PER n``: at most ``n``. An agent without the attribute fails all
-    but ``UNLIKE``.
+    A ranges or set attribute reads as Marathon writes it: ``[1-2,4-5]``,
+    ``{a,b}`` (sorted). ``EQ value``; ``LIKE`` / ``UNLIKE`` a regular
+    expression matching the whole text; ``UNIQUE``: at most one task of the
+    request's group per value; ``MAX_PER n``: at most ``n``; ``GROUP_BY``
+    (optional ``n``, the values expected): spread the group evenly over the
+    values. An agent without the attribute fails all but ``UNLIKE``.
     """
 
     field: str
@@ -270,8 +277,12 @@ class Constraint(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
 class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """A task to place: scalar ``resources`` (each of its role), a count of ``ports``.
 
-    ``group`` scopes UNIQUE and MAX_PER, and ``agent_id`` pins the request
-    to one agent. ``name`` and ``payload`` are carried to the launch untouched.
+    ``port_names`` asks for more ports, one per name (1 to 63 of ``a-z``,
+    ``0-9``, ``-``); the launch's ``named_ports`` says which port each got.
+    ``group`` scopes UNIQUE, MAX_PER and GROUP_BY, and ``agent_id`` pins the
+    request to one agent. ``strategy`` places this request by ``binpack`` or
+    ``spread`` instead of the cycle's (``Config.matching_strategy``).
+    ``name`` and ``payload`` are carried to the launch untouched.
     """
 
     task_id: str
@@ -282,6 +293,8 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     agent_id: str | None = None
     name: str = ""
     payload: bytes = b""
+    port_names: list[str] = []
+    strategy: Literal["binpack", "spread"] | None = None
 
 
 class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):

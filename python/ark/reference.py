@@ -440,7 +440,13 @@ class Reducer:
             return []
         for offer_id in expired:
             del self._offers[offer_id]
-        return [fx.Decline(expired, self._config.offer_refuse_seconds)]
+        idle = not self._demand and self._suppressed
+        return [fx.Decline(expired, self._refuse_seconds(idle))]
+
+    def _refuse_seconds(self, idle: bool) -> float:
+        # Nothing wanted: a long filter, which the Revive of new demand clears.
+        c = self._config
+        return c.offer_idle_refuse_seconds if idle else c.offer_refuse_seconds
 
     # --- commands ------------------------------------------------------------------
 
@@ -482,7 +488,12 @@ class Reducer:
             )
             launched.append(
                 fx.LaunchTask(
-                    launch.task_id, agent_id, launch.name, launch.resources, launch.payload
+                    launch.task_id,
+                    agent_id,
+                    launch.name,
+                    launch.resources,
+                    launch.payload,
+                    launch.named_ports,
                 )
             )
         return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds)]
@@ -572,30 +583,34 @@ class Reducer:
             agents=agents,
         )
         out: list[fx.Effect] = []
-        placed: set[str] = set()
+        placed = {launch.task_id for p in decisions.accepts for launch in p.launches}
+        # Every request placed: the framework wants nothing more for now.
+        refuse = self._refuse_seconds(not decisions.pending)
         group_of = {r.task_id: r.group for r in self._demand}
         for p in decisions.accepts:
             launches = []
             for launch in p.launches:
-                placed.add(launch.task_id)
                 self._tasks[launch.task_id] = _Task(
                     "TASK_STAGING", p.agent_id, None, None, None, None, None, now
                 )
                 self._groups[launch.task_id] = group_of[launch.task_id]
                 launches.append(
                     fx.LaunchTask(
-                        launch.task_id, p.agent_id, launch.name, launch.resources, launch.payload
+                        launch.task_id,
+                        p.agent_id,
+                        launch.name,
+                        launch.resources,
+                        launch.payload,
+                        launch.named_ports,
                     )
                 )
             for offer_id in p.offer_ids:
                 del self._offers[offer_id]
-            out.append(
-                fx.Accept(p.offer_ids, p.agent_id, launches, self._config.offer_refuse_seconds)
-            )
+            out.append(fx.Accept(p.offer_ids, p.agent_id, launches, refuse))
         for offer_id in decisions.declines:
             del self._offers[offer_id]
         if decisions.declines:
-            out.append(fx.Decline(decisions.declines, self._config.offer_refuse_seconds))
+            out.append(fx.Decline(decisions.declines, refuse))
         self._demand = [r for r in self._demand if r.task_id not in placed]
         self._reasons = {p.task_id: p.reason for p in decisions.pending}
         if not self._demand and not self._suppressed:
@@ -737,6 +752,16 @@ def _check_fits(offers: list[m.Offer], launches: list[m.Launch]) -> None:
                             f"task {launch.task_id!r}: {r.name} item {item!r} is used twice"
                         )
                     taken_items.add(item)
+        names: set[str] = set()
+        for name, port in launch.named_ports:
+            if name in names:
+                raise CommandRejected(f"task {launch.task_id!r} names port {name!r} twice")
+            names.add(name)
+            own = [rg for r in launch.resources if r.name == "ports" for rg in r.ranges or []]
+            if not any(lo <= port <= hi for lo, hi in own):
+                raise CommandRejected(
+                    f"task {launch.task_id!r} names port {name!r} = {port}, not one of its ports"
+                )
 
     # Spec reading: "for each resource (name, role)" quantifies over every
     # name and role the offers or the launches mention, an absent sum being 0;

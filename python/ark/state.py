@@ -43,6 +43,10 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     offer_hold_seconds: float = 5.0
     #: Refuse filter on offers declined by a ``Tick``, and by the matcher.
     offer_refuse_seconds: float = 5.0
+    #: The same when nothing is wanted: the matcher's cycle left no demand,
+    #: or a ``Tick`` while suppressed with no demand. New demand revives,
+    #: which clears the filter.
+    offer_idle_refuse_seconds: float = 300.0
     #: How the matcher places requests: ``binpack`` (few agents) or ``spread``.
     matching_strategy: Literal["binpack", "spread"] = "binpack"
 

@@ -226,12 +226,33 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
 
 
 def task_info(task: fx.LaunchTask, agent_id: str) -> dict[str, Any]:
-    """The v1 ``TaskInfo`` of one launch: its payload's fields plus Ark's own."""
+    """The v1 ``TaskInfo`` of one launch: its payload's fields plus Ark's own.
+
+    Named ports go where a task and service discovery look for them, unless
+    the payload set them itself: ``discovery.ports``, and ``PORT_<NAME>``
+    (upper case, ``-`` as ``_``, as Marathon names them) in the command's
+    environment.
+    """
     info = _payload(task)
     info["name"] = task.name or task.task_id
     info["task_id"] = {"value": task.task_id}
     info["agent_id"] = {"value": agent_id}
     info["resources"] = [_resource_json(r) for r in task.resources]
+    if task.named_ports:
+        ports = [{"number": p, "name": n, "protocol": "tcp"} for n, p in task.named_ports]
+        info.setdefault(
+            "discovery",
+            {"visibility": "FRAMEWORK", "name": info["name"], "ports": {"ports": ports}},
+        )
+        command = info.get("command")
+        env = command.setdefault("environment", {}) if isinstance(command, dict) else None
+        variables = env.setdefault("variables", []) if isinstance(env, dict) else None
+        if isinstance(variables, list):
+            known = {v.get("name") for v in variables if isinstance(v, dict)}
+            for n, p in task.named_ports:
+                key = "PORT_" + n.upper().replace("-", "_")
+                if key not in known:
+                    variables.append({"name": key, "value": str(p)})
     return info
 
 

@@ -14,6 +14,7 @@ pub struct LaunchTask {
     pub name: String,
     pub resources: Vec<Resource>,
     pub payload: ByteBuf,
+    pub named_ports: Vec<(String, i64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

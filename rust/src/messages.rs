@@ -176,6 +176,9 @@ pub struct Launch {
     pub resources: Vec<Resource>,
     #[serde(default, with = "serde_bytes")]
     pub payload: Vec<u8>,
+    /// Which port each name got (from the matcher, or the user's own labels).
+    #[serde(default)]
+    pub named_ports: Vec<(String, i64)>,
 }
 
 fn default_refuse() -> f64 {
@@ -492,6 +495,26 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     .tasks
                     .iter()
                     .map(|t| {
+                        // The values ark.messages types as literals, checked
+                        // as msgspec checks them (docs/reducer.md, Errors).
+                        if let Some(s) = t.strategy.filter(|s| !matches!(*s, "binpack" | "spread"))
+                        {
+                            return Err(de::Error::custom(format!(
+                                "task {:?}: unknown strategy {s:?}",
+                                t.task_id
+                            )));
+                        }
+                        if let Some(c) = t.constraints.iter().find(|c| {
+                            !matches!(
+                                c.operator,
+                                "EQ" | "LIKE" | "UNLIKE" | "UNIQUE" | "MAX_PER" | "GROUP_BY"
+                            )
+                        }) {
+                            return Err(de::Error::custom(format!(
+                                "task {:?}: unknown constraint operator {:?}",
+                                t.task_id, c.operator
+                            )));
+                        }
                         let bytes = rmp_serde::to_vec(t).map_err(de::Error::custom)?;
                         Ok((t.task_id.to_owned(), bytes))
                     })

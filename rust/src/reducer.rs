@@ -7,11 +7,11 @@
 //! Cloning the state to roll back would be simpler, but it would make every
 //! persistent map shared and turn each later write into a path copy.
 
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-use rustc_hash::FxHasher;
+// Ids and names only, read from Mesos and the framework: FxHash is several
+// times faster than SipHash on them, and 50,000 launches hash a lot.
+use rustc_hash::FxHashSet as HashSet;
 use serde_bytes::{ByteArray, ByteBuf};
 
 use crate::effects::{Effect, LaunchTask};
@@ -184,9 +184,11 @@ impl Reducer {
 
     fn offers(&mut self, offers: Vec<OfferMessage>, now: f64, out: &mut Vec<Effect>) {
         let decline_all = self.state.is_reconciling() || !self.state.registered;
-        let mut seen: HashSet<&str> = HashSet::with_capacity(offers.len());
-        let mut declined: Vec<&str> = Vec::new();
-        for offer in &offers {
+        let mut seen: HashSet<Id> =
+            HashSet::with_capacity_and_hasher(offers.len(), Default::default());
+        let mut declined: Vec<Id> = Vec::new();
+        // Taken by value: the resources and attributes move into the state.
+        for offer in offers {
             let agent_id = self.interner.intern(&offer.agent_id);
             let hostname = self.interner.intern(&offer.hostname);
             self.state.agents.insert(
@@ -196,19 +198,20 @@ impl Reducer {
                     active: true,
                 },
             );
-            if !seen.insert(&offer.id) || self.state.offers.contains_key(offer.id.as_str()) {
+            let id = Id::from(offer.id.as_str());
+            if !seen.insert(id.clone()) || self.state.offers.contains_key(&*id) {
                 continue;
             }
             if decline_all {
-                declined.push(&offer.id);
+                declined.push(id);
             } else {
                 self.state.offers.insert(
-                    Arc::from(offer.id.as_str()),
+                    id,
                     Arc::new(Offer {
                         agent_id,
                         hostname,
-                        resources: offer.resources.clone(),
-                        attributes: offer.attributes.clone(),
+                        resources: offer.resources,
+                        attributes: offer.attributes,
                         received_at: now,
                     }),
                 );
@@ -217,7 +220,7 @@ impl Reducer {
         if !declined.is_empty() {
             declined.sort_unstable();
             out.push(Effect::Decline {
-                offer_ids: declined.into_iter().map(Id::from).collect(),
+                offer_ids: declined,
                 refuse_seconds: self.config.reconcile_decline_seconds,
             });
         }
@@ -312,7 +315,8 @@ impl Reducer {
         out: &mut Vec<Effect>,
     ) -> Result<(), CoreError> {
         let state = &mut self.state;
-        let mut ids: HashSet<&str> = HashSet::with_capacity(tasks.len());
+        let mut ids: HashSet<&str> =
+            HashSet::with_capacity_and_hasher(tasks.len(), Default::default());
         for (id, _) in &tasks {
             if !ids.insert(id) {
                 return Err(CoreError::Rejected(format!(
@@ -402,12 +406,12 @@ impl Reducer {
             offers: state
                 .offers
                 .iter()
-                .map(|(id, o)| OfferMessage {
-                    id: id.to_string(),
-                    agent_id: o.agent_id.to_string(),
-                    hostname: o.hostname.to_string(),
-                    resources: o.resources.clone(),
-                    attributes: o.attributes.clone(),
+                .map(|(id, o)| matching::MatchOffer {
+                    id,
+                    agent_id: &o.agent_id,
+                    hostname: &o.hostname,
+                    resources: o.resources.iter().map(Into::into).collect(),
+                    attributes: o.attributes.iter().map(Into::into).collect(),
                 })
                 .collect(),
             requests,
@@ -442,20 +446,23 @@ impl Reducer {
             // The strategy is checked when the config is read: unreachable.
             Err(_) => return,
         };
+        let interner = &mut self.interner;
         let groups: Vec<(TaskId, Id)> = input
             .requests
             .iter()
-            .map(|r| (TaskId::from(r.task_id), Id::from(r.group)))
+            .map(|r| (TaskId::from(r.task_id), interner.intern(r.group)))
             .collect();
         let placed: HashSet<&str> = decisions
             .accepts
             .iter()
             .flat_map(|p| p.launches.iter().map(|l| l.task_id))
             .collect();
+        // Every request placed: the framework wants nothing more for now.
+        let refuse_seconds = self.config.refuse_seconds(decisions.pending.is_empty());
         let mut effects = Vec::new();
         let mut new_tasks = Vec::new();
         for p in &decisions.accepts {
-            let agent_id = self.interner.intern(&p.agent_id);
+            let agent_id = self.interner.intern(p.agent_id);
             let launches = p
                 .launches
                 .iter()
@@ -464,30 +471,31 @@ impl Reducer {
                     agent_id: agent_id.clone(),
                     name: l.name.to_owned(),
                     resources: l
-                        .resources
-                        .iter()
+                        .resources()
                         .map(|r| crate::messages::Resource {
                             name: r.name.to_owned(),
                             scalar: r.scalar,
-                            ranges: r.ranges.clone(),
-                            set: r
-                                .set
-                                .as_ref()
-                                .map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
+                            ranges: r.ranges.map(<[_]>::to_vec),
+                            set: r.set.map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
                             role: r.role.to_owned(),
                         })
                         .collect(),
                     payload: ByteBuf::from(l.payload.to_vec()),
+                    named_ports: l
+                        .named_ports
+                        .iter()
+                        .map(|&(name, port)| (name.to_owned(), port))
+                        .collect(),
                 })
                 .collect::<Vec<_>>();
             for l in &launches {
                 new_tasks.push((TaskId::from(l.task_id.as_str()), agent_id.clone()));
             }
             effects.push(Effect::Accept {
-                offer_ids: p.offer_ids.clone(),
+                offer_ids: p.offer_ids.iter().map(|&id| id.to_owned()).collect(),
                 agent_id,
                 launches,
-                refuse_seconds: self.config.offer_refuse_seconds,
+                refuse_seconds,
             });
         }
         let reasons: Vec<(TaskId, Arc<str>)> = decisions
@@ -498,10 +506,11 @@ impl Reducer {
         let used: Vec<String> = decisions
             .accepts
             .iter()
-            .flat_map(|p| p.offer_ids.iter().cloned())
-            .chain(decisions.declines.iter().cloned())
+            .flat_map(|p| p.offer_ids.iter())
+            .chain(decisions.declines.iter())
+            .map(|&id| id.to_owned())
             .collect();
-        let declines = decisions.declines.clone();
+        let declines: Vec<Id> = decisions.declines.iter().map(|&id| Id::from(id)).collect();
         let placed: HashSet<TaskId> = placed.into_iter().map(TaskId::from).collect();
         drop(decisions);
         drop(input);
@@ -536,8 +545,8 @@ impl Reducer {
         out.extend(effects);
         if !declines.is_empty() {
             out.push(Effect::Decline {
-                offer_ids: declines.iter().map(|d| Id::from(d.as_str())).collect(),
-                refuse_seconds: self.config.offer_refuse_seconds,
+                offer_ids: declines,
+                refuse_seconds,
             });
         }
         if state.demand.is_empty() && !state.suppressed {
@@ -569,7 +578,8 @@ impl Reducer {
                 &*agent_id, &*other.agent_id
             )));
         }
-        let mut task_ids: HashSet<&str> = HashSet::with_capacity(launches.len());
+        let mut task_ids: HashSet<&str> =
+            HashSet::with_capacity_and_hasher(launches.len(), Default::default());
         for launch in &launches {
             if state.demand.iter().any(|(id, _)| *id == launch.task_id) {
                 return Err(CoreError::Rejected(format!(
@@ -617,6 +627,7 @@ impl Reducer {
                 name: launch.name,
                 resources: launch.resources,
                 payload: ByteBuf::from(launch.payload),
+                named_ports: launch.named_ports,
             });
         }
         out.push(Effect::Accept {
@@ -688,7 +699,7 @@ fn apply(
 
 /// The outstanding offers named by `ids`, or why not.
 fn outstanding(state: &State, ids: &[String]) -> Result<Vec<Arc<Offer>>, CoreError> {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(ids.len());
+    let mut seen: HashSet<&str> = HashSet::with_capacity_and_hasher(ids.len(), Default::default());
     ids.iter()
         .map(|id| {
             if !seen.insert(id) {
@@ -738,15 +749,17 @@ fn expire_offers(state: &mut State, config: &Config, now: f64, out: &mut Vec<Eff
     for id in &expired {
         state.offers.remove(id);
     }
+    // Suppressed with no demand: the framework wants nothing.
+    let idle = state.demand.is_empty() && state.suppressed;
     out.push(Effect::Decline {
         offer_ids: expired,
-        refuse_seconds: config.offer_refuse_seconds,
+        refuse_seconds: config.refuse_seconds(idle),
     });
 }
 
 /// Shares one allocation among equal ids and reasons.
 #[derive(Clone, Debug, Default)]
-struct Interner(HashSet<Id, BuildHasherDefault<FxHasher>>);
+struct Interner(HashSet<Id>);
 
 impl Interner {
     fn intern(&mut self, s: &str) -> Id {
@@ -801,6 +814,7 @@ mod tests {
             name: String::new(),
             resources,
             payload: vec![],
+            named_ports: vec![],
         }
     }
 

@@ -76,6 +76,26 @@ pub fn check_fit(offers: &[Arc<Offer>], launches: &[Launch]) -> Result<(), Strin
                 used_items.entry(key).or_default().push(item);
             }
         }
+        for (i, (name, port)) in launch.named_ports.iter().enumerate() {
+            if launch.named_ports[..i].iter().any(|(n, _)| n == name) {
+                return Err(format!(
+                    "task {:?} names port {name:?} twice",
+                    launch.task_id
+                ));
+            }
+            let own = launch
+                .resources
+                .iter()
+                .filter(|r| r.name == "ports")
+                .flat_map(|r| r.ranges.iter().flatten())
+                .any(|&(lo, hi)| lo <= *port && *port <= hi);
+            if !own {
+                return Err(format!(
+                    "task {:?} names port {name:?} = {port}, which is not one of its ports",
+                    launch.task_id
+                ));
+            }
+        }
     }
     for ((name, role), (offered, asked)) in &scalars {
         // The spec's words, computed the same way as the reference: a

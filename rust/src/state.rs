@@ -35,6 +35,8 @@ pub struct Config {
     pub reconcile_decline_seconds: f64,
     pub offer_hold_seconds: f64,
     pub offer_refuse_seconds: f64,
+    /// The refuse filter when nothing is wanted (see `Config::refuse_seconds`).
+    pub offer_idle_refuse_seconds: f64,
     /// `binpack` or `spread` (see `matching`).
     pub matching_strategy: String,
 }
@@ -49,12 +51,23 @@ impl Default for Config {
             reconcile_decline_seconds: 5.0,
             offer_hold_seconds: 5.0,
             offer_refuse_seconds: 5.0,
+            offer_idle_refuse_seconds: 300.0,
             matching_strategy: "binpack".into(),
         }
     }
 }
 
 impl Config {
+    /// The refuse filter of offers the framework gives back: long when it
+    /// wants nothing (new demand revives, which clears it), else short.
+    pub fn refuse_seconds(&self, idle: bool) -> f64 {
+        if idle {
+            self.offer_idle_refuse_seconds
+        } else {
+            self.offer_refuse_seconds
+        }
+    }
+
     /// Wait before round `round` (from 1) is declared unanswered: truncated
     /// exponential backoff.
     pub fn reconcile_delay(&self, round: u32) -> f64 {
