@@ -251,8 +251,17 @@ launch = fx.LaunchTask(
     [m.Resource("cpus", scalar=0.5), m.Resource("ports", ranges=[(31000, 31001)], role="web")],
     wire.task_payload("sleep 10", environment={"A": "1"}, labels={"labels": [{"key": "k"}]}),
 )
+named = fx.LaunchTask(
+    "t2",
+    "a1",
+    "api",
+    [m.Resource("ports", ranges=[(31002, 31003)])],
+    wire.task_payload("serve"),
+    named_ports=[("http", 31002), ("admin-ui", 31003)],
+)
 EFFECTS = [
     fx.Accept(["o1", "o2"], "a1", [launch], 5.0),
+    fx.Accept(["o1"], "a1", [named], 5.0),
     fx.Decline(["o3"], 30.0),
     fx.Kill("t1", "a1"),
     fx.Kill("t1", None),
