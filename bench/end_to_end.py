@@ -129,7 +129,10 @@ def run_pymesos(cluster: Cluster, tasks: int) -> Progress:
         if not progress.done.wait(TIMEOUT):
             raise RuntimeError(f"pymesos: only {len(progress.running)} of {tasks} running")
     finally:
+        # Joined, or its IO thread keeps answering offers while the cluster
+        # stops, and a failed call there SIGINTs the main thread (pymesos).
         driver.stop(failover=True)
+        driver.join()
     return progress
 
 

@@ -191,6 +191,7 @@ class MasterServer:
                 listener = getattr(site, "_server", None)
                 for sock in getattr(listener, "sockets", None) or ():
                     loop.remove_reader(sock.fileno())
+            _drop(server)  # a crashed master answers nothing more
             for _ in range(3):
                 await asyncio.sleep(0)
             for site in list(runner.sites):
