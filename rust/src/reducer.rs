@@ -17,7 +17,7 @@ use serde_bytes::{ByteArray, ByteBuf};
 use crate::effects::{Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::matching;
-use crate::messages::{Launch, Message, Offer as OfferMessage, TaskState, TaskStatus};
+use crate::messages::{Launch, Message, Offer as OfferMessage, TaskStatus};
 use crate::reconcile;
 use crate::resources;
 use crate::state::{Agent, Config, Id, Offer, State, Task, TaskId};
@@ -140,20 +140,9 @@ impl Reducer {
             Message::Track { task_id, agent_id } => {
                 if state.tasks.get(task_id.as_str()).is_none() {
                     let agent_id = agent_id.map(|a| self.interner.intern(&a));
-                    state.tasks.insert(
-                        TaskId::from(task_id.as_str()),
-                        Task {
-                            agent_id,
-                            reason: None,
-                            message: None,
-                            status_timestamp: None,
-                            updated_at: now,
-                            uuid: None,
-                            state: TaskState::Staging,
-                            source: None,
-                            unreconciled: false,
-                        },
-                    );
+                    state
+                        .tasks
+                        .insert(TaskId::from(task_id.as_str()), Task::staging(agent_id, now));
                 }
             }
             Message::Suppress => {
@@ -520,20 +509,9 @@ impl Reducer {
             state.offers.remove(id.as_str());
         }
         for (task_id, agent_id) in new_tasks {
-            state.tasks.insert(
-                task_id,
-                Task {
-                    agent_id: Some(agent_id),
-                    reason: None,
-                    message: None,
-                    status_timestamp: None,
-                    updated_at: now,
-                    uuid: None,
-                    state: TaskState::Staging,
-                    source: None,
-                    unreconciled: false,
-                },
-            );
+            state
+                .tasks
+                .insert(task_id, Task::staging(Some(agent_id), now));
         }
         for (task_id, group) in groups {
             if placed.contains(&task_id) {
@@ -609,17 +587,7 @@ impl Reducer {
         for launch in launches {
             state.tasks.insert(
                 TaskId::from(launch.task_id.as_str()),
-                Task {
-                    agent_id: Some(agent_id.clone()),
-                    reason: None,
-                    message: None,
-                    status_timestamp: None,
-                    updated_at: now,
-                    uuid: None,
-                    state: TaskState::Staging,
-                    source: None,
-                    unreconciled: false,
-                },
+                Task::staging(Some(agent_id.clone()), now),
             );
             launched.push(LaunchTask {
                 task_id: launch.task_id,
@@ -775,7 +743,7 @@ impl Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{Resource, Source};
+    use crate::messages::{Resource, Source, TaskState};
     use crate::state::Phase;
 
     fn cpus(amount: f64) -> Resource {

@@ -91,6 +91,24 @@ pub struct Task {
     pub unreconciled: bool,
 }
 
+impl Task {
+    /// A task Ark has just launched (or learned of from its store), not yet
+    /// reported by Mesos.
+    pub fn staging(agent_id: Option<Id>, now: f64) -> Self {
+        Task {
+            agent_id,
+            reason: None,
+            message: None,
+            status_timestamp: None,
+            updated_at: now,
+            uuid: None,
+            state: TaskState::Staging,
+            source: None,
+            unreconciled: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Agent {
     pub hostname: Option<Id>,
