@@ -37,6 +37,7 @@ __all__ = [
     "Call",
     "Event",
     "StoreRecord",
+    "as_json",
     "encode_event",
     "event",
     "message_class",
@@ -100,7 +101,7 @@ def to_json(data: bytes, message_type: type[ProtoMessage]) -> dict[str, Any]:
     WireError
         Bytes that are not a message of ``message_type``.
     """
-    return _json(_parse(data, message_type))
+    return as_json(_parse(data, message_type))
 
 
 def _parse(data: bytes, message_type: type[ProtoMessage]) -> Any:
@@ -111,7 +112,8 @@ def _parse(data: bytes, message_type: type[ProtoMessage]) -> Any:
         raise WireError(f"{name}: not a protobuf {message_type.DESCRIPTOR.name}: {exc}") from None
 
 
-def _json(message: ProtoMessage) -> dict[str, Any]:
+def as_json(message: ProtoMessage) -> dict[str, Any]:
+    """A parsed message in the JSON mapping Mesos uses (see :func:`to_json`)."""
     # json_format.MessageToDict writes 64-bit integers as strings and camel
     # case by default; Mesos's JSON has numbers and the .proto field names.
     out: dict[str, Any] = {}
@@ -125,7 +127,7 @@ def _json(message: ProtoMessage) -> dict[str, Any]:
 
 def _json_value(field: FieldDescriptor, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
-        return _json(value)
+        return as_json(value)
     if field.type == FieldDescriptor.TYPE_ENUM:
         known = field.enum_type.values_by_number.get(value) if field.enum_type else None
         return value if known is None else known.name

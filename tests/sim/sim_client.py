@@ -52,6 +52,13 @@ def split_url(url: str) -> tuple[str, int]:
 ENCODING = "json"
 
 
+def encode_call(call: dict[str, Any], encoding: str) -> tuple[bytes, str]:
+    """A call in the JSON mapping, as a body in ``encoding``, with its media type."""
+    if encoding == "protobuf":
+        return protobuf.to_protobuf(call, protobuf.Call), protobuf.CONTENT_TYPE
+    return json.dumps(call).encode(), "application/json"
+
+
 def request(
     url: str,
     method: str,
@@ -69,11 +76,10 @@ def request(
     conn = http.client.HTTPConnection(host, port, timeout=10)
     try:
         hdrs = {"Content-Type": "application/json"}
-        if isinstance(body, dict) and encoding == "protobuf":
-            data: bytes | str | None = protobuf.to_protobuf(body, protobuf.Call)
-            hdrs["Content-Type"] = protobuf.CONTENT_TYPE
+        if isinstance(body, dict):
+            data, hdrs["Content-Type"] = encode_call(body, encoding)
         else:
-            data = json.dumps(body).encode() if isinstance(body, dict) else body
+            data = body
         hdrs.update(headers or {})
         conn.request(method, path, data, hdrs)
         resp = conn.getresponse()
@@ -118,10 +124,7 @@ class Subscriber:
                 call["framework_id"] = {"value": framework_id}
                 info["id"] = {"value": framework_id}
         if body is None:
-            if self.encoding == "protobuf":
-                body = protobuf.to_protobuf(call, protobuf.Call)
-            else:
-                body = json.dumps(call).encode()
+            body, _ = encode_call(call, self.encoding)
         host, port = split_url(url)
         self.sock = socket.create_connection((host, port), timeout=10)
         hdrs: dict[str, str | None] = {

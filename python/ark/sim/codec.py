@@ -84,7 +84,7 @@ def decode_call(body: bytes, media_type: str = JSON) -> dict[str, Any]:
             raise CodecError("Failed to parse body into Call protobuf") from None
         if not call.IsInitialized():  # as C++ ParseFromString: required fields set
             raise CodecError("Failed to parse body into Call protobuf")
-        return protobuf.to_json(body, protobuf.Call)
+        return protobuf.as_json(call)
     if media_type != JSON:
         raise CodecError(f"Unsupported 'Content-Type' {media_type!r}")
     try:
