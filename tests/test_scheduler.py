@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ark import Inbox
 from ark import effects as fx
 from ark import messages as m
 from ark.core import Snapshot
@@ -33,8 +34,10 @@ class RecordingDriver:
         self.stopped: bool | None = None
         self.lock = threading.Lock()
 
-    def start(self, push: Callable[[bytes], None], framework_id: str | None = None) -> None:
-        self.push = push
+    calls = None  # every effect comes through run()
+
+    def start(self, inbox: Inbox, framework_id: str | None = None) -> None:
+        self.push = inbox.push
 
     def run(self, effects: Sequence[fx.Effect]) -> None:
         with self.lock:
@@ -229,7 +232,7 @@ def test_metrics_count_what_the_loop_did(
     launch(scheduler, "t1")
     scheduler.push(m.Update(m.TaskStatus("t1", "TASK_RUNNING", agent_id="a1", uuid=UUID)))
     scheduler.push(m.Accept(["no-such-offer"], [m.Launch("t9")]))
-    wait_for(lambda: scheduler.metrics.rejected == 1)
+    wait_for(lambda: scheduler.metrics.snapshot()["rejected"] == 1)
     counts = scheduler.metrics.snapshot()
     assert counts["messages"]["Update"] == 1
     assert counts["messages"]["Accept"] == 2

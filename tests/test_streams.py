@@ -22,13 +22,14 @@ def drain(inbox: Inbox, n: int, timeout: float = 5.0) -> list[m.Message | m.Cust
     out: list[m.Message | m.Custom] = []
     deadline = time.monotonic() + timeout
     while len(out) < n and time.monotonic() < deadline:
-        out += [m.decode(b) for b in inbox.drain(max_messages=n - len(out), timeout=0.05)]
+        batch = inbox.drain(max_messages=n - len(out), timeout=0.05)
+        out += [m.decode(b) if isinstance(b, bytes) else b for b in batch]
     return out
 
 
 def test_sync_and_async_streams_merge_into_the_inbox() -> None:
     inbox = Inbox()
-    pump = StreamPump(inbox.push)
+    pump = StreamPump(inbox)
 
     async def notes() -> AsyncIterator[Note]:
         for i in range(50):
@@ -50,7 +51,7 @@ def test_sync_and_async_streams_merge_into_the_inbox() -> None:
 
 def test_reconcile_stream_ticks_and_stops() -> None:
     inbox = Inbox()
-    pump = StreamPump(inbox.push)
+    pump = StreamPump(inbox)
     pump.add(reconcile_stream(0.01))
     got = drain(inbox, 3)
     pump.stop()
@@ -67,7 +68,7 @@ def test_reconcile_interval_must_be_positive() -> None:
 
 def test_a_bad_stream_stops_alone(caplog: pytest.LogCaptureFixture) -> None:
     inbox = Inbox()
-    pump = StreamPump(inbox.push)
+    pump = StreamPump(inbox)
     good: queue.Queue[Note | None] = queue.Queue()
 
     def from_queue() -> Iterator[Note]:
@@ -96,4 +97,4 @@ def test_a_bad_stream_stops_alone(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_not_a_stream() -> None:
     with pytest.raises(TypeError, match="iterable"):
-        StreamPump(Inbox().push).add(42)  # type: ignore[arg-type]
+        StreamPump(Inbox()).add(42)  # type: ignore[arg-type]

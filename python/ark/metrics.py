@@ -1,7 +1,10 @@
 """Counters of the scheduler loop, readable from Python and in Prometheus's text format.
 
-Only the loop thread writes them; readers take :meth:`Metrics.snapshot`, a
-copy, so a reader never sees a dict change size under it.
+The Rust core counts what it steps and sends (messages by type, effects,
+offers, reconciliation); the loop counts what only Python sees (custom
+messages, hooks). Only the loop thread writes them; readers take
+:meth:`Metrics.snapshot`, a copy, so a reader never sees a dict change size
+under it.
 """
 
 from __future__ import annotations
@@ -16,15 +19,12 @@ class Metrics:
     """What the loop did since it started."""
 
     def __init__(self) -> None:
-        #: By the message's tag, kept as the bytes the loop reads it as.
-        self.messages: Counter[bytes] = Counter()
-        self.effects: Counter[str] = Counter()
-        self.rejected = 0
+        #: The core's counters (``ark._core.Core.counters``), replaced by the
+        #: loop after each batch (the core itself is the loop's alone).
+        self.core: dict[str, Any] = {}
+        #: Custom messages by class name.
+        self.custom: Counter[str] = Counter()
         self.hook_errors = 0
-        self.offers_declined = 0
-        self.offers_accepted = 0
-        self.reconcile_explicit = 0
-        self.reconcile_implicit = 0
         self.batches = 0
         self.batch_seconds_sum = 0.0
         self.batch_seconds_max = 0.0
@@ -41,17 +41,20 @@ class Metrics:
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of every counter and gauge, as plain values."""
+        core = self.core
+        messages = dict(core.get("messages", {}))
+        messages.update(self.custom.copy())
         return {
-            "messages": {k.decode(errors="replace"): n for k, n in self.messages.copy().items()},
-            "effects": dict(self.effects),
-            "rejected": self.rejected,
+            "messages": messages,
+            "effects": dict(core.get("effects", {})),
+            "rejected": core.get("rejected", 0),
             "hook_errors": self.hook_errors,
-            "offers_declined": self.offers_declined,
-            "offers_accepted": self.offers_accepted,
+            "offers_declined": core.get("offers_declined", 0),
+            "offers_accepted": core.get("offers_accepted", 0),
             "offers_held": self.offers_held,
             "reconcile_rounds": {
-                "explicit": self.reconcile_explicit,
-                "implicit": self.reconcile_implicit,
+                "explicit": core.get("reconcile_explicit", 0),
+                "implicit": core.get("reconcile_implicit", 0),
             },
             "tasks": self.tasks,
             "inbox_depth": self.inbox_depth,

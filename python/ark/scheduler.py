@@ -4,17 +4,21 @@ Everything that can change state is a message in one inbox: the driver's
 events, timers, your streams, and :meth:`Scheduler.push` / :meth:`Scheduler.ask`
 from any thread. One consumer thread takes them in arrival order:
 
-* a run of messages no hook of yours wants is stepped by the Rust core in
-  one batch, with the GIL released;
-* a message a hook wants is stepped alone, then the hook runs on the state
-  right after it, and the hook's commands are stepped before the next
-  message: a hook's ``Kill`` lands before whatever arrived after its event.
+* messages no hook of yours wants are stepped by the Rust core with the GIL
+  released, and the calls that follow from them (acknowledgements,
+  declines, reconciliation, the matcher's launches ...) go from the core to
+  the driver's call sender without a Python object being made;
+* a message a hook wants is stepped, then the hook runs on the state right
+  after it, and the hook's commands are stepped before the next message: a
+  hook's ``Kill`` lands before whatever arrived after its event;
+* a custom message never enters the core: it travels through the inbox as
+  the object you pushed and reaches your ``custom`` hook in its turn.
 
-Effects go to the driver (ACCEPT, DECLINE ...); ``Timer`` effects become
-:class:`~ark.messages.ReconcileTimeout` messages when they fall due, and a
-``Tick`` every ``tick_seconds`` lets the core decline offers held too long.
-A failing hook, command or effect is logged with its context and the loop
-goes on with the state from before it.
+``Timer`` effects become :class:`~ark.messages.ReconcileTimeout` messages
+when they fall due, and a ``Tick`` every ``tick_seconds`` lets the core
+decline offers held too long. With a store, launches are written to it
+before the ACCEPT that makes them leaves. A failing hook, command or effect
+is logged with its context and the loop goes on with the state from before it.
 """
 
 from __future__ import annotations
@@ -30,16 +34,17 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
+from ark import _core
 from ark import effects as fx
 from ark import messages as m
-from ark._core import Inbox
-from ark.core import Reducer, Snapshot
+from ark._core import CallSender, Inbox
+from ark.core import Snapshot
 from ark.errors import ArkError, HookError, InboxClosed
 from ark.metrics import Metrics
 from ark.state import Config
 from ark.state_manager import Reply, StateManager, Unreconciled, apply_hook, hooked_types
 from ark.store import Intent, Record, Store, StoreFenced
-from ark.streams import Stream, StreamPump, reconcile_stream
+from ark.streams import Stream, StreamPump, enqueue, reconcile_stream
 
 __all__ = ["Driver", "NoReply", "Scheduler"]
 
@@ -50,16 +55,17 @@ S = TypeVar("S")
 _BATCH = 1024
 _IDLE_WAIT = 0.1
 _JOIN_WAIT = 10.0
-# An ask travels as an ordinary custom envelope whose kind carries the ask's
-# id after this separator: the core never looks inside custom messages.
-_ASK = "#"
 
 
 class Driver(Protocol):
     """What the scheduler needs from a Mesos driver (native v1, or the pymesos bridge)."""
 
-    def start(self, push: Callable[[bytes], None], framework_id: str | None = None) -> None:
-        """Connect and subscribe (as ``framework_id`` if given); push every event."""
+    @property
+    def calls(self) -> CallSender | None:
+        """Where the core may send calls itself, or None to get them through :meth:`run`."""
+
+    def start(self, inbox: Inbox, framework_id: str | None = None) -> None:
+        """Connect and subscribe (as ``framework_id`` if given); push every event into ``inbox``."""
 
     def run(self, effects: Sequence[fx.Effect]) -> None:
         """Send the calls for ``effects``; called on the loop thread, must not block long."""
@@ -110,16 +116,16 @@ class Scheduler(Generic[S]):
         self._manager = manager
         self._state = state
         self._driver = driver
-        self._core = Reducer(config)
-        self._snapshot = self._core.snapshot()
+        self._core = _core.Core(msgspec.msgpack.encode(config or Config()))
+        self._snapshot = Snapshot(self._core.snapshot())
         self._inbox = Inbox()
-        self._pump = StreamPump(self._inbox.push)
+        self._pump = StreamPump(self._inbox)
         self._streams = list(streams)
         if reconcile_seconds is not None:
             self._streams.append(reconcile_stream(reconcile_seconds))
         self._tick_seconds = tick_seconds
-        self._hooked = {t.__name__.encode() for t in hooked_types(manager)}
-        self._hooked.add(b"CustomEnvelope")
+        # A custom message encoded by hand (``m.encode``) still reaches its hook.
+        self._hooked = frozenset({"CustomEnvelope", *(t.__name__ for t in hooked_types(manager))})
         self._wants_unreconciled = type(manager).unreconciled is not StateManager.unreconciled
         # Timers: (due on the monotonic clock, sequence, encoded message).
         self._timers: list[tuple[float, int, bytes]] = []
@@ -161,7 +167,7 @@ class Scheduler(Generic[S]):
         InboxClosed
             The scheduler was shut down.
         """
-        self._inbox.push(m.encode(message))
+        enqueue(self._inbox, message)
 
     def ask(self, message: m.Custom) -> Future[Any]:
         """Queue a custom message; the future holds its hook's :class:`Reply` value.
@@ -173,11 +179,8 @@ class Scheduler(Generic[S]):
         with self._asks_lock:
             ask_id = next(self._ask_ids)
             self._asks[ask_id] = future
-        envelope = m.CustomEnvelope(
-            kind=f"{message.kind()}{_ASK}{ask_id}", body=_encoder.encode(message)
-        )
         try:
-            self._inbox.push(_encoder.encode(envelope))
+            self._inbox.push_custom(message, ask_id)
         except InboxClosed:
             with self._asks_lock:
                 self._asks.pop(ask_id, None)
@@ -204,7 +207,7 @@ class Scheduler(Generic[S]):
         self._thread.start()
         for stream in self._streams:
             self._pump.add(stream)
-        self._driver.start(self._inbox.push, self._record.framework_id)
+        self._driver.start(self._inbox, self._record.framework_id)
         return self
 
     def run(self) -> None:
@@ -241,92 +244,86 @@ class Scheduler(Generic[S]):
 
     def _loop(self) -> None:
         self._after(self._tick_seconds, m.Tick())
+        calls = self._driver.calls
+        hold = self._store is not None
+        core, metrics = self._core, self._metrics
         while True:
             wait = _IDLE_WAIT
             if self._timers:
+                self._push_due_timers()
                 wait = min(wait, max(0.0, self._timers[0][0] - time.monotonic()))
+            start = time.perf_counter()
             try:
-                batch = self._inbox.drain(max_messages=_BATCH, timeout=wait)
+                stop, effects, errors, intents, taken = core.pump(
+                    self._inbox,
+                    calls,
+                    hooked=self._hooked,
+                    hold_launches=hold,
+                    max_messages=_BATCH,
+                    timeout=wait,
+                )
             except InboxClosed:
                 break
-            batch += self._due_timers()
-            if batch:
-                start = time.perf_counter()
-                try:
-                    self._process(batch)
-                except Exception:
-                    # A bug of Ark's own; the messages are lost but the loop is not.
-                    log.exception("ark: failed to process a batch of %d messages", len(batch))
-                metrics = self._metrics
-                metrics.batch(time.perf_counter() - start)
-                metrics.offers_held = self._snapshot.offer_count
-                metrics.tasks = self._snapshot.task_count
-                metrics.inbox_depth = len(self._inbox)
+            if not taken:
+                continue  # woke for a timer, or nothing arrived
+            try:
+                self._rejected(errors)
+                self._snapshot = Snapshot(core.snapshot())
+                self._handle(effects, intents)
+                if stop is not None:
+                    self._stopped_at(stop)
+            except Exception:
+                # A bug of Ark's own; the messages are lost but the loop is not.
+                log.exception("ark: failed to process a batch of messages")
+            metrics.batch(time.perf_counter() - start)
+            metrics.core = core.counters()
+            metrics.offers_held = self._snapshot.offer_count
+            metrics.tasks = self._snapshot.task_count
+            metrics.inbox_depth = len(self._inbox)
         self._fail_pending_asks()
         self._stopped.set()
 
-    def _due_timers(self) -> list[bytes]:
+    def _push_due_timers(self) -> None:
         now = time.monotonic()
-        due: list[bytes] = []
         while self._timers and self._timers[0][0] <= now:
             _, _, data = heapq.heappop(self._timers)
-            due.append(data)
             if data == _TICK:
                 self._after(self._tick_seconds, m.Tick())
-        return due
+            try:
+                self._inbox.push(data)
+            except InboxClosed:
+                return
 
-    def _process(self, batch: list[bytes]) -> None:
-        run: list[bytes] = []
-        counts = self._metrics.messages
-        for data in batch:
-            tag = _tag(data)
-            counts[tag] += 1
-            if tag in self._hooked:
-                self._step_run(run)
-                run = []
-                self._step_hooked(data)
-            else:
-                run.append(data)
-        self._step_run(run)
+    def _rejected(self, errors: list[tuple[str, ArkError]]) -> None:
+        for tag, error in errors:
+            log.warning("ark: message %s rejected: %s", tag or "?", error)
 
-    def _step_run(self, run: list[bytes]) -> None:
-        if not run:
+    def _stopped_at(self, stop: tuple[Any, ...]) -> None:
+        """Run the hook a pump stopped for."""
+        if stop[0] == "custom":
+            _, message, ask_id = stop
+            self._metrics.custom[type(message).__name__] += 1
+            self._hook(message, ask_id or None)
             return
-        effects, errors = self._core.step_batch(run, time.time())
-        for index, error in errors:
-            self._metrics.rejected += 1
-            log.warning("ark: message %s rejected: %s", _describe(run[index]), error)
-        self._snapshot = self._core.snapshot()
-        self._dispatch(effects)
-
-    def _step_hooked(self, data: bytes) -> None:
+        _, data, used = stop
         try:
-            effects = self._core.step_bytes(data, time.time())
-        except ArkError as exc:
-            self._metrics.rejected += 1
-            log.warning("ark: message %s rejected: %s", _describe(data), exc)
-            return
-        self._snapshot = self._core.snapshot()
-        self._dispatch(effects)
-        try:
-            event, ask_id = _decode(data)
-        except (ArkError, msgspec.DecodeError) as exc:
-            log.warning("ark: message %s has no hook to reach: %s", _describe(data), exc)
+            event = m.decode(data)
+        except msgspec.DecodeError as exc:
+            log.warning("ark: message %r has no hook to reach: %s", data[:32], exc)
             return
         if isinstance(event, m.Offers):
             # The hook sees only offers the core kept (not declined while
             # reconciling, not already used by the matcher).
-            used = {
-                offer_id
-                for effect in effects
-                if isinstance(effect, (fx.Decline, fx.Accept))
-                for offer_id in effect.offer_ids
-            }
-            kept = [offer for offer in event.offers if offer.id not in used]
-            if not kept:
-                return
-            event = m.Offers(kept)
-        self._hook(event, ask_id)
+            if used:
+                used_ids = set(used)
+                kept = [offer for offer in event.offers if offer.id not in used_ids]
+                if not kept:
+                    return
+                event = m.Offers(kept)
+        elif isinstance(event, m.Custom):
+            # A custom message encoded by hand (m.encode) rather than pushed.
+            self._metrics.custom[type(event).__name__] += 1
+        self._hook(event)
 
     def _hook(self, event: object, ask_id: int | None = None) -> None:
         future = None
@@ -348,7 +345,7 @@ class Scheduler(Generic[S]):
                 replied = self._reply(future, command, event)
             elif isinstance(command, m.Custom):
                 try:
-                    self._inbox.push(m.encode(command))
+                    self._inbox.push_custom(command)
                 except InboxClosed:
                     log.warning("ark: %r from a hook dropped: shutting down", command)
             else:
@@ -368,9 +365,10 @@ class Scheduler(Generic[S]):
 
     def _command(self, command: m.Message, event: object) -> None:
         try:
-            effects = self._core.step(command, time.time())
+            _, effects, _, intents, _ = self._core.step_routed(
+                m.encode(command), self._driver.calls, hold_launches=self._store is not None
+            )
         except ArkError as exc:
-            self._metrics.rejected += 1
             log.warning(
                 "ark: command %r from the hook for %s rejected: %s",
                 command,
@@ -378,23 +376,15 @@ class Scheduler(Generic[S]):
                 exc,
             )
             return
-        self._snapshot = self._core.snapshot()
-        self._dispatch(effects)
+        self._snapshot = Snapshot(self._core.snapshot())
+        self._handle(effects, intents)
 
-    def _dispatch(self, effects: list[fx.Effect]) -> None:
+    def _handle(self, data: bytes, intents: list[tuple[str, str]]) -> None:
+        """Carry out the effects the core left to the scheduler, and release
+        the calls it held once their launches are stored."""
+        effects = fx.decode_effects(data) if data != _NO_EFFECTS else []
         out: list[fx.Effect] = []
-        metrics = self._metrics
         for effect in effects:
-            metrics.effects[type(effect).__name__] += 1
-            if isinstance(effect, fx.Decline):
-                metrics.offers_declined += len(effect.offer_ids)
-            elif isinstance(effect, fx.Accept):
-                metrics.offers_accepted += len(effect.offer_ids)
-            elif isinstance(effect, fx.Reconcile):
-                if effect.tasks:
-                    metrics.reconcile_explicit += 1
-                else:
-                    metrics.reconcile_implicit += 1
             if isinstance(effect, fx.Timer):
                 self._after(effect.seconds, m.ReconcileTimeout(effect.round))
             elif isinstance(effect, fx.Unreconciled):
@@ -403,26 +393,35 @@ class Scheduler(Generic[S]):
                     self._hook(Unreconciled(effect.task_ids))
             else:
                 out.append(effect)
-        if out and self._persist(out):
-            try:
-                self._driver.run(out)
-            except Exception:
-                log.exception("ark: the driver failed to run %d effects", len(out))
+        calls = self._driver.calls
+        if self._store is not None and self._snapshot.framework_id != self._record.framework_id:
+            self._persist([])
+        if intents and calls is not None:
+            if self._persist(intents):
+                self._core.release(calls)
+            else:
+                log.critical("ark: %d calls not sent: fenced", self._core.discard())
+        if out:
+            launches = [
+                (launch.task_id, e.agent_id)
+                for e in out
+                if isinstance(e, fx.Accept)
+                for launch in e.launches
+            ]
+            if self._persist(launches):
+                try:
+                    self._driver.run(out)
+                except Exception:
+                    log.exception("ark: the driver failed to run %d effects", len(out))
 
-    def _persist(self, effects: list[fx.Effect]) -> bool:
-        """Write what ``effects`` depend on before they go out; False if fenced."""
+    def _persist(self, launches: list[tuple[str, str]]) -> bool:
+        """Write what the next calls depend on before they go out; False if fenced."""
         if self._fenced:
             return False
         store = self._store
         if store is None:
             return True
         framework_id = self._snapshot.framework_id
-        launches = [
-            (launch.task_id, e.agent_id)
-            for e in effects
-            if isinstance(e, fx.Accept)
-            for launch in e.launches
-        ]
         if framework_id == self._record.framework_id and not launches:
             return True
         intents = self._confirmed(self._record.intents)
@@ -462,38 +461,6 @@ class Scheduler(Generic[S]):
             future.set_exception(InboxClosed("the scheduler shut down before answering"))
 
 
-_encoder = msgspec.msgpack.Encoder()
-_envelope_decoder = msgspec.msgpack.Decoder(m.CustomEnvelope)
 _TICK = m.encode(m.Tick())
-
-
-def _tag(data: bytes) -> bytes:
-    """The tag of an encoded message, read without decoding it.
-
-    Messages are msgpack arrays whose first element is the tag string: a
-    fixarray or array16 header, then a fixstr or str8.
-    """
-    try:
-        i = 1 if data[0] & 0xF0 == 0x90 else 3
-        head = data[i]
-        if head & 0xE0 == 0xA0:
-            return data[i + 1 : i + 1 + (head & 0x1F)]
-        return data[i + 2 : i + 2 + data[i + 1]]
-    except IndexError:
-        return b""
-
-
-def _decode(data: bytes) -> tuple[object, int | None]:
-    """A hooked message as the hook gets it, and the id of the ask awaiting it."""
-    if _tag(data) != b"CustomEnvelope":
-        return m.decode(data), None
-    envelope = _envelope_decoder.decode(data)
-    kind, _, ask = envelope.kind.partition(_ASK)
-    cls = m.Custom.registry.get(kind)
-    if cls is None:
-        raise HookError(f"unknown custom message type {kind!r}")
-    return msgspec.msgpack.decode(envelope.body, type=cls), int(ask) if ask else None
-
-
-def _describe(data: bytes) -> str:
-    return _tag(data).decode(errors="replace") or repr(data[:32])
+# What the core returns when it leaves no effect to the scheduler: an empty msgpack array.
+_NO_EFFECTS = b"\x90"

@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import TypeAlias, get_args
 
 from ark import messages as m
+from ark._core import Inbox
 from ark.errors import InboxClosed
 
 __all__ = ["Stream", "StreamPump", "reconcile_stream"]
@@ -47,18 +48,33 @@ async def reconcile_stream(interval: float) -> AsyncIterator[m.ReconcileTick]:
         yield m.ReconcileTick()
 
 
+def enqueue(inbox: Inbox, message: m.Message | m.Custom) -> None:
+    """Push one message: a core message encoded, a custom one as it is (the
+    core never looks inside it).
+
+    Raises
+    ------
+    InboxClosed
+        The inbox is closed.
+    """
+    if isinstance(message, m.Custom):
+        inbox.push_custom(message)
+    else:
+        inbox.push(m.encode(message))
+
+
 class StreamPump:
     """Pushes every item of every stream into ``push`` until :meth:`stop`.
 
     Parameters
     ----------
-    push
-        Takes one encoded message (``Inbox.push``); raising
-        :class:`~ark.errors.InboxClosed` ends the stream quietly.
+    inbox
+        Where the items go (see :func:`enqueue`); once it is closed the
+        streams end quietly.
     """
 
-    def __init__(self, push: Callable[[bytes], None]) -> None:
-        self._push = push
+    def __init__(self, inbox: Inbox) -> None:
+        self._inbox = inbox
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,7 +122,7 @@ class StreamPump:
             log.error("stream %s yielded %r, which is not a message: stream stopped", label, item)
             return False
         try:
-            self._push(m.encode(item))  # type: ignore[arg-type]
+            enqueue(self._inbox, item)  # type: ignore[arg-type]
         except InboxClosed:
             return False
         return True

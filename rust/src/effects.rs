@@ -1,13 +1,13 @@
 //! What a step asks the world to do: data for a driver, never a network call.
 //! Serialized as msgpack maps tagged `"type"`, the shapes of `ark.effects`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_bytes::{ByteArray, ByteBuf};
 
 use crate::messages::Resource;
 use crate::state::{Id, TaskId};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LaunchTask {
     pub task_id: String,
     pub agent_id: Id,
@@ -17,13 +17,13 @@ pub struct LaunchTask {
     pub named_ports: Vec<(String, i64)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReconcileTask {
     pub task_id: TaskId,
     pub agent_id: Option<Id>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Effect {
     Accept {
@@ -72,4 +72,10 @@ pub enum Effect {
 /// each effect an array, its tag first (`array_like`, as messages are).
 pub fn encode(effects: &[Effect]) -> Vec<u8> {
     rmp_serde::to_vec(effects).expect("effects are plain data and always encode")
+}
+
+/// Decode what `encode` wrote (and `ark.effects` writes): effects handed back
+/// to the core to be sent.
+pub fn decode(data: &[u8]) -> Result<Vec<Effect>, String> {
+    rmp_serde::from_slice(data).map_err(|e| format!("bad effects: {e}"))
 }

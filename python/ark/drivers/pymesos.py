@@ -24,6 +24,7 @@ from typing import Any
 from ark import effects as fx
 from ark import messages as m
 from ark import wire
+from ark._core import Inbox
 from ark.errors import ArkError
 
 __all__ = ["PymesosDriver"]
@@ -71,15 +72,18 @@ class PymesosDriver:
         """The framework id, once subscribed."""
         return None if self._driver is None else self._driver.framework_id
 
-    def start(self, push: Callable[[bytes], None], framework_id: str | None = None) -> None:
-        """Start pymesos's driver (as ``framework_id`` if given); callbacks push into ``push``."""
+    #: pymesos sends every call itself: effects come through :meth:`run`.
+    calls = None
+
+    def start(self, inbox: Inbox, framework_id: str | None = None) -> None:
+        """Start pymesos's driver (as ``framework_id`` if given); callbacks push into ``inbox``."""
         from pymesos import MesosSchedulerDriver  # type: ignore[import-untyped]
 
         if framework_id is not None:
             self._info["id"] = {"value": framework_id}
         principal, secret = self._auth
         self._driver = MesosSchedulerDriver(
-            _Callbacks(push),
+            _Callbacks(inbox.push),
             self._info,
             self._master,
             use_addict=False,

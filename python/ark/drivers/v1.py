@@ -1,45 +1,44 @@
 """The native driver: Mesos's v1 scheduler HTTP API, with no pymesos.
 
-One thread holds the SUBSCRIBE stream: it finds the leading master (a fixed
-address or ``zk://``), follows 307 redirects, reads RecordIO records, turns
-each event into an Ark message and pushes it. Calls go out on a second
-connection from a sender thread, so the scheduler loop never waits on the
-network. When the stream ends, or stays silent for ``heartbeat_misses``
-heartbeat intervals, the driver pushes ``Disconnected`` and subscribes again
-with its framework id and ``failover_timeout`` (which a new master does not
-remember), after a truncated exponential backoff.
+One Python thread finds the leading master (a fixed address or ``zk://``),
+follows 307 redirects and falls back to JSON if the master refuses
+protobuf; once a SUBSCRIBE is answered with a stream, Rust reads it
+(``ark._core.EventStream``): chunked transfer coding, RecordIO and the
+event lift, straight into the scheduler's inbox, with the GIL released and
+no Python object made. Calls go out from Rust too
+(``ark._core.CallSender``): the core hands it the effects that need no hook,
+and it encodes and writes them, pipelined on one kept-alive connection, so
+the loop never waits on the network. When the stream ends, or stays silent
+for ``heartbeat_misses`` heartbeat intervals, the driver pushes
+``Disconnected`` and subscribes again with its framework id and
+``failover_timeout`` (which a new master does not remember), after a
+truncated exponential backoff.
 
 Calls made while no stream is up are dropped, as Mesos drops them: the
 reconciliation that follows every subscription repairs what they would have
-done.
-
-Both encodings of the API are spoken, protobuf by default when the master
-takes it. Either way each event goes from the wire to the inbox through
-Rust (``ark._core.decode_event``) without a Python object being made; a call
-whose launch payload has a field outside Ark's ``.proto`` subset goes as
-JSON, which Mesos accepts call by call.
+done. A call whose launch payload has a field outside Ark's ``.proto``
+subset goes as JSON, which Mesos accepts call by call.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import json
 import logging
-import queue
 import random
-import socket
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from ark import _core, protobuf, wire
+import msgspec
+
+from ark import _core, protobuf
 from ark import effects as fx
 from ark import messages as m
+from ark._core import CallSender, EventStream, Inbox
 from ark.drivers.detector import MasterDetector, parse_address
-from ark.errors import ArkError
-from ark.recordio import RecordIOError
+from ark.errors import ArkError, InboxClosed
 
 __all__ = ["V1Driver"]
 
@@ -48,12 +47,11 @@ log = logging.getLogger(__name__)
 API = "/api/v1/scheduler"
 ONE_WEEK = 7 * 24 * 3600.0
 _MAX_REDIRECTS = 5
-_MAX_RECORD = 256 * 1024 * 1024
 JSON = "application/json"
 PROTOBUF = protobuf.CONTENT_TYPE
 
 Encoding = Literal["auto", "protobuf", "json"]
-# A queued call: its type (for the logs), its body, and the body's media type.
+# A call encoded in Python: its type (for the logs), its body, and the body's media type.
 _Call = tuple[str, bytes, str]
 
 
@@ -115,59 +113,70 @@ class V1Driver:
         self._backoff = (backoff_seconds, backoff_cap_seconds)
         self._heartbeat_misses = heartbeat_misses
         self._connect_timeout = connect_timeout
-        self._push: Callable[[bytes], None] | None = None
+        self._inbox: Inbox | None = None
         self._stopping = threading.Event()
-        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
-        # Set while a stream is up: the master that serves it and its stream id.
+        self._calls = CallSender(_report)
         self._lock = threading.Lock()
-        self._master: tuple[str, int] | None = None
-        self._stream_id: str | None = None
-        self._stream_conn: http.client.HTTPConnection | None = None
-        self._threads: list[threading.Thread] = []
+        self._stream: EventStream | None = None
+        self._thread: threading.Thread | None = None
         #: The last ERROR event's message: the master removed or refused the framework.
         self.error: str | None = None
+        #: Streams that got as far as SUBSCRIBED and have ended.
         self.subscriptions = 0
 
     @property
     def framework_id(self) -> str | None:
         """The framework id, once a master has assigned it."""
-        return self._framework_id
+        target = self._calls.target
+        return target[3] if target is not None else self._framework_id
+
+    @property
+    def calls(self) -> CallSender:
+        """The Rust call sender the core hands calls to directly."""
+        return self._calls
 
     # --- the Driver protocol ------------------------------------------------------
 
-    def start(self, push: Callable[[bytes], None], framework_id: str | None = None) -> None:
-        """Subscribe in the background (as ``framework_id`` if given); events go to ``push``."""
-        self._push = push
+    def start(self, inbox: Inbox, framework_id: str | None = None) -> None:
+        """Subscribe in the background (as ``framework_id`` if given); events go to ``inbox``."""
+        self._inbox = inbox
         if framework_id is not None:
             self._framework_id = framework_id
-        for target, name in ((self._subscribe_loop, "stream"), (self._send_loop, "calls")):
-            thread = threading.Thread(target=target, name=f"ark-v1-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._thread = threading.Thread(
+            target=self._subscribe_loop, name="ark-v1-stream", daemon=True
+        )
+        self._thread.start()
 
     def run(self, effects: Sequence[fx.Effect]) -> None:
-        """Queue the calls for ``effects``; never blocks."""
-        framework_id = self._framework_id
+        """Queue the calls for ``effects`` (effects the core did not send itself); never blocks."""
+        framework_id = self.framework_id
         if framework_id is None:
             log.warning("ark: %d calls dropped: not subscribed yet", len(effects))
             return
-        for effect in effects:
-            try:
-                self._calls.put(self._encode(wire.call(effect, framework_id)))
-            except (ArkError, ValueError) as exc:
-                log.error("ark: %s not sent: %s", type(effect).__name__, exc)
+        try:
+            calls = _core.encode_calls(
+                _effects_encoder.encode(list(effects)), framework_id, self.encoding
+            )
+        except ArkError as exc:
+            log.error("ark: %d calls not sent: %s", len(effects), exc)
+            return
+        for kind, body, media_type in calls:
+            self._calls.send_encoded(kind, body, media_type)
 
     def stop(self, failover: bool) -> None:
         """Close the stream; without ``failover``, TEARDOWN first (Mesos kills every task)."""
-        if not failover and self._framework_id is not None:
-            self._post(
-                self._encode({"framework_id": {"value": self._framework_id}, "type": "TEARDOWN"})
-            )
+        target = self._calls.target
+        self._calls.flush(self._connect_timeout)
+        if not failover and target is not None:
+            self._teardown(target)
         self._stopping.set()
-        self._calls.put(None)
-        self._close_stream()
-        for thread in self._threads:
-            thread.join(self._connect_timeout)
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            stream.close()
+        if self._thread is not None:
+            self._thread.join(self._connect_timeout)
+        self._calls.close()
         self._detector.close()
 
     # --- the stream -----------------------------------------------------------------
@@ -184,7 +193,8 @@ class V1Driver:
                 return
             if subscribed:
                 attempt = 0
-                self._emit(m.encode(m.Disconnected()))
+                if not self._emit(m.encode(m.Disconnected())):
+                    return
             attempt += 1
             base, cap = self._backoff
             delay = min(cap, base * 2 ** min(attempt - 1, 30))
@@ -197,7 +207,6 @@ class V1Driver:
             if address is None:
                 log.info("ark: no leading master yet")
                 return False
-            conn = http.client.HTTPConnection(*address, timeout=self._connect_timeout)
             call: dict[str, Any] = {
                 "type": "SUBSCRIBE",
                 "subscribe": {"framework_info": self._framework_info()},
@@ -205,17 +214,20 @@ class V1Driver:
             if self._framework_id is not None:
                 call["framework_id"] = {"value": self._framework_id}
             _, body, media_type = self._encode(call)
-            headers = {**self._headers, "Content-Type": media_type, "Accept": self._accept()}
+            headers = [
+                *self._headers.items(),
+                ("Content-Type", media_type),
+                ("Accept", self._accept()),
+            ]
             try:
-                conn.request("POST", API, body, headers)
-                response = conn.getresponse()
+                status, response_headers, text, stream = _core.open_event_stream(
+                    *address, headers, body, timeout=self._connect_timeout
+                )
             except OSError as exc:
                 log.warning("ark: master %s:%d unreachable: %r", *address, exc)
-                conn.close()
                 return False
-            if response.status in (301, 302, 303, 307, 308):
-                location = response.getheader("Location") or ""
-                conn.close()
+            if status in (301, 302, 303, 307, 308):
+                location = _header(response_headers, "Location") or ""
                 try:
                     address = parse_address(location)
                 except ArkError:
@@ -223,16 +235,12 @@ class V1Driver:
                     return False
                 log.info("ark: redirected to the leading master %s:%d", *address)
                 continue
-            if response.status in (406, 415) and self._fall_back_to_json():
-                response.read()
-                conn.close()
+            if status in (406, 415) and self._fall_back_to_json():
                 continue
-            if response.status != 200:
-                text = response.read(4096).decode(errors="replace")
-                conn.close()
-                log.warning("ark: SUBSCRIBE answered %d: %s", response.status, text)
+            if status != 200 or stream is None:
+                log.warning("ark: SUBSCRIBE answered %d: %s", status, text.decode(errors="replace"))
                 return False
-            return self._read_stream(conn, response, address)
+            return self._read_stream(stream, address)
         log.error("ark: more than %d redirects", _MAX_REDIRECTS)
         return False
 
@@ -262,176 +270,74 @@ class V1Driver:
             info["id"] = {"value": self._framework_id}
         return info
 
-    def _read_stream(
-        self,
-        conn: http.client.HTTPConnection,
-        response: http.client.HTTPResponse,
-        address: tuple[str, int],
-    ) -> bool:
+    def _read_stream(self, stream: EventStream, address: tuple[str, int]) -> bool:
+        assert self._inbox is not None
         with self._lock:
-            self._stream_conn = conn
-        subscribed = False
-        media_type = (response.getheader("Content-Type") or JSON).split(";")[0].strip()
-        lift = _lift_protobuf if media_type == PROTOBUF else _lift_json
+            if self._stopping.is_set():
+                stream.close()
+                return False
+            self._stream = stream
+        log.info("ark: event stream from %s:%d (%s)", *address, stream.encoding)
         try:
-            while not self._stopping.is_set():
-                record = _read_record(response)
-                if record is None:
-                    log.warning("ark: the master closed the event stream")
-                    break
-                try:
-                    lifted = lift(record)
-                except (ValueError, ArkError) as exc:
-                    log.error("ark: malformed event skipped (%s): %.200r", exc, record)
-                    continue
-                if lifted is None:
-                    continue
-                kind, data = lifted
-                if kind == "Subscribed":
-                    subscribed = True
-                    message = m.decode(data)
-                    assert isinstance(message, m.Subscribed)
-                    self._on_subscribed(message, response, conn, address)
-                elif kind == "Error":
-                    message = m.decode(data)
-                    assert isinstance(message, m.Error)
-                    log.error("ark: the master sent ERROR: %s", message.message)
-                    self.error = message.message
-                self._emit(data)
-                if self.error is not None:
-                    break
-        except (OSError, http.client.HTTPException, RecordIOError) as exc:
-            if not self._stopping.is_set():
-                log.warning("ark: event stream lost: %r", exc)
+            ended = stream.run(
+                self._inbox,
+                self._calls,
+                call_headers=list(self._headers.items()),
+                heartbeat_misses=self._heartbeat_misses,
+            )
         finally:
             with self._lock:
-                self._stream_conn = None
-                self._stream_id = None
-            conn.close()
-        return subscribed
-
-    def _on_subscribed(
-        self,
-        message: m.Subscribed,
-        response: http.client.HTTPResponse,
-        conn: http.client.HTTPConnection,
-        address: tuple[str, int],
-    ) -> None:
-        with self._lock:
-            self._framework_id = message.framework_id
-            self._stream_id = response.getheader("Mesos-Stream-Id")
-            self._master = address
-        self.subscriptions += 1
-        interval = message.heartbeat_interval_seconds or 15.0
-        # The watchdog: a read that waits longer than this many heartbeats fails.
-        if conn.sock is not None:
-            conn.sock.settimeout(interval * self._heartbeat_misses)
-        log.info("ark: subscribed as %s to %s:%d", message.framework_id, *address)
-
-    def _close_stream(self) -> None:
-        with self._lock:
-            conn = self._stream_conn
-        if conn is not None and conn.sock is not None:
-            with contextlib.suppress(OSError):
-                conn.sock.shutdown(socket.SHUT_RDWR)
-
-    def _emit(self, data: bytes) -> None:
-        assert self._push is not None
-        try:
-            self._push(data)
-        except ArkError:
-            # The inbox is closed: the scheduler is shutting down.
+                self._stream = None
+        for line in ended["malformed"]:
+            log.error("ark: malformed event skipped: %s", line)
+        if ended["framework_id"] is not None:
+            self._framework_id = ended["framework_id"]
+        if ended["error"] is not None:
+            log.error("ark: the master sent ERROR: %s", ended["error"])
+            self.error = ended["error"]
+        if ended["subscribed"]:
+            self.subscriptions += 1
+        if not self._stopping.is_set():
+            log.warning("ark: event stream from %s:%d ended: %s", *address, ended["reason"])
+        if ended["reason"] == "the inbox is closed":
             self._stopping.set()
+        return bool(ended["subscribed"])
 
-    # --- calls ----------------------------------------------------------------------
-
-    def _send_loop(self) -> None:
-        conn: http.client.HTTPConnection | None = None
-        while True:
-            call = self._calls.get()
-            if call is None:
-                break
-            conn = self._send(conn, call)
-        if conn is not None:
-            conn.close()
-
-    def _send(
-        self, conn: http.client.HTTPConnection | None, call: _Call
-    ) -> http.client.HTTPConnection | None:
-        kind, body, media_type = call
-        with self._lock:
-            master, stream_id = self._master, self._stream_id
-        if master is None or stream_id is None:
-            log.warning("ark: %s dropped: no subscription", kind)
-            return conn
-        if conn is None or (conn.host, conn.port) != master:
-            if conn is not None:
-                conn.close()
-            conn = http.client.HTTPConnection(*master, timeout=self._connect_timeout)
-        headers = {**self._headers, "Content-Type": media_type, "Mesos-Stream-Id": stream_id}
-        for retry in (True, False):
-            try:
-                conn.request("POST", API, body, headers)
-                response = conn.getresponse()
-                text = response.read()
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                if retry:
-                    continue  # a kept-alive connection the master closed: once more
-                log.warning("ark: %s not sent: %r", kind, exc)
-                return None
-            if response.status != 202:
-                log.warning(
-                    "ark: %s answered %d: %s",
-                    kind,
-                    response.status,
-                    text[:300].decode(errors="replace"),
-                )
-            return conn
-        return conn
-
-    def _post(self, call: _Call) -> None:
-        """Send one call now, on the caller's thread (TEARDOWN at stop)."""
-        kind, body, media_type = call
-        with self._lock:
-            master, stream_id = self._master, self._stream_id
-        if master is None or stream_id is None:
-            log.warning("ark: %s not sent: no subscription", kind)
-            return
-        conn = http.client.HTTPConnection(*master, timeout=self._connect_timeout)
+    def _emit(self, data: bytes) -> bool:
+        assert self._inbox is not None
         try:
-            headers = {**self._headers, "Content-Type": media_type, "Mesos-Stream-Id": stream_id}
-            conn.request("POST", API, body, headers)
+            self._inbox.push(data)
+        except InboxClosed:
+            # The scheduler is shutting down.
+            self._stopping.set()
+            return False
+        return True
+
+    def _teardown(self, target: tuple[str, int, str, str, str]) -> None:
+        """TEARDOWN now, on the caller's thread (Mesos kills every task)."""
+        host, port, stream_id, framework_id, _ = target
+        body = json.dumps({"framework_id": {"value": framework_id}, "type": "TEARDOWN"})
+        conn = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
+        try:
+            headers = {**self._headers, "Content-Type": JSON, "Mesos-Stream-Id": stream_id}
+            conn.request("POST", API, body.encode(), headers)
             response = conn.getresponse()
             response.read()
             if response.status != 202:
-                log.warning("ark: %s answered %d", kind, response.status)
+                log.warning("ark: TEARDOWN answered %d", response.status)
         except (OSError, http.client.HTTPException) as exc:
-            log.warning("ark: %s not sent: %r", kind, exc)
+            log.warning("ark: TEARDOWN not sent: %r", exc)
         finally:
             conn.close()
 
 
-def _lift_protobuf(record: bytes) -> tuple[str, bytes] | None:
-    return _core.decode_event(record)
+_effects_encoder = msgspec.msgpack.Encoder()
 
 
-def _lift_json(record: bytes) -> tuple[str, bytes] | None:
-    return _core.decode_event(record, "json")
+def _report(line: str) -> None:
+    log.warning("ark: %s", line)
 
 
-def _read_record(response: http.client.HTTPResponse) -> bytes | None:
-    """The next RecordIO record, ``None`` at the end of the stream."""
-    prefix = response.readline(24)
-    if not prefix:
-        return None
-    line = prefix.strip()
-    if not line.isdigit():
-        raise RecordIOError(f"bad record length prefix {prefix!r}")
-    size = int(line)
-    if size > _MAX_RECORD:
-        raise RecordIOError(f"record of {size} bytes is too large")
-    record = response.read(size)
-    if len(record) < size:
-        return None
-    return record
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    name = name.lower()
+    return next((value for key, value in headers if key.lower() == name), None)

@@ -1,0 +1,541 @@
+//! Effects as `mesos.v1.scheduler.Call` bodies, in either encoding of the v1
+//! API, so that the calls that need no hook leave Rust as bytes.
+//!
+//! The JSON shapes are those of `ark.wire.call` (Mesos's JSON mapping: ids as
+//! `{"value": ...}`, enums by name, bytes in base64); the tests check that
+//! both agree call by call. The small, frequent calls (ACKNOWLEDGE, DECLINE,
+//! RECONCILE ...) are built with the generated prost types. An ACCEPT carries
+//! each launch's payload, arbitrary `TaskInfo` fields as JSON, so it is built
+//! as JSON and converted by reflection over Ark's `.proto` subset; a payload
+//! field outside the subset makes the call go as JSON, which Mesos accepts
+//! call by call.
+
+use std::sync::OnceLock;
+
+use base64::Engine;
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor};
+use serde_json::{json, Map, Value};
+
+use crate::effects::{Effect, LaunchTask, ReconcileTask};
+use crate::messages::Resource;
+use crate::protobuf::mesos::v1 as pb;
+use crate::protobuf::mesos::v1::scheduler::{call, Call};
+use crate::protobuf::DESCRIPTOR_SET;
+
+pub const PROTOBUF: &str = "application/x-protobuf";
+pub const JSON: &str = "application/json";
+
+/// The encoding of a connection's calls and events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    pub fn parse(name: &str) -> Result<Encoding, String> {
+        match name {
+            "protobuf" => Ok(Encoding::Protobuf),
+            "json" => Ok(Encoding::Json),
+            other => Err(format!(
+                "encoding must be 'protobuf' or 'json', not {other:?}"
+            )),
+        }
+    }
+}
+
+/// One call ready for the wire: its type (for logs), body and media type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodedCall {
+    pub kind: &'static str,
+    pub body: Vec<u8>,
+    pub media_type: &'static str,
+}
+
+/// The call that carries out `effect`, or an error for effects that are
+/// the scheduler's own (`Timer`, `Unreconciled`) and for a launch payload
+/// that is not a JSON object.
+pub fn encode(
+    effect: &Effect,
+    framework_id: &str,
+    encoding: Encoding,
+) -> Result<EncodedCall, String> {
+    if encoding == Encoding::Protobuf && !matches!(effect, Effect::Accept { .. }) {
+        let call = protobuf_call(effect, framework_id)?;
+        return Ok(EncodedCall {
+            kind: kind(effect),
+            body: call.encode_to_vec(),
+            media_type: PROTOBUF,
+        });
+    }
+    let value = json_call(effect, framework_id)?;
+    if encoding == Encoding::Protobuf {
+        if let Ok(body) = reflect(&value, call_descriptor()) {
+            return Ok(EncodedCall {
+                kind: kind(effect),
+                body,
+                media_type: PROTOBUF,
+            });
+        }
+        // A payload field outside the subset: the call goes as JSON.
+    }
+    Ok(EncodedCall {
+        kind: kind(effect),
+        body: serde_json::to_vec(&value).expect("a JSON value always serializes"),
+        media_type: JSON,
+    })
+}
+
+/// The `Call.type` names of the calls Ark makes.
+pub const KINDS: [&str; 10] = [
+    "SUBSCRIBE",
+    "TEARDOWN",
+    "ACCEPT",
+    "DECLINE",
+    "KILL",
+    "RECONCILE",
+    "ACKNOWLEDGE",
+    "SUPPRESS",
+    "REVIVE",
+    "MESSAGE",
+];
+
+/// The `Call.type` name of an effect.
+pub fn kind(effect: &Effect) -> &'static str {
+    match effect {
+        Effect::Accept { .. } => "ACCEPT",
+        Effect::Decline { .. } => "DECLINE",
+        Effect::Kill { .. } => "KILL",
+        Effect::Reconcile { .. } => "RECONCILE",
+        Effect::Acknowledge { .. } => "ACKNOWLEDGE",
+        Effect::Suppress => "SUPPRESS",
+        Effect::Revive => "REVIVE",
+        Effect::Message { .. } => "MESSAGE",
+        Effect::Timer { .. } => "Timer",
+        Effect::Unreconciled { .. } => "Unreconciled",
+    }
+}
+
+fn not_a_call(effect: &Effect) -> String {
+    format!("{} is not a Mesos call", kind(effect))
+}
+
+fn call_descriptor() -> &'static MessageDescriptor {
+    static CALL: OnceLock<MessageDescriptor> = OnceLock::new();
+    CALL.get_or_init(|| {
+        DescriptorPool::decode(DESCRIPTOR_SET)
+            .expect("the descriptor set is built from proto/ and always decodes")
+            .get_message_by_name("mesos.v1.scheduler.Call")
+            .expect("proto/ defines mesos.v1.scheduler.Call")
+    })
+}
+
+/// A JSON-mapped message as protobuf bytes; an error names an unknown field.
+fn reflect(value: &Value, descriptor: &MessageDescriptor) -> Result<Vec<u8>, String> {
+    let options = DeserializeOptions::new().deny_unknown_fields(true);
+    DynamicMessage::deserialize_with_options(descriptor.clone(), value, &options)
+        .map(|message| message.encode_to_vec())
+        .map_err(|e| e.to_string())
+}
+
+// --- protobuf, typed ----------------------------------------------------------------
+
+fn id<T: From<String>>(value: &str) -> T {
+    T::from(value.to_owned())
+}
+
+macro_rules! ids {
+    ($($t:ident),*) => {$(
+        impl From<String> for pb::$t {
+            fn from(value: String) -> Self {
+                pb::$t { value }
+            }
+        }
+    )*};
+}
+ids!(FrameworkId, OfferId, AgentId, TaskId, ExecutorId);
+
+fn protobuf_call(effect: &Effect, framework_id: &str) -> Result<Call, String> {
+    let mut out = Call {
+        framework_id: Some(id(framework_id)),
+        ..Default::default()
+    };
+    let kind = match effect {
+        Effect::Decline {
+            offer_ids,
+            refuse_seconds,
+        } => {
+            out.decline = Some(call::Decline {
+                offer_ids: offer_ids.iter().map(|o| id(o)).collect(),
+                filters: Some(pb::Filters {
+                    refuse_seconds: Some(*refuse_seconds),
+                }),
+            });
+            call::Type::Decline
+        }
+        Effect::Kill { task_id, agent_id } => {
+            out.kill = Some(call::Kill {
+                task_id: id(task_id),
+                agent_id: agent_id.as_deref().map(id),
+                ..Default::default()
+            });
+            call::Type::Kill
+        }
+        Effect::Reconcile { tasks } => {
+            out.reconcile = Some(call::Reconcile {
+                tasks: tasks
+                    .iter()
+                    .map(|t| call::reconcile::Task {
+                        task_id: id(&t.task_id),
+                        agent_id: t.agent_id.as_deref().map(id),
+                    })
+                    .collect(),
+            });
+            call::Type::Reconcile
+        }
+        Effect::Acknowledge {
+            agent_id,
+            task_id,
+            uuid,
+        } => {
+            out.acknowledge = Some(call::Acknowledge {
+                agent_id: id(agent_id),
+                task_id: id(task_id),
+                uuid: uuid.to_vec(),
+            });
+            call::Type::Acknowledge
+        }
+        Effect::Suppress => call::Type::Suppress,
+        Effect::Revive => call::Type::Revive,
+        Effect::Message {
+            agent_id,
+            executor_id,
+            data,
+        } => {
+            out.message = Some(call::Message {
+                agent_id: id(agent_id),
+                executor_id: id(executor_id),
+                data: data.to_vec(),
+            });
+            call::Type::Message
+        }
+        Effect::Accept { .. } | Effect::Timer { .. } | Effect::Unreconciled { .. } => {
+            return Err(not_a_call(effect))
+        }
+    };
+    out.r#type = Some(kind as i32);
+    Ok(out)
+}
+
+// --- JSON ---------------------------------------------------------------------------
+
+fn value_id(value: &str) -> Value {
+    json!({ "value": value })
+}
+
+fn b64(data: &[u8]) -> Value {
+    Value::String(base64::engine::general_purpose::STANDARD.encode(data))
+}
+
+/// The JSON mapping of the call, as `ark.wire.call` builds it.
+pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
+    let mut out = Map::new();
+    out.insert("framework_id".into(), value_id(framework_id));
+    out.insert("type".into(), Value::from(kind(effect)));
+    match effect {
+        Effect::Accept {
+            offer_ids,
+            agent_id,
+            launches,
+            refuse_seconds,
+        } => {
+            let infos = launches
+                .iter()
+                .map(|t| task_info(t, agent_id))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.insert(
+                "accept".into(),
+                json!({
+                    "offer_ids": offer_ids.iter().map(|o| value_id(o)).collect::<Vec<_>>(),
+                    "operations": [{"type": "LAUNCH", "launch": {"task_infos": infos}}],
+                    "filters": {"refuse_seconds": refuse_seconds},
+                }),
+            );
+        }
+        Effect::Decline {
+            offer_ids,
+            refuse_seconds,
+        } => {
+            out.insert(
+                "decline".into(),
+                json!({
+                    "offer_ids": offer_ids.iter().map(|o| value_id(o)).collect::<Vec<_>>(),
+                    "filters": {"refuse_seconds": refuse_seconds},
+                }),
+            );
+        }
+        Effect::Kill { task_id, agent_id } => {
+            let mut kill = Map::new();
+            kill.insert("task_id".into(), value_id(task_id));
+            if let Some(agent_id) = agent_id {
+                kill.insert("agent_id".into(), value_id(agent_id));
+            }
+            out.insert("kill".into(), Value::Object(kill));
+        }
+        Effect::Reconcile { tasks } => {
+            let tasks: Vec<Value> = tasks.iter().map(reconcile_task).collect();
+            out.insert("reconcile".into(), json!({ "tasks": tasks }));
+        }
+        Effect::Acknowledge {
+            agent_id,
+            task_id,
+            uuid,
+        } => {
+            out.insert(
+                "acknowledge".into(),
+                json!({
+                    "agent_id": value_id(agent_id),
+                    "task_id": value_id(task_id),
+                    "uuid": b64(uuid.as_slice()),
+                }),
+            );
+        }
+        Effect::Suppress | Effect::Revive => {}
+        Effect::Message {
+            agent_id,
+            executor_id,
+            data,
+        } => {
+            out.insert(
+                "message".into(),
+                json!({
+                    "agent_id": value_id(agent_id),
+                    "executor_id": value_id(executor_id),
+                    "data": b64(data),
+                }),
+            );
+        }
+        Effect::Timer { .. } | Effect::Unreconciled { .. } => return Err(not_a_call(effect)),
+    }
+    Ok(Value::Object(out))
+}
+
+fn reconcile_task(task: &ReconcileTask) -> Value {
+    // pymesos's reconcileTasks drops agent_id; without it a master can only
+    // answer TASK_LOST/UNKNOWN, so it is always sent when known.
+    let mut out = Map::new();
+    out.insert("task_id".into(), value_id(&task.task_id));
+    if let Some(agent_id) = &task.agent_id {
+        out.insert("agent_id".into(), value_id(agent_id));
+    }
+    Value::Object(out)
+}
+
+/// One launch's `TaskInfo`: its payload's fields plus Ark's own, as
+/// `ark.wire.task_info` builds it (named ports included).
+fn task_info(task: &LaunchTask, agent_id: &str) -> Result<Value, String> {
+    let mut info = if task.payload.is_empty() {
+        Map::new()
+    } else {
+        match serde_json::from_slice::<Value>(&task.payload) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return Err(format!(
+                    "task {:?}: payload must be a JSON object (TaskInfo fields)",
+                    task.task_id
+                ))
+            }
+            Err(e) => return Err(format!("task {:?}: payload is not JSON: {e}", task.task_id)),
+        }
+    };
+    let name = if task.name.is_empty() {
+        &task.task_id
+    } else {
+        &task.name
+    };
+    info.insert("name".into(), Value::from(name.as_str()));
+    info.insert("task_id".into(), value_id(&task.task_id));
+    info.insert("agent_id".into(), value_id(agent_id));
+    info.insert(
+        "resources".into(),
+        task.resources.iter().map(resource).collect(),
+    );
+    if !task.named_ports.is_empty() {
+        add_named_ports(&mut info, &task.named_ports, name);
+    }
+    Ok(Value::Object(info))
+}
+
+/// Named ports go where a task and service discovery look for them, unless
+/// the payload set them itself: `discovery.ports`, and `PORT_<NAME>` (upper
+/// case, `-` as `_`, as Marathon names them) in the command's environment.
+fn add_named_ports(info: &mut Map<String, Value>, ports: &[(String, i64)], name: &str) {
+    let discovery_ports: Vec<Value> = ports
+        .iter()
+        .map(|(n, p)| json!({"number": p, "name": n, "protocol": "tcp"}))
+        .collect();
+    info.entry("discovery").or_insert_with(
+        || json!({"visibility": "FRAMEWORK", "name": name, "ports": {"ports": discovery_ports}}),
+    );
+    let Some(Value::Object(command)) = info.get_mut("command") else {
+        return;
+    };
+    let env = command
+        .entry("environment")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(env) = env else { return };
+    let variables = env
+        .entry("variables")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    let Value::Array(variables) = variables else {
+        return;
+    };
+    let known: Vec<Value> = variables
+        .iter()
+        .filter_map(|v| v.get("name").cloned())
+        .collect();
+    for (n, p) in ports {
+        let key = format!("PORT_{}", n.to_uppercase().replace('-', "_"));
+        if !known.iter().any(|k| k.as_str() == Some(key.as_str())) {
+            variables.push(json!({"name": key, "value": p.to_string()}));
+        }
+    }
+}
+
+fn resource(r: &Resource) -> Value {
+    let mut out = Map::new();
+    out.insert("name".into(), Value::from(r.name.as_str()));
+    if let Some(scalar) = r.scalar {
+        out.insert("type".into(), Value::from("SCALAR"));
+        out.insert("scalar".into(), json!({ "value": scalar }));
+    } else if let Some(ranges) = &r.ranges {
+        let range: Vec<Value> = ranges
+            .iter()
+            .map(|(lo, hi)| json!({"begin": lo, "end": hi}))
+            .collect();
+        out.insert("type".into(), Value::from("RANGES"));
+        out.insert("ranges".into(), json!({ "range": range }));
+    } else if let Some(set) = &r.set {
+        out.insert("type".into(), Value::from("SET"));
+        out.insert("set".into(), json!({ "item": set }));
+    }
+    if r.role != "*" {
+        // Pre-reservation-refinement shape, which every v1 master still reads.
+        out.insert("role".into(), Value::from(r.role.as_str()));
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_bytes::{ByteArray, ByteBuf};
+
+    fn launch(payload: &str) -> LaunchTask {
+        LaunchTask {
+            task_id: "t1".into(),
+            agent_id: "a1".into(),
+            name: String::new(),
+            resources: vec![Resource {
+                name: "cpus".into(),
+                scalar: Some(0.5),
+                ranges: None,
+                set: None,
+                role: "*".into(),
+            }],
+            payload: ByteBuf::from(payload.as_bytes().to_vec()),
+            named_ports: vec![],
+        }
+    }
+
+    fn accept(payload: &str) -> Effect {
+        Effect::Accept {
+            offer_ids: vec!["o1".into()],
+            agent_id: "a1".into(),
+            launches: vec![launch(payload)],
+            refuse_seconds: 5.0,
+        }
+    }
+
+    fn decode(body: &[u8]) -> Call {
+        Call::decode(body).unwrap()
+    }
+
+    #[test]
+    fn acknowledge_as_protobuf_and_json() {
+        let effect = Effect::Acknowledge {
+            agent_id: "a1".into(),
+            task_id: "t1".into(),
+            uuid: ByteArray::new([7; 16]),
+        };
+        let pb = encode(&effect, "f1", Encoding::Protobuf).unwrap();
+        assert_eq!(pb.media_type, PROTOBUF);
+        let call = decode(&pb.body);
+        assert_eq!(call.r#type, Some(call::Type::Acknowledge as i32));
+        assert_eq!(call.framework_id.unwrap().value, "f1");
+        assert_eq!(call.acknowledge.unwrap().uuid, vec![7; 16]);
+        let js = encode(&effect, "f1", Encoding::Json).unwrap();
+        let value: Value = serde_json::from_slice(&js.body).unwrap();
+        assert_eq!(value["acknowledge"]["uuid"], "BwcHBwcHBwcHBwcHBwcHBw==");
+    }
+
+    #[test]
+    fn accept_carries_the_payload_in_protobuf() {
+        let effect = accept(r#"{"command":{"value":"sleep 1","shell":true}}"#);
+        let pb = encode(&effect, "f1", Encoding::Protobuf).unwrap();
+        assert_eq!(pb.media_type, PROTOBUF);
+        let call = decode(&pb.body);
+        let accept = call.accept.unwrap();
+        let task = &accept.operations[0].launch.as_ref().unwrap().task_infos[0];
+        assert_eq!(task.name, "t1");
+        assert_eq!(task.task_id.value, "t1");
+        assert_eq!(
+            task.command.as_ref().unwrap().value.as_deref(),
+            Some("sleep 1")
+        );
+        assert_eq!(task.resources[0].scalar.as_ref().unwrap().value, 0.5);
+    }
+
+    #[test]
+    fn a_payload_field_outside_the_subset_goes_as_json() {
+        let effect = accept(r#"{"command":{"value":"x"},"not_in_mesos":1}"#);
+        let out = encode(&effect, "f1", Encoding::Protobuf).unwrap();
+        assert_eq!(out.media_type, JSON);
+        let value: Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(
+            value["accept"]["operations"][0]["launch"]["task_infos"][0]["not_in_mesos"],
+            1
+        );
+    }
+
+    #[test]
+    fn a_payload_that_is_not_an_object_is_an_error() {
+        let err = encode(&accept("[1]"), "f1", Encoding::Json).unwrap_err();
+        assert!(err.contains("JSON object"), "{err}");
+        let err = encode(&accept("{"), "f1", Encoding::Protobuf).unwrap_err();
+        assert!(err.contains("not JSON"), "{err}");
+    }
+
+    #[test]
+    fn scheduler_effects_are_not_calls() {
+        let timer = Effect::Timer {
+            round: 1,
+            seconds: 1.0,
+        };
+        assert!(encode(&timer, "f", Encoding::Protobuf).is_err());
+        assert!(encode(&timer, "f", Encoding::Json).is_err());
+    }
+
+    #[test]
+    fn named_ports_reach_discovery_and_the_environment() {
+        let mut task = launch(r#"{"command":{"value":"x"}}"#);
+        task.named_ports = vec![("http-api".into(), 31000)];
+        let info = task_info(&task, "a1").unwrap();
+        assert_eq!(info["discovery"]["ports"]["ports"][0]["number"], 31000);
+        assert_eq!(
+            info["command"]["environment"]["variables"][0],
+            json!({"name": "PORT_HTTP_API", "value": "31000"})
+        );
+    }
+}
