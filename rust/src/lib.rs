@@ -14,6 +14,7 @@ pub mod messages;
 pub mod protobuf;
 pub mod reconcile;
 pub mod reducer;
+pub mod request;
 pub mod resources;
 pub mod state;
 

@@ -369,7 +369,7 @@ mod wire {
     #[serde(deny_unknown_fields)]
     pub struct Request<'a> {
         #[serde(borrow)]
-        pub tasks: Vec<crate::matching::TaskRequest<'a>>,
+        pub tasks: Vec<crate::request::TaskRequest<'a>>,
     }
 
     #[derive(Deserialize)]
