@@ -25,8 +25,6 @@ mod offers;
 #[cfg(test)]
 mod tests;
 
-use offers::{decline, expire_offers};
-
 /// The reducer: a state, its configuration, and an interner for the ids and
 /// reasons that repeat across millions of records.
 #[derive(Clone, Debug, Default)]
@@ -112,7 +110,7 @@ impl Reducer {
             Message::ReconcileTimeout { round } => {
                 reconcile::timeout(state, config, round, now, out)
             }
-            Message::Tick => expire_offers(state, config, now, out),
+            Message::Tick => self.expire_offers(now, out),
             Message::Accept {
                 offer_ids,
                 launches,
@@ -121,7 +119,7 @@ impl Reducer {
             Message::Decline {
                 offer_ids,
                 refuse_seconds,
-            } => decline(state, offer_ids, refuse_seconds, out)?,
+            } => self.decline(offer_ids, refuse_seconds, out)?,
             Message::Kill { task_id } => {
                 let (id, task) = state
                     .tasks

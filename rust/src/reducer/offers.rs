@@ -12,7 +12,7 @@ use crate::effects::{Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::messages::{Launch, Offer as OfferMessage};
 use crate::resources;
-use crate::state::{Agent, Config, Id, Offer, State, Task, TaskId};
+use crate::state::{Agent, Id, Offer, State, Task, TaskId};
 
 impl Reducer {
     pub(super) fn offers(&mut self, offers: Vec<OfferMessage>, now: f64, out: &mut Vec<Effect>) {
@@ -132,6 +132,53 @@ impl Reducer {
         });
         Ok(())
     }
+
+    /// Decline outstanding offers (see docs/reducer.md, **Decline**).
+    pub(super) fn decline(
+        &mut self,
+        mut offer_ids: Vec<String>,
+        refuse_seconds: f64,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), CoreError> {
+        let state = &mut self.state;
+        if offer_ids.is_empty() {
+            return Err(CoreError::Rejected("Decline names no offer".into()));
+        }
+        outstanding(state, &offer_ids)?;
+        for id in &offer_ids {
+            state.offers.remove(id.as_str());
+        }
+        offer_ids.sort_unstable();
+        out.push(Effect::Decline {
+            offer_ids: offer_ids.iter().map(|id| Id::from(id.as_str())).collect(),
+            refuse_seconds,
+        });
+        Ok(())
+    }
+
+    /// Decline the offers held longer than `offer_hold_seconds`.
+    pub(super) fn expire_offers(&mut self, now: f64, out: &mut Vec<Effect>) {
+        let state = &mut self.state;
+        let config = &self.config;
+        let expired: Vec<Id> = state
+            .offers
+            .iter()
+            .filter(|(_, o)| o.received_at + config.offer_hold_seconds <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        for id in &expired {
+            state.offers.remove(id);
+        }
+        // Suppressed with no demand: the framework wants nothing.
+        let idle = state.demand.is_empty() && state.suppressed;
+        out.push(Effect::Decline {
+            offer_ids: expired,
+            refuse_seconds: config.refuse_seconds(idle),
+        });
+    }
 }
 
 /// The outstanding offers named by `ids`, or why not.
@@ -149,47 +196,4 @@ fn outstanding(state: &State, ids: &[String]) -> Result<Vec<Arc<Offer>>, CoreErr
                 .ok_or_else(|| CoreError::Rejected(format!("offer {id:?} is not outstanding")))
         })
         .collect()
-}
-
-pub(super) fn decline(
-    state: &mut State,
-    mut offer_ids: Vec<String>,
-    refuse_seconds: f64,
-    out: &mut Vec<Effect>,
-) -> Result<(), CoreError> {
-    if offer_ids.is_empty() {
-        return Err(CoreError::Rejected("Decline names no offer".into()));
-    }
-    outstanding(state, &offer_ids)?;
-    for id in &offer_ids {
-        state.offers.remove(id.as_str());
-    }
-    offer_ids.sort_unstable();
-    out.push(Effect::Decline {
-        offer_ids: offer_ids.iter().map(|id| Id::from(id.as_str())).collect(),
-        refuse_seconds,
-    });
-    Ok(())
-}
-
-/// Decline the offers held longer than `offer_hold_seconds`.
-pub(super) fn expire_offers(state: &mut State, config: &Config, now: f64, out: &mut Vec<Effect>) {
-    let expired: Vec<Id> = state
-        .offers
-        .iter()
-        .filter(|(_, o)| o.received_at + config.offer_hold_seconds <= now)
-        .map(|(id, _)| id.clone())
-        .collect();
-    if expired.is_empty() {
-        return;
-    }
-    for id in &expired {
-        state.offers.remove(id);
-    }
-    // Suppressed with no demand: the framework wants nothing.
-    let idle = state.demand.is_empty() && state.suppressed;
-    out.push(Effect::Decline {
-        offer_ids: expired,
-        refuse_seconds: config.refuse_seconds(idle),
-    });
 }
