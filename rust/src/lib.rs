@@ -20,6 +20,7 @@ pub mod protobuf;
 pub mod reconcile;
 pub mod recordio;
 pub mod reducer;
+pub mod request;
 pub mod resources;
 pub mod state;
 

@@ -124,15 +124,8 @@ mod tests {
                 r.state.tasks.insert(
                     TaskId::from(*id),
                     Task {
-                        agent_id: Some(Arc::from("a1")),
-                        reason: None,
-                        message: None,
-                        status_timestamp: None,
-                        updated_at: 0.0,
-                        uuid: None,
                         state,
-                        source: None,
-                        unreconciled: false,
+                        ..Task::staging(Some(Arc::from("a1")), 0.0)
                     },
                 );
             }

@@ -123,3 +123,158 @@ pub fn check_fit(offers: &[Arc<Offer>], launches: &[Launch]) -> Result<(), Strin
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::Resource;
+
+    fn scalar(name: &str, amount: f64, role: &str) -> Resource {
+        Resource {
+            name: name.into(),
+            scalar: Some(amount),
+            ranges: None,
+            set: None,
+            role: role.into(),
+        }
+    }
+
+    fn ranges(lo: i64, hi: i64) -> Resource {
+        Resource {
+            name: "ports".into(),
+            scalar: None,
+            ranges: Some(vec![(lo, hi)]),
+            set: None,
+            role: "*".into(),
+        }
+    }
+
+    fn set(items: &[&str]) -> Resource {
+        Resource {
+            name: "disks".into(),
+            scalar: None,
+            ranges: None,
+            set: Some(items.iter().map(|s| (*s).to_owned()).collect()),
+            role: "*".into(),
+        }
+    }
+
+    fn offer(resources: Vec<Resource>) -> Arc<Offer> {
+        Arc::new(Offer {
+            agent_id: Arc::from("a1"),
+            hostname: Arc::from("h1"),
+            resources,
+            attributes: vec![],
+            received_at: 0.0,
+        })
+    }
+
+    fn launch(task_id: &str, resources: Vec<Resource>) -> Launch {
+        Launch {
+            task_id: task_id.into(),
+            name: String::new(),
+            resources,
+            payload: vec![],
+            named_ports: vec![],
+        }
+    }
+
+    /// Two offers of one agent: 0.1 + 0.2 cpus, ports 100-199, disks a and b.
+    fn offers() -> Vec<Arc<Offer>> {
+        vec![
+            offer(vec![scalar("cpus", 0.1, "*"), ranges(100, 199)]),
+            offer(vec![scalar("cpus", 0.2, "*"), set(&["a", "b"])]),
+        ]
+    }
+
+    fn check(launches: &[Launch]) -> Result<(), String> {
+        check_fit(&offers(), launches)
+    }
+
+    #[test]
+    fn launches_within_the_offers_fit() {
+        let launches = [
+            // 0.1 + 0.2 is not 0.3 in floating point: within EPSILON, it fits.
+            launch("t1", vec![scalar("cpus", 0.3, "*"), ranges(100, 149)]),
+            launch("t2", vec![ranges(150, 199), set(&["a", "b"])]),
+        ];
+        assert_eq!(check(&launches), Ok(()));
+        assert_eq!(check(&[]), Ok(()));
+    }
+
+    #[test]
+    fn scalars_add_up_across_launches_and_count_per_role() {
+        let both = [
+            launch("t1", vec![scalar("cpus", 0.2, "*")]),
+            launch("t2", vec![scalar("cpus", 0.2, "*")]),
+        ];
+        let err = check(&both).unwrap_err();
+        assert!(
+            err.starts_with("the launches ask for 0.4 cpus (role *)"),
+            "{err}"
+        );
+        let other_role = [launch("t1", vec![scalar("cpus", 0.1, "web")])];
+        assert_eq!(
+            check(&other_role),
+            Err("the launches ask for 0.1 cpus (role web), the offers hold 0".into())
+        );
+        let negative = [launch("t1", vec![scalar("mem", -1.0, "*")])];
+        assert_eq!(
+            check(&negative),
+            Err("task \"t1\" asks for a negative mem (-1)".into())
+        );
+    }
+
+    #[test]
+    fn ranges_lie_in_one_offered_range_and_do_not_overlap() {
+        assert_eq!(
+            check(&[launch("t1", vec![ranges(190, 200)])]),
+            Err("task \"t1\" asks for ports [190, 200] (role *), which no offer holds".into())
+        );
+        assert_eq!(
+            check(&[launch("t1", vec![ranges(120, 110)])]),
+            Err("task \"t1\" asks for the empty range [120, 110] of ports".into())
+        );
+        let overlapping = [
+            launch("t1", vec![ranges(100, 120)]),
+            launch("t2", vec![ranges(120, 130)]),
+        ];
+        assert_eq!(
+            check(&overlapping),
+            Err("the launches use ports [100, 120] and [120, 130], which overlap".into())
+        );
+    }
+
+    #[test]
+    fn set_items_are_offered_and_used_once() {
+        assert_eq!(
+            check(&[launch("t1", vec![set(&["c"])])]),
+            Err("task \"t1\" asks for disks \"c\" (role *), which no offer holds".into())
+        );
+        let twice = [
+            launch("t1", vec![set(&["a"])]),
+            launch("t2", vec![set(&["a"])]),
+        ];
+        assert_eq!(
+            check(&twice),
+            Err("the launches use disks \"a\" twice".into())
+        );
+    }
+
+    #[test]
+    fn named_ports_are_the_launch_s_own_and_named_once() {
+        let mut named = launch("t1", vec![ranges(100, 101)]);
+        named.named_ports = vec![("http".into(), 100), ("admin".into(), 101)];
+        assert_eq!(check(&[named.clone()]), Ok(()));
+        named.named_ports[1].1 = 150;
+        assert_eq!(
+            check(&[named.clone()]),
+            Err("task \"t1\" names port \"admin\" = 150, which is not one of its ports".into())
+        );
+        named.named_ports[1] = ("http".into(), 101);
+        assert_eq!(
+            check(&[named]),
+            Err("task \"t1\" names port \"http\" twice".into())
+        );
+    }
+}

@@ -359,3 +359,108 @@ impl State {
         rmp_serde::to_vec(&view).expect("views are plain data and always encode")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refuse_filter_is_long_only_when_nothing_is_wanted() {
+        let config = Config::default();
+        assert_eq!(config.refuse_seconds(false), 5.0);
+        assert_eq!(config.refuse_seconds(true), 300.0);
+    }
+
+    #[test]
+    fn reconciliation_backs_off_exponentially_up_to_the_cap() {
+        let config = Config::default();
+        let delays: Vec<f64> = (1..=7).map(|round| config.reconcile_delay(round)).collect();
+        assert_eq!(delays, vec![2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]);
+        // Round 0 does not exist; it waits as round 1. A huge round overflows
+        // to infinity inside, and still waits the cap.
+        assert_eq!(config.reconcile_delay(0), 2.0);
+        assert_eq!(config.reconcile_delay(u32::MAX), 60.0);
+    }
+
+    #[test]
+    fn a_staging_task_has_no_status_yet() {
+        let task = Task::staging(Some(Id::from("a1")), 7.0);
+        assert_eq!(task.state, TaskState::Staging);
+        assert_eq!(task.agent_id.as_deref(), Some("a1"));
+        assert_eq!(task.updated_at, 7.0);
+        assert_eq!(
+            (task.reason, task.message, task.uuid, task.source),
+            (None, None, None, None)
+        );
+        assert!(task.status_timestamp.is_none() && !task.unreconciled);
+    }
+
+    #[test]
+    fn reconciling_is_the_explicit_phase() {
+        let mut state = State::default();
+        assert!(!state.is_reconciling());
+        state.reconciliation.phase = Phase::Explicit {
+            round: 1,
+            pending: OrdSet::new(),
+            started_at: 0.0,
+        };
+        assert!(state.is_reconciling());
+    }
+
+    #[test]
+    fn a_clone_is_a_snapshot_later_writes_do_not_reach() {
+        let mut state = State::default();
+        state
+            .tasks
+            .insert(TaskId::from("t1"), Task::staging(None, 1.0));
+        let snapshot = state.clone();
+        state.tasks.get_mut("t1").unwrap().state = TaskState::Running;
+        state
+            .tasks
+            .insert(TaskId::from("t2"), Task::staging(None, 2.0));
+        assert_eq!(snapshot.tasks.len(), 1);
+        assert_eq!(snapshot.tasks.get("t1").unwrap().state, TaskState::Staging);
+        assert_eq!(state.tasks.get("t1").unwrap().state, TaskState::Running);
+    }
+
+    /// The view's msgpack read back as plain values: structs are arrays,
+    /// fields in declaration order.
+    fn view(state: &State) -> serde_json::Value {
+        rmp_serde::from_slice(&state.encode_view()).expect("a view decodes")
+    }
+
+    #[test]
+    fn the_view_lists_tasks_sorted_and_demand_with_its_reasons() {
+        let mut state = State::default();
+        for (id, at) in [("t2", 2.0), ("t1", 1.0), ("t3", 3.0)] {
+            state
+                .tasks
+                .insert(TaskId::from(id), Task::staging(Some(Id::from("a1")), at));
+        }
+        state
+            .demand
+            .push_back((TaskId::from("r1"), Arc::from(&b""[..])));
+        state
+            .demand
+            .push_back((TaskId::from("r2"), Arc::from(&b""[..])));
+        state
+            .pending_reasons
+            .insert(TaskId::from("r2"), Arc::from("no offers"));
+        state.framework_id = Some(Id::from("fw"));
+        let v = view(&state);
+        assert_eq!(v[0], "fw");
+        let tasks: Vec<&str> = v[8]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t[0].as_str().unwrap())
+            .collect();
+        assert_eq!(tasks, vec!["t1", "t2", "t3"]);
+        assert_eq!(v[8][0][1], "TASK_STAGING");
+        assert_eq!(v[9][0], "idle");
+        assert_eq!(
+            v[10],
+            serde_json::json!([["r1", null], ["r2", "no offers"]])
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! One matching cycle, step by step: give what the requests name small ids,
+//! build the agents from the offers, seed the placement counts with the
+//! tasks already running, then take each request in order: find its shape,
+//! scan the agents for the first that takes it, and place it there or say
+//! why none does.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use super::constraints::{values_of, Counts, Interner, Op, Value};
+use super::decisions::{Decisions, Pending, Placement};
+use super::input::{Ids, MatchInput, MatchOffer};
+use super::placement::{merge, place, Agent};
+use super::refusal::{refusal, summary, Check, Refusal};
+use super::shapes::{ShapeState, Shapes};
+
+/// One matching cycle.
+pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, String> {
+    let spread_by_default = match input.strategy {
+        "binpack" => false,
+        "spread" => true,
+        other => return Err(format!("unknown strategy {other:?}: binpack or spread")),
+    };
+    let ids = Ids::of(&input.requests);
+    let mut texts = Interner::default();
+    let mut agents = build_agents(&input.offers, &ids, &mut texts);
+    let blacklist: HashSet<&str> = input.blacklist.iter().copied().collect();
+    let mut counts = seed_counts(input, &ids, &agents, &mut texts);
+
+    let mut shapes = Shapes::default();
+    let mut out = Decisions::default();
+    // Placements made in this cycle, per group.
+    let mut placements: Vec<u64> = vec![0; ids.groups.len()];
+    for request in &input.requests {
+        let index = shapes.index_of(request, &ids, &texts, spread_by_default);
+        let shape = &shapes.shapes[index];
+        if let Some(reason) = &shape.invalid {
+            out.pending.push(Pending {
+                task_id: request.task_id,
+                reason: reason.clone(),
+            });
+            continue;
+        }
+        let check = Check {
+            request,
+            prepared: &shape.prepared,
+            needs: &shape.needs,
+            group: shape.group,
+            texts: &texts,
+            regexes: &shapes.regexes,
+        };
+        let state = &mut shapes.states[index];
+        let placed_in_group = placements[shape.group as usize];
+        let start = if shape.spread { state.cursor } else { 0 };
+        // A shape that fitted nowhere fits nowhere until its group places
+        // again (only then can GROUP_BY change its mind): skip the scan.
+        let hopeless = state.failed_at == Some(placed_in_group);
+        if shape.group_by {
+            let regime = shape
+                .prepared
+                .iter()
+                .filter(|c| c.op == Op::GroupBy)
+                .map(|c| counts.regime(shape.group, c.field, c.limit))
+                .collect();
+            state.enter(regime);
+        }
+        let chosen = if hopeless {
+            None
+        } else {
+            scan(&agents, state, &check, &blacklist, &counts, start)
+        };
+        let Some(i) = chosen else {
+            state.failed_at = Some(placed_in_group);
+            // The first pending request of a shape explains it for the rest of
+            // the cycle: agents only fill up, so none can take the others either.
+            let reason = state
+                .reason
+                .get_or_insert_with(|| summary(&agents, &check, &blacklist, &counts))
+                .clone();
+            out.pending.push(Pending {
+                task_id: request.task_id,
+                reason,
+            });
+            continue;
+        };
+        state.cursor = i + 1;
+        placements[shape.group as usize] += 1;
+        let agent = &mut agents[i];
+        let launch = place(agent, request, check.needs);
+        for &field in &shape.counted {
+            if let Some(v) = agent.values[field] {
+                counts.add(check.group, field, v);
+            }
+        }
+        agent.launches.push(launch);
+    }
+    Ok(decide(agents, out))
+}
+
+/// Agents from offers, in agent-id order, offers of one agent combined.
+fn build_agents<'a>(
+    offers: &'a [MatchOffer<'a>],
+    ids: &Ids<'a>,
+    texts: &mut Interner<'a>,
+) -> Vec<Agent<'a>> {
+    let mut by_id: BTreeMap<&str, Agent> = BTreeMap::new();
+    for offer in offers {
+        let agent = by_id.entry(offer.agent_id).or_insert_with(|| Agent {
+            id: offer.agent_id,
+            values: values_of(offer.hostname, &offer.attributes, &ids.fields, texts),
+            offer_ids: Vec::new(),
+            free: vec![0.0; ids.scalars.len()],
+            ports: Vec::new(),
+            launches: Vec::new(),
+        });
+        agent.offer_ids.push(offer.id);
+        for r in &offer.resources {
+            if let (Some(x), Some(&index)) = (r.scalar, ids.scalars.get(&(r.name, r.role))) {
+                agent.free[index] += x;
+            }
+            if r.name == "ports" && r.role == "*" {
+                agent.ports.extend(r.ranges.iter().flatten().copied());
+            }
+        }
+    }
+    let mut agents: Vec<Agent> = by_id.into_values().collect();
+    for agent in &mut agents {
+        agent.offer_ids.sort();
+        agent.ports = merge(std::mem::take(&mut agent.ports));
+    }
+    agents
+}
+
+/// Placement counts of existing tasks, by (group, field, value), for the
+/// fields a UNIQUE, MAX_PER or GROUP_BY of that group counts by. An existing
+/// task's agent is read from its offer, or else from `input.agents`.
+fn seed_counts<'a>(
+    input: &'a MatchInput<'a>,
+    ids: &Ids<'a>,
+    agents: &[Agent<'a>],
+    texts: &mut Interner<'a>,
+) -> Counts {
+    let groups = &ids.groups;
+    let mut counted: HashSet<(u32, usize)> = HashSet::default();
+    let mut counts = Counts::default();
+    for r in &input.requests {
+        for c in &r.constraints {
+            if matches!(c.operator, "UNIQUE" | "MAX_PER" | "GROUP_BY") {
+                let field = ids.field(c.field);
+                counted.insert((groups[r.group], field));
+                if c.operator == "GROUP_BY" {
+                    counts.spreads.entry((groups[r.group], field)).or_default();
+                }
+            }
+        }
+    }
+    let absent: Vec<(&str, Vec<Option<Value>>)> = input
+        .agents
+        .iter()
+        .map(|a| {
+            let values = values_of(a.hostname, &a.attributes, &ids.fields, texts);
+            (a.agent_id, values)
+        })
+        .collect();
+    let mut known: HashMap<&str, &[Option<Value>]> = HashMap::default();
+    for (id, values) in &absent {
+        known.insert(id, values);
+    }
+    for a in agents {
+        known.insert(a.id, &a.values);
+    }
+    for e in &input.existing {
+        let (Some(&group), Some(values)) = (groups.get(e.group), known.get(e.agent_id)) else {
+            continue;
+        };
+        for (field, value) in values.iter().enumerate() {
+            if let (true, Some(v)) = (counted.contains(&(group, field)), value) {
+                counts.add(group, field, *v);
+            }
+        }
+    }
+    counts
+}
+
+/// The first agent from `start` on, wrapping around, that takes the
+/// request; each that refuses it goes on one of the shape's skip lists.
+fn scan(
+    agents: &[Agent],
+    state: &mut ShapeState,
+    check: &Check<'_>,
+    blacklist: &HashSet<&str>,
+    counts: &Counts,
+    start: usize,
+) -> Option<usize> {
+    // Scan [start, n) then [0, start), skipping agents known to refuse.
+    for (lo, hi) in [(start, agents.len()), (0, start)] {
+        let mut i = state.next(lo);
+        while i < hi {
+            let agent = &agents[i];
+            let banned = blacklist.contains(agent.id);
+            match refusal(agent, check, banned, counts) {
+                None => return Some(i),
+                // GROUP_BY may take this agent later, once the others catch up.
+                Some(Refusal::Constraint(c)) if check.prepared[c].op == Op::GroupBy => {
+                    state.soft.refuse(i)
+                }
+                Some(_) => state.skip.refuse(i),
+            }
+            i = state.next(i + 1);
+        }
+    }
+    None
+}
+
+/// The cycle's decisions: each agent given launches is accepted, every
+/// other's offers declined.
+fn decide<'a>(agents: Vec<Agent<'a>>, mut out: Decisions<'a>) -> Decisions<'a> {
+    for agent in agents {
+        if agent.launches.is_empty() {
+            out.declines.extend(agent.offer_ids);
+        } else {
+            out.accepts.push(Placement {
+                agent_id: agent.id,
+                offer_ids: agent.offer_ids,
+                launches: agent.launches,
+            });
+        }
+    }
+    out.declines.sort();
+    out
+}

@@ -1,0 +1,132 @@
+//! Refusals: why an agent cannot take a request, checked in the order
+//! docs/matching.md gives, and the reason a pending request is given.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use super::constraints::{Counts, Interner, Op, Prepared, Value};
+use super::placement::Agent;
+use crate::request::TaskRequest;
+
+const EPSILON: f64 = 1e-9;
+
+/// Why an agent cannot take a request: the first failing check, in a fixed order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum Refusal {
+    Blacklisted,
+    Pinned,
+    Constraint(usize),
+    Resource(usize),
+    Ports,
+}
+
+fn describe(refusal: Refusal, request: &TaskRequest<'_>) -> String {
+    match refusal {
+        Refusal::Blacklisted => "agent blacklisted".into(),
+        Refusal::Pinned => format!("pinned to {}", request.agent_id.unwrap_or("")),
+        Refusal::Constraint(i) => {
+            let c = &request.constraints[i];
+            format!("constraint {} {} {}", c.field, c.operator, c.value)
+                .trim_end()
+                .to_string()
+        }
+        Refusal::Resource(i) => {
+            let r = &request.resources[i];
+            format!("not enough {} (role {})", r.name, r.role)
+        }
+        Refusal::Ports => "not enough ports".into(),
+    }
+}
+
+/// A request as a scan checks it: what its shape worked out once.
+pub(super) struct Check<'a> {
+    pub(super) request: &'a TaskRequest<'a>,
+    pub(super) prepared: &'a [Prepared],
+    /// The request's scalars as (index into `Agent::free`, amount).
+    pub(super) needs: &'a [(usize, f64)],
+    pub(super) group: u32,
+    pub(super) texts: &'a Interner<'a>,
+    pub(super) regexes: &'a [Option<Regex>],
+}
+
+pub(super) fn refusal(
+    agent: &Agent,
+    check: &Check<'_>,
+    blacklisted: bool,
+    counts: &Counts,
+) -> Option<Refusal> {
+    let request = check.request;
+    if blacklisted {
+        return Some(Refusal::Blacklisted);
+    }
+    if let Some(pin) = request.agent_id {
+        if pin != agent.id {
+            return Some(Refusal::Pinned);
+        }
+    }
+    for (i, c) in check.prepared.iter().enumerate() {
+        let value = agent.values[c.field];
+        let ok = match c.op {
+            Op::Eq => match value {
+                Some(Value::Text(t)) => c.text == Some(t),
+                Some(Value::Scalar(x)) => c.number == Some(x),
+                None => false,
+            },
+            Op::Like | Op::Unlike => {
+                let like = match (value, c.pattern.and_then(|p| check.regexes[p].as_ref())) {
+                    (Some(Value::Text(t)), Some(p)) => p.is_match(&check.texts.texts[t as usize]),
+                    _ => false,
+                };
+                like == (c.op == Op::Like)
+            }
+            Op::Unique | Op::MaxPer => {
+                value.is_some_and(|v| counts.get(check.group, c.field, v) < c.limit)
+            }
+            Op::GroupBy => {
+                value.is_some_and(|v| counts.spreads_to(check.group, c.field, v, c.limit))
+            }
+        };
+        if !ok {
+            return Some(Refusal::Constraint(i));
+        }
+    }
+    for (i, &(index, need)) in check.needs.iter().enumerate() {
+        if need - agent.free[index] >= EPSILON {
+            return Some(Refusal::Resource(i));
+        }
+    }
+    if request.port_count() > agent.free_ports() {
+        return Some(Refusal::Ports);
+    }
+    None
+}
+
+/// Why a request fits nowhere: each agent's first refusal, counted, sorted.
+pub(super) fn summary(
+    agents: &[Agent],
+    check: &Check<'_>,
+    blacklist: &HashSet<&str>,
+    counts: &Counts,
+) -> String {
+    if agents.is_empty() {
+        return "no offers".into();
+    }
+    let mut by_refusal: HashMap<Refusal, usize> = HashMap::default();
+    for agent in agents {
+        let banned = blacklist.contains(agent.id);
+        if let Some(r) = refusal(agent, check, banned, counts) {
+            *by_refusal.entry(r).or_insert(0) += 1;
+        }
+    }
+    // Two refusals may read the same (two equal constraints): their counts add up.
+    let mut why: BTreeMap<String, usize> = BTreeMap::new();
+    for (r, k) in by_refusal {
+        *why.entry(describe(r, check.request)).or_insert(0) += k;
+    }
+    why.into_iter()
+        .map(|(w, k)| format!("{w} on {k} agent{}", if k == 1 { "" } else { "s" }))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

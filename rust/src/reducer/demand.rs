@@ -1,0 +1,325 @@
+//! Demand: the task requests the matcher places, and the matching cycle
+//! that places them (see docs/reducer.md, **Request**, **Withdraw**,
+//! **Blacklist** and **match**).
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashSet as HashSet;
+use serde_bytes::ByteBuf;
+
+use super::{Interner, Reducer};
+use crate::effects::{Effect, LaunchTask};
+use crate::error::CoreError;
+use crate::matching::{self, Decisions, MatchInput, OutLaunch};
+use crate::messages::Resource;
+use crate::state::{Config, Id, State, Task, TaskId};
+
+impl Reducer {
+    /// Add task requests to the demand (see docs/reducer.md, **Request**).
+    pub(super) fn request(
+        &mut self,
+        tasks: Vec<(String, Vec<u8>)>,
+        now: f64,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), CoreError> {
+        let state = &mut self.state;
+        let mut ids: HashSet<&str> =
+            HashSet::with_capacity_and_hasher(tasks.len(), Default::default());
+        for (id, _) in &tasks {
+            if !ids.insert(id) {
+                return Err(CoreError::Rejected(format!(
+                    "task {id:?} appears twice in one Request"
+                )));
+            }
+            if state.tasks.contains_key(id.as_str()) {
+                return Err(CoreError::Rejected(format!(
+                    "task {id:?} is already known: a task id is launched once"
+                )));
+            }
+        }
+        if state.demand.iter().any(|(id, _)| ids.contains(id.as_str())) {
+            return Err(CoreError::Rejected(
+                "a requested task id is already requested".into(),
+            ));
+        }
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let was_empty = state.demand.is_empty();
+        for (id, bytes) in tasks {
+            state.demand.push_back((TaskId::from(id), Arc::from(bytes)));
+        }
+        if was_empty {
+            // Demand appears: offers are wanted again, and the refuse filters
+            // of earlier declines must not hide any agent.
+            state.suppressed = false;
+            out.push(Effect::Revive);
+        }
+        self.run_matching(now, out);
+        Ok(())
+    }
+
+    /// Drop requests not yet placed (see docs/reducer.md, **Withdraw**).
+    pub(super) fn withdraw(&mut self, task_ids: &[String], out: &mut Vec<Effect>) {
+        let state = &mut self.state;
+        if state.demand.is_empty() {
+            return;
+        }
+        let gone: HashSet<&str> = task_ids.iter().map(String::as_str).collect();
+        state.demand.retain(|(id, _)| !gone.contains(id.as_str()));
+        for id in &gone {
+            state.pending_reasons.remove(*id);
+        }
+        if state.demand.is_empty() && !state.suppressed {
+            state.suppressed = true;
+            out.push(Effect::Suppress);
+        }
+    }
+
+    /// Replace the agents the matcher must not use, then match again: a
+    /// shorter list may free agents for the demand.
+    pub(super) fn blacklist(
+        &mut self,
+        mut agent_ids: Vec<String>,
+        now: f64,
+        out: &mut Vec<Effect>,
+    ) {
+        agent_ids.sort_unstable();
+        agent_ids.dedup();
+        self.state.blacklist = Arc::new(agent_ids);
+        self.run_matching(now, out);
+    }
+
+    /// One matching cycle over the outstanding offers, when there is demand
+    /// and the framework may use offers (see docs/matching.md).
+    pub(super) fn run_matching(&mut self, now: f64, out: &mut Vec<Effect>) {
+        forget_known_requests(&mut self.state);
+        let state = &self.state;
+        if state.demand.is_empty()
+            || state.offers.is_empty()
+            || !state.registered
+            || state.is_reconciling()
+        {
+            return;
+        }
+        let input = matching_input(state, &self.config);
+        let decisions = match matching::match_offers(&input) {
+            Ok(d) => d,
+            // The strategy is checked when the config is read: unreachable.
+            Err(_) => return,
+        };
+        let cycle = Cycle::decided(&input, &decisions, &self.config, &mut self.interner);
+        cycle.commit(&mut self.state, now, out);
+    }
+}
+
+/// A request whose id became known meanwhile (a Track from the store) is
+/// not launched again.
+fn forget_known_requests(state: &mut State) {
+    if !state.demand.is_empty() {
+        let tasks = &state.tasks;
+        let known: Vec<TaskId> = state
+            .demand
+            .iter()
+            .filter(|(id, _)| tasks.contains_key(id.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !known.is_empty() {
+            state.demand.retain(|(id, _)| !known.contains(id));
+        }
+    }
+}
+
+/// The matcher's input, borrowed from the state: the demand, the
+/// outstanding offers, the blacklist, the live tasks it placed, and the
+/// agents without an offer now that such tasks may run on.
+fn matching_input<'s>(state: &'s State, config: &'s Config) -> MatchInput<'s> {
+    let requests: Vec<matching::TaskRequest<'_>> = state
+        .demand
+        .iter()
+        .map(|(_, bytes)| {
+            rmp_serde::from_slice(bytes).expect("requests are stored as they were decoded")
+        })
+        .collect();
+    let offered: HashSet<&str> = state.offers.values().map(|o| &*o.agent_id).collect();
+    MatchInput {
+        offers: state
+            .offers
+            .iter()
+            .map(|(id, o)| matching::MatchOffer {
+                id,
+                agent_id: &o.agent_id,
+                hostname: &o.hostname,
+                resources: o.resources.iter().map(Into::into).collect(),
+                attributes: o.attributes.iter().map(Into::into).collect(),
+            })
+            .collect(),
+        requests,
+        strategy: &config.matching_strategy,
+        blacklist: state.blacklist.iter().map(String::as_str).collect(),
+        existing: state
+            .groups
+            .iter()
+            .filter_map(|(task_id, group)| {
+                let agent = state.tasks.get(task_id.as_str())?.agent_id.as_deref()?;
+                Some(matching::Existing {
+                    group,
+                    agent_id: agent,
+                })
+            })
+            .collect(),
+        agents: state
+            .agents
+            .iter()
+            .filter(|(id, _)| !offered.contains(&***id))
+            .filter_map(|(id, a)| {
+                Some(matching::AgentInfo {
+                    agent_id: id,
+                    hostname: a.hostname.as_deref()?,
+                    attributes: Vec::new(),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// What a cycle decided, owned: its effects and the changes it makes to the
+/// state it was read from.
+struct Cycle {
+    /// One ACCEPT per agent used.
+    accepts: Vec<Effect>,
+    /// Each task launched, with its agent.
+    launched: Vec<(TaskId, Id)>,
+    /// Each request's group.
+    groups: Vec<(TaskId, Id)>,
+    placed: HashSet<TaskId>,
+    /// The offers accepted or declined: none stays outstanding.
+    used: Vec<String>,
+    declines: Vec<Id>,
+    /// Why each request left pending did not fit.
+    reasons: Vec<(TaskId, Arc<str>)>,
+    refuse_seconds: f64,
+}
+
+impl Cycle {
+    /// The decisions as effects and owned values, so that the borrowed input
+    /// can be dropped before the state changes.
+    fn decided(
+        input: &MatchInput<'_>,
+        decisions: &Decisions<'_>,
+        config: &Config,
+        interner: &mut Interner,
+    ) -> Self {
+        let groups: Vec<(TaskId, Id)> = input
+            .requests
+            .iter()
+            .map(|r| (TaskId::from(r.task_id), interner.intern(r.group)))
+            .collect();
+        let placed: HashSet<&str> = decisions
+            .accepts
+            .iter()
+            .flat_map(|p| p.launches.iter().map(|l| l.task_id))
+            .collect();
+        // Every request placed: the framework wants nothing more for now.
+        let refuse_seconds = config.refuse_seconds(decisions.pending.is_empty());
+        let mut accepts = Vec::new();
+        let mut launched = Vec::new();
+        for p in &decisions.accepts {
+            let agent_id = interner.intern(p.agent_id);
+            let launches = p
+                .launches
+                .iter()
+                .map(|l| launch_task(l, &agent_id))
+                .collect::<Vec<_>>();
+            for l in &launches {
+                launched.push((TaskId::from(l.task_id.as_str()), agent_id.clone()));
+            }
+            accepts.push(Effect::Accept {
+                offer_ids: p.offer_ids.iter().map(|&id| id.to_owned()).collect(),
+                agent_id,
+                launches,
+                refuse_seconds,
+            });
+        }
+        let reasons: Vec<(TaskId, Arc<str>)> = decisions
+            .pending
+            .iter()
+            .map(|p| (TaskId::from(p.task_id), Arc::from(p.reason.as_str())))
+            .collect();
+        let used: Vec<String> = decisions
+            .accepts
+            .iter()
+            .flat_map(|p| p.offer_ids.iter())
+            .chain(decisions.declines.iter())
+            .map(|&id| id.to_owned())
+            .collect();
+        let declines: Vec<Id> = decisions.declines.iter().map(|&id| Id::from(id)).collect();
+        let placed: HashSet<TaskId> = placed.into_iter().map(TaskId::from).collect();
+        Cycle {
+            accepts,
+            launched,
+            groups,
+            placed,
+            used,
+            declines,
+            reasons,
+            refuse_seconds,
+        }
+    }
+
+    /// Record the cycle in the state and emit its effects: the ACCEPTs, one
+    /// DECLINE of the offers left over, and SUPPRESS once nothing is wanted.
+    fn commit(self, state: &mut State, now: f64, out: &mut Vec<Effect>) {
+        for id in &self.used {
+            state.offers.remove(id.as_str());
+        }
+        for (task_id, agent_id) in self.launched {
+            state
+                .tasks
+                .insert(task_id, Task::staging(Some(agent_id), now));
+        }
+        for (task_id, group) in self.groups {
+            if self.placed.contains(&task_id) {
+                state.groups.insert(task_id, group);
+            }
+        }
+        state.demand.retain(|(id, _)| !self.placed.contains(id));
+        state.pending_reasons = self.reasons.into_iter().collect();
+        out.extend(self.accepts);
+        if !self.declines.is_empty() {
+            out.push(Effect::Decline {
+                offer_ids: self.declines,
+                refuse_seconds: self.refuse_seconds,
+            });
+        }
+        if state.demand.is_empty() && !state.suppressed {
+            state.suppressed = true;
+            out.push(Effect::Suppress);
+        }
+    }
+}
+
+/// A launch as the ACCEPT effect carries it, owned.
+fn launch_task(l: &OutLaunch<'_>, agent_id: &Id) -> LaunchTask {
+    LaunchTask {
+        task_id: l.task_id.to_owned(),
+        agent_id: agent_id.clone(),
+        name: l.name.to_owned(),
+        resources: l
+            .resources()
+            .map(|r| Resource {
+                name: r.name.to_owned(),
+                scalar: r.scalar,
+                ranges: r.ranges.map(<[_]>::to_vec),
+                set: r.set.map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
+                role: r.role.to_owned(),
+            })
+            .collect(),
+        payload: ByteBuf::from(l.payload.to_vec()),
+        named_ports: l
+            .named_ports
+            .iter()
+            .map(|&(name, port)| (name.to_owned(), port))
+            .collect(),
+    }
+}
