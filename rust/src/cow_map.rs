@@ -37,10 +37,12 @@ const LEAF_MAX: usize = 32;
 
 type Hasher = BuildHasherDefault<FxHasher>;
 type Leaf<K, V> = HashMap<K, V, Hasher>;
+/// A branch's slot: empty until a key's path goes through it.
+type Child<K, V> = Option<Arc<Node<K, V>>>;
 
 #[derive(Clone, Debug)]
 enum Node<K, V> {
-    Branch([Option<Arc<Node<K, V>>>; FANOUT]),
+    Branch([Child<K, V>; FANOUT]),
     Leaf(Leaf<K, V>),
 }
 
@@ -187,7 +189,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         let Node::Leaf(leaf) = node else {
             unreachable!("the loop ends on a leaf")
         };
-        let mut children: [Option<Arc<Node<K, V>>>; FANOUT] = Default::default();
+        let mut children: [Child<K, V>; FANOUT] = Default::default();
         for (key, value) in leaf.drain() {
             let child = children[slot(hash_of(&key), depth)]
                 .get_or_insert_with(|| Arc::new(Node::Leaf(HashMap::default())));
@@ -234,7 +236,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
 /// The entries of a [`CowMap`], depth first.
 pub struct Iter<'a, K, V> {
     /// The children still to visit of each branch above the current leaf.
-    branches: Vec<std::slice::Iter<'a, Option<Arc<Node<K, V>>>>>,
+    branches: Vec<std::slice::Iter<'a, Child<K, V>>>,
     leaf: hash_map::Iter<'a, K, V>,
 }
 
