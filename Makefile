@@ -56,7 +56,7 @@ bench: build
 
 # The benchmarks at a tiny size: they must keep running, not measure anything.
 bench-smoke: build
-	$(PY) bench/reducer.py --messages 20000 --tasks 2000
+	$(PY) bench/reducer.py --messages 20000 --tasks 2000 --held-tasks 2000
 	$(PY) bench/inbox.py --messages 20000
 	$(PY) bench/memory.py --tasks 20000
 	$(PY) bench/matching.py --agents 500 --tasks 2000
