@@ -19,8 +19,8 @@ from ark.matching import (
     Pending,
     TaskRequest,
     match_offers,
-    reference_match,
 )
+from ark.reference import reference_match
 
 AGENTS = [f"a{i}" for i in range(6)]
 RACKS = ["r1", "r2", "r3"]
