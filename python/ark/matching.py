@@ -16,7 +16,6 @@ take stays pending with the reason each agent gave.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Sequence
 from typing import Literal, TypeAlias
 
@@ -24,6 +23,7 @@ import msgspec
 
 from ark import _core
 from ark import messages as m
+from ark.decoding import decode_pausing_gc
 from ark.messages import Constraint, TaskRequest
 
 __all__ = [
@@ -39,8 +39,6 @@ __all__ = [
 ]
 
 Strategy: TypeAlias = Literal["binpack", "spread"]
-# Above this many bytes (about a thousand launches), decoding pauses the GC.
-_LARGE = 1 << 16
 
 
 class Existing(msgspec.Struct, frozen=True, array_like=True):
@@ -120,19 +118,4 @@ def match_offers(
             list(offers), list(requests), strategy, list(blacklist), list(existing), list(agents)
         )
     )
-    return _decode(_core.match_offers(data))
-
-
-def _decode(data: bytes) -> Decisions:
-    if len(data) < _LARGE:
-        return _decoder.decode(data)
-    # Tens of thousands of launches make as many lists, which trigger the
-    # cyclic GC again and again (each pass walking every live object): that
-    # cost twice the decoding itself. The decisions hold no cycles.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _decoder.decode(data)
-    finally:
-        if enabled:
-            gc.enable()
+    return decode_pausing_gc(_decoder, _core.match_offers(data))
