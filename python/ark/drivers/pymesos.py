@@ -27,13 +27,12 @@ from typing import Any
 from ark import _core, wire
 from ark import effects as fx
 from ark import messages as m
+from ark.drivers.framework_info import framework_info
 from ark.errors import ArkError
 
 __all__ = ["PymesosDriver"]
 
 log = logging.getLogger(__name__)
-
-ONE_WEEK = 7 * 24 * 3600.0
 
 
 class PymesosDriver:
@@ -58,10 +57,7 @@ class PymesosDriver:
         principal: str | None = None,
         secret: str | None = None,
     ) -> None:
-        info = dict(framework)
-        info.setdefault("user", "root")
-        info.setdefault("name", "ark")
-        info.setdefault("failover_timeout", ONE_WEEK)
+        info = framework_info(framework)
         self._master = master.removeprefix("http://")
         self._info = info
         self._auth = (principal, secret)
