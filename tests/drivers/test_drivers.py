@@ -29,7 +29,8 @@ from ark.drivers.pymesos import _Callbacks
 from ark.recordio import frame
 from ark.reference import events as ref
 from ark.sim import AgentShape, Cluster
-from sim.sim_client import fast_config, wait_until
+from sim.sim_client import fast_config
+from waiting import wait_until
 
 N = 12
 

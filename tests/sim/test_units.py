@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from sim_client import Subscriber, request, wait_until
+from sim_client import Subscriber, request
 
 from ark.drivers.detector import DetectorError, parse_zk_url
 from ark.recordio import RecordIOError
 from ark.sim import AgentShape, ClusterConfig, RecordIODecoder, frame
 from ark.sim.__main__ import parse_args
 from ark.sim.resources import ResourceError, Resources
+from waiting import wait_until
 
 
 def test_recordio_round_trip_across_any_split() -> None:
