@@ -17,12 +17,13 @@ pymesos is an optional extra (``pip install ark-mesos[pymesos]``); on Python
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import msgspec
 
 from ark import _core, wire
 from ark import effects as fx
@@ -166,7 +167,7 @@ class _Callbacks:
     def _emit_event(self, name: str, event: dict[str, Any]) -> None:
         """Lift a v1 JSON ``Event`` in Rust, as the native driver does, and push it."""
         try:
-            lifted = _core.decode_event(json.dumps(event).encode(), "json")
+            lifted = _core.decode_event(msgspec.json.encode(event), "json")
             if lifted is not None:
                 self._push(lifted[1])
         except Exception:
