@@ -6,11 +6,12 @@ agents (each offer with cpus, mem, disk, ports and three attributes), and
 stream, to the bytes of its Ark message, ready for the inbox (what a driver
 does per event):
 
-- Python, JSON: ``json.loads`` + ``ark.wire.event`` + msgspec encode
-  (the pymesos bridge's road);
-- Python, protobuf: ``protobuf`` parse + ``ark.protobuf.event`` + encode;
-- Rust, JSON and protobuf: ``ark._core.decode_event`` (the native driver's
-  roads).
+- Python, JSON: ``json.loads`` + ``ark.reference.events.event_from_json``
+  + msgspec encode (the reference lift);
+- Python, protobuf: ``protobuf`` parse + ``ark.reference.events.event_from_protobuf``
+  + encode;
+- Rust, JSON and protobuf: ``ark._core.decode_event`` (the drivers'
+  roads: the native driver's, and the pymesos bridge's in JSON).
 
 The events are the same in both encodings (JSON is the protobuf's JSON
 mapping). Best of ``--repeat`` runs, all in one process.
@@ -25,9 +26,10 @@ import json
 import time
 from collections.abc import Callable
 
-from ark import _core, wire
+from ark import _core
 from ark import messages as m
 from ark import protobuf as pb
+from ark.reference import events as ref
 
 
 def offers_event(agents: int) -> m.Offers:
@@ -67,13 +69,13 @@ def update_events(count: int) -> list[m.Update]:
 
 
 def python_json(record: bytes) -> bytes:
-    message = wire.event(json.loads(record))
+    message = ref.event_from_json(json.loads(record))
     assert message is not None
     return m.encode(message)
 
 
 def python_protobuf(record: bytes) -> bytes:
-    message = pb.event(record)
+    message = ref.event_from_protobuf(record)
     assert message is not None
     return m.encode(message)
 
@@ -117,7 +119,7 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, messages in workloads.items():
-        proto = [pb.encode_event(message) for message in messages]
+        proto = [ref.encode_event(message) for message in messages]
         text = [json.dumps(pb.to_json(r, pb.Event), separators=(",", ":")).encode() for r in proto]
         # The roads agree before they are timed.
         for message, p, j in zip(messages[:100], proto, text, strict=False):

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from ark.sim import AgentShape, Cluster, ClusterConfig, Timing  # noqa: E402
+from workload import wait_until  # noqa: E402
 from zookeeper_server import ZooKeeperServer  # noqa: E402
 
 SCRIPT = ROOT / "tests" / "ha" / "keep_n_process.py"
@@ -33,15 +34,6 @@ N = 12
 
 def elections(log: Path) -> list[int]:
     return [int(x.split()[1]) for x in log.read_text().splitlines()] if log.exists() else []
-
-
-def wait(predicate, timeout: float = 60.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out")
-        time.sleep(0.002)
-    return value
 
 
 def trial(zk: str, session_timeout: float, tmp: Path) -> tuple[float, float]:
@@ -63,19 +55,19 @@ def trial(zk: str, session_timeout: float, tmp: Path) -> tuple[float, float]:
         ]
         try:
             # The log, not its index: an index of 0 would read as "not yet".
-            leader_log = wait(lambda: next((log for log in logs if elections(log)), None))
+            leader_log = wait_until(lambda: next((log for log in logs if elections(log)), None))
             first = logs.index(leader_log)
             procs[first].send_signal(signal.SIGKILL)
             killed = time.perf_counter()
             other = logs[1 - first]
-            epoch = wait(lambda: elections(other))[0]
+            epoch = wait_until(lambda: elections(other))[0]
             elected = time.perf_counter() - killed
 
             def launched() -> bool:
                 tasks = [t for f in cluster.state()["frameworks"] for t in f["tasks"]]
                 return any(f"-e{epoch}-" in t["id"] for t in tasks)
 
-            wait(launched)
+            wait_until(launched)
             return elected, time.perf_counter() - killed
         finally:
             for p in procs:

@@ -25,8 +25,8 @@ from ark.matching import (
     _encoder,
     _Input,
     match_offers,
-    reference_match,
 )
+from ark.reference import reference_match
 
 
 def agents(n: int) -> list[m.Offer]:

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from ark.sim import AgentShape, Cluster, ClusterConfig, RecordIODecoder, TaskBehaviour, Timing
+from workload import wait_until
 
 
 class Stream:
@@ -83,13 +84,6 @@ class Stream:
                 elif kind == "SUBSCRIBED":
                     self.framework_id = event["subscribed"]["framework_id"]["value"]
                     self.subscribed.set()
-
-    def wait(self, predicate: Any, timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("bench condition not reached")
-            time.sleep(0.002)
 
 
 class Caller:
@@ -158,7 +152,7 @@ def main() -> None:
 
         # 1. SUBSCRIBE triggers an allocation: every agent offered at once.
         stream = Stream(cluster.url)
-        stream.wait(lambda: len(stream.offers) >= a.agents)
+        wait_until(lambda: len(stream.offers) >= a.agents, 600)
         assert stream.offers_at is not None
         wire = stream.offers_at - stream.sent
         print(
@@ -181,7 +175,7 @@ def main() -> None:
         print(
             f"allocation alone: {made:,} offers in {alloc_s:.3f} s ({made / alloc_s:,.0f} offers/s)"
         )
-        stream.wait(lambda: len(stream.offers) >= a.agents)
+        wait_until(lambda: len(stream.offers) >= a.agents, 600)
 
         # 2. Launch every task, a.tasks_per_agent per offer, over one keep-alive connection.
         assert stream.stream_id is not None
@@ -190,7 +184,7 @@ def main() -> None:
         for n, offer in enumerate(stream.offers[: a.agents]):
             caller.call(launch_call(offer, a.tasks_per_agent, n * a.tasks_per_agent))
         launch_s = time.perf_counter() - t1
-        stream.wait(lambda: stream.updates >= total_tasks)
+        wait_until(lambda: stream.updates >= total_tasks, 600)
         all_s = time.perf_counter() - t1
         print(
             f"launched {total_tasks:,} tasks in {a.agents:,} ACCEPT calls in {launch_s:.2f} s "
@@ -204,7 +198,7 @@ def main() -> None:
         t2 = time.perf_counter()
         caller.call({"type": "RECONCILE", "reconcile": {"tasks": []}})
         queued = time.perf_counter() - t2
-        stream.wait(lambda: stream.updates >= before + total_tasks)
+        wait_until(lambda: stream.updates >= before + total_tasks, 600)
         stream_s = time.perf_counter() - t2
         print(
             f"streamed {total_tasks:,} status updates to one subscriber in {stream_s:.2f} s "

@@ -4,16 +4,32 @@ A framework's life in one stream: it subscribes, takes offers and launches its
 tasks, the tasks start and run, then a steady state of status updates (new
 ones, retried duplicates, tasks ending), heartbeats, offers declined or left
 to expire, rescinds, and a reconciliation now and then.
+
+Also the benches' one way to wait for a condition (:func:`wait_until`).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from ark import messages as m
 
 TASKS_PER_OFFER = 10
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 60.0) -> T:
+    """Poll ``predicate`` until truthy and return its value; `TimeoutError` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("bench condition not reached")
+        time.sleep(0.002)
+    return value
 
 
 def _uuid(rng: random.Random) -> bytes:

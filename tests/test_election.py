@@ -5,14 +5,13 @@ from __future__ import annotations
 import signal
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ark.election import LeaderElection, Term
 from ark.sim import AgentShape, Cluster
-from sim.sim_client import fast_config, wait_until
+from sim.sim_client import fast_config
 from test_high_availability import N, Process, exactly_n_running, tasks
+from waiting import wait_until
 from zookeeper_server import ZooKeeperServer
 
 
@@ -28,10 +27,6 @@ class Candidate:
         self.revoked += 1
 
 
-def until(predicate: Callable[[], Any], timeout: float = 30.0) -> None:
-    wait_until(predicate, timeout, getattr(predicate, "__name__", "condition"))
-
-
 def test_one_leader_at_a_time_and_terms_grow(zookeeper: str) -> None:
     path = f"/ark-election-{uuid.uuid4().hex[:8]}"
     candidates = [Candidate(zookeeper, path) for _ in range(3)]
@@ -39,7 +34,7 @@ def test_one_leader_at_a_time_and_terms_grow(zookeeper: str) -> None:
         c.election.start()
     epochs = []
     while candidates:
-        until(lambda: any(c.terms for c in candidates))
+        wait_until(lambda: any(c.terms for c in candidates), 30)
         leaders = [c for c in candidates if c.terms]
         assert len(leaders) == 1, "one leader at a time"
         (leader,) = leaders
@@ -55,12 +50,12 @@ def test_a_zookeeper_restart_steps_the_leader_down_then_elects_anew() -> None:
     try:
         leader = Candidate(server.hosts, "/ark-restart", session_timeout=4.0)
         leader.election.start()
-        until(lambda: leader.terms)
+        wait_until(lambda: leader.terms, 30)
         server.stop()
-        until(lambda: leader.revoked == 1, 10)
+        wait_until(lambda: leader.revoked == 1, 10)
         assert not leader.election.is_leader
         server.start()
-        until(lambda: len(leader.terms) == 2)
+        wait_until(lambda: len(leader.terms) == 2, 30)
         assert leader.terms[1].epoch > leader.terms[0].epoch
         leader.election.stop()
     finally:
@@ -78,11 +73,11 @@ def test_a_paused_leader_is_replaced_and_stays_down_when_it_wakes(
             leader = wait_until(
                 lambda: next((p for p in procs if p.elections()), None), 30, "a leader"
             )
-            until(lambda: exactly_n_running(cluster))
+            wait_until(lambda: exactly_n_running(cluster), 30)
             other = next(p for p in procs if p is not leader)
             leader.kill(signal.SIGSTOP)
-            until(other.elections)
-            until(lambda: exactly_n_running(cluster))
+            wait_until(other.elections, 30)
+            wait_until(lambda: exactly_n_running(cluster), 30)
             leader.kill(signal.SIGCONT)
             time.sleep(2.0)  # give the woken leader every chance to misbehave
             assert len(leader.elections()) == 1, "it must not lead again"

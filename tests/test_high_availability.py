@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from ark.sim import AgentShape, Cluster
-from sim.sim_client import fast_config, wait_until
+from sim.sim_client import fast_config
+from waiting import wait_until
 
 N = 12
 TRIALS = int(os.environ.get("ARK_HA_TRIALS", "20"))

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ark import messages as m
@@ -19,8 +19,8 @@ from ark.matching import (
     Pending,
     TaskRequest,
     match_offers,
-    reference_match,
 )
+from ark.reference import reference_match
 
 AGENTS = [f"a{i}" for i in range(6)]
 RACKS = ["r1", "r2", "r3"]
@@ -150,7 +150,6 @@ def run(args: tuple) -> tuple[Decisions, Decisions]:  # type: ignore[type-arg]
     )
 
 
-@settings(max_examples=500)
 @given(cycle)
 def test_rust_and_reference_decide_the_same(args: tuple) -> None:  # type: ignore[type-arg]
     rust, reference = run(args)
@@ -180,7 +179,6 @@ def spread_requests(draw: st.DrawFn) -> list[TaskRequest]:
     ]
 
 
-@settings(max_examples=300)
 @given(
     st.tuples(
         offers(),
@@ -197,7 +195,6 @@ def test_rust_and_reference_agree_on_group_by(args: tuple) -> None:  # type: ign
     assert rust == reference
 
 
-@settings(max_examples=300)
 @given(cycle)
 def test_decisions_respect_offers_and_constraints(args: tuple) -> None:  # type: ignore[type-arg]
     offered, reqs, _, blacklist, _ = args
@@ -243,7 +240,6 @@ def test_decisions_respect_offers_and_constraints(args: tuple) -> None:  # type:
         assert len(taken) == len(set(taken)) and set(taken) <= ports
 
 
-@settings(max_examples=200)
 @given(st.integers(1, 6), st.integers(0, 6), st.sampled_from(["binpack", "spread"]))
 def test_one_per_agent_fits_whenever_there_are_agents(
     agents: int, tasks: int, strategy: str

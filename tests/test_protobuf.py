@@ -1,10 +1,10 @@
 """Both encodings of events: four lifts of one event agree, and nothing Ark models is lost.
 
-An Ark message goes to a serialized ``Event`` (``ark.protobuf.encode_event``)
+An Ark message goes to a serialized ``Event`` (``ark.reference.events.encode_event``)
 and back by four roads: protobuf in Rust (``ark._core.decode_event``, the
-native driver's) and in Python (``ark.protobuf.event``); and, through
+native driver's) and in Python (``ark.reference.events.event_from_protobuf``); and, through
 Mesos's JSON mapping, JSON in Rust (``decode_event(..., "json")``) and in
-Python (``ark.wire.event``, the pymesos bridge's). Each must give the
+Python (``ark.reference.events.event_from_json``). Each must give the
 message it started from, and on a damaged JSON event the two JSON roads
 must agree on whether it is an error.
 """
@@ -24,6 +24,7 @@ from ark import effects as fx
 from ark import messages as m
 from ark import protobuf as pb
 from ark.errors import MessageError
+from ark.reference import events as ref
 from ark.wire import WireError
 
 _DECODER = msgspec.msgpack.Decoder(m.Message)
@@ -96,14 +97,14 @@ events = st.one_of(
 
 @given(events)
 def test_every_road_back_gives_the_message_it_started_from(message: m.Message) -> None:
-    data = pb.encode_event(message)
+    data = ref.encode_event(message)
     rust = _core.decode_event(data)
     assert rust is not None
     assert rust[0] == type(message).__name__
     assert _DECODER.decode(rust[1]) == message
-    assert pb.event(data) == message
+    assert ref.event_from_protobuf(data) == message
     obj = pb.to_json(data, pb.Event)
-    assert wire.event(obj) == message
+    assert ref.event_from_json(obj) == message
     rust_json = _core.decode_event(json.dumps(obj).encode(), "json")
     assert rust_json is not None
     assert rust_json[0] == type(message).__name__
@@ -135,7 +136,7 @@ def _paths(obj: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...
 
 def _lift_json_in_python(obj: object) -> m.Message | str | None:
     try:
-        return wire.event(obj)  # type: ignore[arg-type]
+        return ref.event_from_json(obj)  # type: ignore[arg-type]
     except WireError:
         return "error"
 
@@ -150,7 +151,7 @@ def _lift_json_in_rust(obj: object) -> m.Message | str | None:
 
 @given(events, st.data())
 def test_the_json_roads_agree_on_damaged_events(message: m.Message, data: st.DataObject) -> None:
-    obj = pb.to_json(pb.encode_event(message), pb.Event)
+    obj = pb.to_json(ref.encode_event(message), pb.Event)
     paths = _paths(obj)
     for _ in range(data.draw(st.integers(1, 2))):
         path = data.draw(st.sampled_from(paths))
@@ -170,7 +171,7 @@ def test_the_json_roads_agree_on_damaged_events(message: m.Message, data: st.Dat
 
 @given(events)
 def test_json_mapping_and_bytes_round_trip(message: m.Message) -> None:
-    data = pb.encode_event(message)
+    data = ref.encode_event(message)
     assert pb.to_protobuf(pb.to_json(data, pb.Event), pb.Event) == data
 
 
@@ -178,7 +179,7 @@ def test_events_ark_does_not_model_are_none_on_every_road() -> None:
     for kind in (9, 10, 11, 99):  # inverse offers, their rescind, operations, newer
         data = bytes([0x08, kind])  # field 1 (type), varint
         assert _core.decode_event(data) is None
-        assert pb.event(data) is None
+        assert ref.event_from_protobuf(data) is None
 
 
 BAD_EVENTS = {
@@ -227,17 +228,17 @@ def test_a_bad_event_is_the_same_named_error_in_rust_and_python(name: str) -> No
     with pytest.raises(MessageError) as rust:
         _core.decode_event(data)
     with pytest.raises(WireError) as python:
-        pb.event(data)
+        ref.event_from_protobuf(data)
     where = str(python.value).split(":")[0]
     assert where in str(rust.value), (str(rust.value), str(python.value))
 
 
 def test_a_newer_reason_drops_the_reason_not_the_update() -> None:
-    data = pb.encode_event(m.Update(m.TaskStatus("t1", "TASK_FAILED", reason="REASON_GC_ERROR")))
+    data = ref.encode_event(m.Update(m.TaskStatus("t1", "TASK_FAILED", reason="REASON_GC_ERROR")))
     newer = data.replace(b"\x50\x04", b"\x50\x63")  # reason (field 10, varint) 4 -> 99
     assert newer != data
     expected = m.Update(m.TaskStatus("t1", "TASK_FAILED"))
-    assert pb.event(newer) == expected
+    assert ref.event_from_protobuf(newer) == expected
     rust = _core.decode_event(newer)
     assert rust is not None and _DECODER.decode(rust[1]) == expected
 

@@ -117,6 +117,29 @@ def offer_ids(effect: fx.Effect) -> list[str]:
     return effect.offer_ids if isinstance(effect, fx.Accept | fx.Decline) else []
 
 
+def check_offers_end(
+    before: StateView, message: Any, effects: list[fx.Effect], after: StateView
+) -> None:
+    """An offer leaves the held ones only accepted, declined or rescinded.
+
+    Rescinded by the master explicitly (``Rescind``) or implicitly: it
+    rescinds a lost agent's offers, and every offer of a subscription that
+    ended. With the teardown's check that none outlives its hold, every
+    offer is eventually accepted, declined or rescinded.
+    """
+    held = {o.offer_id for o in before.offers}
+    left = held - {o.offer_id for o in after.offers}
+    used = {i for e in effects for i in offer_ids(e)}
+    rescinded: set[str] = set()
+    if isinstance(message, m.Rescind):
+        rescinded = {message.offer_id}
+    elif isinstance(message, m.Failure) and message.executor_id is None:
+        rescinded = {o.offer_id for o in before.offers if o.agent_id == message.agent_id}
+    elif isinstance(message, m.Disconnected | m.Error):
+        rescinded = held
+    assert left <= used | rescinded, f"{message!r} dropped offers {left - used - rescinded}"
+
+
 class ReducerComparison(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -146,6 +169,7 @@ class ReducerComparison(RuleBasedStateMachine):
         if error is not None:
             assert after == before, "a rejected message changed the state"
         self.check_step(before, message, effects, after, error is None)
+        check_offers_end(before, message, effects, after)
         self.view = after
         return effects
 
@@ -386,6 +410,10 @@ class ReducerComparison(RuleBasedStateMachine):
             if self.view.reconciliation.phase == "explicit":
                 self.send(m.ReconcileTimeout(self.view.reconciliation.round))
         assert self.view.reconciliation.phase == "idle"
+        # Every offer is eventually accepted, declined or rescinded: none outlives its hold.
+        self.now += CONFIG.offer_hold_seconds
+        self.send(m.Tick())
+        assert not self.view.offers, "offers outlived their hold"
 
 
 def test_rust_core_matches_the_reference() -> None:
@@ -414,6 +442,7 @@ class DemandComparison(RuleBasedStateMachine):
 
     def send(self, message: Any) -> list[fx.Effect]:
         self.now += 1.0
+        before = self.rust.view()
         outcomes = []
         for reducer in (self.rust, self.reference):
             try:
@@ -427,6 +456,7 @@ class DemandComparison(RuleBasedStateMachine):
         assert view == self.reference.view(), f"{message!r}"
         # Requests are placed once: a launched id is never in the demand too.
         assert not {r.task_id for r in view.demand} & {t.task_id for t in view.tasks}
+        check_offers_end(before, message, effects, view)
         return effects
 
     @rule(ids=st.permutations(OFFERS), cpus=st.sampled_from([1.0, 2.0, 4.0]), n=st.integers(1, 4))
@@ -481,6 +511,12 @@ class DemandComparison(RuleBasedStateMachine):
     @rule(suppress=st.booleans())
     def suppression(self, suppress: bool) -> None:
         self.send(m.Suppress() if suppress else m.Revive())
+
+    def teardown(self) -> None:
+        # Every offer is eventually accepted, declined or rescinded: none outlives its hold.
+        self.now += CONFIG.offer_hold_seconds
+        self.send(m.Tick())
+        assert not self.rust.view().offers, "offers outlived their hold"
 
 
 def test_demand_in_the_core_matches_the_reference() -> None:

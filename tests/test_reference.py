@@ -1,18 +1,24 @@
-"""The Python reference reducer, transition by transition, against ``docs/reducer.md``.
+"""Both reducers, transition by transition, against ``docs/reducer.md``.
 
 Every expected value here is worked out by hand from the specification, never
-by running the reducer under test.
+by running the reducer under test. Each case runs against the Python
+reference and the Rust core (``ark.core.Reducer``): the property tests hold
+the two to each other, these hold each to the text.
 """
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import msgspec
 import pytest
 
+import ark.core
+import ark.reference
 from ark import effects as fx
 from ark import messages as m
 from ark.errors import CommandRejected, MessageError
-from ark.reference import Reducer
 from ark.state import (
     AgentRecord,
     Config,
@@ -35,6 +41,18 @@ CONFIG = Config(
 U1 = bytes(range(16))
 U2 = bytes(range(1, 17))
 IDLE = Reconciliation("idle", 0, [], None, 0, None)
+
+IMPLEMENTATIONS = {"reference": ark.reference.Reducer, "rust": ark.core.Reducer}
+#: The reducer the cases and helpers build; `implementation` rebinds it to each in turn.
+Reducer: Any = ark.reference.Reducer
+
+
+@pytest.fixture(autouse=True, params=sorted(IMPLEMENTATIONS))
+def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every case once per implementation (test ids ``[reference]`` / ``[rust]``)."""
+    monkeypatch.setattr(sys.modules[__name__], "Reducer", IMPLEMENTATIONS[request.param])
+    name: str = request.param
+    return name
 
 
 # --- helpers ------------------------------------------------------------------------
@@ -525,7 +543,14 @@ def test_unreconciled_lists_every_pending_task_sorted() -> None:
 
 
 @pytest.mark.parametrize("round_", [0, 2, 5, -1])
-def test_a_timeout_for_another_round_is_ignored(round_: int) -> None:
+def test_a_timeout_for_another_round_is_ignored(
+    round_: int, implementation: str, request: pytest.FixtureRequest
+) -> None:
+    if implementation == "rust" and round_ < 0:
+        # Found by running these cases against Rust: its round is a u32, so a
+        # negative one is malformed there; the text says only "ignored unless
+        # round equals the current round". To settle in docs/reducer.md.
+        request.applymarker(pytest.mark.xfail(raises=MessageError, strict=True))
     r = reconciling()
     before = r.view()
     assert r.step(m.ReconcileTimeout(round_), 12.0) == []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,6 +22,7 @@ from ark.errors import HookError
 from ark.scheduler import NoReply, Scheduler
 from ark.state import Config
 from ark.state_manager import Reply, StateManager, Step
+from waiting import wait_until
 
 UUID = b"u" * 16
 
@@ -49,15 +49,6 @@ class RecordingDriver:
     def of(self, kind: type) -> list[Any]:
         with self.lock:
             return [e for e in self.effects if isinstance(e, kind)]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.005)
-    return value
 
 
 class Question(m.Custom):
@@ -115,7 +106,7 @@ def scheduler(driver: RecordingDriver) -> Any:
 def register(scheduler: Scheduler[Any]) -> None:
     scheduler.push(m.Subscribed("fw-1"))
     # No task yet: reconciliation is one implicit round and ends at once.
-    wait_for(lambda: scheduler.snapshot().reconciliation_phase == "idle")
+    wait_until(lambda: scheduler.snapshot().reconciliation_phase == "idle")
 
 
 def test_hook_commands_apply_before_the_next_message(
@@ -126,7 +117,7 @@ def test_hook_commands_apply_before_the_next_message(
     scheduler.push(m.Update(m.TaskStatus("t1", "TASK_RUNNING", agent_id="a1", uuid=UUID)))
     # Arrives after the RUNNING update: the hook's Kill must already be out.
     scheduler.push(m.Update(m.TaskStatus("t1", "TASK_KILLED", agent_id="a1", uuid=b"v" * 16)))
-    wait_for(lambda: len(scheduler.state) == 2)
+    wait_until(lambda: len(scheduler.state) == 2)
     assert scheduler.state == ("t1 TASK_RUNNING", "t1 TASK_KILLED")
     kinds = [type(e).__name__ for e in driver.effects if not isinstance(e, fx.Decline)]
     assert kinds[-4:] == ["Accept", "Acknowledge", "Kill", "Acknowledge"]
@@ -175,7 +166,7 @@ def test_reconciliation_rounds_run_on_timers_and_report_the_silent(
     scheduler.push(m.Update(m.TaskStatus("t1", "TASK_STARTING", agent_id="a1", uuid=UUID)))
     scheduler.push(m.Reconcile())
     # t1 never answers: three explicit rounds on the backoff timers, then reported.
-    wait_for(lambda: any(s.startswith("unreconciled") for s in scheduler.state))
+    wait_until(lambda: any(s.startswith("unreconciled") for s in scheduler.state))
     assert scheduler.state[-1] == "unreconciled ['t1']"
     explicit = [r for r in driver.of(fx.Reconcile) if r.tasks]
     assert [t.task_id for r in explicit for t in r.tasks] == ["t1"] * 3
@@ -187,7 +178,7 @@ def test_ticks_decline_offers_held_too_long(driver: RecordingDriver) -> None:
     with s:
         register(s)
         s.push(m.Offers([m.Offer("o1", "a1", "h1")]))
-        wait_for(lambda: any("o1" in d.offer_ids for d in driver.of(fx.Decline)))
+        wait_until(lambda: any("o1" in d.offer_ids for d in driver.of(fx.Decline)))
         assert s.snapshot().offer_count == 0
 
 
@@ -212,16 +203,16 @@ def test_the_offers_hook_sees_only_offers_the_core_kept(driver: RecordingDriver)
     with Scheduler(OfferTaker(), (), driver, config=config, reconcile_seconds=None) as s:
         s.push(m.Subscribed("fw-1"))
         s.push(m.Offers([m.Offer("o1", "a1", "h1")]))
-        wait_for(lambda: s.state == ("o1",))
+        wait_until(lambda: s.state == ("o1",))
         # A task makes the next reconciliation explicit: offers meanwhile are declined.
         s.push(m.Update(m.TaskStatus("t1", "TASK_RUNNING", agent_id="a1")))
         s.push(m.Reconcile())
         s.push(m.Offers([m.Offer("o2", "a1", "h1")]))
-        wait_for(lambda: any("o2" in d.offer_ids for d in driver.of(fx.Decline)))
+        wait_until(lambda: any("o2" in d.offer_ids for d in driver.of(fx.Decline)))
         s.push(m.Update(m.TaskStatus("t1", "TASK_RUNNING", agent_id="a1")))
-        wait_for(lambda: s.snapshot().reconciliation_phase == "idle")
+        wait_until(lambda: s.snapshot().reconciliation_phase == "idle")
         s.push(m.Offers([m.Offer("o3", "a1", "h1")]))
-        wait_for(lambda: len(s.state) == 2)
+        wait_until(lambda: len(s.state) == 2)
         assert s.state == ("o1", "o3")
 
 
@@ -232,7 +223,7 @@ def test_metrics_count_what_the_loop_did(
     launch(scheduler, "t1")
     scheduler.push(m.Update(m.TaskStatus("t1", "TASK_RUNNING", agent_id="a1", uuid=UUID)))
     scheduler.push(m.Accept(["no-such-offer"], [m.Launch("t9")]))
-    wait_for(lambda: scheduler.metrics.snapshot()["rejected"] == 1)
+    wait_until(lambda: scheduler.metrics.snapshot()["rejected"] == 1)
     counts = scheduler.metrics.snapshot()
     assert counts["messages"]["Update"] == 1
     assert counts["messages"]["Accept"] == 2
@@ -258,7 +249,7 @@ def test_a_new_leader_reconciles_stored_tasks_before_taking_offers(
         assert driver.push is not None
         s.push(m.Subscribed("fw-1"))
         s.push(m.Offers([m.Offer("o1", "a1", "h1")]))
-        wait_for(lambda: driver.of(fx.Decline))
+        wait_until(lambda: driver.of(fx.Decline))
         explicit = [t.task_id for r in driver.of(fx.Reconcile) for t in r.tasks]
         assert explicit == ["t1", "t2"]
         assert driver.of(fx.Decline)[0].offer_ids == ["o1"]
@@ -285,7 +276,7 @@ def test_the_store_is_written_before_the_launch_goes_out(
     with Scheduler(Manager(), (), checking, store=store, reconcile_seconds=None) as s:
         register(s)
         launch(s, "t1")
-        wait_for(lambda: checking.of(fx.Accept))
+        wait_until(lambda: checking.of(fx.Accept))
     (record,) = seen
     assert record.framework_id == "fw-1"
     assert list(record.intents) == ["t1"]

@@ -26,6 +26,7 @@ from ark.store import (
     decode_record,
     encode_record,
 )
+from waiting import wait_until
 
 DATA = Path(__file__).parent / "data"
 
@@ -132,22 +133,15 @@ def elected(hosts: str, path: str) -> tuple[LeaderElection, list[Term]]:
     return election.start(), terms
 
 
-def wait(predicate: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_a_deposed_leaders_writes_are_refused(zookeeper: str) -> None:
     path = f"/ark-store-{uuid.uuid4().hex[:8]}"
     first, first_terms = elected(zookeeper, path)
-    wait(lambda: first_terms)
+    wait_until(lambda: first_terms, 20)
     second, second_terms = elected(zookeeper, path)
     old = ZooKeeperStore(second.client, f"{path}/state", first_terms[0])
     old.save(Record("fw"))
     first.stop()
-    wait(lambda: second_terms)
+    wait_until(lambda: second_terms, 20)
     assert second_terms[0].epoch == first_terms[0].epoch + 1
     with pytest.raises(StoreFenced, match="no longer current"):
         old.save(Record("fw", {"t": Intent("t", "a")}))

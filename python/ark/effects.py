@@ -11,11 +11,11 @@ Effects come out of Rust as ``array_like`` arrays, as messages go in (see
 
 from __future__ import annotations
 
-import gc
 from typing import TypeAlias
 
 import msgspec
 
+from ark.decoding import decode_pausing_gc
 from ark.messages import Resource
 
 __all__ = [
@@ -125,22 +125,6 @@ Effect: TypeAlias = (
 _effects_decoder: msgspec.msgpack.Decoder[list[Effect]] = msgspec.msgpack.Decoder(list[Effect])
 
 
-# Above this many bytes (about a thousand launches), decoding pauses the GC.
-_LARGE = 1 << 16
-
-
 def decode_effects(data: bytes) -> list[Effect]:
     """Decode the msgpack list of effects the Rust core returns."""
-    if len(data) < _LARGE:
-        return _effects_decoder.decode(data)
-    # A matching cycle's launches make tens of thousands of lists, which set
-    # off the cyclic GC again and again, each pass walking every live object:
-    # at 50,000 launches that was four times the decoding itself. Effects
-    # hold no cycles. Small ones skip this: it would cost a step ~10%.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _effects_decoder.decode(data)
-    finally:
-        if enabled:
-            gc.enable()
+    return decode_pausing_gc(_effects_decoder, data)

@@ -1,10 +1,10 @@
-"""Mesos v1 scheduler API objects (JSON shapes) to Ark messages, and effects to calls.
+"""Ark's effects as Mesos v1 scheduler calls (JSON shapes).
 
-Both drivers speak through here: the native driver decodes each RecordIO
-record to a JSON object, pymesos hands its callbacks the same objects. The
-objects are exactly Mesos's (``mesos.v1.scheduler.Event`` / ``Call`` in their
-JSON mapping: ids as ``{"value": ...}``, enums by name, bytes in base64), so
-a protobuf codec only has to convert to and from them.
+Both drivers send through here. Events come the other way in Rust
+(``ark._core.decode_event``); :mod:`ark.reference.events` holds the Python
+lifts that check it. The objects are exactly Mesos's (``Call`` in its JSON
+mapping: ids as ``{"value": ...}``, enums by name, bytes in base64), so a
+protobuf codec only has to convert to and from them.
 
 A launch's ``payload`` is the rest of its ``TaskInfo`` as a JSON object (its
 ``command``, ``executor``, ``container``, ``labels`` ...; see
@@ -15,148 +15,19 @@ the payload adds the fields Ark does not model.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Mapping
-from typing import Any, get_args
+from typing import Any
 
 from ark import effects as fx
 from ark import messages as m
 from ark.errors import MessageError
 
-__all__ = ["WireError", "call", "event", "task_payload"]
+__all__ = ["WireError", "call", "task_payload"]
 
 
 class WireError(MessageError):
     """A Mesos event or a launch payload that does not have the v1 shape."""
-
-
-# --- events -------------------------------------------------------------------------
-
-
-def event(obj: Mapping[str, Any]) -> m.Message | None:
-    """Lift one v1 ``Event`` into an Ark message; ``None`` for events Ark ignores.
-
-    Raises
-    ------
-    WireError
-        A field Ark needs is missing or of the wrong type; the message says which.
-    """
-    kind = _str(obj, "type", "event")
-    if kind not in _MODELLED:
-        # INVERSE_OFFERS, RESCIND_INVERSE_OFFER, UPDATE_OPERATION_STATUS, newer.
-        return None
-    body = obj.get(kind.lower())
-    if body is None:  # null is absent, as in the Rust lift (ark._core.decode_event)
-        body = {}
-    if not isinstance(body, Mapping):
-        raise WireError(f"event.{kind.lower()}: expected an object, got {type(body).__name__}")
-    where = f"event.{kind.lower()}"
-    if kind == "SUBSCRIBED":
-        master = body.get("master_info")
-        if master is not None and not isinstance(master, Mapping):
-            raise WireError(f"{where}.master_info: expected an object")
-        return m.Subscribed(
-            _id(body, "framework_id", where),
-            heartbeat_interval_seconds=_opt_float(body, "heartbeat_interval_seconds", where),
-            master_id=_str(master, "id", f"{where}.master_info")
-            if isinstance(master, Mapping) and master.get("id") is not None
-            else None,
-        )
-    if kind == "OFFERS":
-        return m.Offers([offer(o) for o in _list(body, "offers", where)])
-    if kind == "RESCIND":
-        return m.Rescind(_id(body, "offer_id", where))
-    if kind == "UPDATE":
-        return m.Update(status(_obj(body, "status", where)))
-    if kind == "MESSAGE":
-        return m.FrameworkMessage(
-            _id(body, "agent_id", where),
-            _id(body, "executor_id", where),
-            _bytes(body, "data", where),
-        )
-    if kind == "FAILURE":
-        code = body.get("status")
-        if code is not None and not _is_int64(code):
-            raise WireError(f"{where}.status: expected an integer")
-        return m.Failure(
-            _id(body, "agent_id", where),
-            executor_id=_id(body, "executor_id", where)
-            if body.get("executor_id") is not None
-            else None,
-            status=code,
-        )
-    if kind == "ERROR":
-        return m.Error(_str(body, "message", where))
-    return m.Heartbeat()
-
-
-def offer(obj: object) -> m.Offer:
-    """One v1 ``Offer``."""
-    if not isinstance(obj, Mapping):
-        raise WireError("offer: expected an object")
-    return m.Offer(
-        _id(obj, "id", "offer"),
-        _id(obj, "agent_id", "offer"),
-        _str(obj, "hostname", "offer"),
-        [resource(r) for r in _opt_list(obj, "resources", "offer")],
-        [attribute(a) for a in _opt_list(obj, "attributes", "offer")],
-    )
-
-
-def resource(obj: object) -> m.Resource:
-    """One v1 ``Resource``: scalar, ranges or set, with its role."""
-    if not isinstance(obj, Mapping):
-        raise WireError("resource: expected an object")
-    name = _str(obj, "name", "resource")
-    where = f"resource {name!r}"
-    role = obj.get("role")
-    allocation = obj.get("allocation_info")
-    if allocation is not None and not isinstance(allocation, Mapping):
-        raise WireError(f"{where}.allocation_info: expected an object")
-    if role is None and allocation is not None:
-        role = allocation.get("role")
-    if role is not None and not isinstance(role, str):
-        raise WireError(f"{where}.role: expected a string")
-    value = _value(obj, where)
-    return m.Resource(name, role=role or "*", **value)
-
-
-def attribute(obj: object) -> m.Attribute:
-    """One v1 ``Attribute``: text, scalar, ranges or set."""
-    if not isinstance(obj, Mapping):
-        raise WireError("attribute: expected an object")
-    name = _str(obj, "name", "attribute")
-    where = f"attribute {name!r}"
-    if obj.get("type") == "TEXT":
-        return m.Attribute(name, text=_str(_obj(obj, "text", where), "value", where))
-    return m.Attribute(name, **_value(obj, where))
-
-
-def status(obj: Mapping[str, Any]) -> m.TaskStatus:
-    """One v1 ``TaskStatus``; ``uuid`` is decoded from base64."""
-    where = "status"
-    state = _str(obj, "state", where)
-    if state not in _TASK_STATES:
-        raise WireError(f"status.state: unknown task state {state!r}")
-    healthy = obj.get("healthy")
-    if healthy is not None and not isinstance(healthy, bool):
-        raise WireError("status.healthy: expected a boolean")
-    source = obj.get("source")
-    if source is not None and source not in ("SOURCE_MASTER", "SOURCE_AGENT", "SOURCE_EXECUTOR"):
-        raise WireError(f"status.source: unknown source {source!r}")
-    return m.TaskStatus(
-        _id(obj, "task_id", where),
-        state,  # type: ignore[arg-type]
-        agent_id=_id(obj, "agent_id", where) if obj.get("agent_id") is not None else None,
-        executor_id=_id(obj, "executor_id", where) if obj.get("executor_id") is not None else None,
-        reason=_opt_str(obj, "reason", where),
-        source=source,
-        message=_opt_str(obj, "message", where),
-        uuid=_bytes(obj, "uuid", where) if obj.get("uuid") is not None else None,
-        timestamp=_opt_float(obj, "timestamp", where),
-        healthy=healthy,
-    )
 
 
 # --- calls --------------------------------------------------------------------------
@@ -318,93 +189,3 @@ def _resource_json(r: m.Resource) -> dict[str, Any]:
         # Pre-reservation-refinement shape, which every v1 master still reads.
         out["role"] = r.role
     return out
-
-
-# --- field readers, each naming the field on error ------------------------------------
-
-
-def _obj(obj: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = obj.get(key)
-    if not isinstance(value, Mapping):
-        raise WireError(f"{where}.{key}: expected an object")
-    return value
-
-
-def _list(obj: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    value = obj.get(key, [])
-    if not isinstance(value, list):
-        raise WireError(f"{where}.{key}: expected a list")
-    return value
-
-
-def _is_int64(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
-
-
-def _opt_list(obj: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    value = obj.get(key)
-    return [] if value is None else _list(obj, key, where)
-
-
-def _str(obj: Mapping[str, Any] | None, key: str, where: str) -> str:
-    value = None if obj is None else obj.get(key)
-    if not isinstance(value, str):
-        raise WireError(f"{where}.{key}: expected a string, got {type(value).__name__}")
-    return value
-
-
-def _opt_str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
-    return None if obj.get(key) is None else _str(obj, key, where)
-
-
-def _opt_float(obj: Mapping[str, Any], key: str, where: str) -> float | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise WireError(f"{where}.{key}: expected a number")
-    return float(value)
-
-
-def _id(obj: Mapping[str, Any], key: str, where: str) -> str:
-    return _str(_obj(obj, key, where), "value", f"{where}.{key}")
-
-
-def _bytes(obj: Mapping[str, Any], key: str, where: str) -> bytes:
-    text = _str(obj, key, where)
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise WireError(f"{where}.{key}: not base64") from None
-
-
-def _value(obj: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """The ``scalar`` / ``ranges`` / ``set`` of a resource or attribute."""
-    kind = obj.get("type")
-    if kind == "SCALAR":
-        value = _opt_float(_obj(obj, "scalar", where), "value", f"{where}.scalar")
-        if value is None:
-            raise WireError(f"{where}.scalar.value: missing")
-        return {"scalar": value}
-    if kind == "RANGES":
-        ranges = []
-        for r in _list(_obj(obj, "ranges", where), "range", f"{where}.ranges"):
-            if not isinstance(r, Mapping):
-                raise WireError(f"{where}.ranges.range: expected objects")
-            lo, hi = r.get("begin"), r.get("end")
-            if not _is_int64(lo) or not _is_int64(hi):
-                raise WireError(f"{where}.ranges.range: begin and end must be integers")
-            ranges.append((lo, hi))
-        return {"ranges": ranges}
-    if kind == "SET":
-        items = _list(_obj(obj, "set", where), "item", f"{where}.set")
-        if not all(isinstance(i, str) for i in items):
-            raise WireError(f"{where}.set.item: expected strings")
-        return {"set": items}
-    raise WireError(f"{where}.type: unknown value type {kind!r}")
-
-
-_TASK_STATES = frozenset(get_args(m.TaskState))
-_MODELLED = frozenset(
-    ["SUBSCRIBED", "OFFERS", "RESCIND", "UPDATE", "MESSAGE", "FAILURE", "ERROR", "HEARTBEAT"]
-)

@@ -27,8 +27,10 @@ from ark import protobuf as pb
 from ark.drivers import PymesosDriver, V1Driver
 from ark.drivers.pymesos import _Callbacks
 from ark.recordio import frame
+from ark.reference import events as ref
 from ark.sim import AgentShape, Cluster
-from sim.sim_client import fast_config, wait_until
+from sim.sim_client import fast_config
+from waiting import wait_until
 
 N = 12
 
@@ -155,7 +157,7 @@ def test_a_teardown_at_shutdown_kills_everything(cluster: Cluster, kind: str) ->
 
 
 def _bad_protobuf_update() -> bytes:
-    good = pb.encode_event(m.Update(m.TaskStatus("t0", "TASK_RUNNING")))
+    good = ref.encode_event(m.Update(m.TaskStatus("t0", "TASK_RUNNING")))
     return good.replace(b"\x10\x01", b"\x10\x63")  # state (field 2) 1 -> 99
 
 
@@ -183,11 +185,11 @@ class _BadMaster(http.server.BaseHTTPRequestHandler):
         ]
     ]
     protobuf_records: ClassVar[list[bytes]] = [
-        pb.encode_event(m.Subscribed("fw-bad")),
+        ref.encode_event(m.Subscribed("fw-bad")),
         b"\xff\xff\xff not protobuf",
         _bad_protobuf_update(),
         pb.to_protobuf({"type": "OFFERS", "offers": {"offers": [{"hostname": "h"}]}}, pb.Event),
-        pb.encode_event(m.Update(m.TaskStatus("t1", "TASK_RUNNING"))),
+        ref.encode_event(m.Update(m.TaskStatus("t1", "TASK_RUNNING"))),
     ]
 
     def do_POST(self) -> None:

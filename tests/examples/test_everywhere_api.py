@@ -20,7 +20,8 @@ from ark.drivers import V1Driver
 from ark.examples.everywhere.api import create_app
 from ark.examples.everywhere.framework import Everywhere, EverywhereManager, TaskSpec
 from ark.sim import AgentShape, Cluster, TaskBehaviour
-from sim.sim_client import fast_config, wait_until
+from sim.sim_client import fast_config
+from waiting import wait_until
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

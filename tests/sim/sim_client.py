@@ -7,12 +7,12 @@ import http.client
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from ark import protobuf
 from ark.sim import AgentShape, ClusterConfig, RecordIODecoder, TaskBehaviour, Timing
+from waiting import wait_until
 
 Event = dict[str, Any]
 
@@ -86,18 +86,6 @@ def request(
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
         conn.close()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll ``predicate`` until it is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.005)
 
 
 class Subscriber:

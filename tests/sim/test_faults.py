@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sim_client import Subscriber, fast_config, request, wait_until
+from sim_client import Subscriber, fast_config, request
 
 from ark.sim import Cluster
+from waiting import wait_until
 
 PARTITION_AWARE = {"user": "t", "name": "pa", "capabilities": [{"type": "PARTITION_AWARE"}]}
 PLAIN = {"user": "t", "name": "plain"}

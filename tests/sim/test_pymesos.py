@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sim_client import fast_config, wait_until
+from sim_client import fast_config
 
 from ark.sim import Cluster
+from waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("pymesos") is None,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-from sim_client import Subscriber, wait_until
+from sim_client import Subscriber
 
 from ark.sim import AgentShape, Cluster, ClusterConfig, Timing
+from waiting import wait_until
 
 
 def test_ten_thousand_agents_in_one_offers_event() -> None:

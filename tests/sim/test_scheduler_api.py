@@ -8,9 +8,10 @@ import json
 
 import pytest
 import sim_client
-from sim_client import Subscriber, fast_config, request, wait_until
+from sim_client import Subscriber, fast_config, request
 
 from ark.sim import Cluster, RecordIODecoder
+from waiting import wait_until
 
 PARTITION_AWARE = {"user": "t", "name": "pa", "capabilities": [{"type": "PARTITION_AWARE"}]}
 MEDIA_TYPES = {"json": "application/json", "protobuf": "application/x-protobuf"}

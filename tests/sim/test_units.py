@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from sim_client import Subscriber, request, wait_until
+from sim_client import Subscriber, request
 
+from ark.drivers.detector import DetectorError, parse_zk_url
 from ark.recordio import RecordIOError
 from ark.sim import AgentShape, ClusterConfig, RecordIODecoder, frame
 from ark.sim.__main__ import parse_args
 from ark.sim.resources import ResourceError, Resources
+from waiting import wait_until
 
 
 def test_recordio_round_trip_across_any_split() -> None:
@@ -99,6 +101,16 @@ def test_config_from_file_and_flags(tmp_path: Path) -> None:
     assert flags.agents == (AgentShape(count=5, cpus=2.0, attributes={"rack": "r1", "ssd": 1.0}),)
     assert (flags.zk_hosts, flags.zk_path) == ("h:1", "/m")
     assert ClusterConfig().timing.heartbeat_interval == 15.0
+
+
+def test_zk_urls_are_parsed_as_the_driver_parses_them(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_zk_url("zk://a:1,b:2/mesos/") == ("a:1,b:2", "/mesos")
+    for bad in ("a:1/mesos", "zk://a:1", "zk://a:1/", "zk:///mesos"):
+        with pytest.raises(DetectorError, match="expected zk://"):
+            parse_zk_url(bad)
+    with pytest.raises(SystemExit):
+        parse_args(["--zk", "zk://h:1"])
+    assert "expected zk://host:port[,host:port]/path" in capsys.readouterr().err
 
 
 def test_command_line_serves_until_terminated() -> None:

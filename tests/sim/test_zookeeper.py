@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sim_client import Subscriber, fast_config, wait_until
+from sim_client import Subscriber, fast_config
 
 from ark.sim import Cluster
+from waiting import wait_until
 from zookeeper_server import INSTALLED
 
 pytestmark = pytest.mark.skipif(

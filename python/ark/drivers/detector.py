@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 
 from ark.errors import ArkError
 
-__all__ = ["DetectorError", "MasterDetector", "parse_address"]
+__all__ = ["ZNODE_PREFIX", "DetectorError", "MasterDetector", "parse_address", "parse_zk_url"]
 
 log = logging.getLogger(__name__)
 
-_ZNODE_PREFIX = "json.info_"
+#: The name before the sequence number of each master's znode.
+ZNODE_PREFIX = "json.info_"
 _ZK_TIMEOUT = 10.0
 
 
@@ -38,6 +39,14 @@ def parse_address(text: str) -> tuple[str, int]:
     return parts.hostname, parts.port
 
 
+def parse_zk_url(url: str) -> tuple[str, str]:
+    """``zk://host:port[,host:port]/path`` to ``(hosts, "/path")``; both parts are required."""
+    hosts, slash, path = url.removeprefix("zk://").partition("/")
+    if not url.startswith("zk://") or not hosts or not slash or not path.strip("/"):
+        raise DetectorError(f"expected zk://host:port[,host:port]/path, got {url!r}")
+    return hosts, "/" + path.strip("/")
+
+
 class MasterDetector:
     """Where the leading master is, as far as can be told now.
 
@@ -52,11 +61,7 @@ class MasterDetector:
         self._zk: Any = None
         self._lock = threading.Lock()
         if master.startswith("zk://"):
-            rest = master[len("zk://") :]
-            hosts, slash, path = rest.partition("/")
-            if not hosts or not slash or not path:
-                raise DetectorError(f"expected zk://host:port[,host:port]/path, got {master!r}")
-            self._hosts, self._path = hosts, "/" + path.rstrip("/")
+            self._hosts, self._path = parse_zk_url(master)
         else:
             self._fixed = parse_address(master)
 
@@ -93,10 +98,10 @@ class MasterDetector:
 
     def _zk_leader(self) -> tuple[str, int] | None:
         zk = self._client()
-        children = [c for c in zk.get_children(self._path) if c.startswith(_ZNODE_PREFIX)]
+        children = [c for c in zk.get_children(self._path) if c.startswith(ZNODE_PREFIX)]
         if not children:
             return None
-        lowest = min(children, key=lambda c: int(c[len(_ZNODE_PREFIX) :]))
+        lowest = min(children, key=lambda c: int(c[len(ZNODE_PREFIX) :]))
         data, _ = zk.get(f"{self._path}/{lowest}")
         try:
             info = json.loads(data)

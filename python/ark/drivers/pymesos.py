@@ -2,7 +2,9 @@
 
 pymesos runs every callback on its one IO thread, and an exception there
 kills that thread; so each callback here only lifts the event into an Ark
-message and pushes it into the inbox, and never raises. Effects are sent
+message and pushes it into the inbox, and never raises. Offers and status
+updates, which pymesos hands over as Mesos's JSON objects, are lifted by the
+same Rust code as the native driver's JSON events (``ark._core.decode_event``). Effects are sent
 through pymesos's driver from a sender thread of our own (its calls block
 on the network), with implicit acknowledgements off: Ark acknowledges each
 update once, after its state is recorded.
@@ -21,17 +23,18 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import msgspec
+
+from ark import _core, wire
 from ark import effects as fx
 from ark import messages as m
-from ark import wire
 from ark._core import Inbox
+from ark.drivers.framework_info import framework_info
 from ark.errors import ArkError
 
 __all__ = ["PymesosDriver"]
 
 log = logging.getLogger(__name__)
-
-ONE_WEEK = 7 * 24 * 3600.0
 
 
 class PymesosDriver:
@@ -56,10 +59,7 @@ class PymesosDriver:
         principal: str | None = None,
         secret: str | None = None,
     ) -> None:
-        info = dict(framework)
-        info.setdefault("user", "root")
-        info.setdefault("name", "ark")
-        info.setdefault("failover_timeout", ONE_WEEK)
+        info = framework_info(framework)
         self._master = master.removeprefix("http://")
         self._info = info
         self._auth = (principal, secret)
@@ -168,6 +168,15 @@ class _Callbacks:
         except Exception:
             log.exception("ark: pymesos callback %s dropped its event", name)
 
+    def _emit_event(self, name: str, event: dict[str, Any]) -> None:
+        """Lift a v1 JSON ``Event`` in Rust, as the native driver does, and push it."""
+        try:
+            lifted = _core.decode_event(msgspec.json.encode(event), "json")
+            if lifted is not None:
+                self._push(lifted[1])
+        except Exception:
+            log.exception("ark: pymesos callback %s dropped its event", name)
+
     def registered(self, driver: Any, framework_id: Any, master_info: Any) -> None:
         self._emit("registered", lambda: m.Subscribed(framework_id["value"]))
 
@@ -178,13 +187,13 @@ class _Callbacks:
         self._emit("disconnected", lambda: m.Disconnected())
 
     def resourceOffers(self, driver: Any, offers: list[Any]) -> None:
-        self._emit("resourceOffers", lambda: m.Offers([wire.offer(o) for o in offers]))
+        self._emit_event("resourceOffers", {"type": "OFFERS", "offers": {"offers": offers}})
 
     def offerRescinded(self, driver: Any, offer_id: Any) -> None:
         self._emit("offerRescinded", lambda: m.Rescind(offer_id["value"]))
 
     def statusUpdate(self, driver: Any, status: Any) -> None:
-        self._emit("statusUpdate", lambda: m.Update(wire.status(status)))
+        self._emit_event("statusUpdate", {"type": "UPDATE", "update": {"status": status}})
 
     def frameworkMessage(self, driver: Any, executor_id: Any, agent_id: Any, data: str) -> None:
         self._emit(

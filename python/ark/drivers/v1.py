@@ -38,6 +38,7 @@ from ark import effects as fx
 from ark import messages as m
 from ark._core import CallSender, EventStream, Inbox
 from ark.drivers.detector import MasterDetector, parse_address
+from ark.drivers.framework_info import framework_info
 from ark.errors import ArkError, InboxClosed
 
 __all__ = ["V1Driver"]
@@ -45,7 +46,6 @@ __all__ = ["V1Driver"]
 log = logging.getLogger(__name__)
 
 API = "/api/v1/scheduler"
-ONE_WEEK = 7 * 24 * 3600.0
 _MAX_REDIRECTS = 5
 JSON = "application/json"
 PROTOBUF = protobuf.CONTENT_TYPE
@@ -95,10 +95,7 @@ class V1Driver:
         if encoding not in ("auto", "protobuf", "json"):
             raise ValueError(f"encoding must be 'auto', 'protobuf' or 'json', not {encoding!r}")
         self._detector = MasterDetector(master)
-        info = dict(framework)
-        info.setdefault("user", "root")
-        info.setdefault("name", "ark")
-        info.setdefault("failover_timeout", ONE_WEEK)
+        info = framework_info(framework)
         if principal is not None:
             info["principal"] = principal
         self._info = info

@@ -90,7 +90,8 @@ from ark.recordio import RecordIODecoder, frame
 
 from .cluster import Cluster, SimError
 from .config import AgentShape, ClusterConfig, TaskBehaviour, Timing
-from .master import CallError, Master
+from .master import Master
+from .validation import CallError
 
 __all__ = [
     "AgentShape",

@@ -10,9 +10,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from ark.drivers.detector import DetectorError, parse_zk_url
+
 from .cluster import Cluster
 from .config import AgentShape, ClusterConfig, TaskBehaviour, Timing
-from .zookeeper import parse_zk_url
 
 __all__ = ["main", "parse_args"]
 
@@ -101,7 +102,10 @@ def parse_args(argv: Sequence[str] | None = None) -> ClusterConfig:
     top = {"host": a.host, "port": a.port, "masters": a.masters, "seed": a.seed}
     config = config.replace(**{k: v for k, v in top.items() if v is not None})
     if a.zk:
-        hosts, path = parse_zk_url(a.zk)
+        try:
+            hosts, path = parse_zk_url(a.zk)
+        except DetectorError as exc:
+            p.error(str(exc))
         config = config.replace(zk_hosts=hosts, zk_path=path)
     return config
 

@@ -8,21 +8,39 @@ updates in order, sends the oldest unacknowledged one to the leading master
 and re-sends it with exponential backoff until the framework acknowledges
 it. Agents outlive masters: a newly elected master learns every task from
 the agents that re-register with it.
+
+The master's side of an agent's life (registration, status updates,
+unreachability, removal) is `AgentLifecycle`, at the end of this file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import random
+import time
 from collections import deque
 from typing import Any, Protocol
 
+from .allocator import Allocator
 from .config import AgentShape, TaskBehaviour, Timing
+from .frameworks import Framework, Offer, Task, master_update, update_event
+from .registry import Registry
 from .resources import Resources
 from .tasks import OUTCOMES, is_terminal, make_status
 
-__all__ = ["AgentTask", "MasterLink", "PendingUpdate", "SimAgent", "build_agents"]
+__all__ = [
+    "AgentLifecycle",
+    "AgentTask",
+    "MasterAgent",
+    "MasterLink",
+    "PendingUpdate",
+    "SimAgent",
+    "build_agents",
+]
+
+log = logging.getLogger(__name__)
 
 
 class MasterLink(Protocol):
@@ -367,3 +385,224 @@ def build_agents(
                 )
             )
     return agents
+
+
+class MasterAgent:
+    """The master's view of a registered agent: what is used and offered."""
+
+    __slots__ = ("agent", "offered", "offers", "registered_time", "tasks", "used")
+
+    def __init__(self, agent: SimAgent) -> None:
+        self.agent = agent
+        self.used = Resources()
+        self.offered = Resources()
+        self.offers: dict[str, Offer] = {}
+        self.tasks: dict[tuple[str, str], Task] = {}
+        self.registered_time = time.time()
+
+    def available(self) -> Resources:
+        """Resources neither used by tasks nor offered."""
+        return self.agent.resources - self.used - self.offered
+
+
+class AgentLifecycle(Allocator):
+    """The master's side of agents: registration, status updates, removal.
+
+    A layer of `ark.sim.master.Master`, next to the agent it talks to.
+    """
+
+    registry: Registry
+    all_agents: dict[str, SimAgent]
+    recovering: set[str]
+    removed_framework_ids: set[str]
+    _unresponsive: dict[str, asyncio.TimerHandle]
+
+    def register_agent(self, agent: SimAgent) -> None:
+        """An agent (re-)registers, reporting the tasks it runs."""
+        if not self.leading or agent.id in self.registry.gone or not agent.reachable:
+            return
+        self._cancel_unresponsive(agent.id)
+        was_unreachable = agent.id in self.registry.unreachable
+        self.registry.admit(agent.id)
+        self.recovering.discard(agent.id)
+        master_agent = self.agents.get(agent.id)
+        if master_agent is None:
+            master_agent = MasterAgent(agent)
+            self.agents[agent.id] = master_agent
+        agent.master = self
+        reported: set[tuple[str, str]] = set()
+        for (framework_id, task_id), agent_task in agent.tasks.items():
+            reported.add((framework_id, task_id))
+            framework = self.frameworks.get(framework_id)
+            if framework is None:
+                if framework_id in self.removed_framework_ids:
+                    agent.shutdown_framework(framework_id)
+                    continue
+                framework = Framework(framework_id, agent.frameworks.get(framework_id, {}))
+                framework.recovered = True
+                self.frameworks[framework_id] = framework
+            task = framework.tasks.get(task_id) or framework.unreachable_tasks.pop(task_id, None)
+            if task is None:
+                task = Task(
+                    task_id,
+                    framework_id,
+                    agent.id,
+                    agent_task.info,
+                    agent_task.resources,
+                    agent_task.executor_id,
+                )
+            task.state = agent_task.state
+            # What the agent's status update manager holds is what reconciliation tells.
+            pending = agent_task.updates
+            task.update_state = pending[0].status["state"] if pending else agent_task.state
+            framework.tasks[task_id] = task
+            if (framework_id, task_id) not in master_agent.tasks:
+                master_agent.tasks[(framework_id, task_id)] = task
+                if not is_terminal(task.state):
+                    master_agent.used = master_agent.used + task.resources
+        # Tasks the master knew on this agent that the agent no longer has.
+        for framework in self.frameworks.values():
+            for table in (framework.tasks, framework.unreachable_tasks):
+                for task in list(table.values()):
+                    if task.agent_id != agent.id or (framework.id, task.id) in reported:
+                        continue
+                    self._remove_task(framework, task)
+                    state = "TASK_GONE" if framework.partition_aware else "TASK_LOST"
+                    framework.send(
+                        master_update(
+                            task.id,
+                            state,
+                            agent_id=agent.id,
+                            reason="REASON_TASK_UNKNOWN",
+                            message="Task is unknown to the agent",
+                        )
+                    )
+        if was_unreachable:
+            log.info("agent %s re-registered after being unreachable", agent.id)
+        agent.flush_updates()
+        self._schedule_allocation()
+
+    def agent_unresponsive(self, agent_id: str) -> None:
+        """Pings to ``agent_id`` go unanswered: mark it unreachable after the timeout."""
+        if agent_id in self.agents and agent_id not in self._unresponsive:
+            self._unresponsive[agent_id] = self.loop.call_later(
+                self.timing.agent_ping_timeout, self._mark_unreachable, agent_id
+            )
+
+    def _cancel_unresponsive(self, agent_id: str) -> None:
+        handle = self._unresponsive.pop(agent_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _reregister_timeout(self) -> None:
+        for agent_id in list(self.recovering):
+            self.registry.mark_unreachable(agent_id)
+        self.recovering.clear()
+
+    def _mark_unreachable(self, agent_id: str) -> None:
+        self._unresponsive.pop(agent_id, None)
+        self._remove_agent(
+            agent_id,
+            partition_aware_state="TASK_UNREACHABLE",
+            reason="REASON_AGENT_REMOVED",
+            message="Agent is unreachable",
+        )
+        self.registry.mark_unreachable(agent_id)
+
+    def mark_gone(self, agent_id: str) -> None:
+        """An operator marks ``agent_id`` gone (``MARK_AGENT_GONE``)."""
+        self._cancel_unresponsive(agent_id)
+        self._remove_agent(
+            agent_id,
+            partition_aware_state="TASK_GONE_BY_OPERATOR",
+            reason="REASON_AGENT_REMOVED_BY_OPERATOR",
+            message="Agent marked gone by the operator",
+        )
+        self.registry.mark_gone(agent_id)
+        self.recovering.discard(agent_id)
+        agent = self.all_agents.get(agent_id)
+        if agent is not None:
+            agent.kill()
+
+    def _remove_agent(
+        self, agent_id: str, *, partition_aware_state: str, reason: str, message: str
+    ) -> None:
+        master_agent = self.agents.pop(agent_id, None)
+        if master_agent is None:
+            return
+        if master_agent.agent.master is self:
+            master_agent.agent.master = None
+        for offer in list(master_agent.offers.values()):
+            self._rescind(offer)
+        for task in list(master_agent.tasks.values()):
+            framework = self.frameworks.get(task.framework_id)
+            if framework is None:
+                continue
+            master_agent.tasks.pop((task.framework_id, task.id), None)
+            framework.tasks.pop(task.id, None)
+            if is_terminal(task.state):
+                framework.completed_tasks.append(task)
+                continue
+            state = partition_aware_state if framework.partition_aware else "TASK_LOST"
+            task.state = task.update_state = state
+            if partition_aware_state == "TASK_UNREACHABLE":
+                framework.unreachable_tasks[task.id] = task
+            else:
+                framework.completed_tasks.append(task)
+            framework.send(
+                master_update(task.id, state, agent_id=agent_id, reason=reason, message=message)
+            )
+        for framework in self.frameworks.values():
+            framework.send({"type": "FAILURE", "failure": {"agent_id": {"value": agent_id}}})
+
+    # -- Status updates from agents ---------------------------------------
+
+    def status_update(self, agent: SimAgent, framework_id: str, status: dict[str, Any]) -> None:
+        """An agent's status update: record it and forward it to the framework."""
+        if not self.leading:
+            return
+        master_agent = self.agents.get(agent.id)
+        framework = self.frameworks.get(framework_id)
+        if master_agent is None or framework is None:
+            return
+        task_id = status["task_id"]["value"]
+        task = master_agent.tasks.get((framework_id, task_id))
+        if task is not None:
+            if not is_terminal(task.state) and is_terminal(status["state"]):
+                master_agent.used = master_agent.used - task.resources
+            task.state = status["state"]
+            if not task.statuses or task.statuses[-1]["state"] != status["state"]:
+                task.statuses.append(status)
+            task.status = status
+        if framework.connected:
+            if task is not None:
+                task.update_state = status["state"]
+            framework.send(update_event(status))
+
+    def executor_message(
+        self, agent: SimAgent, framework_id: str, executor_id: str, data: str
+    ) -> None:
+        """Forward an executor's message to its framework as a MESSAGE event."""
+        framework = self.frameworks.get(framework_id)
+        if self.leading and framework is not None:
+            framework.send(
+                {
+                    "type": "MESSAGE",
+                    "message": {
+                        "agent_id": {"value": agent.id},
+                        "executor_id": {"value": executor_id},
+                        "data": data,
+                    },
+                }
+            )
+
+    def _remove_task(self, framework: Framework, task: Task) -> None:
+        framework.tasks.pop(task.id, None)
+        framework.unreachable_tasks.pop(task.id, None)
+        master_agent = self.agents.get(task.agent_id)
+        if (
+            master_agent is not None
+            and master_agent.tasks.pop((framework.id, task.id), None) is not None
+            and not is_terminal(task.state)
+        ):
+            master_agent.used = master_agent.used - task.resources

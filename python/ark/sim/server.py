@@ -18,7 +18,8 @@ from aiohttp import web
 from ark.recordio import frame
 
 from . import codec
-from .master import CallError, Master
+from .master import Master
+from .validation import CallError, validate
 
 __all__ = ["HttpEventSink", "MasterServer"]
 
@@ -267,7 +268,7 @@ class MasterServer:
         body = await request.read()
         try:
             call = codec.decode_call(body, request.content_type)
-            kind = master.validate(call)
+            kind = validate(call)
         except codec.CodecError as exc:
             return _text(400, str(exc))
         except CallError as exc:

@@ -5,29 +5,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["TERMINAL_STATES", "is_terminal", "make_status"]
+from ark.messages import TERMINAL_STATES
 
-#: States after which a task never runs again (TASK_LOST may still come back
-#: to life when a partitioned agent returns, as in Mesos).
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-    }
-)
+__all__ = ["TERMINAL_STATES", "is_terminal", "make_status"]
 
 #: Outcomes a task may be told to end with through its ``ark.sim/outcome`` label.
 OUTCOMES = frozenset({"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST"})
 
 
 def is_terminal(state: str) -> bool:
-    """Whether ``state`` is terminal."""
+    """Whether ``state`` is terminal.
+
+    TASK_LOST is, although a partitioned agent that returns may bring the
+    task back to life, as in Mesos.
+    """
     return state in TERMINAL_STATES
 
 

@@ -20,21 +20,15 @@ from kazoo.client import KazooClient  # type: ignore[import-untyped]
 from kazoo.exceptions import NoNodeError  # type: ignore[import-untyped]
 from kazoo.recipe.watchers import ChildrenWatch  # type: ignore[import-untyped]
 
+from ark.drivers.detector import ZNODE_PREFIX
+
 from .election import LeaderCallback
 
-__all__ = ["ZNODE_PREFIX", "ZooKeeperElection", "parse_zk_url"]
+__all__ = ["ZooKeeperElection"]
 
 log = logging.getLogger(__name__)
 
-ZNODE_PREFIX = "json.info_"
 _TIMEOUT = 10.0
-
-
-def parse_zk_url(url: str) -> tuple[str, str]:
-    """Split ``zk://host:port[,host:port]/path`` into hosts and path."""
-    rest = url.split("://", 1)[1] if "://" in url else url
-    hosts, _, path = rest.partition("/")
-    return hosts, "/" + path.strip("/") if path.strip("/") else "/mesos"
 
 
 class ZooKeeperElection:

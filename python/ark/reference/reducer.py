@@ -19,12 +19,14 @@ import msgspec
 from ark import effects as fx
 from ark import messages as m
 from ark.errors import CommandRejected, MessageError
-from ark.matching import AgentInfo, Existing, reference_match
+from ark.matching import AgentInfo, Existing
+from ark.reference.matching import reference_match
+from ark.reference.reconcile import Reconciler
+from ark.reference.resources import check_fits
 from ark.state import (
     AgentRecord,
     Config,
     OfferRecord,
-    Reconciliation,
     RequestRecord,
     StateView,
     TaskRecord,
@@ -41,7 +43,7 @@ _decoder: msgspec.msgpack.Decoder[m.Message] = msgspec.msgpack.Decoder(m.Message
 _Handler = Callable[[Any, float], list[fx.Effect]]
 
 
-class _Task:
+class TaskEntry:
     """The mutable bookkeeping of one task; :meth:`Reducer.view` freezes it."""
 
     __slots__ = (
@@ -112,13 +114,8 @@ class Reducer:
         self._agents: dict[str, _Agent] = {}
         # Outstanding offers, each with the loop time it was received at.
         self._offers: dict[str, tuple[m.Offer, float]] = {}
-        self._tasks: dict[str, _Task] = {}
-        self._explicit = False
-        self._round = 0
-        self._pending: set[str] = set()
-        self._started_at: float | None = None
-        self._completed = 0
-        self._last_completed_at: float | None = None
+        self._tasks: dict[str, TaskEntry] = {}
+        self._reconciliation = Reconciler(self._config)
         # Demand for the matcher, in arrival order, and what it knows.
         self._demand: list[m.TaskRequest] = []
         self._reasons: dict[str, str] = {}
@@ -196,14 +193,7 @@ class Reducer:
 
     def view(self) -> StateView:
         """The whole state as frozen values, every list sorted by id."""
-        rec = Reconciliation(
-            phase="explicit" if self._explicit else "idle",
-            round=self._round,
-            pending=sorted(self._pending),
-            started_at=self._started_at,
-            completed=self._completed,
-            last_completed_at=self._last_completed_at,
-        )
+        rec = self._reconciliation.view()
         return StateView(
             framework_id=self._framework_id,
             registered=self._registered,
@@ -270,9 +260,9 @@ class Reducer:
         if self._suppressed:
             # A new master does not remember that we suppressed offers.
             out.append(fx.Suppress())
-        if self._explicit:
-            self._abort_reconciliation()
-        self._start_reconciliation(now, out)
+        if self._reconciliation.explicit:
+            self._reconciliation.abort()
+        self._reconciliation.start(self._offers, self._tasks, now, out)
         return out
 
     def _offers_event(self, msg: m.Offers, now: float) -> list[fx.Effect]:
@@ -289,7 +279,7 @@ class Reducer:
                 continue
             seen.add(offer.id)
             fresh.append(offer)
-        if self._explicit or not self._registered:
+        if self._reconciliation.explicit or not self._registered:
             # Offers are useless while reconciling (or void without a
             # subscription): hand them back at once with a short filter.
             declined: list[fx.Effect] = []
@@ -323,14 +313,11 @@ class Reducer:
                 )
             # Always, whatever follows: the agent retries until acknowledged.
             out.append(fx.Acknowledge(status.agent_id, status.task_id, uuid))
-        finish = False
-        if self._explicit and status.task_id in self._pending:
-            self._pending.discard(status.task_id)
-            finish = not self._pending
+        finish = self._reconciliation.answered(status.task_id)
         task = self._tasks.get(status.task_id)
         if task is None:
             # Adopted: a task we never launched (or forgot), as Mesos reports it.
-            self._tasks[status.task_id] = _Task(
+            self._tasks[status.task_id] = TaskEntry(
                 status.state,
                 status.agent_id,
                 status.reason,
@@ -370,7 +357,7 @@ class Reducer:
         if status.task_id in self._groups and self._tasks[status.task_id].state in _TERMINAL:
             del self._groups[status.task_id]
         if finish:
-            self._finish_reconciliation(now, out)
+            self._reconciliation.finish(now, out)
         return out
 
     def _heartbeat(self, msg: m.Heartbeat, now: float) -> list[fx.Effect]:
@@ -401,33 +388,20 @@ class Reducer:
         self._registered = False
         # Offers are void without a subscription, and no call can be sent.
         self._offers.clear()
-        if self._explicit:
-            self._abort_reconciliation()
+        if self._reconciliation.explicit:
+            self._reconciliation.abort()
         return []
 
     # --- timers ------------------------------------------------------------------
 
     def _reconcile_now(self, msg: m.ReconcileTick | m.Reconcile, now: float) -> list[fx.Effect]:
         out: list[fx.Effect] = []
-        if self._registered and not self._explicit:
-            self._start_reconciliation(now, out)
+        if self._registered and not self._reconciliation.explicit:
+            self._reconciliation.start(self._offers, self._tasks, now, out)
         return out
 
     def _reconcile_timeout(self, msg: m.ReconcileTimeout, now: float) -> list[fx.Effect]:
-        if not self._explicit or msg.round != self._round:
-            return []  # a stale timer from an earlier round or reconciliation
-        out: list[fx.Effect] = []
-        pending = sorted(self._pending)
-        if self._round >= self._config.reconcile_max_rounds:
-            for task_id in pending:
-                self._tasks[task_id].unreconciled = True
-            out.append(fx.Unreconciled(pending))
-            self._finish_reconciliation(now, out)
-        else:
-            self._round += 1
-            out.append(fx.Reconcile(self._reconcile_tasks(pending)))
-            out.append(fx.Timer(self._round, self._delay(self._round)))
-        return out
+        return self._reconciliation.timeout(msg.round, self._tasks, now)
 
     def _tick(self, msg: m.Tick, now: float) -> list[fx.Effect]:
         hold = self._config.offer_hold_seconds
@@ -477,13 +451,13 @@ class Reducer:
             if launch.task_id in self._tasks:
                 raise CommandRejected(f"task {launch.task_id!r} is already known")
             task_ids.add(launch.task_id)
-        _check_fits(offers, msg.launches)
+        check_fits(offers, msg.launches)
 
         for offer_id in offer_ids:
             del self._offers[offer_id]
         launched: list[fx.LaunchTask] = []
         for launch in msg.launches:
-            self._tasks[launch.task_id] = _Task(
+            self._tasks[launch.task_id] = TaskEntry(
                 "TASK_STAGING", agent_id, None, None, None, None, None, now
             )
             launched.append(
@@ -560,7 +534,12 @@ class Reducer:
     def _match(self, now: float) -> list[fx.Effect]:
         # A request whose id became known meanwhile (a Track) is not launched again.
         self._demand = [r for r in self._demand if r.task_id not in self._tasks]
-        if not self._demand or not self._offers or not self._registered or self._explicit:
+        if (
+            not self._demand
+            or not self._offers
+            or not self._registered
+            or self._reconciliation.explicit
+        ):
             return []
         offers = [self._offers[k][0] for k in sorted(self._offers)]
         offered = {o.agent_id for o in offers}
@@ -590,7 +569,7 @@ class Reducer:
         for p in decisions.accepts:
             launches = []
             for launch in p.launches:
-                self._tasks[launch.task_id] = _Task(
+                self._tasks[launch.task_id] = TaskEntry(
                     "TASK_STAGING", p.agent_id, None, None, None, None, None, now
                 )
                 self._groups[launch.task_id] = group_of[launch.task_id]
@@ -620,7 +599,7 @@ class Reducer:
 
     def _track(self, msg: m.Track, now: float) -> list[fx.Effect]:
         if msg.task_id not in self._tasks:
-            self._tasks[msg.task_id] = _Task(
+            self._tasks[msg.task_id] = TaskEntry(
                 "TASK_STAGING", msg.agent_id, None, None, None, None, None, now
             )
         return []
@@ -638,139 +617,3 @@ class Reducer:
 
     def _send_message(self, msg: m.SendMessage, now: float) -> list[fx.Effect]:
         return [fx.Message(msg.agent_id, msg.executor_id, msg.data)]
-
-    # --- reconciliation ------------------------------------------------------------
-
-    def _start_reconciliation(self, now: float, out: list[fx.Effect]) -> None:
-        if self._offers:
-            out.append(fx.Decline(sorted(self._offers), self._config.reconcile_decline_seconds))
-            self._offers.clear()
-        pending = sorted(task_id for task_id, t in self._tasks.items() if t.state not in _TERMINAL)
-        if not pending:
-            out.append(fx.Reconcile([]))
-            self._completed += 1
-            self._last_completed_at = now
-            return
-        self._explicit = True
-        self._round = 1
-        self._pending = set(pending)
-        self._started_at = now
-        out.append(fx.Reconcile(self._reconcile_tasks(pending)))
-        out.append(fx.Timer(1, self._delay(1)))
-
-    def _finish_reconciliation(self, now: float, out: list[fx.Effect]) -> None:
-        out.append(fx.Reconcile([]))
-        self._explicit = False
-        self._round = 0
-        self._pending = set()
-        self._started_at = None
-        self._completed += 1
-        self._last_completed_at = now
-
-    def _abort_reconciliation(self) -> None:
-        # Not counted as completed; the next Subscribed starts afresh.
-        self._explicit = False
-        self._round = 0
-        self._pending = set()
-        self._started_at = None
-
-    def _reconcile_tasks(self, sorted_ids: list[str]) -> list[fx.ReconcileTask]:
-        return [fx.ReconcileTask(task_id, self._tasks[task_id].agent_id) for task_id in sorted_ids]
-
-    def _delay(self, n: int) -> float:
-        """Seconds to wait for answers to round ``n``: truncated exponential backoff."""
-        c = self._config
-        try:
-            growth = c.reconcile_factor ** (n - 1)
-        except OverflowError:
-            # Spec reading: the formula is over the reals; a power too large
-            # for a float is "more than the cap", as an IEEE infinity would be.
-            growth = float("inf")
-        return min(c.reconcile_cap_seconds, c.reconcile_base_seconds * growth)
-
-
-def _check_fits(offers: list[m.Offer], launches: list[m.Launch]) -> None:
-    """Raise :class:`CommandRejected` unless the launches fit in the offers' resources."""
-    have_scalar: dict[tuple[str, str], float] = {}
-    have_ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    have_set: dict[tuple[str, str], set[str]] = {}
-    # Spec reading: sums run in the order the offers are named, each offer's
-    # resources in their order (float addition is not associative).
-    for offer in offers:
-        for r in offer.resources:
-            key = (r.name, r.role)
-            if r.scalar is not None:
-                have_scalar[key] = have_scalar.get(key, 0.0) + r.scalar
-            if r.ranges is not None:
-                have_ranges.setdefault(key, []).extend(r.ranges)
-            if r.set is not None:
-                # Spec reading: an offered set is a set; an item offered by two
-                # offers can still be used once only.
-                have_set.setdefault(key, set()).update(r.set)
-
-    need_scalar: dict[tuple[str, str], float] = {}
-    used_ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    used_set: dict[tuple[str, str], set[str]] = {}
-    for launch in launches:
-        for r in launch.resources:
-            key = (r.name, r.role)
-            if r.scalar is not None:
-                if r.scalar < 0:
-                    raise CommandRejected(
-                        f"task {launch.task_id!r}: negative {r.name} ({r.scalar})"
-                    )
-                need_scalar[key] = need_scalar.get(key, 0.0) + r.scalar
-            if r.ranges is not None:
-                offered = have_ranges.get(key, [])
-                taken = used_ranges.setdefault(key, [])
-                for lo, hi in r.ranges:
-                    if lo > hi:
-                        raise CommandRejected(
-                            f"task {launch.task_id!r}: empty range [{lo}, {hi}] of {r.name}"
-                        )
-                    # Spec reading: inside ONE offered range; adjacent offered
-                    # ranges are not merged.
-                    if not any(olo <= lo and hi <= ohi for olo, ohi in offered):
-                        raise CommandRejected(
-                            f"task {launch.task_id!r}: {r.name} [{lo}, {hi}] is not offered"
-                        )
-                    if any(lo <= thi and tlo <= hi for tlo, thi in taken):
-                        raise CommandRejected(
-                            f"task {launch.task_id!r}: {r.name} [{lo}, {hi}] is used twice"
-                        )
-                    taken.append((lo, hi))
-            if r.set is not None:
-                offered_items = have_set.get(key, set())
-                taken_items = used_set.setdefault(key, set())
-                for item in r.set:
-                    if item not in offered_items:
-                        raise CommandRejected(
-                            f"task {launch.task_id!r}: {r.name} item {item!r} is not offered"
-                        )
-                    if item in taken_items:
-                        raise CommandRejected(
-                            f"task {launch.task_id!r}: {r.name} item {item!r} is used twice"
-                        )
-                    taken_items.add(item)
-        names: set[str] = set()
-        for name, port in launch.named_ports:
-            if name in names:
-                raise CommandRejected(f"task {launch.task_id!r} names port {name!r} twice")
-            names.add(name)
-            own = [rg for r in launch.resources if r.name == "ports" for rg in r.ranges or []]
-            if not any(lo <= port <= hi for lo, hi in own):
-                raise CommandRejected(
-                    f"task {launch.task_id!r} names port {name!r} = {port}, not one of its ports"
-                )
-
-    # Spec reading: "for each resource (name, role)" quantifies over every
-    # name and role the offers or the launches mention, an absent sum being 0;
-    # so an offered negative scalar rejects even launches that do not use it.
-    # "A difference under 1e-9 is allowed" is taken literally: rejected when
-    # need - have >= 1e-9.
-    for key in have_scalar.keys() | need_scalar.keys():
-        need = need_scalar.get(key, 0.0)
-        have = have_scalar.get(key, 0.0)
-        if need - have >= _EPSILON:
-            name, role = key
-            raise CommandRejected(f"launches need {need} {name} (role {role}), offers hold {have}")

@@ -1,0 +1,155 @@
+"""The allocator: which framework each free agent is offered to, and when.
+
+Like Mesos's hierarchical allocator, in batches: a cycle every
+``allocation_interval`` and soon after a trigger (a new framework, REVIVE,
+an agent), each free agent offered whole to the framework with the smallest
+share of cpus (DRF-like), skipping frameworks that filter the agent.
+Outstanding offers are removed when accepted, declined or rescinded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .config import Timing
+from .frameworks import Framework, Offer
+
+if TYPE_CHECKING:
+    from .agents import MasterAgent, SimAgent
+
+__all__ = ["Allocator"]
+
+
+class Allocator:
+    """The master's offers and allocation cycle; the base of `ark.sim.master.Master`."""
+
+    id: str
+    leading: bool
+    loop: asyncio.AbstractEventLoop
+    timing: Timing
+    frameworks: dict[str, Framework]
+    agents: dict[str, MasterAgent]
+    offers: dict[str, Offer]
+    offer_listeners: list[Callable[[str, int], None]]
+    _offer_seq: itertools.count[int]
+    _allocation_timer: asyncio.TimerHandle | None
+    _allocation_soon: asyncio.Handle | None
+
+    def _filter(self, framework: Framework, agent_id: str, seconds: float) -> None:
+        if seconds > 0:
+            framework.filters[agent_id] = self.loop.time() + seconds
+
+    def _remove_offer(self, offer: Offer) -> None:
+        self.offers.pop(offer.id, None)
+        if offer.timeout is not None:
+            offer.timeout.cancel()
+        framework = self.frameworks.get(offer.framework_id)
+        if framework is not None:
+            framework.offers.pop(offer.id, None)
+        master_agent = self.agents.get(offer.agent_id)
+        if master_agent is not None and master_agent.offers.pop(offer.id, None) is not None:
+            master_agent.offered = master_agent.offered - offer.resources
+
+    def _rescind(self, offer: Offer) -> None:
+        self._remove_offer(offer)
+        framework = self.frameworks.get(offer.framework_id)
+        if framework is not None:
+            framework.send({"type": "RESCIND", "rescind": {"offer_id": {"value": offer.id}}})
+
+    def rescind_offer(self, offer_id: str) -> bool:
+        """Rescind one outstanding offer (as ``--offer_timeout`` or an operator does)."""
+        offer = self.offers.get(offer_id)
+        if offer is None:
+            return False
+        self._rescind(offer)
+        return True
+
+    def _schedule_allocation(self) -> None:
+        """Allocate soon, coalescing triggers (a new framework, REVIVE, an agent).
+
+        Resources freed otherwise (declined, unused, of ended tasks) wait for
+        the next periodic cycle, as in Mesos's batch allocator.
+        """
+        if not self.leading or self._allocation_soon is not None:
+            return
+        self._allocation_soon = self.loop.call_soon(self.allocate)
+
+    def allocate(self) -> int:
+        """One allocation cycle: offer every free agent to a framework; return offers made."""
+        self._allocation_soon = None
+        if self._allocation_timer is not None:
+            self._allocation_timer.cancel()
+        if not self.leading:
+            return 0
+        self._allocation_timer = self.loop.call_later(
+            self.timing.allocation_interval, self.allocate
+        )
+        now = self.loop.time()
+        frameworks = [f for f in self.frameworks.values() if f.connected and not f.suppressed]
+        if not frameworks:
+            return 0
+        # DRF-like: the framework holding the smallest share of cpus goes first.
+        shares = {f.id: self._cpu_share(f) for f in frameworks}
+        batches: dict[str, list[dict[str, Any]]] = {}
+        count = 0
+        for master_agent in self.agents.values():
+            agent = master_agent.agent
+            if not agent.reachable or master_agent.offers:
+                continue
+            # Filters first: they are cheap, resource arithmetic is not.
+            best: Framework | None = None
+            for framework in frameworks:
+                until = framework.filters.get(agent.id)
+                if until is not None:
+                    if until > now:
+                        continue
+                    del framework.filters[agent.id]
+                if best is None or shares[framework.id] < shares[best.id]:
+                    best = framework
+            if best is None:
+                continue
+            available = master_agent.available()
+            if available.empty():
+                continue
+            offer = Offer(f"{self.id}-O{next(self._offer_seq)}", best.id, agent.id, available)
+            self.offers[offer.id] = offer
+            best.offers[offer.id] = offer
+            master_agent.offers[offer.id] = offer
+            master_agent.offered = master_agent.offered + available
+            shares[best.id] += available.scalars.get("cpus", 0.0)
+            if self.timing.offer_timeout is not None:
+                offer.timeout = self.loop.call_later(
+                    self.timing.offer_timeout, self.rescind_offer, offer.id
+                )
+            batches.setdefault(best.id, []).append(self._offer_json(offer, best, agent))
+            count += 1
+        for framework_id, offers in batches.items():
+            self.frameworks[framework_id].send({"type": "OFFERS", "offers": {"offers": offers}})
+            for listener in self.offer_listeners:
+                listener(framework_id, len(offers))
+        return count
+
+    def _cpu_share(self, framework: Framework) -> float:
+        used = sum(t.resources.scalars.get("cpus", 0.0) for t in framework.tasks.values())
+        offered = sum(o.resources.scalars.get("cpus", 0.0) for o in framework.offers.values())
+        return used + offered
+
+    def _offer_json(self, offer: Offer, framework: Framework, agent: SimAgent) -> dict[str, Any]:
+        role = framework.role
+        return {
+            "id": {"value": offer.id},
+            "framework_id": {"value": framework.id},
+            "agent_id": {"value": agent.id},
+            "hostname": agent.hostname,
+            "url": {
+                "scheme": "http",
+                "address": {"hostname": agent.hostname, "ip": "127.0.0.1", "port": agent.port},
+                "path": "/slave(1)",
+            },
+            "resources": offer.resources.to_json(role),
+            "attributes": agent.attributes_json(),
+            "allocation_info": {"role": role},
+        }

@@ -1,0 +1,337 @@
+"""The scheduler calls a master serves, and its answers about unknown tasks.
+
+One handler per v1 call type (``_call_<type>``), run on a call that
+`ark.sim.validation.validate` accepted from a subscribed framework.
+Reconciliation answers from the master's bookkeeping; a task it does not
+know is answered as Mesos does, by what it knows of the task's agent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from .agents import AgentLifecycle, MasterAgent
+from .frameworks import Framework, Task, master_update, update_event
+from .resources import ResourceError, Resources
+from .tasks import is_terminal, make_status
+from .validation import (
+    CallError,
+    launched_tasks,
+    offer_ids_of,
+    optional_str,
+    optional_value,
+    refuse_seconds,
+    required_value,
+    task_id_of,
+)
+
+__all__ = ["CallHandlers"]
+
+log = logging.getLogger(__name__)
+
+
+class CallHandlers(AgentLifecycle):
+    """The master's call handlers; a layer of `ark.sim.master.Master`."""
+
+    completed_frameworks: deque[Framework]
+
+    def call(self, call: dict[str, Any], kind: str, stream_id: str | None) -> None:
+        """Run a validated non-SUBSCRIBE call; raise `CallError` for 4xx."""
+        framework_id = required_value(call, "framework_id")
+        framework = self.frameworks.get(framework_id)
+        if framework is None:
+            raise CallError(400, f"Framework '{framework_id}' cannot be found")
+        if framework.sink is None:
+            raise CallError(403, f"Framework '{framework_id}' is not subscribed")
+        if stream_id is None:
+            raise CallError(
+                400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"
+            )
+        if stream_id != framework.sink.stream_id:
+            raise CallError(
+                400,
+                f"The stream ID '{stream_id}' included in this request "
+                f"didn't match the stream ID currently associated with framework ID "
+                f"'{framework_id}'",
+            )
+        handler = getattr(self, "_call_" + kind.lower(), None)
+        if handler is not None:
+            handler(framework, call)
+
+    def _call_teardown(self, framework: Framework, call: dict[str, Any]) -> None:
+        self._remove_framework(framework)
+
+    def _call_revive(self, framework: Framework, call: dict[str, Any]) -> None:
+        framework.suppressed = False
+        framework.filters.clear()
+        self._schedule_allocation()
+
+    def _call_suppress(self, framework: Framework, call: dict[str, Any]) -> None:
+        framework.suppressed = True
+
+    def _call_decline(self, framework: Framework, call: dict[str, Any]) -> None:
+        body = call["decline"]
+        offer_ids = offer_ids_of(body)
+        refuse = refuse_seconds(body, self.timing.default_refuse_seconds)
+        for offer_id in offer_ids:
+            offer = self.offers.get(offer_id)
+            if offer is not None and offer.framework_id == framework.id:
+                self._remove_offer(offer)
+                self._filter(framework, offer.agent_id, refuse)
+
+    def _call_accept(self, framework: Framework, call: dict[str, Any]) -> None:
+        body = call["accept"]
+        offer_ids = offer_ids_of(body)
+        refuse = refuse_seconds(body, self.timing.default_refuse_seconds)
+        operations = body.get("operations", [])
+        if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
+            raise CallError(400, "Failed to convert JSON into Call protobuf: bad 'operations'")
+        offers = [self.offers.get(i) for i in offer_ids]
+        error = None
+        if not offer_ids:
+            error = "No offers specified"
+        elif len(set(offer_ids)) != len(offer_ids):
+            error = "Duplicate offers"
+        elif any(o is None or o.framework_id != framework.id for o in offers):
+            missing = [i for i, o in zip(offer_ids, offers, strict=True) if o is None]
+            error = f"Offer {missing[0] if missing else offer_ids[0]} is no longer valid"
+        elif len({o.agent_id for o in offers if o is not None}) > 1:
+            error = "Aggregated offers must belong to one single agent"
+        valid = [o for o in offers if o is not None and o.framework_id == framework.id]
+        if error is not None:
+            for offer in valid:
+                self._remove_offer(offer)
+            state = "TASK_DROPPED" if framework.partition_aware else "TASK_LOST"
+            for task in launched_tasks(operations):
+                task_id = task_id_of(task)
+                if task_id is not None:
+                    framework.send(
+                        master_update(
+                            task_id,
+                            state,
+                            agent_id=None,
+                            reason="REASON_INVALID_OFFERS",
+                            message=f"Task launched with invalid offers: {error}",
+                        )
+                    )
+            return
+        agent_id = valid[0].agent_id
+        master_agent = self.agents[agent_id]
+        remaining = Resources()
+        for offer in valid:
+            remaining = remaining + offer.resources
+            self._remove_offer(offer)
+        for operation in operations:
+            kind = operation.get("type")
+            if kind == "LAUNCH":
+                tasks = (operation.get("launch") or {}).get("task_infos", [])
+                executor = None
+            elif kind == "LAUNCH_GROUP":
+                group = operation.get("launch_group") or {}
+                tasks = (group.get("task_group") or {}).get("tasks", [])
+                executor = group.get("executor")
+            else:
+                # Reservations and volumes are not simulated; Mesos would apply them.
+                log.info("ignoring unsupported operation %r", kind)
+                continue
+            if not isinstance(tasks, list):
+                continue
+            for task_info in tasks:
+                remaining = self._launch(framework, master_agent, task_info, executor, remaining)
+        if not remaining.empty():
+            self._filter(framework, agent_id, refuse)
+
+    def _launch(
+        self,
+        framework: Framework,
+        master_agent: MasterAgent,
+        task_info: Any,
+        executor: Any,
+        remaining: Resources,
+    ) -> Resources:
+        task_id = task_id_of(task_info)
+        if task_id is None:
+            return remaining  # Nothing to answer about: it has no id.
+        assert isinstance(task_info, dict)
+        problem = None
+        resources = Resources()
+        try:
+            resources = Resources.from_json(task_info.get("resources", []))
+        except ResourceError as exc:
+            problem = f"Task uses invalid resources: {exc}"
+        if problem is not None:
+            pass
+        elif task_id in framework.tasks:
+            problem = f"Task has duplicate ID: {task_id}"
+        elif optional_str(task_info, "agent_id") not in (None, master_agent.agent.id):
+            problem = "Task uses an agent ID that differs from the offer's agent"
+        elif not isinstance(task_info.get("name"), str):
+            problem = "Task has no name"
+        elif resources.empty():
+            problem = "Task uses no resources"
+        elif not remaining.contains(resources):
+            problem = (
+                f"Task uses more resources {resources.to_state()} than available "
+                f"{remaining.to_state()}"
+            )
+        if problem is not None:
+            framework.send(
+                master_update(
+                    task_id,
+                    "TASK_ERROR",
+                    agent_id=master_agent.agent.id,
+                    reason="REASON_TASK_INVALID",
+                    message=problem,
+                )
+            )
+            return remaining
+        info = dict(task_info)
+        info["agent_id"] = {"value": master_agent.agent.id}
+        if executor is not None:
+            info["executor"] = executor
+        executor_id = ((info.get("executor") or {}).get("executor_id") or {}).get("value", task_id)
+        task = Task(task_id, framework.id, master_agent.agent.id, info, resources, executor_id)
+        framework.tasks[task_id] = task
+        master_agent.tasks[(framework.id, task_id)] = task
+        master_agent.used = master_agent.used + resources
+        master_agent.agent.run_task(framework.info, info, resources)
+        return remaining - resources
+
+    def _call_kill(self, framework: Framework, call: dict[str, Any]) -> None:
+        body = call["kill"]
+        task_id = required_value(body, "task_id")
+        agent_id = optional_value(body, "agent_id")
+        task = framework.tasks.get(task_id)
+        if task is None:
+            # Unknown task: Mesos reconciles it so the framework learns its fate.
+            self._reconcile_unknown(framework, task_id, agent_id)
+            return
+        master_agent = self.agents.get(task.agent_id)
+        if master_agent is not None:
+            master_agent.agent.kill_task(framework.id, task_id)
+
+    def _call_shutdown(self, framework: Framework, call: dict[str, Any]) -> None:
+        body = call["shutdown"]
+        executor_id = required_value(body, "executor_id")
+        agent_id = required_value(body, "agent_id")
+        master_agent = self.agents.get(agent_id)
+        if master_agent is not None:
+            master_agent.agent.shutdown_executor(framework.id, executor_id)
+
+    def _call_acknowledge(self, framework: Framework, call: dict[str, Any]) -> None:
+        body = call["acknowledge"]
+        agent_id = required_value(body, "agent_id")
+        task_id = required_value(body, "task_id")
+        uuid = body.get("uuid")
+        try:
+            if not isinstance(uuid, str) or len(base64.b64decode(uuid, validate=True)) != 16:
+                raise ValueError(uuid)
+        except (ValueError, binascii.Error):
+            raise CallError(
+                400, "Failed to validate scheduler::Call: 'uuid' is not a valid UUID"
+            ) from None
+        master_agent = self.agents.get(agent_id)
+        if master_agent is None:
+            return
+        master_agent.agent.acknowledge(framework.id, task_id, uuid)
+        task = master_agent.tasks.get((framework.id, task_id))
+        if (
+            task is not None
+            and is_terminal(task.state)
+            and (framework.id, task_id) not in master_agent.agent.tasks
+        ):
+            # The terminal update is acknowledged: the task is complete.
+            master_agent.tasks.pop((framework.id, task_id), None)
+            framework.tasks.pop(task_id, None)
+            framework.completed_tasks.append(task)
+
+    def _call_reconcile(self, framework: Framework, call: dict[str, Any]) -> None:
+        tasks = call["reconcile"].get("tasks", [])
+        if not isinstance(tasks, list):
+            raise CallError(400, "Failed to convert JSON into Call protobuf: bad 'reconcile.tasks'")
+        if not tasks:
+            # Implicit: the latest state of every task the master knows.
+            for known in list(framework.tasks.values()) + list(
+                framework.unreachable_tasks.values()
+            ):
+                framework.send(update_event(self._reconcile_status(known)))
+            return
+        for entry in tasks:
+            task_id = required_value(entry, "task_id")
+            agent_id = optional_value(entry, "agent_id")
+            task = framework.tasks.get(task_id) or framework.unreachable_tasks.get(task_id)
+            if task is not None:
+                framework.send(update_event(self._reconcile_status(task)))
+            else:
+                self._reconcile_unknown(framework, task_id, agent_id)
+
+    def _reconcile_status(self, task: Task) -> dict[str, Any]:
+        state = task.update_state or task.state
+        return make_status(
+            task.id,
+            state,
+            agent_id=task.agent_id,
+            source="SOURCE_MASTER",
+            reason="REASON_RECONCILIATION",
+            message="Reconciliation: Latest task state",
+        )
+
+    def _reconcile_unknown(self, framework: Framework, task_id: str, agent_id: str | None) -> None:
+        if agent_id is not None:
+            if agent_id in self.recovering:
+                return  # No answer while the agent may still re-register.
+            if agent_id in self.agents:
+                state, message = "TASK_GONE", "Reconciliation: Task is unknown to the agent"
+            elif agent_id in self.registry.unreachable:
+                state, message = "TASK_UNREACHABLE", "Reconciliation: Task is unreachable"
+            elif agent_id in self.registry.gone:
+                state, message = "TASK_GONE_BY_OPERATOR", "Reconciliation: Task is gone"
+            else:
+                state, message = "TASK_UNKNOWN", "Reconciliation: Task is unknown"
+        else:
+            if self.recovering:
+                return  # Any recovering agent may still report the task.
+            state, message = "TASK_UNKNOWN", "Reconciliation: Task is unknown"
+        if not framework.partition_aware:
+            state = "TASK_LOST"
+        framework.send(
+            master_update(
+                task_id, state, agent_id=agent_id, reason="REASON_RECONCILIATION", message=message
+            )
+        )
+
+    def _call_message(self, framework: Framework, call: dict[str, Any]) -> None:
+        body = call["message"]
+        agent_id = required_value(body, "agent_id")
+        executor_id = required_value(body, "executor_id")
+        data = body.get("data", "")
+        if not isinstance(data, str):
+            raise CallError(400, "Failed to convert JSON into Call protobuf: bad 'message.data'")
+        master_agent = self.agents.get(agent_id)
+        if master_agent is not None:
+            master_agent.agent.framework_message(framework.id, executor_id, data)
+
+    def _remove_framework(self, framework: Framework) -> None:
+        self.frameworks.pop(framework.id, None)
+        self.removed_framework_ids.add(framework.id)
+        for handle in (framework.heartbeat, framework.failover):
+            if handle is not None:
+                handle.cancel()
+        for offer in list(framework.offers.values()):
+            self._remove_offer(offer)
+        for task in list(framework.tasks.values()):
+            self._remove_task(framework, task)
+            task.state = "TASK_KILLED"
+            framework.completed_tasks.append(task)
+        for master_agent in self.agents.values():
+            master_agent.agent.shutdown_framework(framework.id)
+        framework.unregistered_time = time.time()
+        self.completed_frameworks.append(framework)
+        if framework.sink is not None:
+            framework.sink.close()
+            framework.sink = None
