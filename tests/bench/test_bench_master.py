@@ -67,6 +67,17 @@ def test_a_storm_is_acknowledged_once_each_by_ark(master: BenchMaster, encoding:
     assert 0.0 <= stats["cpu_seconds"] < stats["wall_seconds"] * 2
 
 
+def test_a_paced_storm_takes_its_time(master: BenchMaster) -> None:
+    driver = V1Driver(master.url, {"name": "paced"})
+    with Scheduler(Quiet(), 0, driver, reconcile_seconds=None):
+        eventually(subscribed(master, "protobuf"))
+        master.storm(300, rate=1000.0)
+        stats = master.wait(lambda s: s["acks_ok"] >= 300, timeout=60.0)
+    # 300 updates at 1,000 a second: the last one leaves about 0.3 s after the first.
+    assert stats["last_ack_at"] - stats["first_update_at"] >= 0.25
+    assert stats["acks_duplicate"] == stats["acks_bad_uuid"] == stats["unknown_calls"] == 0
+
+
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_ark_launches_on_its_offers_and_acknowledges_the_launches(
     master: BenchMaster, encoding: Any
