@@ -3,12 +3,14 @@ encodings, against the real ``ark-bench-master`` binary (built on first use)."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,8 +20,20 @@ from ark import messages as m
 from ark.core import Snapshot
 from ark.drivers import V1Driver
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from bench_master import BenchMaster
+
+def _load_bench_master() -> ModuleType:
+    # Loaded from its file: bench/ on sys.path would shadow the tests' `sim`
+    # namespace package with bench/sim.py.
+    path = Path(__file__).resolve().parents[2] / "bench" / "bench_master.py"
+    spec = importlib.util.spec_from_file_location("bench_master", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_master"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+BenchMaster = _load_bench_master().BenchMaster
 
 ENCODINGS = ["protobuf", "json"]
 
