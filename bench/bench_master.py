@@ -2,8 +2,8 @@
 
 The harness is a Rust binary of this repository (``rust/bench-master``); it is
 built here on first use with ``cargo build --release -p ark-bench-master``
-(incremental: quick when nothing changed), run in its own process, and
-driven through its ``/bench/`` control endpoints::
+into ``target/bench-master/`` (incremental: quick when nothing changed), run
+in its own process, and driven through its ``/bench/`` control endpoints::
 
     with BenchMaster.start() as master:
         driver = V1Driver(master.url, {...})
@@ -27,7 +27,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BINARY = ROOT / "target" / "release" / "ark-bench-master"
+# A target directory of its own: sharing target/ with maturin's build of the
+# extension (`make build`) made each of the two builds redo the other's
+# release build of ark-core and its dependencies (fat LTO: minutes).
+TARGET = ROOT / "target" / "bench-master"
+BINARY = TARGET / "release" / "ark-bench-master"
 
 Stats = dict[str, Any]
 
@@ -35,7 +39,7 @@ Stats = dict[str, Any]
 def build() -> Path:
     """Builds the harness (release) if needed; returns the binary's path."""
     subprocess.run(
-        ["cargo", "build", "--release", "-q", "-p", "ark-bench-master"],
+        ["cargo", "build", "--release", "-q", "-p", "ark-bench-master", "--target-dir", TARGET],
         cwd=ROOT,
         check=True,
     )
