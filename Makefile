@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: help install build demo lint test test-rust test-python bench bench-smoke clean
+.PHONY: help install build harness demo lint test test-rust test-python bench bench-smoke clean
 
 help:
 	@echo "make demo     the example framework on an embedded simulated cluster"
@@ -19,6 +19,13 @@ $(PY):
 install: $(PY)
 	$(PIP) install -q "maturin>=1.7,<2"
 	$(VENV)/bin/maturin develop --release -q --extras test,lint
+	$(MAKE) harness
+
+# The benchmark master (rust/bench-master), in a target directory of its own so
+# that it and maturin's build never redo each other's; tests/bench and
+# bench/scale.py run it (bench/bench_master.py builds it the same way).
+harness:
+	cargo build --release -q -p ark-bench-master --target-dir target/bench-master
 
 build: $(PY)
 	$(VENV)/bin/maturin develop --release -q
@@ -43,7 +50,7 @@ test-python: $(PY)
 
 test: install lint test-rust test-python
 
-bench: build
+bench: build harness
 	$(PY) bench/reducer.py
 	$(PY) bench/inbox.py
 	$(PY) bench/memory.py
@@ -56,7 +63,7 @@ bench: build
 	$(PY) bench/scale.py
 
 # The benchmarks at a tiny size: they must keep running, not measure anything.
-bench-smoke: build
+bench-smoke: build harness
 	$(PY) bench/reducer.py --messages 20000 --tasks 2000
 	$(PY) bench/inbox.py --messages 20000
 	$(PY) bench/memory.py --tasks 20000
