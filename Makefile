@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: help install build demo lint test test-rust test-python bench bench-smoke clean
+.PHONY: help install build harness demo lint test test-rust test-python bench bench-smoke clean
 
 help:
 	@echo "make demo     the example framework on an embedded simulated cluster"
@@ -19,6 +19,13 @@ $(PY):
 install: $(PY)
 	$(PIP) install -q "maturin>=1.7,<2"
 	$(VENV)/bin/maturin develop --release -q --extras test,lint
+	$(MAKE) harness
+
+# The benchmark master (rust/bench-master), in a target directory of its own so
+# that it and maturin's build never redo each other's; tests/bench and
+# bench/scale.py run it (bench/bench_master.py builds it the same way).
+harness:
+	cargo build --release -q -p ark-bench-master --target-dir target/bench-master
 
 build: $(PY)
 	$(VENV)/bin/maturin develop --release -q
@@ -32,18 +39,18 @@ lint: $(PY)
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest ark._core
 	cargo fmt --check
-	cargo clippy --all-targets -q -- -D warnings
+	cargo clippy --workspace --all-targets -q -- -D warnings
 	cargo clippy --all-targets --features python -q -- -D warnings
 
 test-rust:
-	cargo test -q
+	cargo test --workspace -q
 
 test-python: $(PY)
 	$(PY) -m pytest -q
 
 test: install lint test-rust test-python
 
-bench: build
+bench: build harness
 	$(PY) bench/reducer.py
 	$(PY) bench/inbox.py
 	$(PY) bench/memory.py
@@ -53,9 +60,10 @@ bench: build
 	$(PY) bench/end_to_end.py
 	$(PY) bench/everywhere.py
 	$(PY) bench/failover.py
+	$(PY) bench/scale.py
 
 # The benchmarks at a tiny size: they must keep running, not measure anything.
-bench-smoke: build
+bench-smoke: build harness
 	$(PY) bench/reducer.py --messages 20000 --tasks 2000 --held-tasks 2000
 	$(PY) bench/inbox.py --messages 20000
 	$(PY) bench/memory.py --tasks 20000
@@ -65,6 +73,7 @@ bench-smoke: build
 	$(PY) bench/end_to_end.py --agents 50 --tasks 200
 	$(PY) bench/everywhere.py --agents 50 --requests 20
 	$(PY) bench/failover.py --timeouts 1 --trials 1
+	$(PY) bench/scale.py --updates 2000 --tasks 2000 --agents 200 --reducer-tasks 20000
 
 clean:
 	cargo clean
