@@ -117,6 +117,8 @@ class Reducer:
         self._round = 0
         self._pending: set[str] = set()
         self._started_at: float | None = None
+        # Offers were declined while reconciling: its end revives them.
+        self._declined = False
         self._completed = 0
         self._last_completed_at: float | None = None
         # Demand for the matcher, in arrival order, and what it knows.
@@ -296,6 +298,7 @@ class Reducer:
             if fresh:
                 ids = sorted(o.id for o in fresh)
                 declined.append(fx.Decline(ids, self._config.reconcile_decline_seconds))
+                self._declined = self._declined or self._explicit
             # The matcher does not run now, but it drops requests that became known.
             return declined + self._match(now)
         for offer in fresh:
@@ -642,14 +645,14 @@ class Reducer:
     # --- reconciliation ------------------------------------------------------------
 
     def _start_reconciliation(self, now: float, out: list[fx.Effect]) -> None:
+        self._declined = bool(self._offers)
         if self._offers:
             out.append(fx.Decline(sorted(self._offers), self._config.reconcile_decline_seconds))
             self._offers.clear()
         pending = sorted(task_id for task_id, t in self._tasks.items() if t.state not in _TERMINAL)
         if not pending:
             out.append(fx.Reconcile([]))
-            self._completed += 1
-            self._last_completed_at = now
+            self._completed_reconciliation(now, out)
             return
         self._explicit = True
         self._round = 1
@@ -664,8 +667,16 @@ class Reducer:
         self._round = 0
         self._pending = set()
         self._started_at = None
+        self._completed_reconciliation(now, out)
+
+    def _completed_reconciliation(self, now: float, out: list[fx.Effect]) -> None:
         self._completed += 1
         self._last_completed_at = now
+        # Mesos clears the refuse filters of earlier declines on REVIVE: the
+        # offers declined meanwhile come back now, not when the filters expire.
+        if self._declined and not self._suppressed:
+            out.append(fx.Revive())
+        self._declined = False
 
     def _abort_reconciliation(self) -> None:
         # Not counted as completed; the next Subscribed starts afresh.
@@ -673,6 +684,7 @@ class Reducer:
         self._round = 0
         self._pending = set()
         self._started_at = None
+        self._declined = False
 
     def _reconcile_tasks(self, sorted_ids: list[str]) -> list[fx.ReconcileTask]:
         return [fx.ReconcileTask(task_id, self._tasks[task_id].agent_id) for task_id in sorted_ids]

@@ -208,10 +208,7 @@ impl Reducer {
         }
         if !declined.is_empty() {
             declined.sort_unstable();
-            out.push(Effect::Decline {
-                offer_ids: declined,
-                refuse_seconds: self.config.reconcile_decline_seconds,
-            });
+            reconcile::decline(&mut self.state, &self.config, declined, out);
         }
     }
 
