@@ -69,7 +69,7 @@ _PIECE = 512 * 1024
 # The log is folded into a new snapshot once it outgrows the snapshot and this.
 _COMPACT_BYTES = 1024 * 1024
 # ... or has this many entries (ZooKeeper lists and reads them all on load).
-_COMPACT_ENTRIES = 256
+_COMPACT_ENTRIES = 1000
 
 
 class StoreCorrupt(ArkError):
@@ -537,28 +537,40 @@ class ZooKeeperStore(_LogStore):
             self._commit(tx)
 
     def _write_snapshot(self, data: bytes, generation: int) -> None:
-        if not self._zk.exists(self._path):
-            # Created meanwhile by someone else: the transaction's check decides.
-            with contextlib.suppress(Exception):
-                self._zk.create(self._path, b"", makepath=True)
-        # Leftovers of a compaction a dead leader never finished, then the chunks.
-        current = self._generation if self._headed else None
-        stale = [
-            f"{self._path}/{n}"
-            for n in self._zk.get_children(self._path)
-            if not (_of(n, "s", current) or _of(n, "l", current))
-        ]
-        self._each(stale, lambda tx, p: tx.delete(p))
+        exists = self._zk.exists(self._path) is not None
+        if exists:
+            # Leftovers of a compaction a dead leader never finished.
+            current = self._generation if self._headed else None
+            stale = [
+                f"{self._path}/{n}"
+                for n in self._zk.get_children(self._path)
+                if not (_of(n, "s", current) or _of(n, "l", current))
+            ]
+            self._each(stale, lambda tx, p: tx.delete(p))
         pieces = [data[i : i + _PIECE] for i in range(0, len(data), _PIECE)] or [b""]
-        for i, piece in enumerate(pieces):
-            tx = self._zk.transaction()
-            tx.check(self._term.epoch_path, self._term.version)
-            tx.create(f"{self._path}/s-{generation}-{i}", piece)
-            self._commit(tx)
-        head = protobuf.StoreRecord(generation=generation, chunks=len(pieces))
+        head = _wrap(protobuf.StoreRecord(generation=generation, chunks=len(pieces)))
+        if not exists:
+            self._zk.ensure_path(self._path.rsplit("/", 1)[0] or "/")
+        if len(pieces) > 1:
+            if not exists:
+                # Created meanwhile by someone else: the transactions' checks decide.
+                with contextlib.suppress(Exception):
+                    self._zk.create(self._path, b"", makepath=True)
+                exists = True
+            for i, piece in enumerate(pieces[:-1]):
+                tx = self._zk.transaction()
+                tx.check(self._term.epoch_path, self._term.version)
+                tx.create(f"{self._path}/s-{generation}-{i}", piece)
+                self._commit(tx)
+        # The last chunk and the head that makes the new generation current, at once
+        # (a small store's first write is this one round trip).
         tx = self._zk.transaction()
         tx.check(self._term.epoch_path, self._term.version)
-        tx.set_data(self._path, _wrap(head))
+        if exists:
+            tx.set_data(self._path, head)
+        else:
+            tx.create(self._path, head)
+        tx.create(f"{self._path}/s-{generation}-{len(pieces) - 1}", pieces[-1])
         self._commit(tx)
         # The old generation is unreachable now; what this misses, the next compaction takes.
         if self._headed:
