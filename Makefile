@@ -32,11 +32,11 @@ lint: $(PY)
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest ark._core
 	cargo fmt --check
-	cargo clippy --all-targets -q -- -D warnings
+	cargo clippy --workspace --all-targets -q -- -D warnings
 	cargo clippy --all-targets --features python -q -- -D warnings
 
 test-rust:
-	cargo test -q
+	cargo test --workspace -q
 
 test-python: $(PY)
 	$(PY) -m pytest -q
@@ -53,6 +53,7 @@ bench: build
 	$(PY) bench/end_to_end.py
 	$(PY) bench/everywhere.py
 	$(PY) bench/failover.py
+	$(PY) bench/scale.py
 
 # The benchmarks at a tiny size: they must keep running, not measure anything.
 bench-smoke: build
@@ -65,6 +66,7 @@ bench-smoke: build
 	$(PY) bench/end_to_end.py --agents 50 --tasks 200
 	$(PY) bench/everywhere.py --agents 50 --requests 20
 	$(PY) bench/failover.py --timeouts 1 --trials 1
+	$(PY) bench/scale.py --updates 2000 --tasks 2000 --agents 200 --reducer-tasks 20000
 
 clean:
 	cargo clean
