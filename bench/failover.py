@@ -21,12 +21,14 @@ simulator. Two scenarios:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -185,7 +187,8 @@ def harness_trial(zk: str, tasks: int, session_timeout: float, tmp: Path) -> dic
             while (stats := master.stats())["launches"] < n:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"timed out: {stats}")
-                master.offers(agents=1, cpus=1.0, mem=1024.0)
+                with contextlib.suppress(urllib.error.HTTPError):  # 409: nobody subscribed
+                    master.offers(agents=1, cpus=1.0, mem=1024.0)
                 time.sleep(0.1)
             return float(stats["last_accept_at"])
 
