@@ -105,7 +105,9 @@ def _on_master(cluster: Cluster, check: Callable[[Any], bool]) -> bool:
     return cluster.run(lambda: any(check(f) for f in master.frameworks.values()))
 
 
-def running_trial(zk: str, tasks: int, session_timeout: float, tmp: Path) -> dict[str, float]:
+def running_trial(
+    zk: str, tasks: int, session_timeout: float, tmp: Path, encoding: str = "auto"
+) -> dict[str, float]:
     """One failover of a framework running ``tasks`` tasks (see the module's docstring)."""
     agents = max(3, tasks // 1000)
     config = ClusterConfig(
@@ -118,7 +120,7 @@ def running_trial(zk: str, tasks: int, session_timeout: float, tmp: Path) -> dic
         args = [cluster.url, zk, path, str(tasks)]
         procs = [
             subprocess.Popen(
-                [sys.executable, str(FLEET), *args, str(log), str(session_timeout)],
+                [sys.executable, str(FLEET), *args, str(log), str(session_timeout), encoding],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -155,7 +157,9 @@ def running_trial(zk: str, tasks: int, session_timeout: float, tmp: Path) -> dic
                 p.wait()
 
 
-def harness_trial(zk: str, tasks: int, session_timeout: float, tmp: Path) -> dict[str, float]:
+def harness_trial(
+    zk: str, tasks: int, session_timeout: float, tmp: Path, encoding: str = "auto"
+) -> dict[str, float]:
     """As :func:`running_trial`, against ``ark-bench-master``, which never limits the run.
 
     Its tasks ``task-<i>`` are made known to it, and written to the store as
@@ -174,7 +178,7 @@ def harness_trial(zk: str, tasks: int, session_timeout: float, tmp: Path) -> dic
         args = [master.url, zk, path, str(tasks)]
         procs = [
             subprocess.Popen(
-                [sys.executable, str(FLEET), *args, str(log), str(session_timeout)],
+                [sys.executable, str(FLEET), *args, str(log), str(session_timeout), encoding],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -233,14 +237,18 @@ def seed_store(zk: str, path: str, tasks: int, agents: int) -> None:
 
 
 def failover_row(
-    tasks: int, session_timeout: float, zk: str | None = None, master: str | None = None
+    tasks: int,
+    session_timeout: float,
+    zk: str | None = None,
+    master: str | None = None,
+    encoding: str = "auto",
 ) -> dict[str, Any]:
     """Seconds from SIGKILLing the leader of a ``tasks``-task framework to its successor's
     first launch, every task reconciled (a ZooKeeper of its own unless ``zk`` is given).
 
     ``master``: ``sim`` (the simulator, with Mesos's refuse filters) or
     ``harness`` (``ark-bench-master``); by default the simulator up to 1,000
-    tasks, the harness above.
+    tasks, the harness above. ``encoding``: the schedulers' (V1Driver's).
     """
     if master is None:
         master = "sim" if tasks <= 1000 else "harness"
@@ -250,7 +258,8 @@ def failover_row(
         hosts = server.hosts if server is not None else zk
         assert hosts is not None
         with tempfile.TemporaryDirectory() as tmp:
-            return {**trial(hosts, tasks, session_timeout, Path(tmp)), "master": master}
+            row = trial(hosts, tasks, session_timeout, Path(tmp), encoding)
+            return {**row, "master": master, "encoding": encoding}
     finally:
         if server is not None:
             server.close()
@@ -265,6 +274,7 @@ def main() -> None:
     parser.add_argument(
         "--master", choices=["sim", "harness"], help="default: sim up to 1,000 tasks"
     )
+    parser.add_argument("--encoding", choices=["auto", "protobuf", "json"], default="auto")
     args = parser.parse_args()
     server = ZooKeeperServer().start()
     try:
@@ -289,7 +299,7 @@ def main() -> None:
             )
             for tasks in args.tasks:
                 rows = [
-                    failover_row(tasks, args.session, server.hosts, args.master)
+                    failover_row(tasks, args.session, server.hosts, args.master, args.encoding)
                     for _ in range(args.trials)
                 ]
                 elected = statistics.median(r["elected_s"] for r in rows)

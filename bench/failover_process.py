@@ -1,9 +1,9 @@
 """One scheduler process of bench/failover.py: a Standby running a fleet of N tasks.
 
-    python bench/failover_process.py MASTER ZK_HOSTS PATH N LOG SESSION_TIMEOUT [PREFIX]
+    python bench/failover_process.py MASTER ZK_HOSTS PATH N LOG SESSION_TIMEOUT [ENCODING]
 
 A leader that finds no task (nothing stored) asks the matcher for N tasks
-``<PREFIX><i>``; every leader asks for one probe task ``probe-e<epoch>``.
+``task-<i>``; every leader asks for one probe task ``probe-e<epoch>``.
 The matcher places nothing while reconciliation runs, so a new leader's probe
 goes out once every stored task has answered and offers come back: that
 launch is what the bench times. Writes ``elected <epoch>`` to LOG each time
@@ -36,19 +36,19 @@ def request(task_id: str) -> m.TaskRequest:
 
 
 class Fleet(StateManager[None]):
-    def __init__(self, tasks: int, prefix: str, epoch: int) -> None:
-        self.tasks, self.prefix, self.epoch = tasks, prefix, epoch
+    def __init__(self, tasks: int, epoch: int) -> None:
+        self.tasks, self.epoch = tasks, epoch
 
     def registered(self, state: None, framework_id: str, framework: Snapshot) -> Step[None]:
         wanted = [request(f"probe-e{self.epoch}")]
         if framework.task_count == 0:
-            wanted += [request(f"{self.prefix}{i}") for i in range(self.tasks)]
+            wanted += [request(f"task-{i}") for i in range(self.tasks)]
         return None, [m.Request(wanted)]
 
 
 def main() -> None:
     master, zk_hosts, path, n, log_path, session = sys.argv[1:7]
-    prefix = sys.argv[7] if len(sys.argv) > 7 else "task-"
+    encoding = sys.argv[7] if len(sys.argv) > 7 else "auto"
     logging.basicConfig(
         level=logging.WARNING, format=f"%(asctime)s [{Path(log_path).stem}] %(name)s %(message)s"
     )
@@ -57,9 +57,10 @@ def main() -> None:
     def make(store: Store, on_fenced: object, term: Term) -> Scheduler[None]:
         with log.open("a") as f:
             f.write(f"elected {term.epoch}\n")
-        driver = V1Driver(master, {"name": "failover-bench", "user": "bench"}, backoff_seconds=0.05)
+        info = {"name": "failover-bench", "user": "bench"}
+        driver = V1Driver(master, info, backoff_seconds=0.05, encoding=encoding)  # type: ignore[arg-type]
         return Scheduler(
-            Fleet(int(n), prefix, term.epoch),
+            Fleet(int(n), term.epoch),
             None,
             driver,
             store=store,
