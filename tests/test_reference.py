@@ -250,9 +250,11 @@ def test_subscribed_resends_suppress_before_reconciling() -> None:
 
 def test_subscribed_declines_held_offers_first() -> None:
     r = with_offers(offer("o2"), offer("o1", agent="a2"))
+    # Nothing to reconcile: done at once, and the declined offers are revived.
     assert r.step(m.Subscribed("fw"), 2.0) == [
         fx.Decline(["o1", "o2"], 7.0),
         fx.Reconcile([]),
+        fx.Revive(),
     ]
     assert r.view().offers == []
 
@@ -344,6 +346,43 @@ def test_offers_while_reconciling_are_declined_at_once() -> None:
     view = r.view()
     assert view.offers == []
     assert view.agents == [AgentRecord("a1", "h1", True), AgentRecord("a2", "h1", True)]
+    # Once every task answered, REVIVE clears the filters of those declines.
+    assert r.step(status("t1"), 12.0) == []
+    assert r.step(status("t2", agent=None), 13.0) == [fx.Reconcile([]), fx.Revive()]
+
+
+def test_a_reconciliation_that_declined_nothing_revives_nothing() -> None:
+    r = reconciling()
+    r.step(status("t1"), 11.0)
+    assert r.step(status("t2", agent=None), 12.0) == [fx.Reconcile([])]
+    # Declines of an aborted reconciliation are not carried into the next one.
+    r = reconciling()
+    r.step(m.Offers([offer("o1")]), 11.0)
+    r.step(m.Disconnected(), 12.0)
+    r.step(m.Subscribed("fw"), 13.0)
+    r.step(status("t1"), 14.0)
+    assert r.step(status("t2", agent=None), 15.0) == [fx.Reconcile([])]
+
+
+def test_a_suppressed_framework_is_not_revived_after_reconciling() -> None:
+    r = reconciling()
+    assert r.step(m.Suppress(), 11.0) == [fx.Suppress()]
+    r.step(m.Offers([offer("o1")]), 12.0)
+    r.step(status("t1"), 13.0)
+    assert r.step(status("t2", agent=None), 14.0) == [fx.Reconcile([])]
+
+
+def test_a_reconciliation_given_up_still_revives_what_it_declined() -> None:
+    r = reconciling()
+    r.step(m.Offers([offer("o1")]), 11.0)
+    r.step(status("t1"), 11.5)
+    for round_ in (1, 2, 3):
+        r.step(m.ReconcileTimeout(round_), 12.0 + round_)
+    assert r.step(m.ReconcileTimeout(4), 20.0) == [
+        fx.Unreconciled(["t2"]),
+        fx.Reconcile([]),
+        fx.Revive(),
+    ]
 
 
 def test_offers_while_unregistered_are_declined_at_once() -> None:

@@ -260,19 +260,18 @@ def test_a_new_leader_reconciles_stored_tasks_before_taking_offers(
 def test_the_store_is_written_before_the_launch_goes_out(
     driver: RecordingDriver, tmp_path: Any
 ) -> None:
-    from ark.store import FileStore, decode_record
+    from ark.store import FileStore
 
-    path = tmp_path / "store"
     seen: list[Any] = []
 
     class Checking(RecordingDriver):
         def run(self, effects: Sequence[fx.Effect]) -> None:
             if any(isinstance(e, fx.Accept) for e in effects):
-                seen.append(decode_record(path.read_bytes()))
+                seen.append(store.load())  # what is on disk now
             super().run(effects)
 
     checking = Checking()
-    store = FileStore(path)
+    store = FileStore(tmp_path / "store")
     with Scheduler(Manager(), (), checking, store=store, reconcile_seconds=None) as s:
         register(s)
         launch(s, "t1")

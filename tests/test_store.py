@@ -45,10 +45,10 @@ def test_records_round_trip(record: Record) -> None:
     assert decode_record(encode_record(record)) == record
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_a_store_written_by_every_format_version_still_loads(version: int) -> None:
-    # Fixtures written by the Ark of each version (1: msgpack, 2: protobuf);
-    # never regenerate one, add the next version's.
+    # Fixtures written by the Ark of each version (1: msgpack, 2: protobuf,
+    # 3: a protobuf snapshot); never regenerate one, add the next version's.
     data = (DATA / f"store-v{version}.bin").read_bytes()
     assert data[8] == version
     record = decode_record(data)
@@ -57,7 +57,7 @@ def test_a_store_written_by_every_format_version_still_loads(version: int) -> No
 
 
 def test_new_records_are_written_in_the_current_format() -> None:
-    assert encode_record(Record())[8] == FORMAT_VERSION == 2
+    assert encode_record(Record())[8] == FORMAT_VERSION == 3
 
 
 def test_every_truncation_and_every_flipped_byte_is_a_clear_error() -> None:
@@ -103,11 +103,15 @@ WRITER = """
 import sys
 from ark.store import FileStore, Intent, Record
 store = FileStore(sys.argv[1])
+store.load()
 i = 0
 print("ready", flush=True)
 while True:
     i += 1
-    store.save(Record(f"fw-{i}", {f"t{j}": Intent(f"t{j}", "a") for j in range(i % 50)}))
+    if i % 40 == 0:
+        store.save(Record(f"fw-{i}", {f"t{j}": Intent(f"t{j}", "a") for j in range(i % 50)}))
+    else:
+        store.apply(f"fw-{i}", [Intent(f"t{i}-{j}", "a") for j in range(i % 7)], [f"t{i - 1}-0"])
 """
 
 
@@ -124,7 +128,10 @@ def test_a_writer_killed_at_any_moment_leaves_a_loadable_file(tmp_path: Path) ->
         # The lock died with its process: the next one may open the store.
         with FileStore(path) as store:
             record = store.load()
-        assert record.framework_id is None or record.framework_id.startswith("fw-")
+            assert record.framework_id is None or record.framework_id.startswith("fw-")
+            # And it takes the next write, over whatever a torn append left.
+            store.apply(f"fw-after-{trial}", [Intent("after", "a")], [])
+            assert store.load().intents["after"] == Intent("after", "a")
 
 
 def elected(hosts: str, path: str) -> tuple[LeaderElection, list[Term]]:
@@ -161,3 +168,176 @@ def test_a_well_checksummed_v2_body_missing_an_id_is_corrupt() -> None:
     data = b"ARKSTORE" + bytes([2]) + zlib.crc32(body).to_bytes(4, "big") + body
     with pytest.raises(StoreCorrupt, match="lacks its task or agent id"):
         decode_record(data)
+
+
+# --- the log: only what changed is written -------------------------------------------
+
+
+def test_deltas_append_fold_on_load_and_compact(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    expected: dict[str, Intent] = {}
+    with FileStore(path) as store:
+        assert store.load() == Record()
+        store.apply("fw", [Intent("t0", "a")], [])
+        expected["t0"] = Intent("t0", "a")
+        log = store.log_path.stat().st_size
+        for i in range(1, 50):
+            added = [Intent(f"t{i}", "a"), Intent(f"t{i - 1}", "a", confirmed=True)]
+            store.apply(None, added, [f"t{i - 2}"] if i >= 2 else [])
+            expected.update({x.task_id: x for x in added})
+            expected.pop(f"t{i - 2}", None)
+        # No snapshot was written yet: the log grew by the deltas alone.
+        assert not path.exists()
+        assert store.log_path.stat().st_size - log < 49 * 80
+    with FileStore(path) as again:
+        assert again.load() == Record("fw", expected)
+        again.save(Record("fw", expected))  # a compaction: the log is gone
+        assert not again.log_path.exists()
+        again.apply(None, [], ["t49"])
+        expected.pop("t49")
+        assert again.load() == Record("fw", expected)
+
+
+def test_the_log_is_compacted_once_it_outgrows_the_snapshot(tmp_path: Path) -> None:
+    with FileStore(tmp_path / "store") as store:
+        store.load()
+        store.apply("fw", [Intent(f"t{i}", "a") for i in range(100)], [])
+        for i in range(5000):
+            # Churn: the live set stays at 100 while the log would grow forever.
+            store.apply(None, [Intent(f"n{i}", "a")], [f"n{i - 1}"] if i else [])
+        assert store.log_path.stat().st_size < 2 * 1024 * 1024
+        assert len(store.load().intents) == 101
+
+
+def test_a_log_left_from_before_a_compaction_is_ignored(tmp_path: Path) -> None:
+    with FileStore(tmp_path / "store") as store:
+        store.load()
+        store.apply("fw", [Intent("t1", "a")], [])
+        old_log = store.log_path.read_bytes()
+        store.save(Record("fw", {"t2": Intent("t2", "a")}))
+        # As if the process died between the snapshot's rename and the log's unlink.
+        store.log_path.write_bytes(old_log)
+        assert store.load() == Record("fw", {"t2": Intent("t2", "a")})
+        store.apply(None, [Intent("t3", "a")], [])
+        assert set(store.load().intents) == {"t2", "t3"}
+
+
+def test_a_damaged_log_entry_is_corrupt_and_a_torn_last_one_is_not(tmp_path: Path) -> None:
+    with FileStore(tmp_path / "store") as store:
+        store.load()
+        store.apply("fw", [Intent("t1", "a")], [])
+        store.apply(None, [Intent("t2", "a")], [])
+        log = store.log_path.read_bytes()
+        store.log_path.write_bytes(log[:-3])  # the last append, cut short
+        assert set(store.load().intents) == {"t1"}
+        store.apply(None, [Intent("t3", "a")], [])
+        assert set(store.load().intents) == {"t1", "t3"}
+        damaged = bytearray(store.log_path.read_bytes())
+        damaged[-2] ^= 0x55
+        store.log_path.write_bytes(bytes(damaged))
+        with pytest.raises(StoreCorrupt, match="checksum"):
+            store.load()
+
+
+def test_a_delta_too_big_for_one_entry_is_split(tmp_path: Path) -> None:
+    many = [Intent(f"task-{i:06d}-{'x' * 40}", f"agent-{i % 100}") for i in range(30_000)]
+    with FileStore(tmp_path / "store") as store:
+        store.load()
+        store.apply("fw", many[:10], [])
+        store.apply(None, many[10:], [])
+        assert store.load() == Record("fw", {i.task_id: i for i in many})
+
+
+def test_a_deposed_leaders_deltas_are_refused(zookeeper: str) -> None:
+    path = f"/ark-store-{uuid.uuid4().hex[:8]}"
+    first, first_terms = elected(zookeeper, path)
+    wait(lambda: first_terms)
+    second, second_terms = elected(zookeeper, path)
+    old = ZooKeeperStore(second.client, f"{path}/state", first_terms[0])
+    old.load()
+    old.apply("fw", [Intent("t1", "a")], [])
+    old.apply(None, [Intent("t2", "a")], [])
+    first.stop()
+    wait(lambda: second_terms)
+    with pytest.raises(StoreFenced, match="no longer current"):
+        old.apply(None, [Intent("t3", "a")], [])
+    with pytest.raises(StoreFenced, match="no longer current"):
+        old.save(Record("fw"))
+    new = ZooKeeperStore(second.client, f"{path}/state", second_terms[0])
+    assert new.load() == Record("fw", {"t1": Intent("t1", "a"), "t2": Intent("t2", "a")})
+    new.apply(None, [], ["t1"])
+    assert ZooKeeperStore(second.client, f"{path}/state", second_terms[0]).load() == Record(
+        "fw", {"t2": Intent("t2", "a")}
+    )
+    second.stop()
+
+
+def test_a_hundred_thousand_intents_in_zookeeper(zookeeper: str) -> None:
+    from kazoo.client import KazooClient
+
+    path = f"/ark-store-{uuid.uuid4().hex[:8]}"
+    election, terms = elected(zookeeper, path)
+    wait(lambda: terms)
+    store = ZooKeeperStore(election.client, f"{path}/state", terms[0])
+    store.load()
+    expected: dict[str, Intent] = {}
+    for batch in range(110):
+        added = [Intent(f"task-{batch}-{i}", f"agent-{i % 997}") for i in range(1000)]
+        # Confirmations ride along, as the scheduler sends them.
+        confirmed = [Intent(f"task-{batch - 1}-{i}", f"agent-{i}", True) for i in range(50)]
+        store.apply("fw", added + (confirmed if batch else []), [])
+        expected.update({i.task_id: i for i in added + (confirmed if batch else [])})
+    assert len(expected) == 110_000
+    # Every znode stays far below ZooKeeper's 1 MiB, whatever the framework's size.
+    zk = KazooClient(hosts=zookeeper)
+    zk.start()
+    try:
+        children = zk.get_children(f"{path}/state")
+        sizes = [zk.get(f"{path}/state/{c}")[0].__len__() for c in children]
+        assert max(sizes) <= 512 * 1024
+        started = time.monotonic()
+        loaded = ZooKeeperStore(zk, f"{path}/state", terms[0]).load()
+        assert time.monotonic() - started < 10
+        assert loaded == Record("fw", expected)
+        # A missing chunk is corruption, not an empty store.
+        chunk = next(c for c in children if c.startswith("s-"))
+        zk.delete(f"{path}/state/{chunk}")
+        with pytest.raises(StoreCorrupt, match="chunks missing"):
+            ZooKeeperStore(zk, f"{path}/state", terms[0]).load()
+    finally:
+        zk.stop()
+        zk.close()
+        election.stop()
+
+
+def test_a_version_2_store_in_zookeeper_loads_and_is_converted(zookeeper: str) -> None:
+    path = f"/ark-store-{uuid.uuid4().hex[:8]}"
+    election, terms = elected(zookeeper, path)
+    wait(lambda: terms)
+    v2 = (DATA / "store-v2.bin").read_bytes()
+    election.client.create(f"{path}/state", v2, makepath=True)
+    store = ZooKeeperStore(election.client, f"{path}/state", terms[0])
+    assert store.load() == decode_record(v2)
+    store.apply(None, [Intent("t3", "a3")], ["t1"])
+    data, _ = election.client.get(f"{path}/state")
+    assert data[8] == 3  # an older Ark refuses it by name now, rather than misread it
+    assert ZooKeeperStore(election.client, f"{path}/state", terms[0]).load() == Record(
+        "fw-v2", {"t2": Intent("t2", "a2"), "t3": Intent("t3", "a3")}
+    )
+    election.stop()
+
+
+def test_a_gap_in_the_zookeeper_log_is_corrupt(zookeeper: str) -> None:
+    path = f"/ark-store-{uuid.uuid4().hex[:8]}"
+    election, terms = elected(zookeeper, path)
+    wait(lambda: terms)
+    store = ZooKeeperStore(election.client, f"{path}/state", terms[0])
+    store.load()
+    for i in range(4):
+        store.apply("fw", [Intent(f"t{i}", "a")], [])
+    entries = [c for c in election.client.get_children(f"{path}/state") if c.startswith("l-")]
+    assert len(entries) == 3  # the first write made the snapshot
+    election.client.delete(f"{path}/state/{sorted(entries)[1]}")
+    with pytest.raises(StoreCorrupt, match="gap"):
+        ZooKeeperStore(election.client, f"{path}/state", terms[0]).load()
+    election.stop()

@@ -88,6 +88,10 @@ class Snapshot:
         """Sorted ids of the tasks last seen on an agent."""
         return self._raw.tasks_on_agent(agent_id)
 
+    def settled(self, task_ids: list[str]) -> tuple[list[str], list[str]]:
+        """Of ``task_ids``: those Mesos has reported, and those ended; one call for all."""
+        return self._raw.settled(task_ids)
+
     def view(self) -> StateView:
         """The whole state as plain values; O(number of tasks)."""
         return _view_decoder.decode(self._raw.view())

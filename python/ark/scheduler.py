@@ -41,9 +41,10 @@ from ark._core import CallSender, Inbox
 from ark.core import Snapshot
 from ark.errors import ArkError, HookError, InboxClosed
 from ark.metrics import Metrics
+from ark.persistence import Persistence
 from ark.state import Config
 from ark.state_manager import Reply, StateManager, Unreconciled, apply_hook, hooked_types
-from ark.store import Intent, Record, Store, StoreFenced
+from ark.store import Store
 from ark.streams import Stream, StreamPump, enqueue, reconcile_stream
 
 __all__ = ["Driver", "NoReply", "Scheduler"]
@@ -136,10 +137,7 @@ class Scheduler(Generic[S]):
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._metrics = Metrics()
-        self._store = store
-        self._record = Record()
-        self._fenced = False
-        self._on_fenced = on_fenced
+        self._persistence = Persistence(store, on_fenced)
 
     # --- reading ---------------------------------------------------------------
 
@@ -199,15 +197,14 @@ class Scheduler(Generic[S]):
         """
         if self._thread is not None:
             raise ArkError("the scheduler was already started")
-        if self._store is not None:
-            self._record = self._store.load()
-            for intent in self._record.intents.values():
-                self._inbox.push(m.encode(m.Track(intent.task_id, intent.agent_id)))
+        record = self._persistence.load()
+        for intent in record.intents.values():
+            self._inbox.push(m.encode(m.Track(intent.task_id, intent.agent_id)))
         self._thread = threading.Thread(target=self._loop, name="ark-scheduler", daemon=True)
         self._thread.start()
         for stream in self._streams:
             self._pump.add(stream)
-        self._driver.start(self._inbox, self._record.framework_id)
+        self._driver.start(self._inbox, record.framework_id)
         return self
 
     def run(self) -> None:
@@ -245,7 +242,7 @@ class Scheduler(Generic[S]):
     def _loop(self) -> None:
         self._after(self._tick_seconds, m.Tick())
         calls = self._driver.calls
-        hold = self._store is not None
+        hold = self._persistence.enabled
         core, metrics = self._core, self._metrics
         while True:
             wait = _IDLE_WAIT
@@ -366,7 +363,7 @@ class Scheduler(Generic[S]):
     def _command(self, command: m.Message, event: object) -> None:
         try:
             _, effects, _, intents, _ = self._core.step_routed(
-                m.encode(command), self._driver.calls, hold_launches=self._store is not None
+                m.encode(command), self._driver.calls, hold_launches=self._persistence.enabled
             )
         except ArkError as exc:
             log.warning(
@@ -394,10 +391,11 @@ class Scheduler(Generic[S]):
             else:
                 out.append(effect)
         calls = self._driver.calls
-        if self._store is not None and self._snapshot.framework_id != self._record.framework_id:
-            self._persist([])
+        persistence = self._persistence
+        if persistence.behind(self._snapshot.framework_id):
+            persistence.write(self._snapshot, [])
         if intents and calls is not None:
-            if self._persist(intents):
+            if persistence.write(self._snapshot, intents):
                 self._core.release(calls)
             else:
                 log.critical("ark: %d calls not sent: fenced", self._core.discard())
@@ -408,51 +406,11 @@ class Scheduler(Generic[S]):
                 if isinstance(e, fx.Accept)
                 for launch in e.launches
             ]
-            if self._persist(launches):
+            if persistence.write(self._snapshot, launches):
                 try:
                     self._driver.run(out)
                 except Exception:
                     log.exception("ark: the driver failed to run %d effects", len(out))
-
-    def _persist(self, launches: list[tuple[str, str]]) -> bool:
-        """Write what the next calls depend on before they go out; False if fenced."""
-        if self._fenced:
-            return False
-        store = self._store
-        if store is None:
-            return True
-        framework_id = self._snapshot.framework_id
-        if framework_id == self._record.framework_id and not launches:
-            return True
-        intents = self._confirmed(self._record.intents)
-        for task_id, agent_id in launches:
-            intents[task_id] = Intent(task_id, agent_id)
-        record = Record(framework_id, intents)
-        try:
-            store.save(record)
-        except StoreFenced as exc:
-            log.critical("ark: fenced, sending nothing more: %s", exc)
-            self._fenced = True
-            if self._on_fenced is not None:
-                self._on_fenced()
-            return False
-        self._record = record
-        return True
-
-    def _confirmed(self, intents: dict[str, Intent]) -> dict[str, Intent]:
-        """Intents brought up to date with the core: reported ones confirmed, ended ones gone."""
-        out: dict[str, Intent] = {}
-        for task_id, intent in intents.items():
-            task = self._snapshot.task(task_id)
-            if task is None:
-                out[task_id] = intent
-            elif task.state in m.TERMINAL_STATES:
-                continue
-            elif task.source is not None and not intent.confirmed:
-                out[task_id] = Intent(task_id, intent.agent_id, confirmed=True)
-            else:
-                out[task_id] = intent
-        return out
 
     def _fail_pending_asks(self) -> None:
         with self._asks_lock:

@@ -362,6 +362,21 @@ impl PySnapshot {
         ids.sort_unstable();
         ids
     }
+
+    /// Of `task_ids`, those Mesos has reported (a status with a source) and
+    /// those ended (terminal); unknown ids are in neither. The store settles
+    /// its launch intents with one call per batch, not one per intent.
+    fn settled(&self, task_ids: Vec<String>) -> (Vec<String>, Vec<String>) {
+        let (mut reported, mut ended) = (Vec::new(), Vec::new());
+        for id in task_ids {
+            match self.state.tasks.get(id.as_str()) {
+                Some(t) if t.state.is_terminal() => ended.push(id),
+                Some(t) if t.source.is_some() => reported.push(id),
+                _ => {}
+            }
+        }
+        (reported, ended)
+    }
 }
 
 /// The loop's inbox: lock-free `push` from any thread, batch `drain` for the

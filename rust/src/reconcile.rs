@@ -1,20 +1,24 @@
 //! Reconciliation, the algorithm of the Mesos documentation: explicit
 //! reconciliation of every non-terminal task, re-sent to the tasks still
 //! unanswered with truncated exponential backoff, then one implicit
-//! reconciliation. Offers are declined while it runs. Tasks that never answer
-//! are reported and flagged, never dropped.
+//! reconciliation. Offers are declined while it runs, and revived when it ends
+//! (a new leader launches again at once, not once the filters expire). Tasks
+//! that never answer are reported and flagged, never dropped.
 
 use crate::effects::{Effect, ReconcileTask};
-use crate::state::{Config, OrdSet, Phase, State, TaskId};
+use crate::state::{Config, Id, OrdSet, Phase, State, TaskId};
 
 /// Begin a reconciliation (the phase is idle).
 pub fn start(state: &mut State, config: &Config, now: f64, out: &mut Vec<Effect>) {
+    state.reconciliation.declined = false;
     if !state.offers.is_empty() {
+        let offer_ids = state.offers.keys().cloned().collect();
+        state.offers = Default::default();
+        state.reconciliation.declined = true;
         out.push(Effect::Decline {
-            offer_ids: state.offers.keys().cloned().collect(),
+            offer_ids,
             refuse_seconds: config.reconcile_decline_seconds,
         });
-        state.offers = Default::default();
     }
     let mut live: Vec<TaskId> = state
         .tasks
@@ -24,7 +28,7 @@ pub fn start(state: &mut State, config: &Config, now: f64, out: &mut Vec<Effect>
         .collect();
     if live.is_empty() {
         out.push(Effect::Reconcile { tasks: Vec::new() });
-        completed(state, now);
+        completed(state, now, out);
         return;
     }
     live.sort_unstable();
@@ -40,6 +44,17 @@ pub fn start(state: &mut State, config: &Config, now: f64, out: &mut Vec<Effect>
         pending: live.into_iter().collect(),
         started_at: now,
     };
+}
+
+/// Hand back offers that came while reconciling or unsubscribed (sorted ids).
+pub fn decline(state: &mut State, config: &Config, offer_ids: Vec<Id>, out: &mut Vec<Effect>) {
+    if state.is_reconciling() {
+        state.reconciliation.declined = true;
+    }
+    out.push(Effect::Decline {
+        offer_ids,
+        refuse_seconds: config.reconcile_decline_seconds,
+    });
 }
 
 /// Note that `task_id` answered; true when it was the last one pending.
@@ -87,18 +102,25 @@ pub fn timeout(state: &mut State, config: &Config, fired: u32, now: f64, out: &m
 pub fn finish(state: &mut State, now: f64, out: &mut Vec<Effect>) {
     out.push(Effect::Reconcile { tasks: Vec::new() });
     state.reconciliation.phase = Phase::Idle;
-    completed(state, now);
+    completed(state, now, out);
 }
 
 /// Drop a running reconciliation without counting it: it starts again on the
 /// next subscription.
 pub fn abort(state: &mut State) {
     state.reconciliation.phase = Phase::Idle;
+    state.reconciliation.declined = false;
 }
 
-fn completed(state: &mut State, now: f64) {
+/// Count it; and if offers were declined meanwhile and offers are wanted,
+/// REVIVE: Mesos clears the refuse filters of earlier declines on REVIVE, so
+/// the offers come back now rather than `reconcile_decline_seconds` later.
+fn completed(state: &mut State, now: f64, out: &mut Vec<Effect>) {
     state.reconciliation.completed += 1;
     state.reconciliation.last_completed_at = Some(now);
+    if std::mem::take(&mut state.reconciliation.declined) && !state.suppressed {
+        out.push(Effect::Revive);
+    }
 }
 
 fn reconcile_tasks<'a>(state: &State, ids: impl Iterator<Item = &'a TaskId>) -> Vec<ReconcileTask> {
@@ -264,5 +286,26 @@ mod tests {
             }]
         );
         assert!(r.state.offers.is_empty());
+        // Every task answered: the filters of those declines are cleared.
+        let out = step(&mut r, answer("t1"), 1.5);
+        assert_eq!(
+            out,
+            vec![Effect::Reconcile { tasks: vec![] }, Effect::Revive]
+        );
+        assert!(!r.state.reconciliation.declined);
+    }
+
+    #[test]
+    fn nothing_is_revived_when_nothing_was_declined_or_nothing_is_wanted() {
+        let mut r = with_tasks(&["t1"], &[]);
+        subscribe(&mut r);
+        let out = step(&mut r, answer("t1"), 1.0);
+        assert_eq!(out, vec![Effect::Reconcile { tasks: vec![] }]);
+        let mut r = with_tasks(&["t1"], &[]);
+        r.state.suppressed = true;
+        subscribe(&mut r);
+        r.state.reconciliation.declined = true;
+        let out = step(&mut r, answer("t1"), 1.0);
+        assert_eq!(out, vec![Effect::Reconcile { tasks: vec![] }]);
     }
 }

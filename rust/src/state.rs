@@ -137,6 +137,9 @@ pub enum Phase {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reconciliation {
     pub phase: Phase,
+    /// Offers were declined with the reconciliation filter since it started:
+    /// its end revives them (see `reconcile::completed`).
+    pub declined: bool,
     pub completed: u64,
     pub last_completed_at: Option<f64>,
 }
@@ -178,6 +181,7 @@ impl Default for State {
             tasks: CowMap::default(),
             reconciliation: Reconciliation {
                 phase: Phase::Idle,
+                declined: false,
                 completed: 0,
                 last_completed_at: None,
             },

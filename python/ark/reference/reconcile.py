@@ -3,7 +3,8 @@
 The algorithm of the Mesos documentation: explicit reconciliation of every
 non-terminal task, re-sent to the tasks still unanswered with truncated
 exponential backoff, then one implicit reconciliation. Offers are declined
-while it runs. Tasks that never answer are reported and flagged, never
+while it runs, and revived when it ends (Mesos clears the refuse filters of
+earlier declines on REVIVE, so a new leader launches again at once). Tasks that never answer are reported and flagged, never
 dropped. The reference twin of ``rust/src/reconcile.rs``.
 """
 
@@ -31,6 +32,8 @@ class Reconciler:
         self._round = 0
         self._pending: set[str] = set()
         self._started_at: float | None = None
+        #: Offers were declined since it started: its end revives them.
+        self.declined = False
         self._completed = 0
         self._last_completed_at: float | None = None
 
@@ -51,8 +54,10 @@ class Reconciler:
         tasks: dict[str, TaskEntry],
         now: float,
         out: list[fx.Effect],
+        suppressed: bool,
     ) -> None:
         """Decline (and forget) the outstanding ``offers``; ask about every live task."""
+        self.declined = bool(offers)
         if offers:
             out.append(fx.Decline(sorted(offers), self._config.reconcile_decline_seconds))
             offers.clear()
@@ -61,8 +66,7 @@ class Reconciler:
         )
         if not pending:
             out.append(fx.Reconcile([]))
-            self._completed += 1
-            self._last_completed_at = now
+            self._completed_at(now, out, suppressed)
             return
         self.explicit = True
         self._round = 1
@@ -78,7 +82,9 @@ class Reconciler:
             return not self._pending
         return False
 
-    def timeout(self, fired: int, tasks: dict[str, TaskEntry], now: float) -> list[fx.Effect]:
+    def timeout(
+        self, fired: int, tasks: dict[str, TaskEntry], now: float, suppressed: bool
+    ) -> list[fx.Effect]:
         """Round ``fired``'s timer: ask the silent tasks again, or give up on them."""
         if not self.explicit or fired != self._round:
             return []  # a stale timer from an earlier round or reconciliation
@@ -88,19 +94,20 @@ class Reconciler:
             for task_id in pending:
                 tasks[task_id].unreconciled = True
             out.append(fx.Unreconciled(pending))
-            self.finish(now, out)
+            self.finish(now, out, suppressed)
         else:
             self._round += 1
             out.append(fx.Reconcile(_reconcile_tasks(tasks, pending)))
             out.append(fx.Timer(self._round, self._delay(self._round)))
         return out
 
-    def finish(self, now: float, out: list[fx.Effect]) -> None:
+    def finish(self, now: float, out: list[fx.Effect], suppressed: bool) -> None:
         """End the explicit phase with the one implicit reconciliation."""
         out.append(fx.Reconcile([]))
+        declined = self.declined
         self.abort()
-        self._completed += 1
-        self._last_completed_at = now
+        self.declined = declined
+        self._completed_at(now, out, suppressed)
 
     def abort(self) -> None:
         """Stop without counting it as completed; the next Subscribed starts afresh."""
@@ -108,6 +115,14 @@ class Reconciler:
         self._round = 0
         self._pending = set()
         self._started_at = None
+        self.declined = False
+
+    def _completed_at(self, now: float, out: list[fx.Effect], suppressed: bool) -> None:
+        self._completed += 1
+        self._last_completed_at = now
+        if self.declined and not suppressed:
+            out.append(fx.Revive())
+        self.declined = False
 
     def _delay(self, n: int) -> float:
         """Seconds to wait for answers to round ``n``: truncated exponential backoff."""

@@ -262,7 +262,7 @@ class Reducer:
             out.append(fx.Suppress())
         if self._reconciliation.explicit:
             self._reconciliation.abort()
-        self._reconciliation.start(self._offers, self._tasks, now, out)
+        self._reconciliation.start(self._offers, self._tasks, now, out, self._suppressed)
         return out
 
     def _offers_event(self, msg: m.Offers, now: float) -> list[fx.Effect]:
@@ -286,6 +286,8 @@ class Reducer:
             if fresh:
                 ids = sorted(o.id for o in fresh)
                 declined.append(fx.Decline(ids, self._config.reconcile_decline_seconds))
+                if self._reconciliation.explicit:
+                    self._reconciliation.declined = True
             # The matcher does not run now, but it drops requests that became known.
             return declined + self._match(now)
         for offer in fresh:
@@ -357,7 +359,7 @@ class Reducer:
         if status.task_id in self._groups and self._tasks[status.task_id].state in _TERMINAL:
             del self._groups[status.task_id]
         if finish:
-            self._reconciliation.finish(now, out)
+            self._reconciliation.finish(now, out, self._suppressed)
         return out
 
     def _heartbeat(self, msg: m.Heartbeat, now: float) -> list[fx.Effect]:
@@ -397,11 +399,11 @@ class Reducer:
     def _reconcile_now(self, msg: m.ReconcileTick | m.Reconcile, now: float) -> list[fx.Effect]:
         out: list[fx.Effect] = []
         if self._registered and not self._reconciliation.explicit:
-            self._reconciliation.start(self._offers, self._tasks, now, out)
+            self._reconciliation.start(self._offers, self._tasks, now, out, self._suppressed)
         return out
 
     def _reconcile_timeout(self, msg: m.ReconcileTimeout, now: float) -> list[fx.Effect]:
-        return self._reconciliation.timeout(msg.round, self._tasks, now)
+        return self._reconciliation.timeout(msg.round, self._tasks, now, self._suppressed)
 
     def _tick(self, msg: m.Tick, now: float) -> list[fx.Effect]:
         hold = self._config.offer_hold_seconds

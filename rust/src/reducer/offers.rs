@@ -11,6 +11,7 @@ use super::Reducer;
 use crate::effects::{Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::messages::{Launch, Offer as OfferMessage};
+use crate::reconcile;
 use crate::resources;
 use crate::state::{Agent, Id, Offer, State, Task, TaskId};
 
@@ -52,10 +53,7 @@ impl Reducer {
         }
         if !declined.is_empty() {
             declined.sort_unstable();
-            out.push(Effect::Decline {
-                offer_ids: declined,
-                refuse_seconds: self.config.reconcile_decline_seconds,
-            });
+            reconcile::decline(&mut self.state, &self.config, declined, out);
         }
     }
 

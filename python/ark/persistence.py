@@ -1,0 +1,108 @@
+"""What the scheduler writes to its store, and when.
+
+Before effects go out, :meth:`Persistence.write` records what they depend on:
+the framework id, and an intent for each task an ACCEPT launches. Only the
+change is written. Along with it go the intents settled since: confirmed
+once Mesos reported their task, dropped once it ended. The core is asked
+about them once per write, for the intents not yet confirmed (few: launches
+in flight) and, at most every ``sweep_seconds``, for all of them (a
+confirmed task that ended since).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from ark.core import Snapshot
+from ark.store import Intent, Record, Store, StoreFenced
+
+__all__ = ["Persistence"]
+
+log = logging.getLogger(__name__)
+
+
+class Persistence:
+    """The scheduler's side of its :class:`~ark.store.Store` (``None``: nothing kept)."""
+
+    def __init__(
+        self,
+        store: Store | None,
+        on_fenced: Callable[[], None] | None = None,
+        *,
+        sweep_seconds: float = 10.0,
+    ) -> None:
+        self._store = store
+        self._on_fenced = on_fenced
+        self._fenced = False
+        self._framework_id: str | None = None
+        # Stored intents: task id -> agent id; and those not yet confirmed.
+        self._intents: dict[str, str] = {}
+        self._unconfirmed: set[str] = set()
+        self._sweep_seconds = sweep_seconds
+        self._next_sweep = 0.0
+
+    def load(self) -> Record:
+        """The stored record (empty without a store).
+
+        Raises
+        ------
+        StoreCorrupt
+            The store cannot be read.
+        """
+        if self._store is None:
+            return Record()
+        record = self._store.load()
+        self._framework_id = record.framework_id
+        self._intents = {i.task_id: i.agent_id for i in record.intents.values()}
+        self._unconfirmed = {i.task_id for i in record.intents.values() if not i.confirmed}
+        return record
+
+    @property
+    def enabled(self) -> bool:
+        """Whether there is a store to write ahead to."""
+        return self._store is not None
+
+    def behind(self, framework_id: str | None) -> bool:
+        """Whether the store does not yet hold this framework id."""
+        return self._store is not None and framework_id != self._framework_id
+
+    def write(self, snapshot: Snapshot, launches: Sequence[tuple[str, str]]) -> bool:
+        """Write what the next calls depend on, the framework id and these
+        ``(task_id, agent_id)`` launches, before they go out; False if fenced."""
+        if self._fenced:
+            return False
+        store = self._store
+        if store is None:
+            return True
+        framework_id = snapshot.framework_id
+        if framework_id == self._framework_id and not launches:
+            return True
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._sweep_seconds
+            candidates = list(self._intents)
+        else:
+            candidates = list(self._unconfirmed)
+        reported, ended = snapshot.settled(candidates) if candidates else ([], [])
+        confirmed = [t for t in reported if t in self._unconfirmed]
+        added = [Intent(t, self._intents[t], confirmed=True) for t in confirmed]
+        added += [Intent(task_id, agent_id) for task_id, agent_id in launches]
+        try:
+            store.apply(framework_id, added, ended)
+        except StoreFenced as exc:
+            log.critical("ark: fenced, sending nothing more: %s", exc)
+            self._fenced = True
+            if self._on_fenced is not None:
+                self._on_fenced()
+            return False
+        self._framework_id = framework_id
+        self._unconfirmed.difference_update(confirmed)
+        for task_id in ended:
+            self._intents.pop(task_id, None)
+            self._unconfirmed.discard(task_id)
+        for task_id, agent_id in launches:
+            self._intents[task_id] = agent_id
+            self._unconfirmed.add(task_id)
+        return True
