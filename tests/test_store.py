@@ -251,14 +251,14 @@ def test_a_delta_too_big_for_one_entry_is_split(tmp_path: Path) -> None:
 def test_a_deposed_leaders_deltas_are_refused(zookeeper: str) -> None:
     path = f"/ark-store-{uuid.uuid4().hex[:8]}"
     first, first_terms = elected(zookeeper, path)
-    wait(lambda: first_terms)
+    wait_until(lambda: first_terms)
     second, second_terms = elected(zookeeper, path)
     old = ZooKeeperStore(second.client, f"{path}/state", first_terms[0])
     old.load()
     old.apply("fw", [Intent("t1", "a")], [])
     old.apply(None, [Intent("t2", "a")], [])
     first.stop()
-    wait(lambda: second_terms)
+    wait_until(lambda: second_terms)
     with pytest.raises(StoreFenced, match="no longer current"):
         old.apply(None, [Intent("t3", "a")], [])
     with pytest.raises(StoreFenced, match="no longer current"):
@@ -277,7 +277,7 @@ def test_a_hundred_thousand_intents_in_zookeeper(zookeeper: str) -> None:
 
     path = f"/ark-store-{uuid.uuid4().hex[:8]}"
     election, terms = elected(zookeeper, path)
-    wait(lambda: terms)
+    wait_until(lambda: terms)
     store = ZooKeeperStore(election.client, f"{path}/state", terms[0])
     store.load()
     expected: dict[str, Intent] = {}
@@ -313,7 +313,7 @@ def test_a_hundred_thousand_intents_in_zookeeper(zookeeper: str) -> None:
 def test_a_version_2_store_in_zookeeper_loads_and_is_converted(zookeeper: str) -> None:
     path = f"/ark-store-{uuid.uuid4().hex[:8]}"
     election, terms = elected(zookeeper, path)
-    wait(lambda: terms)
+    wait_until(lambda: terms)
     v2 = (DATA / "store-v2.bin").read_bytes()
     election.client.create(f"{path}/state", v2, makepath=True)
     store = ZooKeeperStore(election.client, f"{path}/state", terms[0])
@@ -330,7 +330,7 @@ def test_a_version_2_store_in_zookeeper_loads_and_is_converted(zookeeper: str) -
 def test_a_gap_in_the_zookeeper_log_is_corrupt(zookeeper: str) -> None:
     path = f"/ark-store-{uuid.uuid4().hex[:8]}"
     election, terms = elected(zookeeper, path)
-    wait(lambda: terms)
+    wait_until(lambda: terms)
     store = ZooKeeperStore(election.client, f"{path}/state", terms[0])
     store.load()
     for i in range(4):

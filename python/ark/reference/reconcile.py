@@ -4,8 +4,9 @@ The algorithm of the Mesos documentation: explicit reconciliation of every
 non-terminal task, re-sent to the tasks still unanswered with truncated
 exponential backoff, then one implicit reconciliation. Offers are declined
 while it runs, and revived when it ends (Mesos clears the refuse filters of
-earlier declines on REVIVE, so a new leader launches again at once). Tasks that never answer are reported and flagged, never
-dropped. The reference twin of ``rust/src/reconcile.rs``.
+earlier declines on REVIVE, so a new leader launches again at once). Tasks
+that never answer are reported and flagged, never dropped. The reference
+twin of ``rust/src/reconcile.rs``.
 """
 
 from __future__ import annotations
