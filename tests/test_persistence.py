@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ark import effects as fx
 from ark import messages as m
 from ark.core import Reducer
 from ark.persistence import Persistence
 from ark.store import FileStore, Intent, Record
 
 
-def accept(*task_ids: str, agent: str = "a1") -> fx.Accept:
-    launches = [fx.LaunchTask(t, agent, t, [], b"") for t in task_ids]
-    return fx.Accept(["o"], agent, launches, 5.0)
+def accept(*task_ids: str, agent: str = "a1") -> list[tuple[str, str]]:
+    """The launches of an ACCEPT, as the core hands them to persistence."""
+    return [(t, agent) for t in task_ids]
 
 
 def update(task_id: str, state: m.TaskState) -> m.Update:
@@ -38,24 +37,24 @@ def test_writes_carry_launches_confirmations_and_ends(tmp_path: Path) -> None:
         assert persistence.load() == Record()
         core.step(m.Subscribed("fw"), 0.0)
         # Nothing to write: no launch, no new framework id... but the id is new.
-        assert persistence.write(core.snapshot(), [fx.Revive()])
+        assert persistence.write(core.snapshot(), [])
         assert store.applied[-1] == ("fw", [], [])
-        assert persistence.write(core.snapshot(), [fx.Revive()])
+        assert persistence.write(core.snapshot(), [])
         assert len(store.applied) == 1  # nothing changed, nothing written
         for t in ("t1", "t2", "t3"):
             core.step(m.Track(t, "a1"), 1.0)
-        assert persistence.write(core.snapshot(), [accept("t1", "t2", "t3")])
+        assert persistence.write(core.snapshot(), accept("t1", "t2", "t3"))
         core.step(update("t1", "TASK_RUNNING"), 2.0)
         core.step(update("t2", "TASK_FAILED"), 2.0)
         core.step(m.Track("t4", "a1"), 3.0)
-        assert persistence.write(core.snapshot(), [accept("t4")])
+        assert persistence.write(core.snapshot(), accept("t4"))
         _, added, removed = store.applied[-1]
         assert added == [Intent("t1", "a1", confirmed=True), Intent("t4", "a1")]
         assert removed == ["t2"]
         # A confirmed task that ends is dropped by the next sweep.
         core.step(update("t1", "TASK_FINISHED"), 4.0)
         core.step(m.Track("t5", "a1"), 4.0)
-        assert persistence.write(core.snapshot(), [accept("t5")])
+        assert persistence.write(core.snapshot(), accept("t5"))
         assert store.applied[-1][2] == ["t1"]
         assert store.load() == Record("fw", {t: Intent(t, "a1") for t in ("t3", "t4", "t5")})
 
@@ -67,12 +66,12 @@ def test_without_a_sweep_only_unconfirmed_intents_are_asked_about(tmp_path: Path
         persistence.load()
         core.step(m.Subscribed("fw"), 0.0)
         core.step(m.Track("t1", "a1"), 0.0)
-        persistence.write(core.snapshot(), [accept("t1")])  # the first write sweeps
+        persistence.write(core.snapshot(), accept("t1"))  # the first write sweeps
         core.step(update("t1", "TASK_RUNNING"), 1.0)
         core.step(m.Track("t2", "a1"), 1.0)
-        persistence.write(core.snapshot(), [accept("t2")])
+        persistence.write(core.snapshot(), accept("t2"))
         assert store.applied[-1][1][0] == Intent("t1", "a1", confirmed=True)
         core.step(update("t1", "TASK_FINISHED"), 2.0)
         core.step(m.Track("t3", "a1"), 2.0)
-        persistence.write(core.snapshot(), [accept("t3")])
+        persistence.write(core.snapshot(), accept("t3"))
         assert store.applied[-1][2] == []  # t1 is confirmed: left to the next sweep
