@@ -65,6 +65,9 @@ pub struct Counters {
     pub bad_stream_id: u64,
     pub calls_by_type: BTreeMap<&'static str, u64>,
     pub first_update_at: Option<f64>,
+    /// The harness's CPU seconds when the first update was handed to the
+    /// stream: what it spent encoding the storm beforehand is not the run's.
+    pub cpu_at_first_update: Option<f64>,
     pub last_ack_at: Option<f64>,
     pub last_accept_at: Option<f64>,
     pub last_reconcile_answer_at: Option<f64>,
@@ -194,6 +197,14 @@ impl Ledger {
         self.counters.updates_sent += n as u64;
     }
 
+    /// Notes the harness's CPU seconds at the first update sent, once.
+    pub fn cpu_at_first_update(&mut self, cpu: f64) {
+        let c = &mut self.counters;
+        if c.first_update_at.is_some() && c.cpu_at_first_update.is_none() {
+            c.cpu_at_first_update = Some(cpu);
+        }
+    }
+
     /// Notes that reconciliation answers were handed to the stream.
     pub fn reconcile_answered(&mut self, now: f64) {
         self.counters.last_reconcile_answer_at = Some(now);
@@ -269,6 +280,7 @@ impl Ledger {
             "unknown_calls": c.unknown_calls,
             "bad_stream_id": c.bad_stream_id,
             "first_update_at": c.first_update_at,
+            "cpu_at_first_update": c.cpu_at_first_update,
             "last_ack_at": c.last_ack_at,
             "last_accept_at": c.last_accept_at,
             "last_reconcile_answer_at": c.last_reconcile_answer_at,

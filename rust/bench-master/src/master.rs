@@ -377,7 +377,11 @@ impl Master {
             })
             .collect();
         let encode_seconds = encode_start.elapsed().as_secs_f64();
-        self.books().sent(n, wall_now());
+        {
+            let mut books = self.books();
+            books.sent(n, wall_now());
+            books.cpu_at_first_update(cpu_seconds());
+        }
         let paced = rate.is_some();
         let out = stream.out.clone();
         std::thread::spawn(move || {
