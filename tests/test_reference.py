@@ -1,5 +1,8 @@
 """Both reducers, transition by transition, against ``docs/reducer.md``.
 
+Over 600 lines on purpose: one hand-worked case per transition of the
+specification, in its order.
+
 Every expected value here is worked out by hand from the specification, never
 by running the reducer under test. Each case runs against the Python
 reference and the Rust core (``ark.core.Reducer``): the property tests hold

@@ -1,5 +1,9 @@
 """The durable state a scheduler needs to survive its own death.
 
+One file of over 600 lines on purpose: the record format, its versions and
+both stores (file, ZooKeeper) share the encoding and the checks on load, and
+read best side by side.
+
 What is kept is little and written before the effect that depends on it:
 the framework id (before any call uses it) and every task launch intended
 (before its ACCEPT is sent), each marked confirmed once Mesos has reported

@@ -1,5 +1,8 @@
 """The reducer in plain Python: the oracle of the property tests and the benchmarks' baseline.
 
+Over 600 lines on purpose: it mirrors docs/reducer.md section by section,
+and a reader holds the two side by side.
+
 It follows ``docs/reducer.md`` transition by transition and was written from
 that text alone, apart from the Rust core, so that the two agree only where
 the specification makes them agree. Where the text leaves a choice open, the

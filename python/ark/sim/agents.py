@@ -1,6 +1,10 @@
 """Simulated agents: their resources, the tasks they run and their status
 update managers.
 
+Over 600 lines on purpose: the agent and the master's side of its lifecycle
+(registration, status updates, removal) are kept next to each other, as
+Mesos keeps them in its own agent and master handlers.
+
 An agent is the truth about its tasks. It runs each task's lifecycle
 (STAGING, then STARTING, RUNNING and a terminal state on the configured
 durations) and, like Mesos's status update manager, keeps each task's

@@ -1,0 +1,370 @@
+//! `Core` (the reducer and the loop's pump) and `Snapshot`, and one matching cycle.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+use crate::dispatch::{Dispatcher, Pumped, Route, Stop};
+use crate::effects::{self, Effect};
+use crate::matching;
+use crate::messages::Message;
+use crate::reducer::Reducer;
+use crate::state::{Config, Phase, State, TaskView};
+
+use super::{timeout_of, MessageError};
+
+use super::inbox::{Custom, PyInbox};
+use super::wire::PyCallSender;
+
+/// The Rust reducer: owns the state, steps messages given as msgpack bytes.
+#[pyclass(name = "Core", module = "ark._core")]
+pub(super) struct PyCore {
+    reducer: Reducer,
+    dispatcher: Dispatcher<Custom>,
+}
+
+/// What a pump or a routed step gives Python: the stop, the effects left to
+/// the scheduler (msgpack), the failures and the launches to persist.
+pub(super) fn pumped_to_python<'py>(
+    py: Python<'py>,
+    pumped: Pumped<Custom>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let stop: Bound<'py, PyAny> = match pumped.stop {
+        None => py.None().into_bound(py),
+        Some(Stop::Hooked { data, used_offers }) => {
+            ("hooked", PyBytes::new(py, &data), used_offers)
+                .into_pyobject(py)?
+                .into_any()
+        }
+        Some(Stop::Passthrough((object, ask))) => {
+            ("custom", object, ask).into_pyobject(py)?.into_any()
+        }
+    };
+    let errors = PyList::empty(py);
+    for (tag, error) in pumped.errors {
+        errors.append((tag, PyErr::from(error).into_value(py)))?;
+    }
+    let intents: Vec<(String, String)> = pumped
+        .intents
+        .into_iter()
+        .map(|(task, agent)| (task.to_string(), agent.to_string()))
+        .collect();
+    (
+        stop,
+        PyBytes::new(py, &effects::encode(&pumped.effects)),
+        errors,
+        intents,
+        pumped.taken,
+    )
+        .into_pyobject(py)
+}
+
+#[pymethods]
+impl PyCore {
+    #[new]
+    #[pyo3(signature = (config = None))]
+    fn new(config: Option<&[u8]>) -> PyResult<Self> {
+        let config = match config {
+            None => Config::default(),
+            Some(bytes) => rmp_serde::from_slice(bytes)
+                .map_err(|e| MessageError::new_err(format!("bad reducer config: {e}")))?,
+        };
+        if !matches!(config.matching_strategy.as_str(), "binpack" | "spread") {
+            return Err(MessageError::new_err(format!(
+                "bad reducer config: matching_strategy {:?} is not binpack or spread",
+                config.matching_strategy
+            )));
+        }
+        Ok(PyCore {
+            reducer: Reducer::new(config),
+            dispatcher: Dispatcher::default(),
+        })
+    }
+
+    /// Step what waits in `inbox` (waiting up to `timeout` for the first
+    /// message), sending the calls that follow through `calls`, until a
+    /// message needs the scheduler: one whose tag is in `hooked` (stepped
+    /// first) or a custom message (never stepped). Returns `(stop, effects,
+    /// errors, intents, taken)`: the stop (`None`, `("hooked", data, used_offer_ids)`
+    /// or `("custom", message, ask_id)`), the msgpack effects left to the
+    /// scheduler (all of them when `calls` is None), `(tag, error)` for
+    /// each message that failed, and, with `hold_launches`, the `(task_id,
+    /// agent_id)` launches whose calls wait for `release`, and how many
+    /// messages were taken from the inbox. Raises
+    /// InboxClosed once the inbox is closed and empty. The GIL is released.
+    #[pyo3(signature = (inbox, calls = None, *, hooked, hold_launches = false, max_messages = 1024, timeout = 0.1))]
+    #[allow(clippy::too_many_arguments)]
+    fn pump<'py>(
+        &mut self,
+        py: Python<'py>,
+        inbox: &PyInbox,
+        calls: Option<&PyCallSender>,
+        hooked: HashSet<String>,
+        hold_launches: bool,
+        max_messages: usize,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let timeout = timeout_of(timeout)?;
+        let inbox = Arc::clone(&inbox.inner);
+        let sender = calls.map(|c| Arc::clone(&c.inner));
+        let (reducer, dispatcher) = (&mut self.reducer, &mut self.dispatcher);
+        let pumped = py.detach(move || {
+            let route = Route {
+                sender: sender.as_deref(),
+                hold_launches,
+            };
+            dispatcher.pump(
+                reducer,
+                &inbox,
+                &hooked,
+                &route,
+                max_messages.max(1),
+                timeout,
+            )
+        })?;
+        pumped_to_python(py, pumped)
+    }
+
+    /// Apply one message (a hook's command) and route its effects as `pump`
+    /// does; returns `(None, effects, [], intents, 1)`. Raises MessageError or
+    /// CommandRejected if it did not apply (and changed nothing). GIL held.
+    #[pyo3(signature = (message, /, calls = None, *, hold_launches = false))]
+    fn step_routed<'py>(
+        &mut self,
+        py: Python<'py>,
+        message: &[u8],
+        calls: Option<&PyCallSender>,
+        hold_launches: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let route = Route {
+            sender: calls.map(|c| &*c.inner),
+            hold_launches,
+        };
+        let pumped = self
+            .dispatcher
+            .step_one(&mut self.reducer, message, &route)?;
+        pumped_to_python(py, pumped)
+    }
+
+    /// Send the calls held for launches the store has now written.
+    fn release(&mut self, calls: &PyCallSender) {
+        self.dispatcher.release(&calls.inner);
+    }
+
+    /// Drop the held calls (the store refused the write); returns how many.
+    fn discard(&mut self) -> usize {
+        self.dispatcher.discard()
+    }
+
+    /// The loop's counters: messages by tag, effects by type, offers
+    /// accepted and declined, reconciliation requests, rejected messages.
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = &self.dispatcher.counters;
+        let out = PyDict::new(py);
+        out.set_item("messages", c.messages.clone())?;
+        out.set_item("effects", c.effects.clone())?;
+        out.set_item("rejected", c.rejected)?;
+        out.set_item("offers_accepted", c.offers_accepted)?;
+        out.set_item("offers_declined", c.offers_declined)?;
+        out.set_item("reconcile_explicit", c.reconcile_explicit)?;
+        out.set_item("reconcile_implicit", c.reconcile_implicit)?;
+        Ok(out)
+    }
+
+    /// Apply one message; returns the msgpack list of its effects. The GIL is held.
+    #[pyo3(signature = (message, /, *, now))]
+    fn step<'py>(
+        &mut self,
+        py: Python<'py>,
+        message: &[u8],
+        now: f64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let message = Message::decode(message)?;
+        let mut out = Vec::new();
+        self.reducer.step(message, now, &mut out)?;
+        Ok(PyBytes::new(py, &effects::encode(&out)))
+    }
+
+    /// Apply messages in order; returns the msgpack list of all their effects
+    /// and `(index, error)` for each message that failed (and changed nothing).
+    /// The GIL is released while the batch runs.
+    #[pyo3(signature = (messages, /, *, now))]
+    fn step_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        messages: Vec<Bound<'py, PyBytes>>,
+        now: f64,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
+        let owned: Vec<Vec<u8>> = messages.iter().map(|m| m.as_bytes().to_vec()).collect();
+        let reducer = &mut self.reducer;
+        let (out, failures) = py.detach(move || {
+            let mut out: Vec<Effect> = Vec::new();
+            let mut failures = Vec::new();
+            for (index, bytes) in owned.iter().enumerate() {
+                if let Err(e) = Message::decode(bytes).and_then(|m| reducer.step(m, now, &mut out))
+                {
+                    failures.push((index, e));
+                }
+            }
+            (effects::encode(&out), failures)
+        });
+        let errors = PyList::empty(py);
+        for (index, error) in failures {
+            errors.append((index, PyErr::from(error).into_value(py)))?;
+        }
+        Ok((PyBytes::new(py, &out), errors))
+    }
+
+    /// The state as it is now; O(1), it shares structure with the core.
+    fn snapshot(&self) -> PySnapshot {
+        PySnapshot {
+            state: self.reducer.state.clone(),
+        }
+    }
+}
+
+/// An immutable state; holding it costs the core nothing until the next write.
+#[pyclass(name = "Snapshot", module = "ark._core", frozen)]
+pub(super) struct PySnapshot {
+    state: State,
+}
+
+#[pymethods]
+impl PySnapshot {
+    #[getter]
+    fn framework_id(&self) -> Option<&str> {
+        self.state.framework_id.as_deref()
+    }
+
+    #[getter]
+    fn registered(&self) -> bool {
+        self.state.registered
+    }
+
+    #[getter]
+    fn suppressed(&self) -> bool {
+        self.state.suppressed
+    }
+
+    #[getter]
+    fn error(&self) -> Option<&str> {
+        self.state.error.as_deref()
+    }
+
+    #[getter]
+    fn reconciliation_phase(&self) -> &'static str {
+        match self.state.reconciliation.phase {
+            Phase::Idle => "idle",
+            Phase::Explicit { .. } => "explicit",
+        }
+    }
+
+    #[getter]
+    fn reconciliation_round(&self) -> u32 {
+        match self.state.reconciliation.phase {
+            Phase::Idle => 0,
+            Phase::Explicit { round, .. } => round,
+        }
+    }
+
+    #[getter]
+    fn reconciliation_pending(&self) -> usize {
+        match &self.state.reconciliation.phase {
+            Phase::Idle => 0,
+            Phase::Explicit { pending, .. } => pending.len(),
+        }
+    }
+
+    #[getter]
+    fn task_count(&self) -> usize {
+        self.state.tasks.len()
+    }
+
+    #[getter]
+    fn offer_count(&self) -> usize {
+        self.state.offers.len()
+    }
+
+    #[getter]
+    fn agent_count(&self) -> usize {
+        self.state.agents.len()
+    }
+
+    /// The msgpack of `ark.state.StateView`; O(n). The GIL is released.
+    fn view<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let bytes = py.detach(|| self.state.encode_view());
+        PyBytes::new(py, &bytes)
+    }
+
+    /// The msgpack of one `ark.state.TaskRecord`, or None.
+    fn task<'py>(&self, py: Python<'py>, task_id: &str) -> Option<Bound<'py, PyBytes>> {
+        let (id, task) = self.state.tasks.get_key_value(task_id)?;
+        let bytes = rmp_serde::to_vec(&TaskView::new(id, task)).ok()?;
+        Some(PyBytes::new(py, &bytes))
+    }
+
+    /// Task ids by state name, each list sorted.
+    fn tasks_by_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let mut groups: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (id, task) in self.state.tasks.iter() {
+            groups.entry(task.state.name()).or_default().push(id);
+        }
+        let dict = PyDict::new(py);
+        for (state, mut ids) in groups {
+            ids.sort_unstable();
+            dict.set_item(state, ids)?;
+        }
+        Ok(dict)
+    }
+
+    /// Sorted ids of the tasks last seen on `agent_id`.
+    fn tasks_on_agent(&self, agent_id: &str) -> Vec<&str> {
+        let mut ids: Vec<&str> = self
+            .state
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.agent_id.as_deref() == Some(agent_id))
+            .map(|(id, _)| &**id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Of `task_ids`, those Mesos has reported (a status with a source) and
+    /// those ended (terminal); unknown ids are in neither. The store settles
+    /// its launch intents with one call per batch, not one per intent.
+    fn settled(&self, task_ids: Vec<String>) -> (Vec<String>, Vec<String>) {
+        let (mut reported, mut ended) = (Vec::new(), Vec::new());
+        for id in task_ids {
+            match self.state.tasks.get(id.as_str()) {
+                Some(t) if t.state.is_terminal() => ended.push(id),
+                Some(t) if t.source.is_some() => reported.push(id),
+                _ => {}
+            }
+        }
+        (reported, ended)
+    }
+}
+
+/// One offer-matching cycle: a msgpack `MatchInput` in, msgpack `Decisions`
+/// out (see `ark/matching.py`). The GIL is released while it runs.
+#[pyfunction]
+#[pyo3(signature = (data, /))]
+pub(super) fn match_offers<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = py
+        .detach(|| {
+            let input: matching::MatchInput<'_> =
+                rmp_serde::from_slice(data).map_err(|e| format!("bad match input: {e}"))?;
+            let decisions = matching::match_offers(&input)?;
+            // Decisions are about half the size of the input: room for them
+            // up front saves the copies of a growing buffer.
+            let mut out = Vec::with_capacity(data.len() / 2);
+            rmp_serde::encode::write(&mut out, &decisions)
+                .expect("decisions are plain data and always encode");
+            Ok::<_, String>(out)
+        })
+        .map_err(MessageError::new_err)?;
+    Ok(PyBytes::new(py, &bytes))
+}
