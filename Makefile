@@ -25,7 +25,7 @@ install: $(PY)
 # that it and maturin's build never redo each other's; tests/bench and
 # bench/scale.py run it (bench/bench_master.py builds it the same way).
 harness:
-	cargo build --release -q -p ark-bench-master --target-dir target/bench-master
+	cargo build --profile bench-master -q -p ark-bench-master --target-dir target/bench-master
 
 build: $(PY)
 	$(VENV)/bin/maturin develop --release -q

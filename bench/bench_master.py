@@ -1,7 +1,7 @@
 """Start, drive and stop ``ark-bench-master``, the Mesos master of the benchmarks.
 
 The harness is a Rust binary of this repository (``rust/bench-master``); it is
-built here on first use with ``cargo build --release -p ark-bench-master``
+built here on first use with ``cargo build --profile bench-master -p ark-bench-master``
 into ``target/bench-master/`` (incremental: quick when nothing changed), run
 in its own process, and driven through its ``/bench/`` control endpoints::
 
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # extension (`make build`) made each of the two builds redo the other's
 # release build of ark-core and its dependencies (fat LTO: minutes).
 TARGET = ROOT / "target" / "bench-master"
-BINARY = TARGET / "release" / "ark-bench-master"
+BINARY = TARGET / "bench-master" / "ark-bench-master"
 
 Stats = dict[str, Any]
 
@@ -39,7 +39,17 @@ Stats = dict[str, Any]
 def build() -> Path:
     """Builds the harness (release) if needed; returns the binary's path."""
     subprocess.run(
-        ["cargo", "build", "--release", "-q", "-p", "ark-bench-master", "--target-dir", TARGET],
+        [
+            "cargo",
+            "build",
+            "--profile",
+            "bench-master",
+            "-q",
+            "-p",
+            "ark-bench-master",
+            "--target-dir",
+            TARGET,
+        ],
         cwd=ROOT,
         check=True,
     )
