@@ -27,6 +27,10 @@ use crate::http;
 pub const API: &str = "/api/v1/scheduler";
 /// Calls written in one go, at most.
 const BATCH: usize = 512;
+/// A master that cannot be reached, or stops reading, costs the sender this
+/// long at most: then the calls are dropped (reconciliation repairs them) and
+/// the sender stays able to stop.
+const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where calls go: the subscription a stream set up.
 #[derive(Clone, Debug)]
@@ -160,8 +164,15 @@ struct Connection {
 
 impl Connection {
     fn open(target: &Target, shared: &Arc<Shared>) -> io::Result<Connection> {
-        let stream = TcpStream::connect((target.host.as_str(), target.port))?;
+        let address =
+            std::net::ToSocketAddrs::to_socket_addrs(&(target.host.as_str(), target.port))?
+                .next()
+                .ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, "no address for the master")
+                })?;
+        let stream = TcpStream::connect_timeout(&address, NETWORK_TIMEOUT)?;
         stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(NETWORK_TIMEOUT))?;
         let in_flight = Arc::new(Mutex::new(VecDeque::new()));
         let reading = stream.try_clone()?;
         let (pending, shared) = (Arc::clone(&in_flight), Arc::clone(shared));
