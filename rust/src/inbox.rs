@@ -5,8 +5,9 @@
 //! lock-free linked list of blocks. It is unbounded on purpose: a producer
 //! such as pymesos's only IO thread must never block, or heartbeats stall.
 //! The consumer drains in batches, blocking only while the inbox is empty.
-//! Generic over what it carries: the binding queues Python's own `bytes`
-//! objects, so a message is never copied on its way through.
+//! Generic over what it carries: the binding queues encoded core messages
+//! (owned bytes, which the event stream pushes without the GIL) and custom
+//! messages as the Python objects themselves (`dispatch::Item`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

@@ -55,20 +55,17 @@ impl PyCallSender {
 
     /// Queue one call encoded by the caller (`kind` for the logs).
     fn send_encoded(&self, kind: &str, body: &[u8], media_type: &str) -> PyResult<()> {
-        let leak = |s: &str| -> &'static str {
-            match s {
-                crate::calls::PROTOBUF => crate::calls::PROTOBUF,
-                crate::calls::JSON => crate::calls::JSON,
-                _ => "call",
+        let media_type = match media_type {
+            crate::calls::PROTOBUF => crate::calls::PROTOBUF,
+            crate::calls::JSON => crate::calls::JSON,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "media type must be {} or {}, not {other:?}",
+                    crate::calls::PROTOBUF,
+                    crate::calls::JSON
+                )))
             }
         };
-        if leak(media_type) == "call" {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "media type must be {} or {}, not {media_type:?}",
-                crate::calls::PROTOBUF,
-                crate::calls::JSON
-            )));
-        }
         let kind = crate::calls::KINDS
             .iter()
             .find(|k| **k == kind)
@@ -77,7 +74,7 @@ impl PyCallSender {
         self.inner.send_encoded(crate::calls::EncodedCall {
             kind,
             body: body.to_vec(),
-            media_type: leak(media_type),
+            media_type,
         });
         Ok(())
     }
