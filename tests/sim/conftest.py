@@ -1,10 +1,12 @@
-"""Fixtures: a fast simulated cluster per test, torn down after it."""
+"""Fixtures: a fast simulated cluster per test, and the ``master`` each
+conformance check runs against (the simulator, then a real Mesos)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from masters import Master, RealMesos, _leader_url, real_master_address, skip_reason
 from sim_client import fast_config
 
 from ark.sim import Cluster
@@ -15,3 +17,36 @@ def cluster() -> Iterator[Cluster]:
     """A running two-agent cluster with one master."""
     with Cluster(fast_config()) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def real_mesos() -> Iterator[str]:
+    """``host:port`` (or ``zk://``) of a real master with two agents, for the session."""
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    address = real_master_address()
+    if address is not None:
+        yield address
+        return
+    mesos = RealMesos()
+    try:
+        yield mesos.address
+    finally:
+        mesos.stop()
+
+
+@pytest.fixture(params=["sim", "mesos"])
+def master(request: pytest.FixtureRequest) -> Iterator[Master]:
+    """The simulator (a fresh cluster), then a real Mesos (shared, its frameworks torn down)."""
+    if request.param == "sim":
+        with Cluster(fast_config()) as c:
+            yield Master("sim", c.url, c)
+        return
+    address = request.getfixturevalue("real_mesos")
+    real = Master("mesos", _leader_url(address))
+    real.teardown_frameworks()
+    try:
+        yield real
+    finally:
+        real.teardown_frameworks()

@@ -1,0 +1,170 @@
+"""The masters the conformance suite runs against: Ark's simulator, and a real
+Apache Mesos (``../shared/mesos``, or any master named by ``ARK_TEST_MASTER``).
+
+A check that passes on one and fails on the other is a simulator bug. Checks
+that need the simulator's fault controls call ``master.require_sim(why)`` and
+are skipped, with the reason, on a real master.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ark.sim import Cluster
+
+REPO = Path(__file__).resolve().parents[2]
+#: Where start-mesos.sh and the Mesos tarball live (a team checkout has them beside the repo).
+MESOS_DIST = Path(os.environ.get("ARK_MESOS_DIST", REPO.parent / "shared" / "mesos"))
+#: ``host:port`` or ``zk://...`` of a master to judge the simulator instead of starting one.
+TEST_MASTER = os.environ.get("ARK_TEST_MASTER", "")
+
+#: The real master's intervals shrunk as the simulator's are in ``sim_client.FAST``
+#: (Mesos reads any flag from ``MESOS_<FLAG>``; agents ignore the masters').
+FAST_FLAGS = {
+    "MESOS_ALLOCATION_INTERVAL": "50ms",
+    "MESOS_ATTRIBUTES": "rack:r1;ssd:1",
+}
+
+
+@dataclass
+class Master:
+    """One master under test: ``url`` is ``http://host:port`` of the leader."""
+
+    kind: str  # "sim" or "mesos"
+    url: str
+    cluster: Cluster | None = None  # the simulator's controls; None on a real master
+
+    @property
+    def is_sim(self) -> bool:
+        return self.cluster is not None
+
+    def require_sim(self, why: str) -> Cluster:
+        """The simulator's controls, or skip: a real master cannot be made to ``why``."""
+        if self.cluster is None:
+            pytest.skip(f"simulator only: needs its fault controls to {why}")
+        return self.cluster
+
+    def get(self, path: str) -> Any:
+        """GET ``path`` as JSON (following a standby's redirect is the caller's job)."""
+        host, port = self.url.split("//", 1)[1].rstrip("/").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status == 200, (path, resp.status, body[:200])
+            return json.loads(body)
+        finally:
+            conn.close()
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self.get("/master/state")
+        return state
+
+    def agents(self) -> list[dict[str, Any]]:
+        """The registered agents as ``/master/state`` lists them."""
+        agents: list[dict[str, Any]] = self.state()["slaves"]
+        return agents
+
+    def teardown_frameworks(self) -> None:
+        """End every framework still registered, so the next test starts clean."""
+        host, port = self.url.split("//", 1)[1].rstrip("/").split(":")
+        for framework in self.get("/master/frameworks")["frameworks"]:
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            try:
+                conn.request(
+                    "POST",
+                    "/master/teardown",
+                    f"frameworkId={framework['id']}",
+                    {"Content-Type": "application/x-www-form-urlencoded"},
+                )
+                conn.getresponse().read()
+            finally:
+                conn.close()
+
+
+def _free_port_block(size: int) -> int:
+    """A port P with P..P+size free on loopback (the master and its agents)."""
+    for base in range(15050, 25000, 97):
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of ports for a Mesos master")
+
+
+def _leader_url(address: str) -> str:
+    if address.startswith("zk://"):
+        from ark.drivers.detector import MasterDetector
+
+        detector = MasterDetector(address)
+        try:
+            leader = detector.leader()
+        finally:
+            detector.close()
+        if leader is None:
+            raise RuntimeError(f"no leading master in {address}")
+        return f"http://{leader[0]}:{leader[1]}"
+    return f"http://{address}"
+
+
+class RealMesos:
+    """A real master and two agents for the whole session, started and stopped here."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="ark-mesos-")
+        env = dict(os.environ, **FAST_FLAGS)
+        port = _free_port_block(3)
+        start = str(MESOS_DIST / "start-mesos.sh")
+        out = subprocess.run(
+            [start, "--agents", "2", "--port", str(port), "--dir", self.dir],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if out.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"start-mesos.sh failed: {out.stderr[-2000:]}")
+        lines = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+        self.address = lines["MESOS_MASTER"]
+
+    def stop(self) -> None:
+        subprocess.run(
+            [str(MESOS_DIST / "stop-mesos.sh"), self.dir], capture_output=True, check=False
+        )
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def real_master_address() -> str | None:
+    """``ARK_TEST_MASTER`` if set; None when no real master can be had here."""
+    if TEST_MASTER:
+        return TEST_MASTER
+    return None
+
+
+def skip_reason() -> str | None:
+    """Why no real master can take part, or None when one can."""
+    if TEST_MASTER:
+        return None
+    if not (MESOS_DIST / "start-mesos.sh").exists():
+        return (
+            f"no real Mesos here: {MESOS_DIST}/start-mesos.sh is absent"
+            " (set ARK_MESOS_DIST or ARK_TEST_MASTER)"
+        )
+    return None
