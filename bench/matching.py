@@ -16,8 +16,11 @@ import argparse
 import gc
 import time
 
+import msgspec
+
 from ark import _core
 from ark import messages as m
+from ark.core import Reducer
 from ark.matching import (
     Constraint,
     Strategy,
@@ -101,6 +104,7 @@ def main() -> None:
     grouped_full, grouped_tenth = grouped(args.tasks), grouped(args.tasks // 10)
     for strategy in strategies:
         cycle((offers, grouped_full), (small_offers, grouped_tenth), strategy, "GROUP_BY, ")
+    waiting(args.tasks)
 
 
 def cycle(
@@ -130,6 +134,32 @@ def cycle(
     print(f"{'reference, ' + label:<50} {ref_small * 1e3:>10.1f}")
     ratio = ref_small / rust_small
     print(f"ratio, {kind}{strategy}, reference / Rust on the same cycle: {ratio:,.0f}x")
+
+
+def waiting(tasks: int) -> None:
+    """A cycle in the core while ``tasks`` requests wait that no offer fits.
+
+    Each new offer runs a cycle over the whole demand, which the core keeps
+    between cycles: this row is the cost of lending it to the matcher.
+    """
+    core = Reducer()
+    core.step(m.Subscribed("fw"), 0.0)
+    too_big = [m.Resource("cpus", scalar=1000.0)]
+    core.step(m.Request([TaskRequest(f"w-{i}", too_big) for i in range(tasks)]), 0.0)
+    offer = agents(1)[0]
+    cycles = 20
+
+    def run() -> None:
+        for i in range(cycles):
+            core.step(m.Offers([msgspec.structs.replace(offer, id=f"o{i}")]), 1.0)
+
+    gc.collect()
+    # CPU time: the row compares builds run apart, on a machine shared with others.
+    start = time.process_time()
+    run()
+    seconds = time.process_time() - start
+    label = f"core, one offer, {tasks:,} requests waiting (CPU)"
+    print(f"{label:<50} {seconds / cycles * 1e3:>10.1f} {0:>8,} {tasks:>8,}")
 
 
 if __name__ == "__main__":

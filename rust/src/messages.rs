@@ -16,6 +16,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
+use crate::request::StoredRequest;
 
 /// A Mesos task state (`mesos.v1.TaskState`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -229,10 +230,10 @@ pub enum Message<'a> {
     Kill {
         task_id: String,
     },
-    /// Task requests for the matcher: each id with the request's msgpack, kept
-    /// as bytes in the state and borrowed again by every matching cycle.
+    /// Task requests for the matcher, decoded once here and kept so in the
+    /// demand until placed or withdrawn.
     Request {
-        tasks: Vec<(String, Vec<u8>)>,
+        tasks: Vec<StoredRequest>,
     },
     Withdraw {
         task_ids: Vec<String>,
@@ -519,8 +520,7 @@ impl<'de> Visitor<'de> for MessageVisitor {
                                 t.task_id, c.operator
                             )));
                         }
-                        let bytes = rmp_serde::to_vec(t).map_err(de::Error::custom)?;
-                        Ok((t.task_id.to_owned(), bytes))
+                        Ok(StoredRequest::from(t))
                     })
                     .collect::<Result<_, _>>()?;
                 Message::Request { tasks }

@@ -15,6 +15,7 @@ pub use crate::cow_map::CowMap;
 use compact_str::CompactString;
 
 use crate::messages::{Attribute, Resource, Source, TaskState};
+use crate::request::StoredRequest;
 
 /// Agent ids, hostnames, reasons: interned, so a million records share a few.
 pub type Id = Arc<str>;
@@ -157,8 +158,8 @@ pub struct State {
     pub offers: OrdMap<Id, Arc<Offer>>,
     pub tasks: CowMap<TaskId, Task>,
     pub reconciliation: Reconciliation,
-    /// Task requests not yet placed, in arrival order, each as its msgpack.
-    pub demand: imbl::Vector<(TaskId, Arc<[u8]>)>,
+    /// Task requests not yet placed, in arrival order.
+    pub demand: imbl::Vector<(TaskId, Arc<StoredRequest>)>,
     /// Why each request in `demand` did not fit, as of the last matching cycle.
     pub pending_reasons: OrdMap<TaskId, Arc<str>>,
     /// Agents the matcher must not use, sorted.
@@ -433,6 +434,13 @@ mod tests {
         rmp_serde::from_slice(&state.encode_view()).expect("a view decodes")
     }
 
+    fn request(task_id: &str) -> Arc<StoredRequest> {
+        Arc::new(StoredRequest::from(&crate::request::TaskRequest {
+            task_id,
+            ..Default::default()
+        }))
+    }
+
     #[test]
     fn the_view_lists_tasks_sorted_and_demand_with_its_reasons() {
         let mut state = State::default();
@@ -441,12 +449,8 @@ mod tests {
                 .tasks
                 .insert(TaskId::from(id), Task::staging(Some(Id::from("a1")), at));
         }
-        state
-            .demand
-            .push_back((TaskId::from("r1"), Arc::from(&b""[..])));
-        state
-            .demand
-            .push_back((TaskId::from("r2"), Arc::from(&b""[..])));
+        state.demand.push_back((TaskId::from("r1"), request("r1")));
+        state.demand.push_back((TaskId::from("r2"), request("r2")));
         state
             .pending_reasons
             .insert(TaskId::from("r2"), Arc::from("no offers"));

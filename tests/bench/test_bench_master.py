@@ -7,7 +7,6 @@ import importlib.util
 import re
 import socket
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +18,7 @@ from ark import Scheduler, StateManager
 from ark import messages as m
 from ark.core import Snapshot
 from ark.drivers import V1Driver
+from waiting import wait_until
 
 
 def _load_bench_master() -> ModuleType:
@@ -44,13 +44,6 @@ def master() -> Iterator[BenchMaster]:
         yield harness
 
 
-def eventually(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 class Quiet(StateManager[int]):
     """No hooks: Ark acknowledges every update itself."""
 
@@ -69,10 +62,10 @@ def subscribed(master: BenchMaster, encoding: str) -> Callable[[], bool]:
 def test_a_storm_is_acknowledged_once_each_by_ark(master: BenchMaster, encoding: Any) -> None:
     driver = V1Driver(master.url, {"name": "storm"}, encoding=encoding)
     with Scheduler(Quiet(), 0, driver, reconcile_seconds=None) as scheduler:
-        eventually(subscribed(master, encoding))
+        wait_until(subscribed(master, encoding), 30)
         master.storm(2000)
         stats = master.wait(lambda s: s["acks_ok"] >= 2000, timeout=60.0)
-        eventually(lambda: scheduler.snapshot().task_count == 2000)
+        wait_until(lambda: scheduler.snapshot().task_count == 2000, 30)
     assert stats["updates_sent"] == 2000
     assert stats["acks_duplicate"] == stats["acks_bad_uuid"] == stats["acks_unknown"] == 0
     assert stats["unknown_calls"] == stats["bad_stream_id"] == 0
@@ -84,7 +77,7 @@ def test_a_storm_is_acknowledged_once_each_by_ark(master: BenchMaster, encoding:
 def test_a_paced_storm_takes_its_time(master: BenchMaster) -> None:
     driver = V1Driver(master.url, {"name": "paced"})
     with Scheduler(Quiet(), 0, driver, reconcile_seconds=None):
-        eventually(subscribed(master, "protobuf"))
+        wait_until(subscribed(master, "protobuf"), 30)
         master.storm(300, rate=1000.0)
         stats = master.wait(lambda s: s["acks_ok"] >= 300, timeout=60.0)
     # 300 updates at 1,000 a second: the last one leaves about 0.3 s after the first.
@@ -99,8 +92,8 @@ def test_ark_launches_on_its_offers_and_acknowledges_the_launches(
     driver = V1Driver(master.url, {"name": "launch"}, encoding=encoding)
     small = [m.Resource("cpus", scalar=0.1), m.Resource("mem", scalar=32.0)]
     with Scheduler(Quiet(), 0, driver, reconcile_seconds=None) as scheduler:
-        eventually(subscribed(master, encoding))
-        eventually(lambda: scheduler.snapshot().reconciliation_phase == "idle")
+        wait_until(subscribed(master, encoding), 30)
+        wait_until(lambda: scheduler.snapshot().reconciliation_phase == "idle", 30)
         scheduler.push(m.Request([m.TaskRequest(f"t-{i}", resources=small) for i in range(200)]))
         master.offers(agents=50, cpus=1.0, mem=1024.0, disk=100.0, ports=10, per_event=20)
         stats = master.wait(lambda s: s["launches"] >= 200 and s["acks_ok"] >= 200)
@@ -117,13 +110,13 @@ def test_reconciliation_is_answered_for_known_and_unknown_tasks(master: BenchMas
     master.tasks(3, agents=2)
     driver = V1Driver(master.url, {"name": "reconcile"})
     with Scheduler(Quiet(), 0, driver, reconcile_seconds=None) as scheduler:
-        eventually(subscribed(master, "protobuf"))
+        wait_until(subscribed(master, "protobuf"), 30)
         scheduler.push(m.Track("task-1", "agent-1"))
         scheduler.push(m.Track("ghost", "agent-0"))
         scheduler.push(m.Reconcile())
-        eventually(lambda: master.stats()["reconcile_tasks"] >= 2)
-        eventually(lambda: _state(scheduler.snapshot(), "ghost") == "TASK_LOST")
-        eventually(lambda: _state(scheduler.snapshot(), "task-1") == "TASK_RUNNING")
+        wait_until(lambda: master.stats()["reconcile_tasks"] >= 2, 30)
+        wait_until(lambda: _state(scheduler.snapshot(), "ghost") == "TASK_LOST", 30)
+        wait_until(lambda: _state(scheduler.snapshot(), "task-1") == "TASK_RUNNING", 30)
     assert master.stats()["unknown_calls"] == 0
 
 
@@ -175,11 +168,11 @@ def test_pipelined_requests_are_answered_in_order(master: BenchMaster) -> None:
 def test_a_second_subscribe_fails_the_first_over(master: BenchMaster) -> None:
     first = V1Driver(master.url, {"name": "one"}, encoding="json")
     with Scheduler(Quiet(), 0, first, reconcile_seconds=None):
-        eventually(subscribed(master, "json"))
+        wait_until(subscribed(master, "json"), 30)
         framework_id = master.stats()["framework_id"]
         second = V1Driver(master.url, {"name": "two"}, framework_id=framework_id)
         with Scheduler(Quiet(), 0, second, reconcile_seconds=None):
-            eventually(subscribed(master, "protobuf"))
-            eventually(lambda: first.error == "Framework failed over")
+            wait_until(subscribed(master, "protobuf"), 30)
+            wait_until(lambda: first.error == "Framework failed over", 30)
             assert master.stats()["framework_id"] == framework_id
             assert master.stats()["subscribes"] == 2

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashSet as HashSet;
+use imbl::OrdMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_bytes::ByteBuf;
 
 use super::{Interner, Reducer};
@@ -12,26 +13,27 @@ use crate::effects::{Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::matching::{self, Decisions, MatchInput, OutLaunch};
 use crate::messages::Resource;
+use crate::request::StoredRequest;
 use crate::state::{Config, Id, State, Task, TaskId};
 
 impl Reducer {
     /// Add task requests to the demand (see docs/reducer.md, **Request**).
     pub(super) fn request(
         &mut self,
-        tasks: Vec<(String, Vec<u8>)>,
+        tasks: Vec<StoredRequest>,
         now: f64,
         out: &mut Vec<Effect>,
     ) -> Result<(), CoreError> {
         let state = &mut self.state;
         let mut ids: HashSet<&str> =
             HashSet::with_capacity_and_hasher(tasks.len(), Default::default());
-        for (id, _) in &tasks {
+        for id in tasks.iter().map(|t| &*t.task_id) {
             if !ids.insert(id) {
                 return Err(CoreError::Rejected(format!(
                     "task {id:?} appears twice in one Request"
                 )));
             }
-            if state.tasks.contains_key(id.as_str()) {
+            if state.tasks.contains_key(id) {
                 return Err(CoreError::Rejected(format!(
                     "task {id:?} is already known: a task id is launched once"
                 )));
@@ -46,8 +48,10 @@ impl Reducer {
             return Ok(());
         }
         let was_empty = state.demand.is_empty();
-        for (id, bytes) in tasks {
-            state.demand.push_back((TaskId::from(id), Arc::from(bytes)));
+        for request in tasks {
+            state
+                .demand
+                .push_back((TaskId::from(&*request.task_id), Arc::new(request)));
         }
         if was_empty {
             // Demand appears: offers are wanted again, and the refuse filters
@@ -108,7 +112,13 @@ impl Reducer {
             // The strategy is checked when the config is read: unreachable.
             Err(_) => return,
         };
-        let cycle = Cycle::decided(&input, &decisions, &self.config, &mut self.interner);
+        let cycle = Cycle::decided(
+            &input,
+            &decisions,
+            &state.pending_reasons,
+            &self.config,
+            &mut self.interner,
+        );
         cycle.commit(&mut self.state, now, out);
     }
 }
@@ -134,13 +144,8 @@ fn forget_known_requests(state: &mut State) {
 /// outstanding offers, the blacklist, the live tasks it placed, and the
 /// agents without an offer now that such tasks may run on.
 fn matching_input<'s>(state: &'s State, config: &'s Config) -> MatchInput<'s> {
-    let requests: Vec<matching::TaskRequest<'_>> = state
-        .demand
-        .iter()
-        .map(|(_, bytes)| {
-            rmp_serde::from_slice(bytes).expect("requests are stored as they were decoded")
-        })
-        .collect();
+    let requests: Vec<matching::TaskRequest<'_>> =
+        state.demand.iter().map(|(_, r)| r.view()).collect();
     let offered: HashSet<&str> = state.offers.values().map(|o| &*o.agent_id).collect();
     MatchInput {
         offers: state
@@ -190,13 +195,13 @@ struct Cycle {
     accepts: Vec<Effect>,
     /// Each task launched, with its agent.
     launched: Vec<(TaskId, Id)>,
-    /// Each request's group.
+    /// Each placed request's group.
     groups: Vec<(TaskId, Id)>,
     placed: HashSet<TaskId>,
     /// The offers accepted or declined: none stays outstanding.
     used: Vec<String>,
     declines: Vec<Id>,
-    /// Why each request left pending did not fit.
+    /// Why each request left pending did not fit, where that changed.
     reasons: Vec<(TaskId, Arc<str>)>,
     refuse_seconds: f64,
 }
@@ -207,18 +212,20 @@ impl Cycle {
     fn decided(
         input: &MatchInput<'_>,
         decisions: &Decisions<'_>,
+        reasons_before: &OrdMap<TaskId, Arc<str>>,
         config: &Config,
         interner: &mut Interner,
     ) -> Self {
-        let groups: Vec<(TaskId, Id)> = input
-            .requests
-            .iter()
-            .map(|r| (TaskId::from(r.task_id), interner.intern(r.group)))
-            .collect();
         let placed: HashSet<&str> = decisions
             .accepts
             .iter()
             .flat_map(|p| p.launches.iter().map(|l| l.task_id))
+            .collect();
+        let groups: Vec<(TaskId, Id)> = input
+            .requests
+            .iter()
+            .filter(|r| placed.contains(r.task_id))
+            .map(|r| (TaskId::from(r.task_id), interner.intern(r.group)))
             .collect();
         // Every request placed: the framework wants nothing more for now.
         let refuse_seconds = config.refuse_seconds(decisions.pending.is_empty());
@@ -241,10 +248,19 @@ impl Cycle {
                 refuse_seconds,
             });
         }
+        // Most requests wait for the same reason cycle after cycle: only the
+        // changed ones are written, and equal texts share one allocation.
+        let mut texts: HashMap<&str, Arc<str>> = HashMap::default();
         let reasons: Vec<(TaskId, Arc<str>)> = decisions
             .pending
             .iter()
-            .map(|p| (TaskId::from(p.task_id), Arc::from(p.reason.as_str())))
+            .filter(|p| reasons_before.get(p.task_id).map(|r| &**r) != Some(p.reason.as_str()))
+            .map(|p| {
+                let text = texts
+                    .entry(p.reason.as_str())
+                    .or_insert_with(|| Arc::from(p.reason.as_str()));
+                (TaskId::from(p.task_id), text.clone())
+            })
             .collect();
         let used: Vec<String> = decisions
             .accepts
@@ -279,12 +295,15 @@ impl Cycle {
                 .insert(task_id, Task::staging(Some(agent_id), now));
         }
         for (task_id, group) in self.groups {
-            if self.placed.contains(&task_id) {
-                state.groups.insert(task_id, group);
-            }
+            state.groups.insert(task_id, group);
         }
         state.demand.retain(|(id, _)| !self.placed.contains(id));
-        state.pending_reasons = self.reasons.into_iter().collect();
+        for id in &self.placed {
+            state.pending_reasons.remove(id);
+        }
+        for (task_id, reason) in self.reasons {
+            state.pending_reasons.insert(task_id, reason);
+        }
         out.extend(self.accepts);
         if !self.declines.is_empty() {
             out.push(Effect::Decline {
