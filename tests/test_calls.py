@@ -99,3 +99,29 @@ def test_any_acknowledgement_agrees(task_id: str, agent_id: str, uuid: bytes) ->
     [(_, body, _)] = rust_calls([effect], "protobuf")
     call = protobuf.Call.FromString(body)
     assert (call.acknowledge.task_id.value, call.acknowledge.uuid) == (task_id, uuid)
+
+
+def test_a_sender_without_a_subscription_drops_and_counts_the_calls() -> None:
+    reports: list[str] = []
+    sender = _core.CallSender(reports.append)
+    try:
+        sender.send(_encoder.encode(EFFECTS))
+        assert sender.flush(5)
+        assert sender.counters()["dropped"] == len(EFFECTS)
+        assert sender.counters()["written"] == 0
+    finally:
+        sender.close()
+
+
+def test_a_sender_refuses_bytes_that_are_not_effects() -> None:
+    sender = _core.CallSender(lambda line: None)
+    try:
+        with pytest.raises(MessageError):
+            sender.send(b"\xc1 not msgpack")
+        with pytest.raises(MessageError):
+            sender.send(_encoder.encode([m.Tick()]))
+        sender.send(_encoder.encode([fx.Revive()]))  # still usable
+        assert sender.flush(5)
+        assert sender.counters()["dropped"] == 1
+    finally:
+        sender.close()

@@ -112,7 +112,8 @@ class CallSender:
     @property
     def target(self) -> tuple[str, int, str, str, str] | None:
         """(host, port, stream_id, framework_id, encoding) of the subscription, or None."""
-    def send_encoded(self, kind: str, body: bytes, media_type: str) -> None: ...
+    def send(self, effects: bytes) -> None:
+        """Queue the calls of msgpack effects; dropped and counted without a subscription."""
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued call is written or dropped. GIL released."""
     def disconnect(self) -> None: ...

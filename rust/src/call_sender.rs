@@ -59,7 +59,6 @@ pub type Report = Box<dyn Fn(String) + Send + Sync>;
 
 enum Job {
     Effects(Vec<Effect>),
-    Call(EncodedCall),
     /// Answered once everything queued before it was written.
     Flush(Sender<()>),
     Stop,
@@ -117,11 +116,6 @@ impl CallSender {
         if !effects.is_empty() {
             let _ = self.jobs.send(Job::Effects(effects));
         }
-    }
-
-    /// Queue a call encoded elsewhere.
-    pub fn send_encoded(&self, call: EncodedCall) {
-        let _ = self.jobs.send(Job::Call(call));
     }
 
     /// Wait until everything queued so far is written (or dropped).
@@ -269,10 +263,6 @@ impl Writer {
                             self.add(target.as_ref(), effect);
                         }
                     }
-                    Job::Call(call) => {
-                        count += 1;
-                        self.add_encoded(target.as_ref(), &call);
-                    }
                 }
                 if count < BATCH {
                     job = jobs.try_recv().ok();
@@ -297,7 +287,7 @@ impl Writer {
             return;
         };
         match calls::encode(effect, &target.framework_id, target.encoding) {
-            Ok(call) => self.add_encoded(Some(target), &call),
+            Ok(call) => self.add_encoded(target, &call),
             Err(e) => {
                 self.shared
                     .counters
@@ -308,11 +298,7 @@ impl Writer {
         }
     }
 
-    fn add_encoded(&mut self, target: Option<&Target>, call: &EncodedCall) {
-        let Some(target) = target else {
-            self.dropped_unreported += 1;
-            return;
-        };
+    fn add_encoded(&mut self, target: &Target, call: &EncodedCall) {
         let mut headers = Vec::with_capacity(target.headers.len() + 2);
         headers.push(("Content-Type".to_owned(), call.media_type.to_owned()));
         headers.push(("Mesos-Stream-Id".to_owned(), target.stream_id.clone()));

@@ -87,20 +87,6 @@ pub fn encode(
     })
 }
 
-/// The `Call.type` names of the calls Ark makes.
-pub const KINDS: [&str; 10] = [
-    "SUBSCRIBE",
-    "TEARDOWN",
-    "ACCEPT",
-    "DECLINE",
-    "KILL",
-    "RECONCILE",
-    "ACKNOWLEDGE",
-    "SUPPRESS",
-    "REVIVE",
-    "MESSAGE",
-];
-
 /// The `Call.type` name of an effect.
 pub fn kind(effect: &Effect) -> &'static str {
     match effect {

@@ -145,20 +145,12 @@ class V1Driver:
         self._thread.start()
 
     def run(self, effects: Sequence[fx.Effect]) -> None:
-        """Queue the calls for ``effects`` (effects the core did not send itself); never blocks."""
-        framework_id = self.framework_id
-        if framework_id is None:
-            log.warning("ark: %d calls dropped: not subscribed yet", len(effects))
-            return
-        try:
-            calls = _core.encode_calls(
-                _effects_encoder.encode(list(effects)), framework_id, self.encoding
-            )
-        except ArkError as exc:
-            log.error("ark: %d calls not sent: %s", len(effects), exc)
-            return
-        for kind, body, media_type in calls:
-            self._calls.send_encoded(kind, body, media_type)
+        """Queue the calls for ``effects`` (effects the core did not send itself); never blocks.
+
+        The sender encodes them for the current subscription, or drops and
+        counts them when there is none.
+        """
+        self._calls.send(_effects_encoder.encode(list(effects)))
 
     def stop(self, failover: bool) -> None:
         """Close the stream; without ``failover``, TEARDOWN first (Mesos kills every task)."""

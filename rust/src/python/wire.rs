@@ -53,29 +53,12 @@ impl PyCallSender {
         })
     }
 
-    /// Queue one call encoded by the caller (`kind` for the logs).
-    fn send_encoded(&self, kind: &str, body: &[u8], media_type: &str) -> PyResult<()> {
-        let media_type = match media_type {
-            crate::calls::PROTOBUF => crate::calls::PROTOBUF,
-            crate::calls::JSON => crate::calls::JSON,
-            other => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "media type must be {} or {}, not {other:?}",
-                    crate::calls::PROTOBUF,
-                    crate::calls::JSON
-                )))
-            }
-        };
-        let kind = crate::calls::KINDS
-            .iter()
-            .find(|k| **k == kind)
-            .copied()
-            .unwrap_or("call");
-        self.inner.send_encoded(crate::calls::EncodedCall {
-            kind,
-            body: body.to_vec(),
-            media_type,
-        });
+    /// Queue the calls of msgpack effects (as `ark.effects` encodes them)
+    /// for the current subscription; dropped and counted when there is none.
+    /// Raises MessageError for bytes that are not effects.
+    fn send(&self, effects: &[u8]) -> PyResult<()> {
+        let effects = effects::decode(effects).map_err(MessageError::new_err)?;
+        self.inner.send(effects);
         Ok(())
     }
 
