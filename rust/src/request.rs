@@ -4,13 +4,61 @@
 //! a `Request`, and `matching` places them. The strings are borrowed from the
 //! msgpack bytes: with 50,000 requests, owning them was most of a cycle.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+/// How requests are placed: on the first agent that takes them, or after
+/// the agent last chosen for their shape (docs/matching.md, Placement).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    #[default]
+    Binpack,
+    Spread,
+}
+
+/// A constraint's operator, as `ark.messages.Operator`; any other is a
+/// decoding error, never a request that reaches the matcher.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Operator {
+    Eq,
+    Like,
+    Unlike,
+    Unique,
+    MaxPer,
+    GroupBy,
+}
+
+impl Operator {
+    /// UNIQUE, MAX_PER and GROUP_BY count the tasks of a group per value.
+    pub fn counts(self) -> bool {
+        matches!(
+            self,
+            Operator::Unique | Operator::MaxPer | Operator::GroupBy
+        )
+    }
+}
+
+impl fmt::Display for Operator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operator::Eq => "EQ",
+            Operator::Like => "LIKE",
+            Operator::Unlike => "UNLIKE",
+            Operator::Unique => "UNIQUE",
+            Operator::MaxPer => "MAX_PER",
+            Operator::GroupBy => "GROUP_BY",
+        })
+    }
+}
 
 /// A placement constraint, as `ark.matching.Constraint` (see docs/matching.md).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, Hash)]
 pub struct Constraint<'a> {
     pub field: &'a str,
-    pub operator: &'a str,
+    pub operator: Operator,
     #[serde(default)]
     pub value: &'a str,
 }
@@ -54,9 +102,9 @@ pub struct TaskRequest<'a> {
     /// Ports wanted by name, on top of `ports`: each gets its own.
     #[serde(default, borrow)]
     pub port_names: Vec<&'a str>,
-    /// `binpack` or `spread` for this request; None: the cycle's.
-    #[serde(default, borrow)]
-    pub strategy: Option<&'a str>,
+    /// This request's strategy; None: the cycle's.
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
 }
 
 impl TaskRequest<'_> {

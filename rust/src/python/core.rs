@@ -102,12 +102,6 @@ impl PyCore {
             Some(bytes) => rmp_serde::from_slice(bytes)
                 .map_err(|e| MessageError::new_err(format!("bad reducer config: {e}")))?,
         };
-        if !matches!(config.matching_strategy.as_str(), "binpack" | "spread") {
-            return Err(MessageError::new_err(format!(
-                "bad reducer config: matching_strategy {:?} is not binpack or spread",
-                config.matching_strategy
-            )));
-        }
         Ok(PyCore {
             reducer: Mutex::new(Reducer::new(config)),
             dispatcher: Mutex::new(Dispatcher::default()),
@@ -423,7 +417,7 @@ pub(super) fn match_offers<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<
             guarded(|| {
                 let input: matching::MatchInput<'_> =
                     rmp_serde::from_slice(data).map_err(|e| format!("bad match input: {e}"))?;
-                let decisions = matching::match_offers(&input)?;
+                let decisions = matching::match_offers(&input);
                 // Decisions are about half the size of the input: room for them
                 // up front saves the copies of a growing buffer.
                 let mut out = Vec::with_capacity(data.len() / 2);
