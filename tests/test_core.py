@@ -1,14 +1,21 @@
 """The Rust core through its Python API: errors, snapshots, batches."""
 
 import gc
+import logging
+import threading
+import time
 
 import msgspec
 import pytest
 
-from ark import CommandRejected, Config, Custom, MessageError, Reducer, reference
+from ark import CommandRejected, Config, Custom, Inbox, MessageError, Reducer, reference
 from ark import effects as fx
 from ark import messages as m
 from ark.effects import decode_effects
+from ark.errors import ArkError, InboxClosed, InternalError
+from ark.scheduler import Scheduler
+from test_scheduler import Manager, Question, RecordingDriver
+from waiting import wait_until
 
 
 def offer(offer_id: str, agent: str = "a1", cpus: float = 4.0) -> m.Offer:
@@ -214,3 +221,117 @@ def test_large_effects_decode_alike_and_leave_the_gc_as_it_was(enabled: bool) ->
     finally:
         if was:
             gc.enable()
+
+
+def test_a_panic_in_the_core_is_an_internal_error_and_the_core_goes_on() -> None:
+    r = launched()
+    # A test hook: the next write panics inside the core, as a bug would.
+    r._core._inject_panic()
+    with pytest.raises(InternalError, match=r"panicked.*injected") as raised:
+        r.step(m.Suppress(), 3.0)
+    assert isinstance(raised.value, ArkError) and not isinstance(raised.value, ValueError)
+    r._core._inject_panic()
+    with pytest.raises(InternalError):
+        r.step_batch([m.encode(m.Suppress())], 3.0)
+    # Nothing was poisoned: the core still steps and reads.
+    assert r.step(m.Suppress(), 3.0) == [fx.Suppress()]
+    assert r.snapshot().suppressed and r.snapshot().task_count == 1
+
+
+def test_a_panic_in_a_pump_does_not_end_the_scheduler_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    driver = RecordingDriver()
+    scheduler = Scheduler(Manager(), (), driver, reconcile_seconds=None, tick_seconds=60.0)
+    scheduler.start()
+    try:
+        scheduler.push(m.Subscribed("fw-1"))
+        wait_until(lambda: scheduler.snapshot().registered)
+        with caplog.at_level(logging.ERROR, logger="ark.scheduler"):
+            scheduler._core._inject_panic()
+            scheduler.push(m.Suppress())
+            wait_until(lambda: "panicked" in caplog.text)
+        assert "InternalError" in caplog.text
+        assert scheduler.ask(Question("alive")).result(5).startswith("alive")
+        scheduler.push(m.Suppress())
+        wait_until(lambda: scheduler.snapshot().suppressed)
+    finally:
+        scheduler.shutdown()
+
+
+def tracks(first: int, count: int) -> list[bytes]:
+    return [m.encode(m.Track(f"t{i:06d}", f"a{i % 50}")) for i in range(first, first + count)]
+
+
+def test_snapshots_from_other_threads_during_step_batch_see_whole_batches() -> None:
+    r = Reducer()
+    batch, batches = 2_000, 25
+    counts: list[list[int]] = [[], [], []]
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def read(seen: list[int]) -> None:
+        try:
+            while not done.is_set():
+                snap = r.snapshot()
+                seen.append(snap.task_count)
+                assert len(snap.tasks_on_agent("a0")) * 50 == snap.task_count
+        except BaseException as e:
+            failures.append(e)
+
+    readers = [threading.Thread(target=read, args=(seen,)) for seen in counts]
+    for t in readers:
+        t.start()
+    for k in range(batches):
+        _, errors = r.step_batch(tracks(k * batch, batch), 1.0)
+        assert not errors
+    done.set()
+    for t in readers:
+        t.join(10)
+    assert not failures, failures[:1]
+    # Each read waited for the batch in progress: it saw whole batches, in order.
+    for seen in counts:
+        assert seen and all(c % batch == 0 for c in seen), sorted(set(seen))[:5]
+        assert seen == sorted(seen)
+    assert r.snapshot().task_count == batch * batches
+
+
+def test_snapshots_and_steps_from_other_threads_while_the_core_pumps() -> None:
+    r = Reducer()
+    core, inbox = r._core, Inbox()
+    failures: list[BaseException] = []
+    stepped = 0
+
+    def pump() -> None:
+        nonlocal stepped
+        try:
+            while True:
+                try:
+                    *_, taken = core.pump(inbox, hooked=set(), max_messages=64, timeout=0.05)
+                except InboxClosed:
+                    return
+                stepped += taken
+        except BaseException as e:
+            failures.append(e)
+
+    loop = threading.Thread(target=pump)
+    loop.start()
+    try:
+        seen = []
+        for k in range(20):
+            for data in tracks(k * 100, 100):
+                inbox.push(data)
+            seen.append(r.snapshot().task_count)
+            # A write from another thread too, while the pump may hold the core.
+            r.step(m.Suppress() if k % 2 else m.Revive(), 1.0)
+        wait_until(lambda: r.snapshot().task_count == 2_000)
+        assert seen == sorted(seen)
+        # A pump that waits on an empty inbox does not hold the state.
+        start = time.monotonic()
+        r.snapshot()
+        assert time.monotonic() - start < 0.04
+    finally:
+        inbox.close()
+        loop.join(10)
+    assert not failures, failures[:1]
+    assert stepped == 2_000

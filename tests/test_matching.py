@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import pytest
@@ -16,11 +15,11 @@ from ark.matching import (
     Constraint,
     Decisions,
     Existing,
-    Pending,
     TaskRequest,
     match_offers,
 )
 from ark.reference import reference_match
+from ark.reference.pattern import compile_like
 
 AGENTS = [f"a{i}" for i in range(6)]
 RACKS = ["r1", "r2", "r3"]
@@ -29,9 +28,20 @@ ROLES = ["*", "web"]
 ZONES = ["a", "b", "c"]
 slot_ranges = st.tuples(st.integers(1, 3), st.integers(1, 5))
 
-# Patterns both regex engines read the same way.
-patterns = st.sampled_from(["r1", "r[12]", "r.", "r1|r3", "(r2)?", "x*", "r[0-9]+", "("])
-set_patterns = st.sampled_from([r"\{.*\}", r".*[{,]b[,}].*", r"\{a,b\}", r"\[1-[0-9]+.*", "("])
+# Pieces of patterns in and out of the dialect of docs/matching.md: patterns
+# made of them must be refused by both implementations or read alike.
+PIECES = [
+    *["r", "1", "2", "h", "-", "_", "é", " ", ".", ".*", "|", "(", ")", "(?:", "^", "$"],
+    *["*", "+", "?", "*?", "*+", "{2}", "{1,}", "{0,2}", "{", "}", "{,1}", "]", "&&"],
+    *[r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", r"\.", r"\-", r"\$", "\\\\", r"\n", r"\r"],
+    *[r"\x72", r"\u0031", r"\uD800", r"\A", r"\Z", r"\z", r"\b", r"\1", r"\p{L}", r"\Q", "\\"],
+    *["[12]", "[^1]", "[r-t]", "[t-r]", r"[\d-]", "[-r]", "[a-b-c]", "[]", "[^]", "[[:alpha:]]"],
+    *["[a&&b]", "[", "(?=r)", "(?!r)", "(?i)", "(?<n>r)", "r{1001}", "(r{40}){30}"],
+]
+patterns = st.lists(st.sampled_from(PIECES), max_size=6).map("".join)
+set_patterns = st.sampled_from(
+    [r"\{.*\}", r".*[{,]b[,}].*", r"\{a,b\}", r"\[1-[0-9]+.*", "(", "[[:alpha:]]"]
+)
 
 
 @st.composite
@@ -120,7 +130,7 @@ def requests(draw: st.DrawFn) -> list[TaskRequest]:
                 port_names=draw(
                     st.lists(st.sampled_from(["http", "admin", "x_y", ""]), max_size=2)
                 ),
-                strategy=draw(st.sampled_from([None, None, "binpack", "spread", "best"])),
+                strategy=draw(st.sampled_from([None, None, "binpack", "spread"])),
             )
         )
     return out
@@ -234,7 +244,8 @@ def test_decisions_respect_offers_and_constraints(args: tuple) -> None:  # type:
                 if c.operator == "EQ" and c.field == "rack":
                     assert attrs["rack"].text == c.value
                 if c.operator == "LIKE" and c.field == "rack":
-                    assert re.fullmatch(c.value, attrs["rack"].text or "")
+                    like = compile_like(c.value)
+                    assert like is not None and like.fullmatch(attrs["rack"].text or "")
         for key, amount in need.items():
             assert amount - have[key] < 1e-9, (key, amount, have[key])
         assert len(taken) == len(set(taken)) and set(taken) <= ports
@@ -271,7 +282,6 @@ def test_pending_requests_say_why() -> None:
         ),
         TaskRequest("bad", constraints=[Constraint("rack", "MAX_PER", "many")]),
         TaskRequest("spread", constraints=[Constraint("rack", "GROUP_BY", "-1")]),
-        TaskRequest("near", constraints=[Constraint("rack", "NEAR", "r1")]),  # type: ignore[arg-type]
     ]
     decisions = match_offers(offered, reqs)
     assert [(p.task_id, p.reason) for p in decisions.pending] == [
@@ -279,7 +289,6 @@ def test_pending_requests_say_why() -> None:
         ("rack", "constraint rack EQ r2 on 1 agent"),
         ("bad", 'MAX_PER needs a count, got "many"'),
         ("spread", 'GROUP_BY needs a count or nothing, got "-1"'),
-        ("near", 'unknown constraint operator "NEAR"'),
     ]
     assert decisions == reference_match(offered, reqs)
     assert match_offers([], reqs[:1]).pending[0].reason == "no offers"
@@ -382,7 +391,6 @@ def test_a_request_may_choose_its_own_strategy() -> None:
     reqs = [
         *(TaskRequest(f"s{i}", cpu, group="web", strategy="spread") for i in range(3)),
         *(TaskRequest(f"b{i}", cpu, group="batch") for i in range(2)),
-        TaskRequest("odd", cpu, strategy="best"),  # type: ignore[arg-type]
     ]
     decisions = match_offers(offered, reqs, "binpack")
     assert decisions == reference_match(offered, reqs, "binpack")
@@ -391,7 +399,7 @@ def test_a_request_may_choose_its_own_strategy() -> None:
         ("a1", ["s1"]),
         ("a2", ["s2"]),
     ]
-    assert decisions.pending == [Pending("odd", 'unknown strategy "best": binpack or spread')]
+    assert decisions.pending == []
 
 
 def test_decisions_become_commands() -> None:
@@ -405,8 +413,104 @@ def test_decisions_become_commands() -> None:
     assert decline == m.Decline(["o2"], 9.0)
 
 
-def test_a_bad_strategy_is_a_clear_error() -> None:
-    with pytest.raises(MessageError, match="unknown strategy"):
-        match_offers([], [], "best")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="unknown strategy"):
-        reference_match([], [], "best")  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("strategy", "request_"),
+    [
+        ("best", TaskRequest("t")),
+        ("binpack", TaskRequest("t", strategy="best")),  # type: ignore[arg-type]
+        ("binpack", TaskRequest("t", constraints=[Constraint("rack", "NEAR")])),  # type: ignore[arg-type]
+    ],
+)
+def test_a_strategy_or_operator_outside_the_enums_is_a_clear_error(
+    strategy: str, request_: TaskRequest
+) -> None:
+    with pytest.raises(MessageError, match="unknown variant"):
+        match_offers([], [request_], strategy)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown"):
+        reference_match([], [request_], strategy)  # type: ignore[arg-type]
+
+
+@given(
+    patterns,
+    st.lists(st.text("r12h-_é .$\\\n\r", max_size=3), min_size=1, max_size=6, unique=True),
+)
+def test_rust_and_reference_read_every_pattern_alike(pattern: str, values: list[str]) -> None:
+    assert rust_like(pattern, values) == reference_like(pattern, values)
+
+
+def like_cycle(pattern: str, values: list[str]) -> tuple[list[m.Offer], list[TaskRequest]]:
+    """One agent per value, and a LIKE and an UNLIKE request pinned to each."""
+    offered = [
+        m.Offer(f"o{i}", f"a{i}", f"h{i}", [], [m.Attribute("v", text=v)])
+        for i, v in enumerate(values)
+    ]
+    reqs = [
+        TaskRequest(f"{op}{i}", constraints=[Constraint("v", op, pattern)], agent_id=f"a{i}")
+        for op in ("LIKE", "UNLIKE")
+        for i in range(len(values))
+    ]
+    return offered, reqs
+
+
+def like_result(decisions: Decisions, values: list[str]) -> list[bool] | None:
+    """Which values the pattern matched; None if it was refused."""
+    if any(p.reason.startswith("invalid regex") for p in decisions.pending):
+        assert all(p.reason.startswith("invalid regex") for p in decisions.pending)
+        assert not decisions.accepts
+        return None
+    placed = {t.task_id for p in decisions.accepts for t in p.launches}
+    matched = [f"LIKE{i}" in placed for i in range(len(values))]
+    assert matched == [f"UNLIKE{i}" not in placed for i in range(len(values))]
+    return matched
+
+
+def rust_like(pattern: str, values: list[str]) -> list[bool] | None:
+    return like_result(match_offers(*like_cycle(pattern, values)), values)
+
+
+def reference_like(pattern: str, values: list[str]) -> list[bool] | None:
+    return like_result(reference_match(*like_cycle(pattern, values)), values)
+
+
+# What Java's Pattern.matches reads otherwise, or not at all: refused by both.
+REFUSED = [
+    *["(?=h)h1", r"\Ah1\Z", "[[:alpha:]]1", "(?i)h1", r"h\b", r"\p{L}", r"(a)\1", "a{", "a**"],
+    *["a*+", "[]a]", "[^]", "[a-b-c]", "[z-a]", "[a&&b]", "x{1001}", "(a{100}){11}", r"\uD800"],
+    *["a)", "(a", "[a", "\\", r"\q", "a{,2}", "a|*", "(?<n>a)", r"\Qa\E", r"\v", "a^", "$a"],
+    r"\U0001F600",
+]
+
+
+@pytest.mark.parametrize("pattern", REFUSED)
+def test_patterns_outside_the_dialect_are_refused_by_both(pattern: str) -> None:
+    assert rust_like(pattern, ["a"]) is None
+    assert reference_like(pattern, ["a"]) is None
+
+
+# (pattern, value, whether Java's Pattern.matches(pattern, value) is true)
+JAVA = [
+    ("h1", "h1", True),
+    ("h", "h1", False),
+    ("^h.$", "h1", True),
+    ("a\\\\$", "a\\", True),
+    (".", "\r", False),
+    (".", "\u2028", False),
+    (".", "é", True),
+    ("[^a]", "\n", True),
+    (r"\d+", "\u0661\u0662", False),
+    (r"\w\s\S", "é x", False),
+    (r"\w\s\S", "_\tx", True),
+    (r"[a-c\d-]{2,}?", "b-7", True),
+    (r"r(ack|oom)-\u0031", "room-1", True),
+    (r"\$\.x{0}", "$.", True),
+    ("", "", True),
+    ("a|", "", True),
+    (r"[\]\[]+", "][", True),
+    ("😀.", "😀x", True),
+]
+
+
+@pytest.mark.parametrize(("pattern", "value", "java"), JAVA)
+def test_patterns_match_whole_values_as_java_does(pattern: str, value: str, java: bool) -> None:
+    assert rust_like(pattern, [value]) == [java]
+    assert reference_like(pattern, [value]) == [java]

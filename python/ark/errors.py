@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["ArkError", "CommandRejected", "HookError", "InboxClosed", "MessageError"]
+__all__ = [
+    "ArkError",
+    "CommandRejected",
+    "HookError",
+    "InboxClosed",
+    "InternalError",
+    "MessageError",
+]
 
 
 class ArkError(Exception):
@@ -19,6 +26,14 @@ class CommandRejected(ArkError):
 
 class InboxClosed(ArkError):
     """A push to, or a drain of, an inbox that was closed and is empty."""
+
+
+class InternalError(ArkError):
+    """A bug in Ark's Rust core (a panic), caught where Python called it.
+
+    The call failed; the loop logs it and goes on. A write that panicked may
+    have left part of its message applied. Please report the message.
+    """
 
 
 class HookError(ArkError):

@@ -261,6 +261,10 @@ class Scheduler(Generic[S]):
                 )
             except InboxClosed:
                 break
+            except ArkError:
+                # A bug in the core (InternalError): that batch is lost, the loop is not.
+                log.exception("ark: the core failed a batch of messages")
+                continue
             if not taken:
                 continue  # woke for a timer, or nothing arrived
             try:

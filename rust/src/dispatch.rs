@@ -117,6 +117,21 @@ pub fn tag(data: &[u8]) -> Option<&str> {
 }
 
 impl<P> Dispatcher<P> {
+    /// Wait up to `timeout` for messages to step, without the reducer, so
+    /// that readers of the state are not held up while the loop idles.
+    /// `Err(Closed)` once the inbox is closed and empty.
+    pub fn wait(
+        &mut self,
+        inbox: &Inbox<Item<P>>,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<(), Closed> {
+        if self.carry.is_empty() {
+            self.carry.extend(inbox.drain(max, timeout)?);
+        }
+        Ok(())
+    }
+
     /// Step messages from the carry and then the inbox (waiting up to
     /// `timeout` for the first) until one needs the scheduler or `max` were
     /// taken. `Err(Closed)` once the inbox is closed and empty.

@@ -15,17 +15,18 @@
 //! The parts, in the order a cycle uses them: `input` (what a cycle reads),
 //! `cycle` (the steps), `shapes` (the per-shape cache and skip lists),
 //! `constraints` and `refusal` (whether an agent takes a request, and why
-//! not), `placement` (taking resources and ports), `decisions` (the output).
+//! not), `pattern` (the regular expressions of LIKE and UNLIKE), `placement` (taking resources and ports), `decisions` (the output).
 
 mod constraints;
 mod cycle;
 mod decisions;
 mod input;
+mod pattern;
 mod placement;
 mod refusal;
 mod shapes;
 
-pub use crate::request::{Constraint, RequestResource, TaskRequest};
+pub use crate::request::{Constraint, Operator, RequestResource, Strategy, TaskRequest};
 pub use cycle::match_offers;
 pub use decisions::{Decisions, OutLaunch, OutResource, Pending, Placement};
 pub use input::{AgentInfo, AttributeRef, Existing, MatchInput, MatchOffer};
@@ -90,7 +91,7 @@ mod tests {
     fn input<'a>(
         offers: Vec<Offer>,
         requests: Vec<TaskRequest<'a>>,
-        strategy: &'a str,
+        strategy: Strategy,
     ) -> MatchInput<'a> {
         // The input borrows its offers; a test's few may live for the run.
         let offers: &'static [Offer] = Box::leak(offers.into_boxed_slice());
@@ -122,15 +123,15 @@ mod tests {
     fn binpack_fills_the_first_agent_and_spread_rotates() {
         let offers = || vec![offer("o1", "a1", 4.0, &[]), offer("o2", "a2", 4.0, &[])];
         let reqs = || IDS.iter().map(|id| request(id, 1.0, vec![])).collect();
-        let d_in = input(offers(), reqs(), "binpack");
-        let d = match_offers(&d_in).unwrap();
+        let d_in = input(offers(), reqs(), Strategy::Binpack);
+        let d = match_offers(&d_in);
         assert_eq!(
             placed(&d),
             vec![("a1".into(), vec!["t0".into(), "t1".into(), "t2".into()])]
         );
         assert_eq!(d.declines, vec!["o2"]);
-        let s_in = input(offers(), reqs(), "spread");
-        let d = match_offers(&s_in).unwrap();
+        let s_in = input(offers(), reqs(), Strategy::Spread);
+        let d = match_offers(&s_in);
         assert_eq!(
             placed(&d),
             vec![
@@ -144,7 +145,7 @@ mod tests {
     fn unique_hostname_leaves_the_rest_pending_with_the_reason() {
         let unique = Constraint {
             field: "hostname",
-            operator: "UNIQUE",
+            operator: Operator::Unique,
             value: "",
         };
         let offers = vec![offer("o1", "a1", 4.0, &[]), offer("o2", "a2", 4.0, &[])];
@@ -152,8 +153,8 @@ mod tests {
             .iter()
             .map(|id| request(id, 1.0, vec![unique.clone()]))
             .collect();
-        let i = input(offers, reqs, "binpack");
-        let d = match_offers(&i).unwrap();
+        let i = input(offers, reqs, Strategy::Binpack);
+        let d = match_offers(&i);
         assert_eq!(d.accepts.len(), 2);
         assert_eq!(
             d.pending,
@@ -168,7 +169,7 @@ mod tests {
     fn attributes_like_and_ports() {
         let like = Constraint {
             field: "rack",
-            operator: "LIKE",
+            operator: Operator::Like,
             value: "r[12]",
         };
         let offers = vec![
@@ -177,8 +178,8 @@ mod tests {
         ];
         let mut r = request("t0", 1.0, vec![like]);
         r.ports = 3;
-        let i = input(offers, vec![r], "binpack");
-        let d = match_offers(&i).unwrap();
+        let i = input(offers, vec![r], Strategy::Binpack);
+        let d = match_offers(&i);
         assert_eq!(d.accepts[0].agent_id, "a2");
         assert_eq!(
             d.accepts[0].launches[0].resources().nth(1).unwrap().ranges,
@@ -196,7 +197,7 @@ mod tests {
             .collect();
         let group_by = Constraint {
             field: "rack",
-            operator: "GROUP_BY",
+            operator: Operator::GroupBy,
             value: "3",
         };
         let ids: Vec<String> = (0..7).map(|i| format!("t{i}")).collect();
@@ -204,8 +205,8 @@ mod tests {
             .iter()
             .map(|id| request(id, 1.0, vec![group_by.clone()]))
             .collect();
-        let i = input(offers, reqs, "binpack");
-        let d = match_offers(&i).unwrap();
+        let i = input(offers, reqs, Strategy::Binpack);
+        let d = match_offers(&i);
         // Bin-pack takes a0 (r0), a1 (r1), a2 (r2), then a0 whenever r0 is
         // among the fewest: r0 3, r1 2, r2 2.
         assert_eq!(
@@ -226,10 +227,10 @@ mod tests {
         reqs[0].port_names = vec!["http", "admin"];
         reqs[0].ports = 1;
         for r in &mut reqs {
-            r.strategy = Some("spread");
+            r.strategy = Some(Strategy::Spread);
         }
-        let i = input(offers, reqs, "binpack");
-        let d = match_offers(&i).unwrap();
+        let i = input(offers, reqs, Strategy::Binpack);
+        let d = match_offers(&i);
         // t0's ports make it a shape of its own: t1 starts spreading from a1.
         assert_eq!(
             placed(&d),
@@ -250,16 +251,32 @@ mod tests {
     fn bad_requests_are_pending_not_errors() {
         let bad = Constraint {
             field: "rack",
-            operator: "LIKE",
+            operator: Operator::Like,
             value: "(",
         };
         let i = input(
             vec![offer("o1", "a1", 1.0, &[])],
             vec![request("t", 1.0, vec![bad])],
-            "spread",
+            Strategy::Spread,
         );
-        let d = match_offers(&i).unwrap();
+        let d = match_offers(&i);
         assert_eq!(d.pending[0].reason, "invalid regex \"(\"");
-        assert!(match_offers(&input(vec![], vec![], "best")).is_err());
+    }
+
+    #[test]
+    fn strategies_and_operators_outside_their_enums_do_not_decode() {
+        let decode = |bytes: &[u8]| rmp_serde::from_slice::<TaskRequest<'_>>(bytes).is_ok();
+        let request = |strategy: &str, operator: &str| {
+            let map = serde_json::json!({
+                "task_id": "t",
+                "strategy": strategy,
+                "constraints": [["rack", operator, "r1"]],
+            });
+            rmp_serde::to_vec_named(&map).unwrap()
+        };
+        assert!(decode(&request("spread", "MAX_PER")));
+        assert!(!decode(&request("best", "EQ")));
+        assert!(!decode(&request("binpack", "NEAR")));
+        assert!(!decode(&request("binpack", "eq")));
     }
 }

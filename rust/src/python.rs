@@ -7,6 +7,7 @@ mod core;
 mod inbox;
 mod wire;
 
+use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -17,6 +18,7 @@ use crate::inbox::Closed;
 pyo3::import_exception!(ark.errors, MessageError);
 pyo3::import_exception!(ark.errors, CommandRejected);
 pyo3::import_exception!(ark.errors, InboxClosed);
+pyo3::import_exception!(ark.errors, InternalError);
 
 impl From<CoreError> for PyErr {
     fn from(error: CoreError) -> PyErr {
@@ -31,6 +33,22 @@ impl From<Closed> for PyErr {
     fn from(_: Closed) -> PyErr {
         InboxClosed::new_err("the inbox is closed")
     }
+}
+
+/// Run `f`, turning a panic (a bug of the core) into InternalError, an
+/// ArkError the loop survives, instead of pyo3's PanicException, a
+/// BaseException that would end the loop's thread.
+pub(super) fn guarded<R>(f: impl FnOnce() -> R) -> PyResult<R> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        InternalError::new_err(format!(
+            "Ark's Rust core panicked (a bug: please report it): {what}"
+        ))
+    })
 }
 
 pub(super) fn timeout_of(seconds: f64) -> PyResult<Duration> {

@@ -66,11 +66,11 @@ pub fn answered(state: &mut State, task_id: &str) -> bool {
 }
 
 /// A round's timer fired: re-send to the unanswered, or give up on them.
-pub fn timeout(state: &mut State, config: &Config, fired: u32, now: f64, out: &mut Vec<Effect>) {
+pub fn timeout(state: &mut State, config: &Config, fired: i64, now: f64, out: &mut Vec<Effect>) {
     let Phase::Explicit { round, pending, .. } = &mut state.reconciliation.phase else {
         return;
     };
-    if *round != fired {
+    if i64::from(*round) != fired {
         return; // a timer of an earlier round or reconciliation
     }
     if *round >= config.reconcile_max_rounds {
@@ -228,7 +228,9 @@ mod tests {
         for round in 1..4 {
             let out = step(
                 &mut r,
-                Message::ReconcileTimeout { round },
+                Message::ReconcileTimeout {
+                    round: round.into(),
+                },
                 f64::from(round),
             );
             assert_eq!(

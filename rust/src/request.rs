@@ -6,13 +6,61 @@
 //! as a [`StoredRequest`], decoded once when its message is, and lends it to
 //! every cycle (decoding 50,000 stored msgpack requests took 25-31 ms a cycle).
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+/// How requests are placed: on the first agent that takes them, or after
+/// the agent last chosen for their shape (docs/matching.md, Placement).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    #[default]
+    Binpack,
+    Spread,
+}
+
+/// A constraint's operator, as `ark.messages.Operator`; any other is a
+/// decoding error, never a request that reaches the matcher.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Operator {
+    Eq,
+    Like,
+    Unlike,
+    Unique,
+    MaxPer,
+    GroupBy,
+}
+
+impl Operator {
+    /// UNIQUE, MAX_PER and GROUP_BY count the tasks of a group per value.
+    pub fn counts(self) -> bool {
+        matches!(
+            self,
+            Operator::Unique | Operator::MaxPer | Operator::GroupBy
+        )
+    }
+}
+
+impl fmt::Display for Operator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operator::Eq => "EQ",
+            Operator::Like => "LIKE",
+            Operator::Unlike => "UNLIKE",
+            Operator::Unique => "UNIQUE",
+            Operator::MaxPer => "MAX_PER",
+            Operator::GroupBy => "GROUP_BY",
+        })
+    }
+}
 
 /// A placement constraint, as `ark.matching.Constraint` (see docs/matching.md).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, Hash)]
 pub struct Constraint<'a> {
     pub field: &'a str,
-    pub operator: &'a str,
+    pub operator: Operator,
     #[serde(default)]
     pub value: &'a str,
 }
@@ -56,9 +104,9 @@ pub struct TaskRequest<'a> {
     /// Ports wanted by name, on top of `ports`: each gets its own.
     #[serde(default, borrow)]
     pub port_names: Vec<&'a str>,
-    /// `binpack` or `spread` for this request; None: the cycle's.
-    #[serde(default, borrow)]
-    pub strategy: Option<&'a str>,
+    /// This request's strategy; None: the cycle's.
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
 }
 
 impl TaskRequest<'_> {
@@ -74,13 +122,13 @@ pub struct StoredRequest {
     pub task_id: Box<str>,
     resources: Vec<StoredResource>,
     ports: u32,
-    constraints: Vec<(Box<str>, Box<str>, Box<str>)>,
+    constraints: Vec<(Box<str>, Operator, Box<str>)>,
     group: Box<str>,
     agent_id: Option<Box<str>>,
     name: Box<str>,
     payload: Box<[u8]>,
     port_names: Vec<Box<str>>,
-    strategy: Option<Box<str>>,
+    strategy: Option<Strategy>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -114,14 +162,14 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             constraints: r
                 .constraints
                 .iter()
-                .map(|c| (c.field.into(), c.operator.into(), c.value.into()))
+                .map(|c| (c.field.into(), c.operator, c.value.into()))
                 .collect(),
             group: r.group.into(),
             agent_id: r.agent_id.map(Into::into),
             name: r.name.into(),
             payload: r.payload.into(),
             port_names: r.port_names.iter().map(|&n| n.into()).collect(),
-            strategy: r.strategy.map(Into::into),
+            strategy: r.strategy,
         }
     }
 }
@@ -148,7 +196,7 @@ impl StoredRequest {
                 .iter()
                 .map(|(field, operator, value)| Constraint {
                     field,
-                    operator,
+                    operator: *operator,
                     value,
                 })
                 .collect(),
@@ -157,7 +205,7 @@ impl StoredRequest {
             name: &self.name,
             payload: &self.payload,
             port_names: self.port_names.iter().map(|n| &**n).collect(),
-            strategy: self.strategy.as_deref(),
+            strategy: self.strategy,
         }
     }
 }
@@ -189,7 +237,7 @@ mod tests {
             ports: 2,
             constraints: vec![Constraint {
                 field: "rack",
-                operator: "GROUP_BY",
+                operator: Operator::GroupBy,
                 value: "3",
             }],
             group: "web",
@@ -197,7 +245,7 @@ mod tests {
             name: "web",
             payload: b"\x81",
             port_names: vec!["http"],
-            strategy: Some("spread"),
+            strategy: Some(Strategy::Spread),
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

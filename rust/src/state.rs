@@ -16,6 +16,7 @@ use compact_str::CompactString;
 
 use crate::messages::{Attribute, Resource, Source, TaskState};
 use crate::request::StoredRequest;
+use crate::request::Strategy;
 
 /// Agent ids, hostnames, reasons: interned, so a million records share a few.
 pub type Id = Arc<str>;
@@ -38,8 +39,8 @@ pub struct Config {
     pub offer_refuse_seconds: f64,
     /// The refuse filter when nothing is wanted (see `Config::refuse_seconds`).
     pub offer_idle_refuse_seconds: f64,
-    /// `binpack` or `spread` (see `matching`).
-    pub matching_strategy: String,
+    /// The strategy of requests that do not set their own (see `matching`).
+    pub matching_strategy: Strategy,
 }
 
 impl Default for Config {
@@ -53,7 +54,7 @@ impl Default for Config {
             offer_hold_seconds: 5.0,
             offer_refuse_seconds: 5.0,
             offer_idle_refuse_seconds: 300.0,
-            matching_strategy: "binpack".into(),
+            matching_strategy: Strategy::Binpack,
         }
     }
 }

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from ark import messages as m
 from ark.matching import AgentInfo, Decisions, Existing, Pending, Placement, Strategy
 from ark.messages import TaskRequest
+from ark.reference.pattern import compile_like
 
 __all__ = ["reference_match"]
 
@@ -70,8 +71,6 @@ def _number(text: str) -> float | None:
 
 
 def _invalid(request: TaskRequest, patterns: list[re.Pattern[str] | bool | None]) -> str | None:
-    if request.strategy is not None and request.strategy not in ("binpack", "spread"):
-        return f"unknown strategy {_debug(request.strategy)}: binpack or spread"
     for c, pattern in zip(request.constraints, patterns, strict=True):
         if c.operator in ("LIKE", "UNLIKE") and pattern is None:
             return f"invalid regex {_debug(c.value)}"
@@ -79,8 +78,6 @@ def _invalid(request: TaskRequest, patterns: list[re.Pattern[str] | bool | None]
             return f"MAX_PER needs a count, got {_debug(c.value)}"
         if c.operator == "GROUP_BY" and c.value != "" and _count(c.value) is None:
             return f"GROUP_BY needs a count or nothing, got {_debug(c.value)}"
-        if c.operator not in ("EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"):
-            return f"unknown constraint operator {_debug(c.operator)}"
     for r in request.resources:
         x = r.scalar
         if x is None or not (x >= 0.0 and x != float("inf")):
@@ -186,8 +183,14 @@ def reference_match(
     agents: Sequence[AgentInfo] = (),
 ) -> Decisions:
     """The same cycle as :func:`match_offers`, in plain Python and scanning naively."""
-    if strategy not in ("binpack", "spread"):
-        raise ValueError(f"unknown strategy {strategy!r}: binpack or spread")
+    # Strategies and operators are enums in the core: any other does not decode.
+    for named in (strategy, *(q.strategy for q in requests if q.strategy is not None)):
+        if named not in ("binpack", "spread"):
+            raise ValueError(f"unknown strategy {named!r}: binpack or spread")
+    for q in requests:
+        for c in q.constraints:
+            if c.operator not in ("EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"):
+                raise ValueError(f"task {q.task_id!r}: unknown constraint operator {c.operator!r}")
     by_id: dict[str, _Agent] = {}
     for offer in offers:
         agent = by_id.setdefault(offer.agent_id, _Agent(offer))
@@ -226,10 +229,7 @@ def reference_match(
         patterns: list[re.Pattern[str] | bool | None] = []
         for c in request.constraints:
             if c.operator in ("LIKE", "UNLIKE"):
-                try:
-                    patterns.append(re.compile(c.value))
-                except re.error:
-                    patterns.append(None)
+                patterns.append(compile_like(c.value))
             else:
                 patterns.append(False)
         reason = _invalid(request, patterns)

@@ -9,7 +9,7 @@ use regex::Regex;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::input::AttributeRef;
-use crate::request::TaskRequest;
+use crate::request::{Operator, TaskRequest};
 
 /// Strings seen in this cycle (attribute texts, hostnames), as small ids.
 #[derive(Default)]
@@ -91,16 +91,6 @@ fn rendered(a: &AttributeRef<'_>) -> Option<String> {
     Some(format!("{{{}}}", items.join(",")))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(super) enum Op {
-    Eq,
-    Like,
-    Unlike,
-    Unique,
-    MaxPer,
-    GroupBy,
-}
-
 /// Tasks of each group per `(field, value)`: those already running plus the
 /// placements of this cycle.
 #[derive(Default)]
@@ -168,7 +158,7 @@ impl Counts {
 /// A constraint made ready for a cycle: ids instead of strings.
 pub(super) struct Prepared {
     pub(super) field: usize,
-    pub(super) op: Op,
+    pub(super) op: Operator,
     /// EQ: the text's id (None: no agent has that text), or the number.
     pub(super) text: Option<u32>,
     pub(super) number: Option<f64>,
@@ -182,32 +172,25 @@ pub(super) fn invalid(
     patterns: &[Option<usize>],
     regexes: &[Option<Regex>],
 ) -> Option<String> {
-    if let Some(other) = request
-        .strategy
-        .filter(|s| !matches!(*s, "binpack" | "spread"))
-    {
-        return Some(format!("unknown strategy {other:?}: binpack or spread"));
-    }
     for (c, pattern) in request.constraints.iter().zip(patterns) {
         let compiled = pattern.and_then(|p| regexes[p].as_ref());
         match c.operator {
-            "EQ" | "UNIQUE" => {}
-            "LIKE" | "UNLIKE" if compiled.is_none() => {
+            Operator::Eq | Operator::Unique => {}
+            Operator::Like | Operator::Unlike if compiled.is_none() => {
                 return Some(format!("invalid regex {:?}", c.value));
             }
-            "LIKE" | "UNLIKE" => {}
-            "MAX_PER" if c.value.parse::<u32>().is_err() => {
+            Operator::Like | Operator::Unlike => {}
+            Operator::MaxPer if c.value.parse::<u32>().is_err() => {
                 return Some(format!("MAX_PER needs a count, got {:?}", c.value));
             }
-            "MAX_PER" => {}
-            "GROUP_BY" if !c.value.is_empty() && c.value.parse::<u32>().is_err() => {
+            Operator::MaxPer => {}
+            Operator::GroupBy if !c.value.is_empty() && c.value.parse::<u32>().is_err() => {
                 return Some(format!(
                     "GROUP_BY needs a count or nothing, got {:?}",
                     c.value
                 ));
             }
-            "GROUP_BY" => {}
-            other => return Some(format!("unknown constraint operator {other:?}")),
+            Operator::GroupBy => {}
         }
     }
     for r in &request.resources {

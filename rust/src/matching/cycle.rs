@@ -8,20 +8,17 @@ use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use super::constraints::{values_of, Counts, Interner, Op, Value};
+use super::constraints::{values_of, Counts, Interner, Value};
 use super::decisions::{Decisions, Pending, Placement};
 use super::input::{Ids, MatchInput, MatchOffer};
 use super::placement::{merge, place, Agent};
 use super::refusal::{refusal, summary, Check, Refusal};
 use super::shapes::{ShapeState, Shapes};
+use crate::request::{Operator, Strategy};
 
 /// One matching cycle.
-pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, String> {
-    let spread_by_default = match input.strategy {
-        "binpack" => false,
-        "spread" => true,
-        other => return Err(format!("unknown strategy {other:?}: binpack or spread")),
-    };
+pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Decisions<'a> {
+    let spread_by_default = input.strategy == Strategy::Spread;
     let ids = Ids::of(&input.requests);
     let mut texts = Interner::default();
     let mut agents = build_agents(&input.offers, &ids, &mut texts);
@@ -60,7 +57,7 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, Stri
             let regime = shape
                 .prepared
                 .iter()
-                .filter(|c| c.op == Op::GroupBy)
+                .filter(|c| c.op == Operator::GroupBy)
                 .map(|c| counts.regime(shape.group, c.field, c.limit))
                 .collect();
             state.enter(regime);
@@ -95,7 +92,7 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Result<Decisions<'a>, Stri
         }
         agent.launches.push(launch);
     }
-    Ok(decide(agents, out))
+    decide(agents, out)
 }
 
 /// Agents from offers, in agent-id order, offers of one agent combined.
@@ -146,10 +143,10 @@ fn seed_counts<'a>(
     let mut counts = Counts::default();
     for r in &input.requests {
         for c in &r.constraints {
-            if matches!(c.operator, "UNIQUE" | "MAX_PER" | "GROUP_BY") {
+            if c.operator.counts() {
                 let field = ids.field(c.field);
                 counted.insert((groups[r.group], field));
-                if c.operator == "GROUP_BY" {
+                if c.operator == Operator::GroupBy {
                     counts.spreads.entry((groups[r.group], field)).or_default();
                 }
             }
@@ -202,7 +199,7 @@ fn scan(
             match refusal(agent, check, banned, counts) {
                 None => return Some(i),
                 // GROUP_BY may take this agent later, once the others catch up.
-                Some(Refusal::Constraint(c)) if check.prepared[c].op == Op::GroupBy => {
+                Some(Refusal::Constraint(c)) if check.prepared[c].op == Operator::GroupBy => {
                     state.soft.refuse(i)
                 }
                 Some(_) => state.skip.refuse(i),

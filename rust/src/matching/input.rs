@@ -4,7 +4,7 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::Deserialize;
 
 use crate::messages::{Attribute, Offer, Resource};
-use crate::request::{RequestResource, TaskRequest};
+use crate::request::{RequestResource, Strategy, TaskRequest};
 
 impl<'a> From<&'a Resource> for RequestResource<'a> {
     fn from(r: &'a Resource) -> Self {
@@ -99,7 +99,7 @@ pub struct MatchInput<'a> {
     pub offers: Vec<MatchOffer<'a>>,
     #[serde(borrow)]
     pub requests: Vec<TaskRequest<'a>>,
-    pub strategy: &'a str,
+    pub strategy: Strategy,
     #[serde(default, borrow)]
     pub blacklist: Vec<&'a str>,
     #[serde(default, borrow)]

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use super::constraints::{Counts, Interner, Op, Prepared, Value};
+use super::constraints::{Counts, Interner, Prepared, Value};
 use super::placement::Agent;
-use crate::request::TaskRequest;
+use crate::request::{Operator, TaskRequest};
 
 const EPSILON: f64 = 1e-9;
 
@@ -69,22 +69,22 @@ pub(super) fn refusal(
     for (i, c) in check.prepared.iter().enumerate() {
         let value = agent.values[c.field];
         let ok = match c.op {
-            Op::Eq => match value {
+            Operator::Eq => match value {
                 Some(Value::Text(t)) => c.text == Some(t),
                 Some(Value::Scalar(x)) => c.number == Some(x),
                 None => false,
             },
-            Op::Like | Op::Unlike => {
+            Operator::Like | Operator::Unlike => {
                 let like = match (value, c.pattern.and_then(|p| check.regexes[p].as_ref())) {
                     (Some(Value::Text(t)), Some(p)) => p.is_match(&check.texts.texts[t as usize]),
                     _ => false,
                 };
-                like == (c.op == Op::Like)
+                like == (c.op == Operator::Like)
             }
-            Op::Unique | Op::MaxPer => {
+            Operator::Unique | Operator::MaxPer => {
                 value.is_some_and(|v| counts.get(check.group, c.field, v) < c.limit)
             }
-            Op::GroupBy => {
+            Operator::GroupBy => {
                 value.is_some_and(|v| counts.spreads_to(check.group, c.field, v, c.limit))
             }
         };

@@ -4,9 +4,10 @@
 use regex::Regex;
 use rustc_hash::FxHashMap as HashMap;
 
-use super::constraints::{invalid, Interner, Op, Prepared};
+use super::constraints::{invalid, Interner, Prepared};
 use super::input::Ids;
-use crate::request::{Constraint, RequestResource, TaskRequest};
+use super::pattern;
+use crate::request::{Constraint, Operator, RequestResource, Strategy, TaskRequest};
 
 /// What makes two requests interchangeable for placement: their scalars,
 /// ports, constraints, group and pinned agent (borrowed from the input).
@@ -15,7 +16,7 @@ struct ShapeRef<'a> {
     resources: &'a [RequestResource<'a>],
     ports: u32,
     port_names: &'a [&'a str],
-    strategy: Option<&'a str>,
+    strategy: Option<Strategy>,
     constraints: &'a [Constraint<'a>],
     group: &'a str,
     agent_id: Option<&'a str>,
@@ -187,10 +188,9 @@ impl<'a> Shapes<'a> {
             .constraints
             .iter()
             .map(|c| {
-                (c.operator == "LIKE" || c.operator == "UNLIKE").then(|| {
+                matches!(c.operator, Operator::Like | Operator::Unlike).then(|| {
                     *self.regex_ids.entry(c.value).or_insert_with(|| {
-                        self.regexes
-                            .push(Regex::new(&format!("^(?:{})$", c.value)).ok());
+                        self.regexes.push(pattern::compile(c.value));
                         self.regexes.len() - 1
                     })
                 })
@@ -203,18 +203,11 @@ impl<'a> Shapes<'a> {
             .zip(patterns)
             .map(|(c, pattern)| Prepared {
                 field: ids.field(c.field),
-                op: match c.operator {
-                    "EQ" => Op::Eq,
-                    "LIKE" => Op::Like,
-                    "UNLIKE" => Op::Unlike,
-                    "UNIQUE" => Op::Unique,
-                    "GROUP_BY" => Op::GroupBy,
-                    _ => Op::MaxPer,
-                },
+                op: c.operator,
                 text: texts.ids.get(c.value).copied(),
                 number: c.value.parse::<f64>().ok(),
                 pattern,
-                limit: if c.operator == "UNIQUE" {
+                limit: if c.operator == Operator::Unique {
                     1
                 } else {
                     c.value.parse::<u32>().unwrap_or(0)
@@ -228,16 +221,16 @@ impl<'a> Shapes<'a> {
             .collect();
         let mut counted: Vec<usize> = prepared
             .iter()
-            .filter(|c| matches!(c.op, Op::Unique | Op::MaxPer | Op::GroupBy))
+            .filter(|c| c.op.counts())
             .map(|c| c.field)
             .collect();
         counted.sort_unstable();
         counted.dedup();
         Shape {
-            group_by: prepared.iter().any(|c| c.op == Op::GroupBy),
+            group_by: prepared.iter().any(|c| c.op == Operator::GroupBy),
             spread: request
                 .strategy
-                .map_or(spread_by_default, |s| s == "spread"),
+                .map_or(spread_by_default, |s| s == Strategy::Spread),
             invalid,
             prepared,
             needs,

@@ -1,7 +1,14 @@
 //! `Core` (the reducer and the loop's pump) and `Snapshot`, and one matching cycle.
+//!
+//! The core is read from any thread while the loop writes: the reducer and
+//! the dispatcher each sit behind a mutex, taken with the GIL released when a
+//! wait is needed, and the loop's pump holds the reducer only while it steps,
+//! not while it waits for messages.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
@@ -13,16 +20,40 @@ use crate::messages::Message;
 use crate::reducer::Reducer;
 use crate::state::{Config, Phase, State, TaskView};
 
-use super::{timeout_of, MessageError};
+use super::{guarded, timeout_of, MessageError};
 
 use super::inbox::{Custom, PyInbox};
 use super::wire::PyCallSender;
 
 /// The Rust reducer: owns the state, steps messages given as msgpack bytes.
-#[pyclass(name = "Core", module = "ark._core")]
+/// Safe to use from any thread; the dispatcher is always taken before the
+/// reducer.
+#[pyclass(name = "Core", module = "ark._core", frozen)]
 pub(super) struct PyCore {
-    reducer: Reducer,
-    dispatcher: Dispatcher<Custom>,
+    reducer: Mutex<Reducer>,
+    dispatcher: Mutex<Dispatcher<Custom>>,
+    /// Test hook: the next write panics inside the core (see `_inject_panic`).
+    panic_armed: AtomicBool,
+}
+
+/// A mutex's data. A panic while it was held was already raised as
+/// InternalError; the data is used as that panic left it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Run a short `f` on a mutex's data: with the GIL if the mutex is free, else
+/// waiting for it with the GIL released (its holder may need the GIL back).
+fn locked<T: Send, R: Send>(
+    py: Python<'_>,
+    mutex: &Mutex<T>,
+    f: impl FnOnce(&mut T) -> R + Send,
+) -> R {
+    match mutex.try_lock() {
+        Ok(mut guard) => f(&mut guard),
+        Err(TryLockError::Poisoned(poisoned)) => f(&mut poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => py.detach(|| f(&mut lock(mutex))),
+    }
 }
 
 /// What a pump or a routed step gives Python: the stop, the effects left to
@@ -71,15 +102,10 @@ impl PyCore {
             Some(bytes) => rmp_serde::from_slice(bytes)
                 .map_err(|e| MessageError::new_err(format!("bad reducer config: {e}")))?,
         };
-        if !matches!(config.matching_strategy.as_str(), "binpack" | "spread") {
-            return Err(MessageError::new_err(format!(
-                "bad reducer config: matching_strategy {:?} is not binpack or spread",
-                config.matching_strategy
-            )));
-        }
         Ok(PyCore {
-            reducer: Reducer::new(config),
-            dispatcher: Dispatcher::default(),
+            reducer: Mutex::new(Reducer::new(config)),
+            dispatcher: Mutex::new(Dispatcher::default()),
+            panic_armed: AtomicBool::new(false),
         })
     }
 
@@ -97,7 +123,7 @@ impl PyCore {
     #[pyo3(signature = (inbox, calls = None, *, hooked, hold_launches = false, max_messages = 1024, timeout = 0.1))]
     #[allow(clippy::too_many_arguments)]
     fn pump<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         inbox: &PyInbox,
         calls: Option<&PyCallSender>,
@@ -109,20 +135,20 @@ impl PyCore {
         let timeout = timeout_of(timeout)?;
         let inbox = Arc::clone(&inbox.inner);
         let sender = calls.map(|c| Arc::clone(&c.inner));
-        let (reducer, dispatcher) = (&mut self.reducer, &mut self.dispatcher);
-        let pumped = py.detach(move || {
+        let max = max_messages.max(1);
+        let pumped = py.detach(|| {
+            let mut dispatcher = lock(&self.dispatcher);
+            dispatcher.wait(&inbox, max, timeout)?;
             let route = Route {
                 sender: sender.as_deref(),
                 hold_launches,
             };
-            dispatcher.pump(
-                reducer,
-                &inbox,
-                &hooked,
-                &route,
-                max_messages.max(1),
-                timeout,
-            )
+            let mut reducer = lock(&self.reducer);
+            let pumped = guarded(|| {
+                self.panic_if_armed();
+                dispatcher.pump(&mut reducer, &inbox, &hooked, &route, max, Duration::ZERO)
+            })??;
+            Ok::<_, PyErr>(pumped)
         })?;
         pumped_to_python(py, pumped)
     }
@@ -132,7 +158,7 @@ impl PyCore {
     /// CommandRejected if it did not apply (and changed nothing). GIL held.
     #[pyo3(signature = (message, /, calls = None, *, hold_launches = false))]
     fn step_routed<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         message: &[u8],
         calls: Option<&PyCallSender>,
@@ -142,26 +168,31 @@ impl PyCore {
             sender: calls.map(|c| &*c.inner),
             hold_launches,
         };
-        let pumped = self
-            .dispatcher
-            .step_one(&mut self.reducer, message, &route)?;
+        let pumped = py.detach(|| {
+            let mut dispatcher = lock(&self.dispatcher);
+            let mut reducer = lock(&self.reducer);
+            guarded(|| {
+                self.panic_if_armed();
+                dispatcher.step_one(&mut reducer, message, &route)
+            })
+        })??;
         pumped_to_python(py, pumped)
     }
 
     /// Send the calls held for launches the store has now written.
-    fn release(&mut self, calls: &PyCallSender) {
-        self.dispatcher.release(&calls.inner);
+    fn release(&self, py: Python<'_>, calls: &PyCallSender) {
+        locked(py, &self.dispatcher, |d| d.release(&calls.inner));
     }
 
     /// Drop the held calls (the store refused the write); returns how many.
-    fn discard(&mut self) -> usize {
-        self.dispatcher.discard()
+    fn discard(&self, py: Python<'_>) -> usize {
+        locked(py, &self.dispatcher, |d| d.discard())
     }
 
     /// The loop's counters: messages by tag, effects by type, offers
     /// accepted and declined, reconciliation requests, rejected messages.
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = &self.dispatcher.counters;
+        let c = locked(py, &self.dispatcher, |d| d.counters.clone());
         let out = PyDict::new(py);
         out.set_item("messages", c.messages.clone())?;
         out.set_item("effects", c.effects.clone())?;
@@ -173,18 +204,25 @@ impl PyCore {
         Ok(out)
     }
 
-    /// Apply one message; returns the msgpack list of its effects. The GIL is held.
+    /// Apply one message; returns the msgpack list of its effects. The GIL is
+    /// held unless another thread holds the core.
     #[pyo3(signature = (message, /, *, now))]
     fn step<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         message: &[u8],
         now: f64,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let message = Message::decode(message)?;
-        let mut out = Vec::new();
-        self.reducer.step(message, now, &mut out)?;
-        Ok(PyBytes::new(py, &effects::encode(&out)))
+        let out = locked(py, &self.reducer, |reducer| {
+            guarded(|| {
+                self.panic_if_armed();
+                let message = Message::decode(message)?;
+                let mut out = Vec::new();
+                reducer.step(message, now, &mut out)?;
+                Ok::<_, PyErr>(effects::encode(&out))
+            })
+        })??;
+        Ok(PyBytes::new(py, &out))
     }
 
     /// Apply messages in order; returns the msgpack list of all their effects
@@ -192,24 +230,28 @@ impl PyCore {
     /// The GIL is released while the batch runs.
     #[pyo3(signature = (messages, /, *, now))]
     fn step_batch<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         messages: Vec<Bound<'py, PyBytes>>,
         now: f64,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
         let owned: Vec<Vec<u8>> = messages.iter().map(|m| m.as_bytes().to_vec()).collect();
-        let reducer = &mut self.reducer;
-        let (out, failures) = py.detach(move || {
-            let mut out: Vec<Effect> = Vec::new();
-            let mut failures = Vec::new();
-            for (index, bytes) in owned.iter().enumerate() {
-                if let Err(e) = Message::decode(bytes).and_then(|m| reducer.step(m, now, &mut out))
-                {
-                    failures.push((index, e));
+        let (out, failures) = py.detach(|| {
+            let mut reducer = lock(&self.reducer);
+            guarded(|| {
+                self.panic_if_armed();
+                let mut out: Vec<Effect> = Vec::new();
+                let mut failures = Vec::new();
+                for (index, bytes) in owned.iter().enumerate() {
+                    if let Err(e) =
+                        Message::decode(bytes).and_then(|m| reducer.step(m, now, &mut out))
+                    {
+                        failures.push((index, e));
+                    }
                 }
-            }
-            (effects::encode(&out), failures)
-        });
+                (effects::encode(&out), failures)
+            })
+        })?;
         let errors = PyList::empty(py);
         for (index, error) in failures {
             errors.append((index, PyErr::from(error).into_value(py)))?;
@@ -217,10 +259,27 @@ impl PyCore {
         Ok((PyBytes::new(py, &out), errors))
     }
 
-    /// The state as it is now; O(1), it shares structure with the core.
-    fn snapshot(&self) -> PySnapshot {
+    /// The state after the last write; O(1), it shares structure with the
+    /// core. From another thread it waits (GIL released) for a write in
+    /// progress, never for a pump waiting on its inbox.
+    fn snapshot(&self, py: Python<'_>) -> PySnapshot {
         PySnapshot {
-            state: self.reducer.state.clone(),
+            state: locked(py, &self.reducer, |reducer| reducer.state.clone()),
+        }
+    }
+
+    /// For tests only: the next write (step, step_batch, step_routed or a
+    /// pump's batch) panics inside the core, as a bug would, and raises
+    /// InternalError.
+    fn _inject_panic(&self) {
+        self.panic_armed.store(true, Ordering::Relaxed);
+    }
+}
+
+impl PyCore {
+    fn panic_if_armed(&self) {
+        if self.panic_armed.swap(false, Ordering::Relaxed) {
+            panic!("injected by Core._inject_panic");
         }
     }
 }
@@ -355,16 +414,18 @@ impl PySnapshot {
 pub(super) fn match_offers<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
     let bytes = py
         .detach(|| {
-            let input: matching::MatchInput<'_> =
-                rmp_serde::from_slice(data).map_err(|e| format!("bad match input: {e}"))?;
-            let decisions = matching::match_offers(&input)?;
-            // Decisions are about half the size of the input: room for them
-            // up front saves the copies of a growing buffer.
-            let mut out = Vec::with_capacity(data.len() / 2);
-            rmp_serde::encode::write(&mut out, &decisions)
-                .expect("decisions are plain data and always encode");
-            Ok::<_, String>(out)
-        })
+            guarded(|| {
+                let input: matching::MatchInput<'_> =
+                    rmp_serde::from_slice(data).map_err(|e| format!("bad match input: {e}"))?;
+                let decisions = matching::match_offers(&input);
+                // Decisions are about half the size of the input: room for them
+                // up front saves the copies of a growing buffer.
+                let mut out = Vec::with_capacity(data.len() / 2);
+                rmp_serde::encode::write(&mut out, &decisions)
+                    .expect("decisions are plain data and always encode");
+                Ok::<_, String>(out)
+            })
+        })?
         .map_err(MessageError::new_err)?;
     Ok(PyBytes::new(py, &bytes))
 }

@@ -14,7 +14,7 @@ use crate::event_stream::{self, EventStream};
 use crate::json;
 use crate::protobuf;
 
-use super::{timeout_of, MessageError};
+use super::{guarded, timeout_of, MessageError};
 
 use super::inbox::PyInbox;
 
@@ -200,15 +200,17 @@ pub(super) fn encode_calls<'py>(
     encoding: &str,
 ) -> PyResult<Vec<(&'static str, Bound<'py, PyBytes>, &'static str)>> {
     let encoding = Encoding::parse(encoding).map_err(pyo3::exceptions::PyValueError::new_err)?;
-    let effects = effects::decode(effects).map_err(MessageError::new_err)?;
-    effects
-        .iter()
-        .map(|e| {
-            let call =
-                crate::calls::encode(e, framework_id, encoding).map_err(MessageError::new_err)?;
-            Ok((call.kind, PyBytes::new(py, &call.body), call.media_type))
-        })
-        .collect()
+    let calls = guarded(|| {
+        effects::decode(effects)?
+            .iter()
+            .map(|e| crate::calls::encode(e, framework_id, encoding))
+            .collect::<Result<Vec<_>, _>>()
+    })?
+    .map_err(MessageError::new_err)?;
+    Ok(calls
+        .into_iter()
+        .map(|call| (call.kind, PyBytes::new(py, &call.body), call.media_type))
+        .collect())
 }
 
 /// One `mesos.v1.scheduler.Event`, as read off the stream in `encoding`
@@ -231,7 +233,7 @@ pub(super) fn decode_event<'py>(
             )))
         }
     };
-    let lifted = py.detach(|| decode(data))?;
+    let lifted = py.detach(|| guarded(|| decode(data)))??;
     Ok(lifted.map(|(tag, bytes)| (tag, PyBytes::new(py, &bytes))))
 }
 

@@ -107,11 +107,7 @@ impl Reducer {
             return;
         }
         let input = matching_input(state, &self.config);
-        let decisions = match matching::match_offers(&input) {
-            Ok(d) => d,
-            // The strategy is checked when the config is read: unreachable.
-            Err(_) => return,
-        };
+        let decisions = matching::match_offers(&input);
         let cycle = Cycle::decided(
             &input,
             &decisions,
@@ -160,7 +156,7 @@ fn matching_input<'s>(state: &'s State, config: &'s Config) -> MatchInput<'s> {
             })
             .collect(),
         requests,
-        strategy: &config.matching_strategy,
+        strategy: config.matching_strategy,
         blacklist: state.blacklist.iter().map(String::as_str).collect(),
         existing: state
             .groups
