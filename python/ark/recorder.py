@@ -353,8 +353,10 @@ def _read_segment(segment: Path, data: bytes) -> tuple[int, list[bytes], bool]:
     if magic != MAGIC:
         raise RecordingError(f"{segment} is not an Ark recording")
     if version > FORMAT_VERSION:
-        raise RecordingError(f"{segment} has format {version}; this Ark reads up to {FORMAT_VERSION}")
-    records = []
+        raise RecordingError(
+            f"{segment} has format {version}; this Ark reads up to {FORMAT_VERSION}"
+        )
+    records: list[bytes] = []
     offset = _HEADER.size
     while offset < len(data):
         if offset + _RECORD.size > len(data):
