@@ -6,7 +6,7 @@
 //! An entry is `source: u8, now: f64 LE, len: u32 LE, message, len: u32 LE,
 //! effects (msgpack)`. `ark.recorder` reads the same layout.
 
-use crate::effects::{self, Effect};
+use crate::effects::Effect;
 
 /// Where a recorded entry came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,58 +20,64 @@ pub enum Source {
     Note = 2,
 }
 
-/// The entries recorded since the last `take`.
+/// The entries recorded since the last `drain`.
 #[derive(Debug, Default)]
 pub struct Tape {
     buf: Vec<u8>,
 }
 
 impl Tape {
-    /// Append one stepped message and its effects.
+    /// Append one stepped message and its effects, encoded in place (no
+    /// allocation per message: the buffer grows and is reused by `take`'s caller).
     pub fn step(&mut self, source: Source, message: &[u8], now: f64, effects: &[Effect]) {
-        let encoded = if effects.is_empty() {
-            // The encoding of an empty list, without an allocation per message.
-            vec![0x90]
+        self.head(source, message, now);
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        if effects.is_empty() {
+            self.buf.push(0x90); // an empty msgpack array, as `effects::encode` writes it
         } else {
-            effects::encode(effects)
-        };
-        self.entry(source, message, now, &encoded);
+            rmp_serde::encode::write(&mut self.buf, effects)
+                .expect("effects are plain data and always encode");
+        }
+        let len = (self.buf.len() - at - 4) as u32;
+        self.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
 
     /// Append a note (the scheduler's record of a hook), not a step.
     pub fn note(&mut self, data: &[u8], now: f64) {
-        self.entry(Source::Note, data, now, &[]);
+        self.head(Source::Note, data, now);
+        self.buf.extend_from_slice(&0u32.to_le_bytes());
     }
 
-    fn entry(&mut self, source: Source, message: &[u8], now: f64, effects: &[u8]) {
-        self.buf.reserve(17 + message.len() + effects.len());
+    fn head(&mut self, source: Source, message: &[u8], now: f64) {
         self.buf.push(source as u8);
         self.buf.extend_from_slice(&now.to_le_bytes());
         self.buf
             .extend_from_slice(&(message.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(message);
-        self.buf
-            .extend_from_slice(&(effects.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(effects);
     }
 
-    /// The entries recorded so far; the tape starts empty again.
-    pub fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.buf)
+    /// Hand the entries recorded so far to `read`, then empty the tape (its
+    /// memory is kept for the next batch).
+    pub fn drain<R>(&mut self, read: impl FnOnce(&[u8]) -> R) -> R {
+        let out = read(&self.buf);
+        self.buf.clear();
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::effects;
 
     #[test]
     fn entries_are_laid_out_as_documented() {
         let mut tape = Tape::default();
         tape.step(Source::Inbox, b"abc", 1.5, &[Effect::Revive]);
         tape.note(b"n", 2.0);
-        let data = tape.take();
-        assert!(tape.take().is_empty());
+        let data = tape.drain(<[u8]>::to_vec);
+        assert!(tape.drain(<[u8]>::is_empty));
         assert_eq!(data[0], 0);
         assert_eq!(f64::from_le_bytes(data[1..9].try_into().unwrap()), 1.5);
         assert_eq!(u32::from_le_bytes(data[9..13].try_into().unwrap()), 3);
@@ -87,6 +93,22 @@ mod tests {
         assert_eq!(&note[13..14], b"n");
         assert_eq!(&note[14..18], &0u32.to_le_bytes());
         assert_eq!(note.len(), 18);
+    }
+
+    #[test]
+    fn effects_are_encoded_as_effects_encode_writes_them() {
+        let effects = [
+            Effect::Revive,
+            Effect::Kill {
+                task_id: "t1".into(),
+                agent_id: Some("a1".into()),
+            },
+        ];
+        let mut tape = Tape::default();
+        tape.step(Source::Command, b"m", 0.0, &effects);
+        let data = tape.drain(<[u8]>::to_vec);
+        assert_eq!(data[0], 1);
+        assert_eq!(&data[18..], &effects::encode(&effects)[..]);
     }
 
     #[test]

@@ -167,8 +167,10 @@ impl PyCore {
 
     /// The tape recorded since the last call (empty when not recording).
     fn take_recording<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let data = self.dispatcher.tape.as_mut().map(Tape::take);
-        PyBytes::new(py, data.as_deref().unwrap_or_default())
+        match &mut self.dispatcher.tape {
+            Some(tape) => tape.drain(|data| PyBytes::new(py, data)),
+            None => PyBytes::new(py, b""),
+        }
     }
 
     /// Append a note (the scheduler's record of a hook) to the tape, if recording.
