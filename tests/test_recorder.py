@@ -201,7 +201,7 @@ def test_sigkill_mid_write_reads_back_to_the_last_whole_record(tmp_path: Path) -
         child.stdout.close()
     recording = read_recording(path)
     assert recording.complete
-    assert len(recording.entries) > 5000
+    assert len(recording.entries) > 1000  # two whole segments of 64 KiB at least
     # Entries are whole and in order: the updates t0, t1, ... with none missing.
     assert m.decode(recording.entries[0].message) == m.Subscribed("fw")
     for entry in recording.entries[1:]:

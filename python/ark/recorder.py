@@ -31,7 +31,6 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,8 @@ __all__ = [
     "RecordingError",
     "SegmentMeta",
     "Source",
+    "encode_note",
+    "encode_reply",
     "read_recording",
 ]
 
@@ -214,8 +215,8 @@ class Recorder:
         self._thread.start()
 
     def write(self, tape: bytes) -> None:
-        """Queue entries from the core's tape; never blocks."""
-        if tape:
+        """Queue entries from the core's tape; never blocks (dropped once the writer failed)."""
+        if tape and self.failed is None:
             self._queue.put(tape)
 
     def close(self) -> None:
@@ -277,7 +278,7 @@ class Recorder:
         self._size = 0
         os.write(self._fd, _HEADER.pack(MAGIC, FORMAT_VERSION))
         self._size = _HEADER.size
-        from ark import __version__
+        from ark import __version__  # here: ark imports the scheduler, which imports this
 
         meta = SegmentMeta(self._segment, time.time(), self._config, __version__)
         self._write_record(_note_encoder.encode(meta))
@@ -391,8 +392,3 @@ def _parse_entries(payload: bytes, into: list[Entry]) -> None:
         raise RecordingError(f"a record holds a malformed entry: {exc}") from exc
     if offset != end:
         raise RecordingError("a record's entries overrun it")
-
-
-def iter_messages(recording: Recording) -> Iterator[Entry]:
-    """The entries the core stepped (inbox messages and commands), in order."""
-    return (e for e in recording.entries if e.source is not Source.NOTE)

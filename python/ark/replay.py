@@ -33,7 +33,15 @@ from ark import effects as fx
 from ark import messages as m
 from ark.core import Snapshot
 from ark.errors import ArkError, HookError
-from ark.recorder import Entry, HookNote, Recording, RecordingError, Source, read_recording
+from ark.recorder import (
+    Entry,
+    HookNote,
+    Recording,
+    RecordingError,
+    Source,
+    encode_reply,
+    read_recording,
+)
 from ark.state_manager import Command, Reply, StateManager, Unreconciled, apply_hook, hooked_types
 
 __all__ = [
@@ -349,16 +357,19 @@ class WhatIf(msgspec.Struct, Generic[S], frozen=True):
 
 def _outputs(commands: Sequence[Command]) -> list[bytes]:
     return [
-        m.encode(c) if not isinstance(c, Reply) else msgspec.msgpack.encode(["Reply", c.value])
-        for c in commands
+        m.encode(c) if not isinstance(c, Reply) else _reply(encode_reply(c.value)) for c in commands
     ]
 
 
 def _recorded_outputs(note: HookNote | None) -> list[bytes]:
     if note is None:
         return []
-    replies = [msgspec.msgpack.encode(["Reply", msgspec.msgpack.decode(r)]) for r in note.replies]
-    return [*note.commands, *replies]
+    return [*note.commands, *map(_reply, note.replies)]
+
+
+def _reply(value: bytes) -> bytes:
+    """A reply as a command, ``["Reply", value]``, its value encoded as the recorder does."""
+    return msgspec.msgpack.encode(["Reply", msgspec.Raw(value)])
 
 
 def _tasks_differ(a: _core.Core, b: _core.Core) -> list[str]:
