@@ -61,6 +61,7 @@ bench: build harness
 	$(PY) bench/everywhere.py
 	$(PY) bench/failover.py
 	$(PY) bench/scale.py
+	$(PY) bench/recorder.py
 
 # The benchmarks at a tiny size: they must keep running, not measure anything.
 bench-smoke: build harness
@@ -74,6 +75,7 @@ bench-smoke: build harness
 	$(PY) bench/everywhere.py --agents 50 --requests 20
 	$(PY) bench/failover.py --timeouts 1 --trials 1
 	$(PY) bench/scale.py --updates 2000 --tasks 2000 --agents 200 --reducer-tasks 20000
+	$(PY) bench/recorder.py --messages 20000 --tasks 2000 --repeat 1
 
 clean:
 	cargo clean

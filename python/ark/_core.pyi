@@ -60,6 +60,12 @@ class Core:
         """Drop the held calls; how many."""
     def counters(self) -> dict[str, Any]:
         """Messages by tag, effects by type, offers, reconciliation, rejected."""
+    def record(self, on: bool) -> None:
+        """Start or stop appending every stepped message to the tape."""
+    def take_recording(self) -> bytes:
+        """The tape since the last call (see ``ark.recorder``)."""
+    def note(self, data: bytes, /, *, now: float) -> None:
+        """Append a scheduler's note to the tape, if recording."""
 
 @final
 class Snapshot:

@@ -42,6 +42,7 @@ from ark.core import Snapshot
 from ark.errors import ArkError, HookError, InboxClosed
 from ark.metrics import Metrics
 from ark.persistence import Persistence
+from ark.recorder import HookNote, Recorder, encode_note, encode_reply
 from ark.state import Config
 from ark.state_manager import Reply, StateManager, Unreconciled, apply_hook, hooked_types
 from ark.store import Store
@@ -99,6 +100,8 @@ class Scheduler(Generic[S]):
         ``None`` for only on (re-)registration.
     tick_seconds
         How often the core may decline offers held longer than the config allows.
+    recorder
+        Record every message the loop steps, to replay it with :mod:`ark.replay`.
     """
 
     def __init__(
@@ -113,11 +116,16 @@ class Scheduler(Generic[S]):
         tick_seconds: float = 1.0,
         store: Store | None = None,
         on_fenced: Callable[[], None] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self._manager = manager
         self._state = state
         self._driver = driver
-        self._core = _core.Core(msgspec.msgpack.encode(config or Config()))
+        self._config = msgspec.msgpack.encode(config or Config())
+        self._core = _core.Core(self._config)
+        self._recorder = recorder
+        if recorder is not None:
+            self._core.record(True)
         self._snapshot = Snapshot(self._core.snapshot())
         self._inbox = Inbox()
         self._pump = StreamPump(self._inbox)
@@ -200,6 +208,8 @@ class Scheduler(Generic[S]):
         record = self._persistence.load()
         for intent in record.intents.values():
             self._inbox.push(m.encode(m.Track(intent.task_id, intent.agent_id)))
+        if self._recorder is not None:
+            self._recorder.start(self._config)
         self._thread = threading.Thread(target=self._loop, name="ark-scheduler", daemon=True)
         self._thread.start()
         for stream in self._streams:
@@ -276,11 +286,16 @@ class Scheduler(Generic[S]):
             except Exception:
                 # A bug of Ark's own; the messages are lost but the loop is not.
                 log.exception("ark: failed to process a batch of messages")
+            if self._recorder is not None:
+                self._recorder.write(core.take_recording())
             metrics.batch(time.perf_counter() - start)
             metrics.core = core.counters()
             metrics.offers_held = self._snapshot.offer_count
             metrics.tasks = self._snapshot.task_count
             metrics.inbox_depth = len(self._inbox)
+        if self._recorder is not None:
+            self._recorder.write(core.take_recording())
+            self._recorder.close()
         self._fail_pending_asks()
         self._stopped.set()
 
@@ -334,12 +349,14 @@ class Scheduler(Generic[S]):
         try:
             state, commands = apply_hook(self._manager, self._state, event, self._snapshot)
         except HookError as exc:
+            self._note(event, [], str(exc), future is not None)
             self._metrics.hook_errors += 1
             log.exception("ark: %s", exc)
             if future is not None:
                 future.set_exception(exc)
             return
         self._state = state
+        self._note(event, commands, None, future is not None)
         replied = False
         for command in commands:
             if isinstance(command, Reply):
@@ -355,6 +372,25 @@ class Scheduler(Generic[S]):
             future.set_exception(
                 NoReply(f"the custom hook returned no Reply for {type(event).__name__}")
             )
+
+    def _note(self, event: object, commands: list[Any], error: str | None, asked: bool) -> None:
+        """Record what a hook saw and returned, ahead of its commands' steps."""
+        if self._recorder is None:
+            return
+        if isinstance(event, Unreconciled):
+            source, data = "unreconciled", msgspec.msgpack.encode(event.task_ids)
+        else:
+            source = "custom" if isinstance(event, m.Custom) else "message"
+            data = m.encode(event)  # type: ignore[arg-type]
+        note = HookNote(
+            source,
+            data,
+            [m.encode(c) for c in commands if not isinstance(c, Reply)],
+            [encode_reply(c.value) for c in commands if isinstance(c, Reply)],
+            error,
+            asked,
+        )
+        self._core.note(encode_note(note), now=time.time())
 
     def _reply(self, future: Future[Any] | None, reply: Reply, event: object) -> bool:
         if future is None:

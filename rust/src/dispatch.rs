@@ -17,6 +17,7 @@ use crate::effects::Effect;
 use crate::error::CoreError;
 use crate::inbox::{Closed, Inbox};
 use crate::messages::Message;
+use crate::recorder::{Source, Tape};
 use crate::reducer::Reducer;
 use crate::state::{Id, TaskId};
 
@@ -88,6 +89,8 @@ pub struct Dispatcher<P> {
     carry: VecDeque<Item<P>>,
     held: Vec<Effect>,
     pub counters: Counters,
+    /// The flight recorder's tape, when recording.
+    pub tape: Option<Tape>,
 }
 
 impl<P> Default for Dispatcher<P> {
@@ -96,6 +99,7 @@ impl<P> Default for Dispatcher<P> {
             carry: VecDeque::new(),
             held: Vec::new(),
             counters: Counters::default(),
+            tape: None,
         }
     }
 }
@@ -161,6 +165,9 @@ impl<P> Dispatcher<P> {
             };
             let first = out.len();
             let tag = self.step(reducer, &data, now, &mut out, &mut pumped.errors);
+            if let Some(tape) = &mut self.tape {
+                tape.step(Source::Inbox, &data, now, &out[first..]);
+            }
             if tag.as_ref().is_some_and(|t| hooked.contains(t)) {
                 let used_offers = used_offers(&out[first..]);
                 pumped.stop = Some(Stop::Hooked { data, used_offers });
@@ -183,7 +190,11 @@ impl<P> Dispatcher<P> {
             ..Pumped::default()
         };
         let mut out = Vec::new();
-        self.step(reducer, data, now(), &mut out, &mut pumped.errors);
+        let now = now();
+        self.step(reducer, data, now, &mut out, &mut pumped.errors);
+        if let Some(tape) = &mut self.tape {
+            tape.step(Source::Command, data, now, &out);
+        }
         if let Some((_, error)) = pumped.errors.pop() {
             return Err(error);
         }

@@ -18,6 +18,7 @@ pub mod matching;
 pub mod messages;
 pub mod protobuf;
 pub mod reconcile;
+pub mod recorder;
 pub mod recordio;
 pub mod reducer;
 pub mod request;

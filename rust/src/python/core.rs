@@ -17,6 +17,7 @@ use crate::dispatch::{Dispatcher, Pumped, Route, Stop};
 use crate::effects::{self, Effect};
 use crate::matching;
 use crate::messages::Message;
+use crate::recorder::Tape;
 use crate::reducer::Reducer;
 use crate::state::{Config, Phase, State, TaskView};
 
@@ -187,6 +188,28 @@ impl PyCore {
     /// Drop the held calls (the store refused the write); returns how many.
     fn discard(&self, py: Python<'_>) -> usize {
         locked(py, &self.dispatcher, |d| d.discard())
+    }
+
+    /// Start (`True`) or stop recording: every message stepped from then on,
+    /// with its `now` and effects, is appended to a tape `take_recording` empties.
+    fn record(&mut self, on: bool) {
+        self.dispatcher.tape = on.then(Tape::default);
+    }
+
+    /// The tape recorded since the last call (empty when not recording).
+    fn take_recording<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        match &mut self.dispatcher.tape {
+            Some(tape) => tape.drain(|data| PyBytes::new(py, data)),
+            None => PyBytes::new(py, b""),
+        }
+    }
+
+    /// Append a note (the scheduler's record of a hook) to the tape, if recording.
+    #[pyo3(signature = (data, /, *, now))]
+    fn note(&mut self, data: &[u8], now: f64) {
+        if let Some(tape) = &mut self.dispatcher.tape {
+            tape.note(data, now);
+        }
     }
 
     /// The loop's counters: messages by tag, effects by type, offers
