@@ -192,24 +192,29 @@ impl PyCore {
 
     /// Start (`True`) or stop recording: every message stepped from then on,
     /// with its `now` and effects, is appended to a tape `take_recording` empties.
-    fn record(&mut self, on: bool) {
-        self.dispatcher.tape = on.then(Tape::default);
+    fn record(&self, py: Python<'_>, on: bool) {
+        locked(py, &self.dispatcher, |d| d.tape = on.then(Tape::default));
     }
 
     /// The tape recorded since the last call (empty when not recording).
-    fn take_recording<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        match &mut self.dispatcher.tape {
-            Some(tape) => tape.drain(|data| PyBytes::new(py, data)),
-            None => PyBytes::new(py, b""),
-        }
+    fn take_recording<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        // Copied out under the lock: the bytes object needs the GIL, which
+        // a waiter for the lock may have given up.
+        let data = locked(py, &self.dispatcher, |d| match &mut d.tape {
+            Some(tape) => tape.drain(<[u8]>::to_vec),
+            None => Vec::new(),
+        });
+        PyBytes::new(py, &data)
     }
 
     /// Append a note (the scheduler's record of a hook) to the tape, if recording.
     #[pyo3(signature = (data, /, *, now))]
-    fn note(&mut self, data: &[u8], now: f64) {
-        if let Some(tape) = &mut self.dispatcher.tape {
-            tape.note(data, now);
-        }
+    fn note(&self, py: Python<'_>, data: &[u8], now: f64) {
+        locked(py, &self.dispatcher, |d| {
+            if let Some(tape) = &mut d.tape {
+                tape.note(data, now);
+            }
+        });
     }
 
     /// The loop's counters: messages by tag, effects by type, offers
