@@ -256,29 +256,43 @@ class MasterServer:
         return web.json_response(result)
 
     async def _scheduler(self, request: web.Request) -> web.StreamResponse:
-        if request.method != "POST":
-            return _text(405, f"Expecting a 'POST' request, received '{request.method}'")
+        # As ``Master::Http::scheduler``: a standby redirects whatever the
+        # method; then the method, the headers, the body, the call.
         refusal = self._not_leading(request.path)
         if refusal is not None:
             return refusal
+        if request.method != "POST":
+            return _text(
+                405,
+                "405 Method Not Allowed. Expecting one of { 'POST' }, "
+                f"but received '{request.method}'.",
+                Allow="POST",
+            )
         master = self.master
         assert master is not None
-        if not codec.supported_content_type(request.content_type):
+        # Compared as sent: Mesos takes neither parameters nor another case.
+        content_type = request.headers.get("Content-Type")
+        if content_type is None:
+            return _text(400, "Expecting 'Content-Type' to be present")
+        if not codec.supported_content_type(content_type):
             return _text(415, f"Expecting 'Content-Type' of {codec.JSON} or {codec.PROTOBUF}")
         body = await request.read()
         try:
-            call = codec.decode_call(body, request.content_type)
+            call = codec.decode_call(body, content_type)
             kind = validate(call)
         except codec.CodecError as exc:
             return _text(400, str(exc))
         except CallError as exc:
             return _text(exc.status, exc.message)
+        stream_id = request.headers.get("Mesos-Stream-Id")
         if kind != "SUBSCRIBE":
             try:
-                master.call(call, kind, request.headers.get("Mesos-Stream-Id"))
+                answer = master.call(call, kind, stream_id)
             except CallError as exc:
                 return _text(exc.status, exc.message)
-            return web.Response(status=202)
+            return web.Response(status=answer)
+        if stream_id is not None:
+            return _text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
         media_type = codec.accepted_media_type(request.headers.get("Accept"))
         if media_type is None:
             return _text(406, f"Expecting 'Accept' to allow '{codec.PROTOBUF}' or '{codec.JSON}'")
