@@ -1,6 +1,7 @@
 """The HTTP face of a simulated master (aiohttp on loopback).
 
-Endpoints: ``POST /api/v1/scheduler`` (the v1 scheduler API),
+Endpoints: ``POST /api/v1/scheduler`` (the v1 scheduler API, also under
+``/master``),
 ``GET /version``, ``GET /master/state`` (and ``/state``), ``GET /health``,
 ``GET /master/redirect`` and the simulator's own ``POST /admin/fault``.
 """
@@ -151,7 +152,9 @@ class MasterServer:
     async def start(self) -> None:
         """Listen on ``host:port`` (port 0: a free one, kept across restarts)."""
         app = web.Application(client_max_size=self._max_body)
-        app.router.add_route("*", "/api/v1/scheduler", self._scheduler)
+        # libprocess serves a process's routes under its id too ("master").
+        for path in ("/api/v1/scheduler", "/master/api/v1/scheduler"):
+            app.router.add_route("*", path, self._scheduler)
         app.router.add_get("/version", self._version)
         for path in ("/master/state", "/state", "/master/state.json", "/state.json"):
             app.router.add_get(path, self._state)
@@ -257,8 +260,9 @@ class MasterServer:
 
     async def _scheduler(self, request: web.Request) -> web.StreamResponse:
         # As ``Master::Http::scheduler``: a standby redirects whatever the
-        # method; then the method, the headers, the body, the call.
-        refusal = self._not_leading(request.path)
+        # method, to the leader's route under the master's process id; then
+        # the method, the headers, the body, the call.
+        refusal = self._not_leading("/master/api/v1/scheduler")
         if refusal is not None:
             return refusal
         if request.method != "POST":
