@@ -70,6 +70,9 @@ class Master:
             conn.close()
 
     def state(self) -> dict[str, Any]:
+        """``/master/state`` of the leader (the simulator's, after a failover too)."""
+        if self.cluster is not None:
+            return self.cluster.state()
         state: dict[str, Any] = self.get("/master/state")
         return state
 
