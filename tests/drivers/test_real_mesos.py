@@ -37,7 +37,7 @@ class Proxy:
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
@@ -124,7 +124,9 @@ def test_launches_n_tasks_and_survives_a_dropped_stream(master: Master, kind: st
             assert framework_id is not None
             assert proxy.drop() >= 1
             wait_until(lambda: scheduler.state.registrations == 2, 30, "re-subscription")
-            wait_until(lambda: scheduler.snapshot().reconciliation_phase == "idle", 30, "reconciled")
+            wait_until(
+                lambda: scheduler.snapshot().reconciliation_phase == "idle", 30, "reconciled"
+            )
             assert driver.framework_id == framework_id
             check_exactly_n_running(master, scheduler)
             frameworks = master.state()["frameworks"]
