@@ -148,7 +148,10 @@ def test_a_teardown_at_shutdown_kills_everything(master: Master, kind: str) -> N
     assert {t["state"] for t in gone["completed_tasks"]} == {"TASK_KILLED"}
 
 
-@pytest.mark.parametrize("kind", DRIVERS)
+# Each run starts three masters and waits out their ZooKeeper session (about a
+# minute in all): the native driver in one encoding (the others above cover
+# both) and pymesos.
+@pytest.mark.parametrize("kind", [k for k in DRIVERS if k != "v1-json"])
 def test_survives_a_real_master_failover_mid_launch(zookeeper: str, kind: str) -> None:
     """Three real masters in ZooKeeper; the leader is SIGKILLed while tasks launch.
     The next leader is elected after the masters' ZooKeeper session timeout (10 s)."""
