@@ -21,13 +21,12 @@ from framework import KeepN, Slots, running, slots
 from test_drivers import DRIVERS, N, make_driver
 
 from ark import Scheduler
-from sim.masters import MESOS_DIST, Master, RealMesos
+from sim.masters import MESOS_DIST, TEST_MASTER, Master, RealMesos, _leader_url
 from waiting import wait_until
 
-pytestmark = pytest.mark.skipif(
-    not (MESOS_DIST / "start-mesos.sh").exists(),
-    reason=f"no real Mesos here: {MESOS_DIST}/start-mesos.sh is absent",
-)
+NO_MESOS = f"no real Mesos here: {MESOS_DIST}/start-mesos.sh is absent"
+HAS_MESOS = (MESOS_DIST / "start-mesos.sh").exists()
+pytestmark = pytest.mark.skipif(not (HAS_MESOS or TEST_MASTER), reason=NO_MESOS)
 
 
 class Proxy:
@@ -79,18 +78,22 @@ class Proxy:
 
 
 @pytest.fixture(scope="module")
-def real() -> Iterator[RealMesos]:
-    """A real master and two agents (cpus:4 each: room for N tasks of 0.5)."""
+def real() -> Iterator[str]:
+    """``ARK_TEST_MASTER``, or a real master and two agents started here
+    (cpus:4 each: room for N tasks of 0.5)."""
+    if TEST_MASTER:
+        yield TEST_MASTER
+        return
     mesos = RealMesos()
     try:
-        yield mesos
+        yield mesos.address
     finally:
         mesos.stop()
 
 
 @pytest.fixture
-def master(real: RealMesos) -> Iterator[Master]:
-    master = Master("mesos", f"http://{real.address}")
+def master(real: str) -> Iterator[Master]:
+    master = Master("mesos", _leader_url(real))
     master.teardown_frameworks()
     try:
         yield master
@@ -151,6 +154,7 @@ def test_a_teardown_at_shutdown_kills_everything(master: Master, kind: str) -> N
 # Each run starts three masters and waits out their ZooKeeper session (about a
 # minute in all): the native driver in one encoding (the others above cover
 # both) and pymesos.
+@pytest.mark.skipif(not HAS_MESOS, reason=NO_MESOS)
 @pytest.mark.parametrize("kind", [k for k in DRIVERS if k != "v1-json"])
 def test_survives_a_real_master_failover_mid_launch(zookeeper: str, kind: str) -> None:
     """Three real masters in ZooKeeper; the leader is SIGKILLed while tasks launch.

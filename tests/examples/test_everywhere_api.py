@@ -24,7 +24,7 @@ from ark.drivers import V1Driver
 from ark.examples.everywhere.api import create_app
 from ark.examples.everywhere.framework import Everywhere, EverywhereManager, TaskSpec
 from ark.sim import AgentShape, Cluster, TaskBehaviour
-from sim.masters import MESOS_DIST, Master, RealMesos
+from sim.masters import MESOS_DIST, TEST_MASTER, Master, RealMesos, _leader_url
 from sim.sim_client import fast_config
 from waiting import wait_until
 
@@ -104,13 +104,16 @@ def sim(cluster: Cluster) -> Master:
 
 
 @pytest.fixture(scope="module")
-def real_mesos() -> Iterator[RealMesos]:
-    """A real master with three agents for this module's checks."""
+def real_mesos() -> Iterator[str]:
+    """``ARK_TEST_MASTER``, or a real master with three agents started here."""
+    if TEST_MASTER:
+        yield TEST_MASTER
+        return
     if not (MESOS_DIST / "start-mesos.sh").exists():
         pytest.skip(f"no real Mesos here: {MESOS_DIST}/start-mesos.sh is absent")
     mesos = RealMesos(agents=3)
     try:
-        yield mesos
+        yield mesos.address
     finally:
         mesos.stop()
 
@@ -123,8 +126,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
             wait_until(s.settled, 20, "a copy on every agent")
             yield s
         return
-    real = request.getfixturevalue("real_mesos")
-    master = Master("mesos", f"http://{real.address}")
+    master = Master("mesos", _leader_url(request.getfixturevalue("real_mesos")))
     master.teardown_frameworks()
     try:
         with Stack(master) as s:
@@ -139,7 +141,7 @@ def test_a_copy_on_every_agent_matches_the_masters_state(stack: Stack) -> None:
     assert state["registered"] is True
     assert state["framework_id"] == stack.master.state()["frameworks"][0]["id"]
     assert stack.running_by_agent() == stack.master_running_by_agent()
-    assert len(stack.running_by_agent()) == len(stack.agents()) == 3
+    assert len(stack.running_by_agent()) == len(stack.agents()) > 0
 
 
 def test_blacklist_over_http(stack: Stack) -> None:
