@@ -1,4 +1,8 @@
-"""The example end to end: simulator, scheduler, native driver and REST API, all over sockets."""
+"""The example end to end: master, scheduler, native driver and REST API, all over sockets.
+
+The API checks run on the simulator and on a real Mesos (``sim.masters``);
+the ones that need the simulator's fault controls on the simulator only.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from ark.drivers import V1Driver
 from ark.examples.everywhere.api import create_app
 from ark.examples.everywhere.framework import Everywhere, EverywhereManager, TaskSpec
 from ark.sim import AgentShape, Cluster, TaskBehaviour
+from sim.masters import MESOS_DIST, TEST_MASTER, Master, RealMesos, _leader_url
 from sim.sim_client import fast_config
 from waiting import wait_until
 
@@ -37,10 +42,10 @@ def free_port() -> int:
 class Stack:
     """A cluster, the example scheduler on it, and its API served by uvicorn."""
 
-    def __init__(self, cluster: Cluster, master: str | None = None) -> None:
-        self.cluster = cluster
+    def __init__(self, master: Master, address: str | None = None) -> None:
+        self.master = master
         spec = TaskSpec(backoff_seconds=0.05, refuse_seconds=0.2)
-        self.driver = V1Driver(master or cluster.url, {"name": "everywhere", "user": "test"})
+        self.driver = V1Driver(address or master.url, {"name": "everywhere", "user": "test"})
         self.scheduler = Scheduler(
             EverywhereManager(spec), Everywhere(), self.driver, reconcile_seconds=None
         )
@@ -78,11 +83,11 @@ class Stack:
         return {a["id"]: a["task_id"] for a in state["agents"] if a["task_id"] in running}
 
     def master_running_by_agent(self) -> dict[str, str]:
-        tasks = [t for f in self.cluster.state()["frameworks"] for t in f["tasks"]]
+        tasks = [t for f in self.master.state()["frameworks"] for t in f["tasks"]]
         return {t["slave_id"]: t["id"] for t in tasks if t["state"] == "TASK_RUNNING"}
 
     def agents(self) -> list[str]:
-        return sorted(a["id"] for a in self.cluster.state()["slaves"] if a["active"])
+        return sorted(a["id"] for a in self.master.state()["slaves"] if a["active"])
 
     def settled(self) -> bool:
         expected = set(self.agents()) - set(self.state()["blacklist"])
@@ -94,19 +99,49 @@ def three_agents(**changes: Any) -> Any:
     return fast_config(agents=(AgentShape(count=3, cpus=2, mem=1024),), **changes)
 
 
-@pytest.fixture
-def stack() -> Iterator[Stack]:
-    with Cluster(three_agents()) as cluster, Stack(cluster) as s:
-        wait_until(s.settled, 20, "a copy on every agent")
-        yield s
+def sim(cluster: Cluster) -> Master:
+    return Master("sim", cluster.url, cluster)
+
+
+@pytest.fixture(scope="module")
+def real_mesos() -> Iterator[str]:
+    """``ARK_TEST_MASTER``, or a real master with three agents started here."""
+    if TEST_MASTER:
+        yield TEST_MASTER
+        return
+    if not (MESOS_DIST / "start-mesos.sh").exists():
+        pytest.skip(f"no real Mesos here: {MESOS_DIST}/start-mesos.sh is absent")
+    mesos = RealMesos(agents=3)
+    try:
+        yield mesos.address
+    finally:
+        mesos.stop()
+
+
+@pytest.fixture(params=["sim", "mesos"])
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The example on the simulator, then on a real Mesos (its frameworks torn down)."""
+    if request.param == "sim":
+        with Cluster(three_agents()) as cluster, Stack(sim(cluster)) as s:
+            wait_until(s.settled, 20, "a copy on every agent")
+            yield s
+        return
+    master = Master("mesos", _leader_url(request.getfixturevalue("real_mesos")))
+    master.teardown_frameworks()
+    try:
+        with Stack(master) as s:
+            wait_until(s.settled, 30, "a copy on every agent")
+            yield s
+    finally:
+        master.teardown_frameworks()
 
 
 def test_a_copy_on_every_agent_matches_the_masters_state(stack: Stack) -> None:
     state = stack.state()
     assert state["registered"] is True
-    assert state["framework_id"] == stack.cluster.state()["frameworks"][0]["id"]
+    assert state["framework_id"] == stack.master.state()["frameworks"][0]["id"]
     assert stack.running_by_agent() == stack.master_running_by_agent()
-    assert len(stack.running_by_agent()) == 3
+    assert len(stack.running_by_agent()) == len(stack.agents()) > 0
 
 
 def test_blacklist_over_http(stack: Stack) -> None:
@@ -121,7 +156,7 @@ def test_blacklist_over_http(stack: Stack) -> None:
     assert stack.http.get("/blacklist").json() == {"agents": [agent]}
     wait_until(lambda: agent not in stack.master_running_by_agent(), 10, "copy killed")
     wait_until(stack.settled, 10, "settled without the agent")
-    killed = [t for f in stack.cluster.state()["frameworks"] for t in f["completed_tasks"]]
+    killed = [t for f in stack.master.state()["frameworks"] for t in f["completed_tasks"]]
     assert [(t["id"], t["state"]) for t in killed] == [(copy, "TASK_KILLED")]
     response = stack.http.delete(f"/blacklist/{agent}", headers=AUTH)
     assert response.json() == {"agent_id": agent, "blacklisted": False, "changed": True}
@@ -131,10 +166,11 @@ def test_blacklist_over_http(stack: Stack) -> None:
 
 
 def test_agents_leave_and_come_back(stack: Stack) -> None:
+    cluster = stack.master.require_sim("kill and restart an agent")
     agent = stack.agents()[1]
-    stack.cluster.kill_agent(agent)
+    cluster.kill_agent(agent)
     wait_until(lambda: agent not in stack.running_by_agent(), 20, "copy gone with its agent")
-    stack.cluster.restart_agent(agent)
+    cluster.restart_agent(agent)
     wait_until(lambda: agent in stack.running_by_agent(), 20, "copy on the returning agent")
     wait_until(stack.settled, 20, "settled")
 
@@ -143,7 +179,7 @@ def test_tasks_that_fail_come_back_with_backoff() -> None:
     failing = TaskBehaviour(
         staging_seconds=0.01, starting_seconds=0.01, run_seconds=0.1, failure_rate=1.0
     )
-    with Cluster(three_agents(tasks=failing)) as cluster, Stack(cluster) as stack:
+    with Cluster(three_agents(tasks=failing)) as cluster, Stack(sim(cluster)) as stack:
         wait_until(
             lambda: min(a["failures"] for a in stack.state()["agents"] or [{"failures": 0}]) >= 3,
             30,
@@ -157,7 +193,7 @@ def test_tasks_that_fail_come_back_with_backoff() -> None:
 def test_master_failover_keeps_one_copy_per_agent(zookeeper: str) -> None:
     path = f"/mesos-{uuid.uuid4().hex[:8]}"
     config = three_agents(masters=3, zk_hosts=zookeeper, zk_path=path)
-    with Cluster(config) as cluster, Stack(cluster, f"zk://{zookeeper}{path}") as stack:
+    with Cluster(config) as cluster, Stack(sim(cluster), f"zk://{zookeeper}{path}") as stack:
         wait_until(stack.settled, 20, "a copy on every agent")
         framework_id = stack.state()["framework_id"]
         before = stack.running_by_agent()

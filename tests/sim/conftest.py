@@ -3,10 +3,19 @@ conformance check runs against (the simulator, then a real Mesos)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
-from masters import Master, RealMesos, _leader_url, real_master_address, skip_reason
+from masters import (
+    MESOS_DIST,
+    HaMasters,
+    Master,
+    RealMesos,
+    _leader_url,
+    real_master_address,
+    skip_reason,
+)
 from sim_client import fast_config
 
 from ark.sim import Cluster
@@ -50,3 +59,21 @@ def master(request: pytest.FixtureRequest) -> Iterator[Master]:
         yield real
     finally:
         real.teardown_frameworks()
+
+
+@pytest.fixture(params=["sim", "mesos"])
+def ha_master(request: pytest.FixtureRequest, zookeeper: str) -> Iterator[HaMasters]:
+    """Three masters and two agents in a fresh ZooKeeper path: simulated, then real."""
+    zk = f"zk://{zookeeper}/mesos-{uuid.uuid4().hex[:8]}"
+    if request.param == "sim":
+        path = zk.removeprefix(f"zk://{zookeeper}")
+        with Cluster(fast_config(masters=3, zk_hosts=zookeeper, zk_path=path)) as c:
+            yield HaMasters("sim", zk, cluster=c)
+        return
+    if not (MESOS_DIST / "start-mesos.sh").exists():
+        pytest.skip(f"no real Mesos here: {MESOS_DIST}/start-mesos.sh is absent")
+    real = RealMesos(masters=3, zk=zk)
+    try:
+        yield HaMasters("mesos", zk, real=real)
+    finally:
+        real.stop()

@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -69,6 +70,9 @@ class Master:
             conn.close()
 
     def state(self) -> dict[str, Any]:
+        """``/master/state`` of the leader (the simulator's, after a failover too)."""
+        if self.cluster is not None:
+            return self.cluster.state()
         state: dict[str, Any] = self.get("/master/state")
         return state
 
@@ -94,13 +98,15 @@ class Master:
                 conn.close()
 
 
-def _free_port_block(size: int) -> int:
-    """A port P with P..P+size free on loopback (the master and its agents)."""
+def _free_port_block(size: int, copies: int = 1) -> int:
+    """A port P with P..P+size free on loopback (a master and its agents), and
+    as many more blocks at P+100, P+200, ... for ``copies`` masters."""
     for base in range(15050, 25000, 97):
         try:
-            for port in range(base, base + size):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
+            for copy in range(copies):
+                for port in range(base + 100 * copy, base + 100 * copy + size):
+                    with socket.socket() as s:
+                        s.bind(("127.0.0.1", port))
         except OSError:
             continue
         return base
@@ -123,26 +129,52 @@ def _leader_url(address: str) -> str:
 
 
 class RealMesos:
-    """A real master and two agents for the whole session, started and stopped here."""
+    """A real master (or ``masters`` of them electing a leader in ZooKeeper at
+    ``zk``, a ``zk://`` URL) and its agents, started here; `stop` ends them all."""
 
-    def __init__(self) -> None:
+    def __init__(self, agents: int = 2, *, masters: int = 1, zk: str | None = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="ark-mesos-")
+        self.masters = masters
         env = dict(os.environ, **FAST_FLAGS)
-        port = _free_port_block(3)
+        # Masters take P, P+100, P+200, ...; agents P+1, P+2, ...
+        self.port = _free_port_block(agents + 1, masters)
         start = str(MESOS_DIST / "start-mesos.sh")
+        args = [start, "--agents", str(agents), "--port", str(self.port), "--dir", self.dir]
+        if zk is not None:
+            args += ["--zk", zk, "--masters", str(masters)]
         out = subprocess.run(
-            [start, "--agents", "2", "--port", str(port), "--dir", self.dir],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+            args, env=env, capture_output=True, text=True, timeout=300, check=False
         )
         if out.returncode != 0:
             self.stop()
             raise RuntimeError(f"start-mesos.sh failed: {out.stderr[-2000:]}")
         lines = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+        #: What a driver is given: ``host:port``, or the ``zk://`` URL.
         self.address = lines["MESOS_MASTER"]
+
+    @property
+    def urls(self) -> list[str]:
+        """Every master's ``http://host:port``, leading or not."""
+        return [f"http://127.0.0.1:{self.port + 100 * i}" for i in range(self.masters)]
+
+    def leader_url(self) -> str:
+        """The leading master's URL, as the masters themselves name it."""
+        for url in self.urls:
+            try:
+                leader = Master("mesos", url).get("/master/state")["leader"]
+            except (OSError, AssertionError):
+                continue  # Killed, or a standby that knows no leader yet.
+            if leader:
+                return "http://" + str(leader).split("@", 1)[1]
+        raise RuntimeError("no leading master")
+
+    def kill_leader(self) -> str:
+        """SIGKILL the leading master; return the URL it served."""
+        url = self.leader_url()
+        index = self.urls.index(url)
+        pid = int(Path(self.dir, "pids").read_text().split()[index])
+        os.kill(pid, signal.SIGKILL)
+        return url
 
     def stop(self) -> None:
         subprocess.run(
@@ -168,3 +200,42 @@ def skip_reason() -> str | None:
             " (set ARK_MESOS_DIST or ARK_TEST_MASTER)"
         )
     return None
+
+
+@dataclass
+class HaMasters:
+    """Three masters electing a leader in ZooKeeper: the simulator's or real ones.
+
+    ``address`` is the ``zk://`` URL a driver is given.
+    """
+
+    kind: str
+    address: str
+    cluster: Cluster | None = None
+    real: RealMesos | None = None
+
+    @property
+    def urls(self) -> list[str]:
+        """Every master, leading or not."""
+        if self.cluster is not None:
+            return list(self.cluster.urls)
+        assert self.real is not None
+        return self.real.urls
+
+    def leader_url(self) -> str:
+        if self.cluster is not None:
+            return self.cluster.url
+        assert self.real is not None
+        return self.real.leader_url()
+
+    def fail_leader(self) -> None:
+        """End the leading master as a crash would (a real one: SIGKILL)."""
+        if self.cluster is not None:
+            self.cluster.failover_master()
+        else:
+            assert self.real is not None
+            self.real.kill_leader()
+
+    def leader(self) -> Master:
+        """The leader as a `Master`, for its state."""
+        return Master(self.kind, self.leader_url(), self.cluster)

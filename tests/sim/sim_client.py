@@ -291,7 +291,8 @@ class Subscriber:
                 {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
                 {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}},
             ],
-            "command": {"value": "true"},
+            # Runs until killed on a real agent too (the simulator ignores commands).
+            "command": {"value": "sleep 1000"},
         }
         task.update(extra)
         status, _ = self.call(

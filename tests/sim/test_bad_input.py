@@ -1,18 +1,16 @@
 """Bad input, generated: every malformed call gets a 4xx with a message (never
-a 5xx), and the simulator keeps serving the well-behaved subscriber."""
+a 5xx), and the master keeps serving the well-behaved subscriber; judged on
+the simulator and on a real Mesos."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sim_client import Subscriber, fast_config
-
-from ark.sim import Cluster
+from masters import Master
+from sim_client import Subscriber
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -69,49 +67,55 @@ def _replace(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
     return copy
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Cluster, Subscriber]]:
-    with Cluster(fast_config()) as cluster:
-        sub = Subscriber(cluster.url)
-        sub.wait_offer()
-        try:
-            yield cluster, sub
-        finally:
-            sub.close()
-
-
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-@given(data=st.data())
-def test_mutated_calls_get_a_4xx_or_202(served: tuple[Cluster, Subscriber], data: Any) -> None:
-    cluster, sub = served
-    template = data.draw(st.sampled_from(TEMPLATES))
-    if template["type"] != "SUBSCRIBE":
-        template = dict(template, framework_id={"value": sub.framework_id})
-    path = data.draw(st.sampled_from(_paths(template)))
-    call = _replace(template, path, data.draw(json_values))
-    # A raw request that reads only the head: a SUBSCRIBE that parses gets an
-    # endless 200 stream, which closing the connection ends.
-    probe = Subscriber(
-        cluster.url,
-        body=json.dumps(call).encode(),
-        headers={"Mesos-Stream-Id": sub.stream_id or ""},
-    )
+def test_mutated_calls_get_a_4xx_or_202(master: Master) -> None:
+    sub = Subscriber(master.url)
+    sub.wait_offer()
     try:
-        status = probe.status
-        body = probe.body if probe.closed else b""
+        probe_calls(master, sub)
+        # The subscriber survived: the master still serves its calls.
+        assert sub.call({"type": "REVIVE"})[0] == 202
+        assert not sub.closed
     finally:
-        probe.close()
-    if status == 200:
-        assert isinstance(call, dict) and call["type"] == "SUBSCRIBE"
-    else:
-        assert status in (202, 400, 403), (status, body, call)
-        if status != 202:
-            assert body, "a 4xx must say why"
-    assert not sub.closed
+        sub.close()
 
 
-def test_subscriber_survived_the_fuzzing(served: tuple[Cluster, Subscriber]) -> None:
-    _, sub = served
-    before = len(sub.of_type("HEARTBEAT"))
-    sub.wait_event("HEARTBEAT", lambda e: len(sub.of_type("HEARTBEAT")) > before + 1)
-    assert not sub.closed
+def probe_calls(master: Master, sub: Subscriber) -> None:
+    # Fewer examples on a real master: each may register a framework there.
+    examples = None if master.is_sim else 100
+
+    @settings(
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        deadline=None,
+        **({} if examples is None else {"max_examples": examples}),
+    )
+    @given(data=st.data())
+    def probe(data: Any) -> None:
+        template = data.draw(st.sampled_from(TEMPLATES))
+        if template["type"] != "SUBSCRIBE":
+            template = dict(template, framework_id={"value": sub.framework_id})
+        path = data.draw(st.sampled_from(_paths(template)))
+        call = _replace(template, path, data.draw(json_values))
+        if isinstance(call, dict) and call.get("type") == "UNKNOWN" and not master.is_sim:
+            return  # A real Mesos 1.12 master aborts on it (see test_http_calls).
+        # A raw request that reads only the head: a SUBSCRIBE that parses gets an
+        # endless 200 stream, which closing the connection ends.
+        headers = {} if call_type(call) == "SUBSCRIBE" else {"Mesos-Stream-Id": sub.stream_id}
+        probe = Subscriber(master.url, body=json.dumps(call).encode(), headers=headers)
+        try:
+            status = probe.status
+            body = probe.body if probe.closed else b""
+        finally:
+            probe.close()
+        if status == 200:
+            assert call_type(call) == "SUBSCRIBE"
+        else:
+            assert status in (202, 400, 403), (status, body, call)
+            if status != 202:
+                assert body, "a 4xx must say why"
+        assert not sub.closed
+
+    probe()
+
+
+def call_type(call: Any) -> Any:
+    return call.get("type") if isinstance(call, dict) else None

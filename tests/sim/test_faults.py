@@ -137,7 +137,7 @@ def test_standby_masters_redirect_to_the_leader(ha_cluster: Cluster) -> None:
     for url in standbys:
         status, headers, _ = request(url, "POST", "/api/v1/scheduler", b"{}")
         assert status == 307
-        assert headers["Location"] == f"//{host_port}/api/v1/scheduler"
+        assert headers["Location"] == f"//{host_port}/master/api/v1/scheduler"
         assert request(url, "GET", "/master/state")[0] == 307
         assert request(url, "GET", "/version")[0] == 200
         sub = Subscriber(url)

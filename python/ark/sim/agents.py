@@ -216,7 +216,10 @@ class SimAgent:
             ):
                 if task.lifecycle is not None:
                     task.lifecycle.cancel()
-                self._transition(task, "TASK_KILLED", "REASON_EXECUTOR_TERMINATED")
+                # Mesos's command executor: its task's process was sent SIGTERM.
+                self._transition(
+                    task, "TASK_KILLED", message="Command terminated with signal Terminated"
+                )
 
     def shutdown_framework(self, framework_id: str) -> None:
         """Remove a torn-down framework: its tasks end and their updates are dropped."""
@@ -305,10 +308,13 @@ class SimAgent:
                 self.rng.random() < self.behaviour.failure_rate
             )
             outcome = "TASK_FAILED" if failed else "TASK_FINISHED"
-        reason = "REASON_COMMAND_EXECUTOR_FAILED" if outcome == "TASK_FAILED" else None
-        self._transition(task, outcome, reason)
+        # As Mesos's command executor: no reason, the exit status in the message.
+        message = "Command exited with status 1" if outcome == "TASK_FAILED" else None
+        self._transition(task, outcome, message=message)
 
-    def _transition(self, task: AgentTask, state: str, reason: str | None = None) -> None:
+    def _transition(
+        self, task: AgentTask, state: str, reason: str | None = None, message: str | None = None
+    ) -> None:
         task.state = state
         uuid = base64.b64encode(self.rng.getrandbits(128).to_bytes(16, "big")).decode()
         status = make_status(
@@ -317,6 +323,7 @@ class SimAgent:
             agent_id=self.id,
             source="SOURCE_EXECUTOR",
             reason=reason,
+            message=message,
             uuid=uuid,
             executor_id=task.executor_id,
         )

@@ -40,8 +40,9 @@ class CallHandlers(AgentLifecycle):
 
     completed_frameworks: deque[Framework]
 
-    def call(self, call: dict[str, Any], kind: str, stream_id: str | None) -> None:
-        """Run a validated non-SUBSCRIBE call; raise `CallError` for 4xx."""
+    def call(self, call: dict[str, Any], kind: str, stream_id: str | None) -> int:
+        """Run a validated non-SUBSCRIBE call; return its HTTP status or raise
+        `CallError` for 4xx (``Master::Http::scheduler``)."""
         framework_id = required_value(call, "framework_id")
         framework = self.frameworks.get(framework_id)
         if framework is None:
@@ -59,9 +60,14 @@ class CallHandlers(AgentLifecycle):
                 f"didn't match the stream ID currently associated with framework ID "
                 f"'{framework_id}'",
             )
+        if kind == "UNKNOWN":
+            # Mesos 1.12 means 501 here, but a real master aborts first on a
+            # CHECK in its call metrics (metrics.cpp), so no test can ask it.
+            return 501
         handler = getattr(self, "_call_" + kind.lower(), None)
         if handler is not None:
             handler(framework, call)
+        return 200 if kind == "UPDATE_FRAMEWORK" else 202
 
     def _call_teardown(self, framework: Framework, call: dict[str, Any]) -> None:
         self._remove_framework(framework)
@@ -73,6 +79,78 @@ class CallHandlers(AgentLifecycle):
 
     def _call_suppress(self, framework: Framework, call: dict[str, Any]) -> None:
         framework.suppressed = True
+
+    def _call_update_framework(self, framework: Framework, call: dict[str, Any]) -> None:
+        """``Master::updateFramework``: the new FrameworkInfo and suppressed roles at once."""
+        body = call["update_framework"]
+        info = dict(body["framework_info"])
+        old = framework.info
+        for field, default in (("user", None), ("checkpoint", False)):
+            before, after = old.get(field, default), info.get(field, default)
+            if before != after:
+                shown = [str(v).lower() if isinstance(v, bool) else v for v in (before, after)]
+                raise CallError(
+                    400,
+                    f"FrameworkInfo update is not valid: Updating 'FrameworkInfo.{field}' "
+                    f"is unsupported; attempted to update from '{shown[0]}' to '{shown[1]}'",
+                )
+        if old.get("principal") != info.get("principal"):
+            raise CallError(
+                400,
+                "FrameworkInfo update is not valid: Changing framework's principal is not allowed.",
+            )
+        suppressed = body.get("suppressed_roles", [])
+        if not isinstance(suppressed, list) or not all(isinstance(r, str) for r in suppressed):
+            raise _bad_json("suppressed_roles")
+        roles = info.get("roles") if isinstance(info.get("roles"), list) else None
+        roles = roles or [info.get("role", "*")]
+        unknown = sorted(set(suppressed) - set(roles))
+        if unknown:
+            raise CallError(
+                400,
+                "'UpdateFramework' call is not valid: Suppressed roles "
+                f"{{ {', '.join(unknown)} }} are not contained in the set of roles",
+            )
+        framework.info = info
+        # The call says every suppressed role: the others are revived.
+        framework.suppressed = framework.role in suppressed
+        if not framework.suppressed:
+            self._schedule_allocation()
+
+    def _call_reconcile_operations(self, framework: Framework, call: dict[str, Any]) -> None:
+        """``Master::reconcileOperations``; the simulator runs no operations, so
+        every one asked about is unknown, and an implicit call has no answer."""
+        operations = call["reconcile_operations"].get("operations", [])
+        if not isinstance(operations, list):
+            raise _bad_json("operations")
+        for entry in operations:
+            operation_id = required_value(entry, "operation_id")
+            agent_id = optional_value(entry, "agent_id")
+            status: dict[str, Any] = {
+                "operation_id": {"value": operation_id},
+                "state": "OPERATION_UNKNOWN",
+            }
+            if agent_id is None:
+                status["message"] = (
+                    "Reconciliation: Operation is unknown and no 'agent_id' was provided"
+                )
+            else:
+                status["agent_id"] = {"value": agent_id}
+                status["message"] = (
+                    "Reconciliation: Operation is unknown"
+                    if agent_id in self.agents
+                    else "Reconciliation: Both operation and agent are unknown"
+                )
+            framework.send(
+                {"type": "UPDATE_OPERATION_STATUS", "update_operation_status": {"status": status}}
+            )
+
+    def _call_acknowledge_operation_status(
+        self, framework: Framework, call: dict[str, Any]
+    ) -> None:
+        body = call["acknowledge_operation_status"]
+        _uuid_of(body)
+        required_value(body, "agent_id")  # No operation waits for it: nothing else to do.
 
     def _call_decline(self, framework: Framework, call: dict[str, Any]) -> None:
         body = call["decline"]
@@ -176,8 +254,8 @@ class CallHandlers(AgentLifecycle):
             problem = "Task uses no resources"
         elif not remaining.contains(resources):
             problem = (
-                f"Task uses more resources {resources.to_state()} than available "
-                f"{remaining.to_state()}"
+                f"Total resources {resources.to_state()} required by task and its executor "
+                f"is more than available {remaining.to_state()}"
             )
         if problem is not None:
             framework.send(
@@ -227,14 +305,7 @@ class CallHandlers(AgentLifecycle):
         body = call["acknowledge"]
         agent_id = required_value(body, "agent_id")
         task_id = required_value(body, "task_id")
-        uuid = body.get("uuid")
-        try:
-            if not isinstance(uuid, str) or len(base64.b64decode(uuid, validate=True)) != 16:
-                raise ValueError(uuid)
-        except (ValueError, binascii.Error):
-            raise CallError(
-                400, "Failed to validate scheduler::Call: 'uuid' is not a valid UUID"
-            ) from None
+        uuid = _uuid_of(body)
         master_agent = self.agents.get(agent_id)
         if master_agent is None:
             return
@@ -310,8 +381,16 @@ class CallHandlers(AgentLifecycle):
         agent_id = required_value(body, "agent_id")
         executor_id = required_value(body, "executor_id")
         data = body.get("data", "")
-        if not isinstance(data, str):
-            raise CallError(400, "Failed to convert JSON into Call protobuf: bad 'message.data'")
+        try:
+            if not isinstance(data, str):
+                raise ValueError(data)
+            base64.b64decode(data, validate=True)
+        except (ValueError, binascii.Error):
+            raise CallError(
+                400,
+                "Failed to convert JSON into Call protobuf: "
+                "Failed to base64 decode bytes field 'data'",
+            ) from None
         master_agent = self.agents.get(agent_id)
         if master_agent is not None:
             master_agent.agent.framework_message(framework.id, executor_id, data)
@@ -335,3 +414,21 @@ class CallHandlers(AgentLifecycle):
         if framework.sink is not None:
             framework.sink.close()
             framework.sink = None
+
+
+def _uuid_of(body: dict[str, Any]) -> str:
+    """The ``uuid`` of an acknowledgement: 16 bytes in base64, not the nil UUID."""
+    uuid = body.get("uuid")
+    try:
+        if not isinstance(uuid, str):
+            raise ValueError(uuid)
+        raw = base64.b64decode(uuid, validate=True)
+        if len(raw) != 16 or not any(raw):
+            raise ValueError(uuid)
+    except (ValueError, binascii.Error):
+        raise CallError(400, "Failed to validate scheduler::Call: Not a valid UUID") from None
+    return uuid
+
+
+def _bad_json(field: str) -> CallError:
+    return CallError(400, f"Failed to convert JSON into Call protobuf: bad '{field}'")

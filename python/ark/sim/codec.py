@@ -90,9 +90,9 @@ def decode_call(body: bytes, media_type: str = JSON) -> dict[str, Any]:
     try:
         obj = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise CodecError(f"Failed to parse JSON: {exc}") from None
+        raise CodecError(f"Failed to parse body into JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise CodecError("Failed to convert JSON into Call protobuf: expecting a JSON object")
+        raise CodecError("Failed to convert JSON into Call protobuf: Expecting a JSON object")
     return obj
 
 

@@ -1,6 +1,7 @@
 """The HTTP face of a simulated master (aiohttp on loopback).
 
-Endpoints: ``POST /api/v1/scheduler`` (the v1 scheduler API),
+Endpoints: ``POST /api/v1/scheduler`` (the v1 scheduler API, also under
+``/master``),
 ``GET /version``, ``GET /master/state`` (and ``/state``), ``GET /health``,
 ``GET /master/redirect`` and the simulator's own ``POST /admin/fault``.
 """
@@ -151,7 +152,9 @@ class MasterServer:
     async def start(self) -> None:
         """Listen on ``host:port`` (port 0: a free one, kept across restarts)."""
         app = web.Application(client_max_size=self._max_body)
-        app.router.add_route("*", "/api/v1/scheduler", self._scheduler)
+        # libprocess serves a process's routes under its id too ("master").
+        for path in ("/api/v1/scheduler", "/master/api/v1/scheduler"):
+            app.router.add_route("*", path, self._scheduler)
         app.router.add_get("/version", self._version)
         for path in ("/master/state", "/state", "/master/state.json", "/state.json"):
             app.router.add_get(path, self._state)
@@ -256,29 +259,44 @@ class MasterServer:
         return web.json_response(result)
 
     async def _scheduler(self, request: web.Request) -> web.StreamResponse:
-        if request.method != "POST":
-            return _text(405, f"Expecting a 'POST' request, received '{request.method}'")
-        refusal = self._not_leading(request.path)
+        # As ``Master::Http::scheduler``: a standby redirects whatever the
+        # method, to the leader's route under the master's process id; then
+        # the method, the headers, the body, the call.
+        refusal = self._not_leading("/master/api/v1/scheduler")
         if refusal is not None:
             return refusal
+        if request.method != "POST":
+            return _text(
+                405,
+                "405 Method Not Allowed. Expecting one of { 'POST' }, "
+                f"but received '{request.method}'.",
+                Allow="POST",
+            )
         master = self.master
         assert master is not None
-        if not codec.supported_content_type(request.content_type):
+        # Compared as sent: Mesos takes neither parameters nor another case.
+        content_type = request.headers.get("Content-Type")
+        if content_type is None:
+            return _text(400, "Expecting 'Content-Type' to be present")
+        if not codec.supported_content_type(content_type):
             return _text(415, f"Expecting 'Content-Type' of {codec.JSON} or {codec.PROTOBUF}")
         body = await request.read()
         try:
-            call = codec.decode_call(body, request.content_type)
+            call = codec.decode_call(body, content_type)
             kind = validate(call)
         except codec.CodecError as exc:
             return _text(400, str(exc))
         except CallError as exc:
             return _text(exc.status, exc.message)
+        stream_id = request.headers.get("Mesos-Stream-Id")
         if kind != "SUBSCRIBE":
             try:
-                master.call(call, kind, request.headers.get("Mesos-Stream-Id"))
+                answer = master.call(call, kind, stream_id)
             except CallError as exc:
                 return _text(exc.status, exc.message)
-            return web.Response(status=202)
+            return web.Response(status=answer)
+        if stream_id is not None:
+            return _text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
         media_type = codec.accepted_media_type(request.headers.get("Accept"))
         if media_type is None:
             return _text(406, f"Expecting 'Accept' to allow '{codec.PROTOBUF}' or '{codec.JSON}'")

@@ -41,7 +41,17 @@ _CALLS = frozenset(
         "REQUEST",
         "SUPPRESS",
         "UPDATE_FRAMEWORK",
+        "UNKNOWN",
     }
+)
+
+# The JSON types by the names stout's protobuf parser gives them in its errors.
+_JSON_TYPES = (
+    (bool, "boolean"),
+    (int, "number"),
+    (float, "number"),
+    (list, "array"),
+    (dict, "object"),
 )
 
 # The field each call type carries its arguments in (absent: none needed).
@@ -55,6 +65,11 @@ _CALL_FIELDS = {
     "RECONCILE": "reconcile",
     "MESSAGE": "message",
     "REQUEST": "request",
+    "ACCEPT_INVERSE_OFFERS": "accept_inverse_offers",
+    "DECLINE_INVERSE_OFFERS": "decline_inverse_offers",
+    "RECONCILE_OPERATIONS": "reconcile_operations",
+    "ACKNOWLEDGE_OPERATION_STATUS": "acknowledge_operation_status",
+    "UPDATE_FRAMEWORK": "update_framework",
 }
 
 
@@ -70,12 +85,16 @@ class CallError(Exception):
 def validate(call: dict[str, Any]) -> str:
     """Check a call's shape; return its type or raise a 400 `CallError`."""
     kind = call.get("type")
-    if not isinstance(kind, str):
+    for json_type, name in _JSON_TYPES:
+        if isinstance(kind, json_type):
+            raise CallError(
+                400,
+                f"Failed to convert JSON into Call protobuf: "
+                f"Not expecting a JSON {name} for field 'type'",
+            )
+    if not isinstance(kind, str) or kind not in _CALLS:
+        # stout's JSON parsing leaves a field with an unknown enum value unset.
         raise CallError(400, "Failed to validate scheduler::Call: Expecting 'type' to be present")
-    if kind not in _CALLS:
-        raise CallError(
-            400, f"Failed to convert JSON into Call protobuf: unknown call type {kind!r}"
-        )
     field = _CALL_FIELDS.get(kind)
     if field is not None and not isinstance(call.get(field), dict):
         raise CallError(
@@ -89,14 +108,7 @@ def validate(call: dict[str, Any]) -> str:
                 "Failed to validate scheduler::Call: "
                 "Expecting 'subscribe.framework_info' to be present",
             )
-        for required in ("user", "name"):
-            if not isinstance(info.get(required), str):
-                raise CallError(
-                    400,
-                    "Failed to convert JSON into Call protobuf: "
-                    f"missing required field 'framework_info.{required}'",
-                )
-        _check_framework_info(info)
+        _check_framework_info(info, "subscribe")
         call_id = optional_value(call, "framework_id")
         info_id = optional_value(info, "id")
         if call_id != info_id:
@@ -106,7 +118,22 @@ def validate(call: dict[str, Any]) -> str:
                 "'subscribe.framework_info.id'",
             )
     else:
-        required_value(call, "framework_id")
+        call_id = required_value(call, "framework_id")
+    if kind == "UPDATE_FRAMEWORK":
+        info = call["update_framework"].get("framework_info")
+        if not isinstance(info, dict):
+            raise CallError(
+                400,
+                "Failed to convert JSON into Call protobuf: "
+                "Missing required fields: update_framework.framework_info",
+            )
+        _check_framework_info(info, "update_framework")
+        if optional_value(info, "id") != call_id:
+            raise CallError(
+                400,
+                "Failed to validate scheduler::Call: 'framework_id' differs from "
+                "'update_framework.framework_info.id'",
+            )
     if kind == "ACCEPT":
         _check_operations(call["accept"].get("operations", []))
     return kind
@@ -163,8 +190,20 @@ def _bad(field: str) -> CallError:
     return CallError(400, f"Failed to convert JSON into Call protobuf: bad '{field}'")
 
 
-def _check_framework_info(info: dict[str, Any]) -> None:
-    """Reject the FrameworkInfo fields of a wrong JSON type, as protobuf parsing does."""
+def _check_framework_info(info: dict[str, Any], call_field: str) -> None:
+    """Reject a FrameworkInfo without its required fields or with fields of a
+    wrong JSON type, as protobuf parsing does."""
+    missing = [
+        f"{call_field}.framework_info.{field}"
+        for field in ("user", "name")
+        if not isinstance(info.get(field), str)
+    ]
+    if missing:
+        raise CallError(
+            400,
+            f"Failed to convert JSON into Call protobuf: Missing required fields: "
+            f"{', '.join(missing)}",
+        )
     types: dict[str, type | tuple[type, ...]] = {
         "role": str,
         "hostname": str,
