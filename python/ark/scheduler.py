@@ -39,7 +39,7 @@ from ark import effects as fx
 from ark import messages as m
 from ark._core import CallSender, Inbox
 from ark.core import Snapshot
-from ark.errors import ArkError, HookError, InboxClosed
+from ark.errors import ArkError, HookError, InboxClosed, NoReply
 from ark.metrics import Metrics
 from ark.persistence import Persistence
 from ark.state import Config
@@ -73,10 +73,6 @@ class Driver(Protocol):
 
     def stop(self, failover: bool) -> None:
         """Disconnect; without ``failover`` the framework is torn down (its tasks killed)."""
-
-
-class NoReply(ArkError):
-    """The hook handled an asked message without returning a :class:`Reply`."""
 
 
 class Scheduler(Generic[S]):

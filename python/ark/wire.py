@@ -21,13 +21,9 @@ from typing import Any
 
 from ark import effects as fx
 from ark import messages as m
-from ark.errors import MessageError
+from ark.errors import WireError
 
 __all__ = ["WireError", "call", "task_payload"]
-
-
-class WireError(MessageError):
-    """A Mesos event or a launch payload that does not have the v1 shape."""
 
 
 # --- calls --------------------------------------------------------------------------
