@@ -95,6 +95,17 @@ class Scheduler(Generic[S]):
         ``None`` for only on (re-)registration.
     tick_seconds
         How often the core may decline offers held longer than the config allows.
+    store
+        Where the framework id and each launch are written before the call
+        that depends on them (:class:`~ark.store.FileStore`,
+        :class:`~ark.store.ZooKeeperStore`); loaded at :meth:`start`, so a
+        restarted or newly elected scheduler subscribes with the same
+        framework id and reconciles every task it may have launched. ``None``
+        (the default): nothing is kept, and a restart registers a new framework.
+    on_fenced
+        Called (on the loop thread) once when the store refuses a write
+        because another process leads now; the scheduler has stopped sending
+        by then. :class:`~ark.high_availability.Standby` passes its own.
     """
 
     def __init__(
