@@ -22,7 +22,7 @@ import uvicorn
 
 from ark import Scheduler
 from ark.drivers import PymesosDriver, V1Driver
-from ark.examples.everywhere.api import create_app
+from ark.examples.everywhere.api import MAX_HEAD_BYTES, create_app
 from ark.examples.everywhere.framework import Everywhere, EverywhereManager, TaskSpec
 
 log = logging.getLogger("ark.examples.everywhere")
@@ -123,7 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         port = args.api_port or _free_port(args.api_host)
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(scheduler, token), host=args.api_host, port=port, log_level="warning"
+                create_app(scheduler, token),
+                host=args.api_host,
+                port=port,
+                log_level="warning",
+                http="h11",  # httptools caps no header size; h11 does
+                h11_max_incomplete_event_size=MAX_HEAD_BYTES,
             )
         )
         signals.server = server
