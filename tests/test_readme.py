@@ -107,15 +107,17 @@ def test_the_two_commands_are_make_targets() -> None:
 
 
 @pytest.fixture
-def demo() -> Iterator[tuple[subprocess.Popen[str], queue.SimpleQueue[str]]]:
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], queue.SimpleQueue[str]]]:
     built = subprocess.run(["make", "-q", ".venv/.ark-built"], cwd=ROOT, check=False)
     if built.returncode != 0:
         pytest.skip("make demo would build the extension first: run make install")
+    log = (tmp_path / "demo.log").open("w")
     proc = subprocess.Popen(
         ["make", "demo", "DEMO_ARGS=--api-port 0", f"PY={sys.executable}"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        # The log goes to stderr; the lines the README shows are stdout's.
+        stderr=log,
         text=True,
         start_new_session=True,
     )
@@ -135,6 +137,7 @@ def demo() -> Iterator[tuple[subprocess.Popen[str], queue.SimpleQueue[str]]]:
         proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+        log.close()
 
 
 def next_line(out: queue.SimpleQueue[str], timeout: float = 60) -> str:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,17 +26,22 @@ def lines_of(stream: object, into: queue.SimpleQueue[str]) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_shuts_down_with_failover_and_exits_0(sig: signal.Signals) -> None:
-    with subprocess.Popen(
-        [sys.executable, "-m", "ark.examples.everywhere", "--api-port", "0", "--agents", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        check_stop(proc, sig)
+def test_a_signal_shuts_down_with_failover_and_exits_0(sig: signal.Signals, tmp_path: Path) -> None:
+    log = tmp_path / "stderr.log"
+    # stderr to a file: a pipe nobody reads would block the process once full.
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(
+            [sys.executable, "-m", "ark.examples.everywhere", "--api-port", "0", "--agents", "2"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        ) as proc,
+    ):
+        check_stop(proc, sig, log)
 
 
-def check_stop(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
+def check_stop(proc: subprocess.Popen[str], sig: signal.Signals, log: Path) -> None:
     out: queue.SimpleQueue[str] = queue.SimpleQueue()
     threading.Thread(target=lines_of, args=(proc.stdout, out), daemon=True).start()
     try:
@@ -54,7 +60,7 @@ def check_stop(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
         wait_until(running, timeout=60, what="a task on both agents")
         proc.send_signal(sig)
         assert proc.wait(timeout=60) == 0
-        stderr = proc.stderr.read() if proc.stderr else ""
+        stderr = log.read_text()
         assert "Traceback" not in stderr, stderr
         while True:
             try:

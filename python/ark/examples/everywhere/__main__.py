@@ -145,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cluster is not None:
             cluster.stop()
     stopped = "scheduler (failover), API" + (", simulator" if cluster is not None else "")
-    why = ", ".join(signal.Signals(s).name for s in signals.received) or "the server's exit"
+    names = dict.fromkeys(signal.Signals(s).name for s in signals.received)  # once each
+    why = ", ".join(names) or "the server's exit"
     print(f"stopped on {why}: {stopped}", flush=True)
     return 0
 
