@@ -13,12 +13,27 @@ help:
 	@echo "make bench    the benchmarks that the README's tables come from"
 
 $(PY):
-	python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
+	@python3 -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip
+
+# The extension as `make demo` needs it: rebuilt only when what it is built
+# from changed (Python sources are installed in place and need no build),
+# quietly, with the log kept for when it fails.
+BUILT := $(VENV)/.ark-built
+BUILD_INPUTS := $(shell find rust proto -type f -not -path 'rust/bench-master/*') \
+	Cargo.toml Cargo.lock pyproject.toml
+
+$(BUILT): $(BUILD_INPUTS) | $(PY)
+	@echo "building ark (release; once, until the Rust sources change; log: $(VENV)/build.log)"
+	@$(PIP) install -q "maturin>=1.7,<2" > $(VENV)/build.log 2>&1 \
+		&& $(VENV)/bin/maturin develop --release -q --extras example >> $(VENV)/build.log 2>&1 \
+		|| { cat $(VENV)/build.log; exit 1; }
+	@touch $@
 
 install: $(PY)
 	$(PIP) install -q "maturin>=1.7,<2"
 	$(VENV)/bin/maturin develop --release -q --extras test,lint
+	@touch $(BUILT)
 	$(MAKE) harness
 
 # The benchmark master (rust/bench-master), in a target directory of its own so
@@ -30,8 +45,9 @@ harness:
 build: $(PY)
 	$(VENV)/bin/maturin develop --release -q
 
-demo: install
-	$(PY) -m ark.examples.everywhere
+# DEMO_ARGS: options of python -m ark.examples.everywhere (--help lists them).
+demo: $(BUILT)
+	@$(PY) -m ark.examples.everywhere $(DEMO_ARGS)
 
 lint: $(PY)
 	$(VENV)/bin/ruff check python tests bench

@@ -232,9 +232,9 @@ def test_metrics_count_what_the_loop_did(
     assert counts["reconcile_rounds"]["implicit"] >= 1
     assert counts["tasks"] == 1
     text = scheduler.metrics.prometheus()
-    assert 'ark_messages_total{type="Update"} 1\n' in text
+    assert 'ark_messages_total{type="Update"} 1.0\n' in text
     assert "# TYPE ark_batch_seconds summary\n" in text
-    assert "ark_rejected_total 1\n" in text
+    assert "ark_rejected_total 1.0\n" in text
 
 
 def test_a_new_leader_reconciles_stored_tasks_before_taking_offers(

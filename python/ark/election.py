@@ -24,15 +24,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ark.errors import ArkError
+from ark.errors import ElectionError
+from ark.extras import require
 
 __all__ = ["ElectionError", "LeaderElection", "Term"]
 
 log = logging.getLogger(__name__)
-
-
-class ElectionError(ArkError):
-    """ZooKeeper could not be reached or refused the election's znodes."""
 
 
 class Term:
@@ -81,7 +78,7 @@ class LeaderElection:
         session_timeout: float = 10.0,
     ) -> None:
         # kazoo ships no type information.
-        from kazoo.client import KazooClient  # type: ignore[import-untyped]
+        kazoo = require("kazoo.client", "leader election (ark.high_availability.Standby)")
 
         self._path = path.rstrip("/")
         self._candidates = f"{self._path}/candidates"
@@ -89,7 +86,7 @@ class LeaderElection:
         self._identity = identity.encode()
         self._on_elected = on_elected
         self._on_revoked = on_revoked
-        self._zk: Any = KazooClient(hosts=hosts, timeout=session_timeout)
+        self._zk: Any = kazoo.KazooClient(hosts=hosts, timeout=session_timeout)
         self._events: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._node: str | None = None
         self._term: Term | None = None

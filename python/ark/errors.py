@@ -1,14 +1,26 @@
-"""Ark's exceptions: one base, a few precise kinds, never a bare ``Exception``."""
+"""Ark's exceptions, all of them: one base, a few precise kinds, never a bare ``Exception``.
+
+Each is also importable from the module that raises it (``ark.store.StoreFenced``...).
+"""
 
 from __future__ import annotations
 
 __all__ = [
     "ArkError",
     "CommandRejected",
+    "DetectorError",
+    "ElectionError",
     "HookError",
     "InboxClosed",
     "InternalError",
     "MessageError",
+    "MissingExtra",
+    "NoReply",
+    "RecordIOError",
+    "RecordingError",
+    "StoreCorrupt",
+    "StoreFenced",
+    "WireError",
 ]
 
 
@@ -18,6 +30,14 @@ class ArkError(Exception):
 
 class MessageError(ArkError, ValueError):
     """Bytes that are not a well-formed known message; the state is unchanged."""
+
+
+class WireError(MessageError):
+    """A Mesos event or a launch payload that does not have the v1 shape."""
+
+
+class RecordIOError(ArkError, ValueError):
+    """A byte stream that is not RecordIO (a ``ValueError`` too, as it always was)."""
 
 
 class CommandRejected(ArkError):
@@ -36,8 +56,39 @@ class InternalError(ArkError):
     """
 
 
+class RecordingError(ArkError):
+    """A recording that cannot be written or read (not a recording, unknown version...)."""
+
+
 class HookError(ArkError):
     """A user hook raised or returned something that is not ``(state, commands)``.
 
     The loop logs it and goes on with the state from before the hook.
     """
+
+
+class NoReply(ArkError):
+    """The hook handled an asked message without returning a :class:`~ark.Reply`."""
+
+
+class DetectorError(ArkError, ValueError):
+    """A master address that cannot be parsed, or ZooKeeper content that is not a master."""
+
+
+class ElectionError(ArkError):
+    """ZooKeeper could not be reached or refused the election's znodes."""
+
+
+class StoreCorrupt(ArkError):
+    """A store that cannot be read: truncated, damaged, or of an unknown format.
+
+    A scheduler refuses to start on it rather than act on a guessed state.
+    """
+
+
+class StoreFenced(ArkError):
+    """A write refused because another process leads now (or holds the file)."""
+
+
+class MissingExtra(ArkError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""

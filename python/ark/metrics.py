@@ -10,7 +10,17 @@ under it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.registry import Collector
 
 __all__ = ["Metrics"]
 
@@ -64,50 +74,58 @@ class Metrics:
         }
 
     def prometheus(self, prefix: str = "ark") -> str:
-        """The counters in Prometheus's text exposition format (version 0.0.4)."""
-        s = self.snapshot()
-        lines: list[str] = []
+        """The counters in Prometheus's text exposition format (0.0.4), by ``prometheus_client``.
 
-        def metric(name: str, kind: str, doc: str, samples: list[tuple[str, float]]) -> None:
-            lines.append(f"# HELP {prefix}_{name} {doc}")
-            lines.append(f"# TYPE {prefix}_{name} {kind}")
-            lines.extend(f"{prefix}_{name}{labels} {value}" for labels, value in samples)
+        Label values (message types are custom class names) are escaped by it.
+        """
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Collector(self.snapshot(), prefix))
+        return generate_latest(registry).decode()
 
-        def by(label: str, counts: dict[str, int]) -> list[tuple[str, float]]:
-            return [(f'{{{label}="{key}"}}', n) for key, n in sorted(counts.items())]
 
-        metric(
-            "messages_total", "counter", "Messages processed, by type.", by("type", s["messages"])
-        )
-        metric("effects_total", "counter", "Effects emitted, by type.", by("type", s["effects"]))
-        metric("rejected_total", "counter", "Messages or commands rejected.", [("", s["rejected"])])
-        metric("hook_errors_total", "counter", "Hooks that raised.", [("", s["hook_errors"])])
-        metric(
-            "offers_total",
-            "counter",
+class _Collector(Collector):
+    """One reading of :meth:`Metrics.snapshot` as Prometheus metric families."""
+
+    def __init__(self, s: dict[str, Any], prefix: str) -> None:
+        self._s = s
+        self._prefix = prefix
+
+    def collect(self) -> Iterator[Metric]:
+        s, p = self._s, self._prefix
+
+        def by(name: str, doc: str, label: str, counts: dict[str, int]) -> CounterMetricFamily:
+            family = CounterMetricFamily(f"{p}_{name}", doc, labels=[label])
+            for key, n in sorted(counts.items()):
+                family.add_metric([key], n)
+            return family
+
+        yield by("messages", "Messages processed, by type.", "type", s["messages"])
+        yield by("effects", "Effects emitted, by type.", "type", s["effects"])
+        yield CounterMetricFamily(f"{p}_rejected", "Messages or commands rejected.", s["rejected"])
+        yield CounterMetricFamily(f"{p}_hook_errors", "Hooks that raised.", s["hook_errors"])
+        yield by(
+            "offers",
             "Offers answered, by outcome.",
-            [
-                ('{outcome="accepted"}', s["offers_accepted"]),
-                ('{outcome="declined"}', s["offers_declined"]),
-            ],
+            "outcome",
+            {"accepted": s["offers_accepted"], "declined": s["offers_declined"]},
         )
-        metric("offers_held", "gauge", "Offers held now.", [("", s["offers_held"])])
-        metric(
-            "reconcile_rounds_total",
-            "counter",
+        yield GaugeMetricFamily(f"{p}_offers_held", "Offers held now.", s["offers_held"])
+        yield by(
+            "reconcile_rounds",
             "Reconciliation requests sent, by kind.",
-            by("kind", s["reconcile_rounds"]),
+            "kind",
+            s["reconcile_rounds"],
         )
-        metric("tasks", "gauge", "Tasks in the bookkeeping.", [("", s["tasks"])])
-        metric("inbox_depth", "gauge", "Messages waiting in the inbox.", [("", s["inbox_depth"])])
-        # A summary's samples are <name>_count and <name>_sum.
-        metric(
-            "batch_seconds",
-            "summary",
+        yield GaugeMetricFamily(f"{p}_tasks", "Tasks in the bookkeeping.", s["tasks"])
+        yield GaugeMetricFamily(
+            f"{p}_inbox_depth", "Messages waiting in the inbox.", s["inbox_depth"]
+        )
+        yield SummaryMetricFamily(
+            f"{p}_batch_seconds",
             "Time to process one batch of messages.",
-            [("_count", s["batches"]), ("_sum", s["batch_seconds_sum"])],
+            count_value=s["batches"],
+            sum_value=s["batch_seconds_sum"],
         )
-        metric(
-            "batch_seconds_max", "gauge", "Longest batch so far.", [("", s["batch_seconds_max"])]
+        yield GaugeMetricFamily(
+            f"{p}_batch_seconds_max", "Longest batch so far.", s["batch_seconds_max"]
         )
-        return "\n".join(lines) + "\n"

@@ -37,8 +37,6 @@ from typing import Any
 
 import msgspec
 
-from ark.errors import ArkError
-
 __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
@@ -66,10 +64,6 @@ _ENTRY_HEAD = struct.Struct("<BdI")
 _LEN = struct.Struct("<I")
 # A record longer than this is a torn or garbage length, not a record.
 _MAX_RECORD = 1 << 30
-
-
-class RecordingError(ArkError):
-    """A recording that cannot be written or read (not a recording, unknown version...)."""
 
 
 class Source(IntEnum):

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ark.errors import RecordIOError
+
 __all__ = ["RecordIODecoder", "RecordIOError", "frame"]
 
 # A length prefix longer than this is garbage, not a record.
 _MAX_PREFIX_DIGITS = 20
-
-
-class RecordIOError(ValueError):
-    """A byte stream that is not RecordIO."""
 
 
 def frame(record: bytes) -> bytes:

@@ -39,7 +39,7 @@ from ark import effects as fx
 from ark import messages as m
 from ark._core import CallSender, Inbox
 from ark.core import Snapshot
-from ark.errors import ArkError, HookError, InboxClosed
+from ark.errors import ArkError, HookError, InboxClosed, NoReply
 from ark.metrics import Metrics
 from ark.persistence import Persistence
 from ark.recorder import HookNote, Recorder, encode_note, encode_reply
@@ -76,10 +76,6 @@ class Driver(Protocol):
         """Disconnect; without ``failover`` the framework is torn down (its tasks killed)."""
 
 
-class NoReply(ArkError):
-    """The hook handled an asked message without returning a :class:`Reply`."""
-
-
 class Scheduler(Generic[S]):
     """Runs a framework: your :class:`StateManager` over Ark's bookkeeping.
 
@@ -100,6 +96,17 @@ class Scheduler(Generic[S]):
         ``None`` for only on (re-)registration.
     tick_seconds
         How often the core may decline offers held longer than the config allows.
+    store
+        Where the framework id and each launch are written before the call
+        that depends on them (:class:`~ark.store.FileStore`,
+        :class:`~ark.store.ZooKeeperStore`); loaded at :meth:`start`, so a
+        restarted or newly elected scheduler subscribes with the same
+        framework id and reconciles every task it may have launched. ``None``
+        (the default): nothing is kept, and a restart registers a new framework.
+    on_fenced
+        Called (on the loop thread) once when the store refuses a write
+        because another process leads now; the scheduler has stopped sending
+        by then. :class:`~ark.high_availability.Standby` passes its own.
     recorder
         Record every message the loop steps, to replay it with :mod:`ark.replay`.
     """

@@ -52,6 +52,15 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TaskRecord(msgspec.Struct, frozen=True, array_like=True):
+    """One task as the core knows it: its last Mesos state and where it runs.
+
+    Read from a snapshot (``scheduler.snapshot().task(task_id)``,
+    ``.tasks_by_state()``, ``.records("tasks")``); immutable, a copy of the core's
+    record at the snapshot's moment. ``reason``, ``source`` and ``message`` are
+    those of the last status applied (Mesos's enum names, e.g.
+    ``REASON_COMMAND_EXECUTOR_FAILED``, ``SOURCE_EXECUTOR``).
+    """
+
     task_id: str
     state: TaskState
     agent_id: str | None
@@ -103,6 +112,16 @@ class RequestRecord(msgspec.Struct, frozen=True, array_like=True):
 
 
 class StateView(msgspec.Struct, frozen=True, array_like=True):
+    """The whole of the core's bookkeeping at one moment, as plain Python values.
+
+    ``scheduler.snapshot().view()`` decodes it (O(tasks): for a quick look,
+    the snapshot's own accessors read single values straight from Rust).
+    ``registered`` is true from a ``Subscribed`` (or ``Reregistered``) to a
+    ``Disconnected`` or ``Error``;
+    ``suppressed`` while offers are suppressed; ``error`` is the last
+    ``Error`` event's message; ``agents``, ``offers`` and ``tasks`` are sorted by id.
+    """
+
     framework_id: str | None
     registered: bool
     suppressed: bool

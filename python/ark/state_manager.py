@@ -22,7 +22,7 @@ were also ``(event)(state) => (state, commands)``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Generic, TypeAlias, TypeVar, cast
+from typing import Any, Generic, TypeAlias, TypeVar, cast, get_args
 
 import msgspec
 
@@ -53,9 +53,24 @@ class Reply(msgspec.Struct, frozen=True):
     value: Any
 
 
-#: What a hook may return besides the new state. Custom messages are queued
-#: behind the messages already waiting, not stepped at once.
-Command: TypeAlias = m.Message | m.Custom | Reply
+#: What a hook may return besides the new state: the commands the loop runs
+#: (events such as ``m.Heartbeat`` are not among them). Custom messages are
+#: queued behind the messages already waiting, not stepped at once.
+Command: TypeAlias = (
+    m.Accept
+    | m.Decline
+    | m.Kill
+    | m.Reconcile
+    | m.Suppress
+    | m.Revive
+    | m.SendMessage
+    | m.Request
+    | m.Withdraw
+    | m.Blacklist
+    | m.Track
+    | m.Custom
+    | Reply
+)
 
 #: What every hook returns.
 Step: TypeAlias = tuple[S, Sequence[Command]]
@@ -224,18 +239,4 @@ def _checked(name: str, event: object, result: object) -> tuple[Any, list[Comman
     return state, out
 
 
-_COMMAND_TYPES: tuple[type, ...] = (
-    m.Accept,
-    m.Decline,
-    m.Kill,
-    m.Reconcile,
-    m.Suppress,
-    m.Revive,
-    m.SendMessage,
-    m.Request,
-    m.Withdraw,
-    m.Blacklist,
-    m.Track,
-    m.Custom,
-    Reply,
-)
+_COMMAND_TYPES: tuple[type, ...] = get_args(Command)

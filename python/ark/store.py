@@ -48,7 +48,7 @@ import msgspec
 
 from ark import protobuf
 from ark.election import Term
-from ark.errors import ArkError
+from ark.errors import ArkError, StoreCorrupt, StoreFenced
 
 __all__ = [
     "FORMAT_VERSION",
@@ -74,17 +74,6 @@ _PIECE = 512 * 1024
 _COMPACT_BYTES = 1024 * 1024
 # ... or has this many entries (ZooKeeper lists and reads them all on load).
 _COMPACT_ENTRIES = 1000
-
-
-class StoreCorrupt(ArkError):
-    """A store that cannot be read: truncated, damaged, or of an unknown format.
-
-    A scheduler refuses to start on it rather than act on a guessed state.
-    """
-
-
-class StoreFenced(ArkError):
-    """A write refused because another process leads now (or holds the file)."""
 
 
 class Intent(msgspec.Struct, frozen=True, array_like=True):

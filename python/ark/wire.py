@@ -1,6 +1,8 @@
-"""Ark's effects as Mesos v1 scheduler calls (JSON shapes).
+"""Ark's effects as Mesos v1 scheduler calls (JSON shapes), and :func:`task_payload`.
 
-Both drivers send through here. Events come the other way in Rust
+The pymesos bridge sends through :func:`call`; the native driver encodes
+its calls in Rust (``rust/src/calls.rs``), which the tests hold to
+:func:`call`'s shapes. Events come the other way in Rust
 (``ark._core.decode_event``); :mod:`ark.reference.events` holds the Python
 lifts that check it. The objects are exactly Mesos's (``Call`` in its JSON
 mapping: ids as ``{"value": ...}``, enums by name, bytes in base64), so a
@@ -21,13 +23,9 @@ from typing import Any
 
 from ark import effects as fx
 from ark import messages as m
-from ark.errors import MessageError
+from ark.errors import WireError
 
 __all__ = ["WireError", "call", "task_payload"]
-
-
-class WireError(MessageError):
-    """A Mesos event or a launch payload that does not have the v1 shape."""
 
 
 # --- calls --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 //! What a step asks the world to do: data for a driver, never a network call.
-//! Serialized as msgpack maps tagged `"type"`, the shapes of `ark.effects`.
+//! Serialized as msgpack arrays, the type name first (msgspec's `array_like`
+//! tagged structs of `ark.effects`).
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::{ByteArray, ByteBuf};

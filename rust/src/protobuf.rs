@@ -20,11 +20,6 @@ pub mod mesos {
     }
 }
 
-#[allow(clippy::all, clippy::pedantic, missing_docs)]
-pub mod store {
-    include!(concat!(env!("OUT_DIR"), "/ark.store.rs"));
-}
-
 use mesos::v1 as pb;
 use mesos::v1::scheduler::{event, Event};
 

@@ -1,7 +1,9 @@
-//! The binding `ark._core`: converts, delegates, converts back. No logic lives
-//! here; `ark/_core.pyi` documents each item for Python. One file per part of
-//! the API: the core and its snapshots, the inbox, the wire (event stream,
-//! call sender, codecs).
+//! The binding `ark._core`: converts, delegates to the core, converts back,
+//! and releases the GIL around the long parts. Its own code is only what
+//! Python needs: the error mapping below and handing the messages a hook
+//! wants to Python objects; `ark/_core.pyi` documents each item for Python.
+//! One file per part of the API: the core and its snapshots, the inbox, the
+//! wire (event stream, call sender, codecs).
 
 mod core;
 mod inbox;

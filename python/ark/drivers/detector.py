@@ -14,7 +14,8 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from ark.errors import ArkError
+from ark.errors import DetectorError
+from ark.extras import require
 
 __all__ = ["ZNODE_PREFIX", "DetectorError", "MasterDetector", "parse_address", "parse_zk_url"]
 
@@ -23,10 +24,6 @@ log = logging.getLogger(__name__)
 #: The name before the sequence number of each master's znode.
 ZNODE_PREFIX = "json.info_"
 _ZK_TIMEOUT = 10.0
-
-
-class DetectorError(ArkError, ValueError):
-    """A master address that cannot be parsed, or ZooKeeper content that is not a master."""
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -62,6 +59,8 @@ class MasterDetector:
         self._lock = threading.Lock()
         if master.startswith("zk://"):
             self._hosts, self._path = parse_zk_url(master)
+            # kazoo ships no type information; it is only needed for zk:// masters.
+            self._kazoo = require("kazoo.client", f"the master {master!r}")
         else:
             self._fixed = parse_address(master)
 
@@ -88,10 +87,7 @@ class MasterDetector:
     def _client(self) -> Any:
         with self._lock:
             if self._zk is None:
-                # kazoo ships no type information; it is only needed for zk:// masters.
-                from kazoo.client import KazooClient  # type: ignore[import-untyped]
-
-                zk = KazooClient(hosts=self._hosts, timeout=_ZK_TIMEOUT, read_only=True)
+                zk = self._kazoo.KazooClient(hosts=self._hosts, timeout=_ZK_TIMEOUT, read_only=True)
                 zk.start(_ZK_TIMEOUT)
                 self._zk = zk
             return self._zk

@@ -31,6 +31,7 @@ from ark import messages as m
 from ark._core import Inbox
 from ark.drivers.framework_info import framework_info
 from ark.errors import ArkError
+from ark.extras import require
 
 __all__ = ["PymesosDriver"]
 
@@ -59,6 +60,8 @@ class PymesosDriver:
         principal: str | None = None,
         secret: str | None = None,
     ) -> None:
+        # pymesos ships no type information.
+        self._pymesos = require("pymesos", "ark.drivers.PymesosDriver")
         info = framework_info(framework)
         self._master = master.removeprefix("http://")
         self._info = info
@@ -77,12 +80,10 @@ class PymesosDriver:
 
     def start(self, inbox: Inbox, framework_id: str | None = None) -> None:
         """Start pymesos's driver (as ``framework_id`` if given); callbacks push into ``inbox``."""
-        from pymesos import MesosSchedulerDriver  # type: ignore[import-untyped]
-
         if framework_id is not None:
             self._info["id"] = {"value": framework_id}
         principal, secret = self._auth
-        self._driver = MesosSchedulerDriver(
+        self._driver = self._pymesos.MesosSchedulerDriver(
             _Callbacks(inbox.push),
             self._info,
             self._master,

@@ -12,15 +12,17 @@ import ipaddress
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 import uvicorn
 
 from ark import Scheduler
 from ark.drivers import PymesosDriver, V1Driver
-from ark.examples.everywhere.api import create_app
+from ark.examples.everywhere.api import MAX_HEAD_BYTES, create_app
 from ark.examples.everywhere.framework import Everywhere, EverywhereManager, TaskSpec
 
 log = logging.getLogger("ark.examples.everywhere")
@@ -65,6 +67,28 @@ def _free_port(host: str) -> int:
         return port
 
 
+class StopSignals:
+    """SIGINT and SIGTERM ask for a clean stop instead of killing the process.
+
+    uvicorn catches both while it serves and, once it has shut down, raises
+    the signal again for the handler that was there before: this one, which
+    only notes it, so that :func:`main` goes on to stop the scheduler (with
+    failover) and the simulator, and exits 0. A signal before the server runs
+    stops it as soon as it starts.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.server: uvicorn.Server | None = None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, sig: int, frame: FrameType | None) -> None:
+        self.received.append(sig)
+        if self.server is not None:
+            self.server.should_exit = True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -75,42 +99,55 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         token = secrets.token_urlsafe(16)
 
+    signals = StopSignals()
     cluster = None
-    master = args.master
-    if master is None:
-        from ark.sim import AgentShape, Cluster, ClusterConfig
-
-        cluster = Cluster(ClusterConfig(agents=(AgentShape(count=args.agents),))).start()
-        master = cluster.url
-        print(f"embedded Mesos simulator: {master} ({args.agents} agents)")
-
-    framework = {"name": f"ark-{args.name}", "user": args.user}
-    driver = (
-        V1Driver(master, framework, encoding=args.encoding)
-        if args.driver == "v1"
-        else PymesosDriver(master.removeprefix("http://"), framework)
-    )
-    spec = TaskSpec(name=args.name, command=args.command, cpus=args.cpus, mem=args.mem)
-    scheduler = Scheduler(
-        EverywhereManager(spec), Everywhere(), driver, reconcile_seconds=args.reconcile_seconds
-    )
-    port = args.api_port or _free_port(args.api_host)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(scheduler, token), host=args.api_host, port=port, log_level="warning"
-        )
-    )
-    scheduler.start()
-    url = f"http://{args.api_host}:{port}"
-    print(f"API: {url}/state  (OpenAPI: {url}/schema)")
-    print(f"token for PUT/DELETE {url}/blacklist/<agent>: {token}", flush=True)
+    scheduler: Scheduler[Everywhere] | None = None
     try:
-        server.run()  # until SIGINT / SIGTERM
+        master = args.master
+        if master is None:
+            from ark.sim import AgentShape, Cluster, ClusterConfig
+
+            cluster = Cluster(ClusterConfig(agents=(AgentShape(count=args.agents),))).start()
+            master = cluster.url
+            print(f"embedded Mesos simulator: {master} ({args.agents} agents)")
+        framework = {"name": f"ark-{args.name}", "user": args.user}
+        driver = (
+            V1Driver(master, framework, encoding=args.encoding)
+            if args.driver == "v1"
+            else PymesosDriver(master.removeprefix("http://"), framework)
+        )
+        spec = TaskSpec(name=args.name, command=args.command, cpus=args.cpus, mem=args.mem)
+        scheduler = Scheduler(
+            EverywhereManager(spec), Everywhere(), driver, reconcile_seconds=args.reconcile_seconds
+        )
+        port = args.api_port or _free_port(args.api_host)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(scheduler, token),
+                host=args.api_host,
+                port=port,
+                log_level="warning",
+                http="h11",  # httptools caps no header size; h11 does
+                h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+            )
+        )
+        signals.server = server
+        scheduler.start()
+        url = f"http://{args.api_host}:{port}"
+        print(f"API: {url}/state  (OpenAPI: {url}/schema, JSON: {url}/schema/openapi.json)")
+        print(f"token for PUT/DELETE {url}/blacklist/<agent>: {token}", flush=True)
+        if not signals.received:
+            server.run()  # until SIGINT / SIGTERM
     finally:
         # Failover: the tasks keep running for the next scheduler to take over.
-        scheduler.shutdown(failover=True)
+        if scheduler is not None:
+            scheduler.shutdown(failover=True)
         if cluster is not None:
             cluster.stop()
+    stopped = "scheduler (failover), API" + (", simulator" if cluster is not None else "")
+    names = dict.fromkeys(signal.Signals(s).name for s in signals.received)  # once each
+    why = ", ".join(names) or "the server's exit"
+    print(f"stopped on {why}: {stopped}", flush=True)
     return 0
 
 

@@ -3,7 +3,10 @@
 Every request becomes a custom message in the scheduler's one queue and is
 answered by the loop (:meth:`ark.Scheduler.ask`), as the original library's
 http4s service did; ``/metrics`` alone reads the loop's counters directly.
-Mutating endpoints need ``Authorization: Bearer <token>``.
+Mutating endpoints need ``Authorization: Bearer <token>``. No endpoint takes a
+request body: one announced by ``Content-Length`` or ``Transfer-Encoding`` is
+refused with 413 before any handler runs, and uvicorn caps the request line
+and headers (:data:`MAX_HEAD_BYTES`, with its h11 protocol: httptools has no such cap).
 """
 
 from __future__ import annotations
@@ -38,7 +41,10 @@ from ark.examples.everywhere.framework import (
 )
 from ark.messages import Custom
 
-__all__ = ["create_app"]
+__all__ = ["MAX_HEAD_BYTES", "create_app"]
+
+#: The largest request line plus headers uvicorn accepts (its ``h11_max_incomplete_event_size``).
+MAX_HEAD_BYTES = 16 * 1024
 
 #: Mesos agent ids are like ``<uuid>-S<n>``; anything outside this is refused early.
 _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
@@ -70,6 +76,11 @@ def create_app(scheduler: Scheduler[Everywhere], token: str, timeout: float = 5.
             raise NotAuthorizedException("a bearer token is required")
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise PermissionDeniedException("wrong token")
+
+    def no_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        length = connection.headers.get("content-length", "0").strip()
+        if length != "0" or "transfer-encoding" in connection.headers:
+            raise HTTPException(status_code=413, detail="this endpoint takes no request body")
 
     def agent(agent_id: str) -> str:
         if not _AGENT_ID.match(agent_id):
@@ -123,6 +134,9 @@ def create_app(scheduler: Scheduler[Everywhere], token: str, timeout: float = 5.
     return Litestar(
         route_handlers=[state, blacklist, add, remove, metrics, health],
         exception_handlers={HTTPException: errors},
+        guards=[no_body],
+        # Nothing reads a body (no_body refuses them); a cap all the same.
+        request_max_body_size=1024,
         # The application's logging is the process's to configure, not the web framework's.
         logging_config=None,
         openapi_config=OpenAPIConfig(

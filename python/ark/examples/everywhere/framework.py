@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from ark import Reply, StateManager, Step
+from ark import Command, Reply, StateManager, Step
 from ark import messages as m
 from ark.core import Snapshot
 from ark.wire import task_payload
@@ -106,7 +106,7 @@ class EverywhereManager(StateManager[Everywhere]):
     def offers(
         self, state: Everywhere, offers: Sequence[m.Offer], framework: Snapshot
     ) -> Step[Everywhere]:
-        commands: list[m.Message] = []
+        commands: list[Command] = []
         copies, launched, cooling = state.copies, state.launched, set(state.cooling)
         for offer in offers:
             agent = offer.agent_id
