@@ -37,6 +37,8 @@ from typing import Any
 
 import msgspec
 
+from ark.errors import RecordingError
+
 __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
