@@ -10,6 +10,7 @@ test's own, with ping timeouts short enough to wait for.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -38,8 +39,10 @@ class OwnMesos:
         env = dict(os.environ, **FAST_FLAGS, **flags)
         port = _free_port_block(agents + 1)
         out = subprocess.run(
-            [str(MESOS_DIST / "start-mesos.sh"), "--agents", str(agents), "--port", str(port)]
-            + ["--dir", self.dir],
+            [
+                str(MESOS_DIST / "start-mesos.sh"),
+                *("--agents", str(agents), "--port", str(port), "--dir", self.dir),
+            ],
             env=env,
             capture_output=True,
             text=True,
@@ -59,10 +62,8 @@ class OwnMesos:
     def stop(self) -> None:
         for pid in self.pids[1:]:
             # A stopped agent would not die of stop-mesos.sh's SIGTERM.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
         subprocess.run(
             [str(MESOS_DIST / "stop-mesos.sh"), self.dir], capture_output=True, check=False
         )

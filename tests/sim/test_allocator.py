@@ -49,7 +49,9 @@ def none_for(seconds: float, check: Any) -> None:
         time.sleep(0.02)
 
 
-def launch(sub: Subscriber, offer: dict[str, Any], task_id: str, refuse: float, **resources: float) -> None:
+def launch(
+    sub: Subscriber, offer: dict[str, Any], task_id: str, refuse: float, **resources: float
+) -> None:
     task = {
         "name": task_id,
         "task_id": {"value": task_id},
