@@ -444,21 +444,54 @@ def build_agents(
 class MasterAgent:
     """The master's view of a registered agent: what is used and offered."""
 
-    __slots__ = ("agent", "connected", "offered", "offers", "registered_time", "tasks", "used")
+    __slots__ = (
+        "_available",
+        "_offered",
+        "_used",
+        "agent",
+        "connected",
+        "offers",
+        "registered_time",
+        "tasks",
+    )
 
     def __init__(self, agent: SimAgent) -> None:
         self.agent = agent
         #: False from the agent's disconnection until it re-registers: nothing is offered.
         self.connected = True
-        self.used = Resources()
-        self.offered = Resources()
+        self._used = Resources()
+        self._offered = Resources()
+        # Cached: every allocation cycle asks every agent, few of them change.
+        self._available: Resources | None = None
         self.offers: dict[str, Offer] = {}
         self.tasks: dict[tuple[str, str], Task] = {}
         self.registered_time = time.time()
 
+    @property
+    def used(self) -> Resources:
+        """Resources of the agent's live tasks."""
+        return self._used
+
+    @used.setter
+    def used(self, value: Resources) -> None:
+        self._used = value
+        self._available = None
+
+    @property
+    def offered(self) -> Resources:
+        """Resources in the agent's outstanding offers."""
+        return self._offered
+
+    @offered.setter
+    def offered(self, value: Resources) -> None:
+        self._offered = value
+        self._available = None
+
     def available(self) -> Resources:
         """Resources neither used by tasks nor offered."""
-        return self.agent.resources - self.used - self.offered
+        if self._available is None:
+            self._available = self.agent.resources - self._used - self._offered
+        return self._available
 
 
 class AgentLifecycle(Allocator):

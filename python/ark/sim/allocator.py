@@ -136,7 +136,9 @@ class Allocator:
             if not agent.reachable or not master_agent.connected:
                 continue
             available = master_agent.available()
-            if not any(available.contains(least) for least in MIN_ALLOCATABLE_RESOURCES):
+            if available.empty() or not any(
+                available.contains(least) for least in MIN_ALLOCATABLE_RESOURCES
+            ):
                 continue
             has_gpus = agent.resources.scalars.get("gpus", 0.0) > 0
             best: Framework | None = None
