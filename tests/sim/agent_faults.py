@@ -5,7 +5,8 @@ A real agent is killed with SIGKILL (its socket closes: a disconnection) and
 partitioned with SIGSTOP (it stops answering pings, its tasks keep running;
 SIGCONT heals it, and it re-registers on its own). Those faults would break
 the session's shared master, so `FaultyMaster` starts a real master of the
-test's own, with ping timeouts short enough to wait for.
+test's own, with ping timeouts short enough to wait for (from ``../shared/mesos``
+even when ``ARK_TEST_MASTER`` names another master: signals need local agents).
 """
 
 from __future__ import annotations
