@@ -71,25 +71,6 @@ def test_updates_during_a_short_partition_are_delivered_after_it(cluster: Cluste
         sub.close()
 
 
-@pytest.mark.parametrize(("info", "state"), [(PLAIN, "TASK_LOST"), (PARTITION_AWARE, "TASK_GONE")])
-def test_killed_agent_that_restarts_without_its_tasks(
-    cluster: Cluster, info: dict[str, object], state: str
-) -> None:
-    sub = Subscriber(cluster.url, info)
-    try:
-        agent_id = running_task(sub)
-        cluster.kill_agent(agent_id)
-        sub.wait_update("t1", "TASK_LOST" if state == "TASK_LOST" else "TASK_UNREACHABLE")
-        cluster.restart_agent(agent_id)
-        gone = sub.wait_update("t1", state, reason="REASON_TASK_UNKNOWN")
-        assert gone["source"] == "SOURCE_MASTER"
-        tasks = [{"task_id": {"value": "t1"}, "agent_id": {"value": agent_id}}]
-        sub.call({"type": "RECONCILE", "reconcile": {"tasks": tasks}})
-        sub.wait_update("t1", state, reason="REASON_RECONCILIATION")
-    finally:
-        sub.close()
-
-
 def test_agent_marked_gone(cluster: Cluster) -> None:
     sub = Subscriber(cluster.url, PARTITION_AWARE)
     try:

@@ -35,13 +35,22 @@ Where the simulator had to choose, it does what Mesos 1.11 does:
   on the old stream and closes it. When a stream closes, the framework is
   disconnected, its offers are recovered, and it is removed (its tasks
   killed) after its ``failover_timeout`` (Mesos's default: 0).
-- The allocator offers all free resources of an agent to one framework at
-  a time (lowest allocated cpus first), every ``allocation_interval`` and
-  at once on SUBSCRIBE, REVIVE and agent (re-)registration; resources
-  freed otherwise wait for the next cycle; refuse filters apply per agent and
-  REVIVE clears them; SUPPRESS stops offers without rescinding outstanding
-  ones. Offers are rescinded (RESCIND) when their agent is removed, and
-  after ``offer_timeout`` if one is set.
+- The allocator offers all unallocated resources of an agent to one
+  framework at a time (lowest allocated cpus first), also while another
+  offer of that agent is outstanding, every ``allocation_interval`` and at
+  once on SUBSCRIBE, REVIVE and agent (re-)registration; resources freed
+  otherwise wait for the next cycle. Less than ``cpus:0.01`` and
+  ``mem:32`` is not offered (``min_allocatable_resources``); an agent with
+  GPUs is offered only to GPU_RESOURCES frameworks. A refuse filter holds
+  back only the refused resources (what is freed later is offered at
+  once), lasts at least an allocation interval (a negative
+  ``refuse_seconds`` means 5 s, zero none), survives a connected
+  framework's re-subscription and ends with a disconnection; REVIVE clears
+  them. SUBSCRIBE's ``suppressed_roles`` and SUPPRESS stop offers without
+  rescinding outstanding ones; a REVIVE or SUPPRESS naming a role the
+  framework lacks is dropped. Offers are rescinded (RESCIND) when their
+  agent is removed or disconnects, and after ``offer_timeout`` if one is
+  set.
 - Tasks go STAGING (no update, as in Mesos), STARTING, RUNNING, then
   FINISHED or FAILED on seeded, configurable durations and failure rate
   (per task through the labels ``ark.sim/duration`` and
@@ -53,25 +62,35 @@ Where the simulator had to choose, it does what Mesos 1.11 does:
   agent removal) carry no uuid and are never retried. Resources return to
   the agent when the master receives the terminal update.
 - Reconciliation: a known task answers its latest state; implicit
-  reconciliation answers every task the master knows. An unknown task
+  reconciliation answers every task the master knows, unreachable ones
+  excepted (as for Mesos they are not the framework's tasks). An unknown or
+  unreachable task
   with an agent id: no answer while that agent may still re-register after
   a master failover; TASK_GONE if the agent is registered;
-  TASK_UNREACHABLE if unreachable; TASK_GONE_BY_OPERATOR if marked gone;
+  TASK_UNREACHABLE (with ``unreachable_time``) if unreachable; TASK_GONE_BY_OPERATOR if marked gone;
   TASK_UNKNOWN otherwise. Without an agent id: no answer while any agent
   is recovering, else TASK_UNKNOWN. All but the first become TASK_LOST
   for frameworks without PARTITION_AWARE; all carry REASON_RECONCILIATION
   and SOURCE_MASTER. KILL of an unknown task is answered the same way.
-- Agent loss: a killed or partitioned agent is marked unreachable after
-  ``agent_ping_timeout``: its offers are rescinded, its tasks get
+- Agent loss: a killed agent disconnects at once: its offers are
+  rescinded and the tasks of frameworks without ``checkpoint`` get
+  TASK_LOST with REASON_AGENT_DISCONNECTED. A killed or partitioned agent
+  is marked unreachable after ``agent_ping_timeout``: every task the
+  master holds on it (terminal ones not yet acknowledged too) gets
   TASK_UNREACHABLE (TASK_LOST without PARTITION_AWARE) with
-  REASON_AGENT_REMOVED, and every framework gets FAILURE with the agent
-  id. A partitioned agent that comes back re-registers with its tasks,
-  which keep running (Mesos >= 1.5 no longer kills non-partition-aware
-  ones): the framework learns it by reconciliation, and updates pending on
-  the agent are re-sent. Tasks the master knew on an agent that comes back
-  without them (it was killed and restarted) get TASK_GONE (TASK_LOST)
-  with REASON_TASK_UNKNOWN. MARK_AGENT_GONE gives TASK_GONE_BY_OPERATOR
-  (TASK_LOST) with REASON_AGENT_REMOVED_BY_OPERATOR.
+  REASON_AGENT_REMOVED and ``unreachable_time``, then its offers are
+  rescinded, then every framework gets FAILURE with the agent id. A
+  partitioned agent that comes back re-registers with its tasks, which
+  keep running: the master sends each one's state with
+  REASON_AGENT_REREGISTERED, and updates pending on the agent are re-sent.
+  Tasks the master knew on a registered agent that comes back without them
+  (it was killed and restarted in time) are reconciled by the agent:
+  TASK_DROPPED (TASK_LOST) from SOURCE_AGENT with REASON_RECONCILIATION.
+  MARK_AGENT_GONE gives TASK_GONE_BY_OPERATOR (TASK_LOST) with
+  REASON_AGENT_REMOVED_BY_OPERATOR (REASON_AGENT_REMOVED), and moves an
+  unreachable agent's tasks to the completed ones. Agents that do not
+  re-register with a new master within ``agent_reregister_timeout`` give
+  FAILURE.
 - Master failover: masters contend in ZooKeeper with ephemeral sequential
   ``json.info_<seq>`` znodes holding JSON MasterInfo (``log_replicas``
   beside them), or in memory without ZooKeeper; the lowest sequence

@@ -249,6 +249,30 @@ class SimAgent:
         if self.echo_messages and self.reachable and self.master is not None:
             self.master.executor_message(self, framework_id, executor_id, data)
 
+    def reconcile_unknown(self, framework_info: dict[str, Any], task_id: str) -> None:
+        """The master names a task this agent does not have: it answers reliably.
+
+        Mesos's ``Slave::reconcileTasks``: TASK_DROPPED to a PARTITION_AWARE
+        framework (TASK_LOST otherwise), SOURCE_AGENT, REASON_RECONCILIATION,
+        through the status update manager, so it is retried until acknowledged.
+        """
+        framework_id = framework_info["id"]["value"]
+        if (framework_id, task_id) in self.tasks:
+            return
+        caps = framework_info.get("capabilities") or []
+        aware = any(isinstance(c, dict) and c.get("type") == "PARTITION_AWARE" for c in caps)
+        info = {"task_id": {"value": task_id}, "name": task_id}
+        task = AgentTask(framework_id, info, Resources(), task_id)
+        task.executor_id = ""
+        self.tasks[(framework_id, task_id)] = task
+        self._transition(
+            task,
+            "TASK_DROPPED" if aware else "TASK_LOST",
+            "REASON_RECONCILIATION",
+            source="SOURCE_AGENT",
+            message="Reconciliation: task unknown to the agent",
+        )
+
     # -- Faults and re-registration ----------------------------------------
 
     def kill(self) -> None:
@@ -313,7 +337,13 @@ class SimAgent:
         self._transition(task, outcome, message=message)
 
     def _transition(
-        self, task: AgentTask, state: str, reason: str | None = None, message: str | None = None
+        self,
+        task: AgentTask,
+        state: str,
+        reason: str | None = None,
+        *,
+        source: str = "SOURCE_EXECUTOR",
+        message: str | None = None,
     ) -> None:
         task.state = state
         uuid = base64.b64encode(self.rng.getrandbits(128).to_bytes(16, "big")).decode()
@@ -321,11 +351,11 @@ class SimAgent:
             task.info["task_id"]["value"],
             state,
             agent_id=self.id,
-            source="SOURCE_EXECUTOR",
+            source=source,
             reason=reason,
             message=message,
             uuid=uuid,
-            executor_id=task.executor_id,
+            executor_id=task.executor_id or None,
         )
         task.updates.append(PendingUpdate(status, uuid))
         if len(task.updates) == 1:
@@ -352,6 +382,23 @@ class SimAgent:
         task.retry = task.lifecycle = None
         task.updates.clear()
         self.tasks.pop(key, None)
+
+
+def _removal_state(framework: Framework, *, gone: bool) -> tuple[str, str]:
+    """The state and reason of a task whose agent is removed (unreachable or gone)."""
+    if not framework.partition_aware:
+        return "TASK_LOST", "REASON_AGENT_REMOVED"
+    if gone:
+        return "TASK_GONE_BY_OPERATOR", "REASON_AGENT_REMOVED_BY_OPERATOR"
+    return "TASK_UNREACHABLE", "REASON_AGENT_REMOVED"
+
+
+def _drop_completed(framework: Framework, task_id: str) -> None:
+    """Forget a completed task that came back running (MESOS-9940)."""
+    kept = [t for t in framework.completed_tasks if t.id != task_id]
+    if len(kept) != len(framework.completed_tasks):
+        framework.completed_tasks.clear()
+        framework.completed_tasks.extend(kept)
 
 
 def _label(info: dict[str, Any], key: str) -> str | None:
@@ -401,19 +448,54 @@ def build_agents(
 class MasterAgent:
     """The master's view of a registered agent: what is used and offered."""
 
-    __slots__ = ("agent", "offered", "offers", "registered_time", "tasks", "used")
+    __slots__ = (
+        "_available",
+        "_offered",
+        "_used",
+        "agent",
+        "connected",
+        "offers",
+        "registered_time",
+        "tasks",
+    )
 
     def __init__(self, agent: SimAgent) -> None:
         self.agent = agent
-        self.used = Resources()
-        self.offered = Resources()
+        #: False from the agent's disconnection until it re-registers: nothing is offered.
+        self.connected = True
+        self._used = Resources()
+        self._offered = Resources()
+        # Cached: every allocation cycle asks every agent, few of them change.
+        self._available: Resources | None = None
         self.offers: dict[str, Offer] = {}
         self.tasks: dict[tuple[str, str], Task] = {}
         self.registered_time = time.time()
 
+    @property
+    def used(self) -> Resources:
+        """Resources of the agent's live tasks."""
+        return self._used
+
+    @used.setter
+    def used(self, value: Resources) -> None:
+        self._used = value
+        self._available = None
+
+    @property
+    def offered(self) -> Resources:
+        """Resources in the agent's outstanding offers."""
+        return self._offered
+
+    @offered.setter
+    def offered(self, value: Resources) -> None:
+        self._offered = value
+        self._available = None
+
     def available(self) -> Resources:
         """Resources neither used by tasks nor offered."""
-        return self.agent.resources - self.used - self.offered
+        if self._available is None:
+            self._available = self.agent.resources - self._used - self._offered
+        return self._available
 
 
 class AgentLifecycle(Allocator):
@@ -429,17 +511,27 @@ class AgentLifecycle(Allocator):
     _unresponsive: dict[str, asyncio.TimerHandle]
 
     def register_agent(self, agent: SimAgent) -> None:
-        """An agent (re-)registers, reporting the tasks it runs."""
+        """An agent (re-)registers, reporting the tasks it runs.
+
+        As Mesos's ``Master::_reregisterSlave``: an agent this master did not
+        have registered (unreachable, or unknown to it) makes the master send
+        each reported task's state (SOURCE_MASTER, REASON_AGENT_REREGISTERED);
+        a registered agent that lost tasks is asked to reconcile them
+        (``reconcileKnownSlave``), and answers for each itself.
+        """
         if not self.leading or agent.id in self.registry.gone or not agent.reachable:
             return
         self._cancel_unresponsive(agent.id)
         was_unreachable = agent.id in self.registry.unreachable
+        was_recovering = agent.id in self.recovering
         self.registry.admit(agent.id)
         self.recovering.discard(agent.id)
         master_agent = self.agents.get(agent.id)
+        known = master_agent is not None
         if master_agent is None:
             master_agent = MasterAgent(agent)
             self.agents[agent.id] = master_agent
+        master_agent.connected = True
         agent.master = self
         reported: set[tuple[str, str]] = set()
         for (framework_id, task_id), agent_task in agent.tasks.items():
@@ -471,27 +563,60 @@ class AgentLifecycle(Allocator):
                 master_agent.tasks[(framework_id, task_id)] = task
                 if not is_terminal(task.state):
                     master_agent.used = master_agent.used + task.resources
-        # Tasks the master knew on this agent that the agent no longer has.
-        for framework in self.frameworks.values():
-            for table in (framework.tasks, framework.unreachable_tasks):
-                for task in list(table.values()):
-                    if task.agent_id != agent.id or (framework.id, task.id) in reported:
-                        continue
-                    self._remove_task(framework, task)
-                    state = "TASK_GONE" if framework.partition_aware else "TASK_LOST"
-                    framework.send(
-                        master_update(
-                            task.id,
-                            state,
-                            agent_id=agent.id,
-                            reason="REASON_TASK_UNKNOWN",
-                            message="Task is unknown to the agent",
-                        )
+            if not known and not was_recovering:
+                _drop_completed(framework, task_id)
+                framework.send(
+                    master_update(
+                        task_id,
+                        agent_task.state,
+                        agent_id=agent.id,
+                        reason="REASON_AGENT_REREGISTERED",
+                        message="Unreachable agent re-reregistered"
+                        if was_unreachable
+                        else "Unknown agent reregistered",
                     )
+                )
         if was_unreachable:
             log.info("agent %s re-registered after being unreachable", agent.id)
         agent.flush_updates()
+        if known:
+            for framework_id, task_id in list(master_agent.tasks):
+                framework = self.frameworks.get(framework_id)
+                if (framework_id, task_id) not in reported and framework is not None:
+                    agent.reconcile_unknown(framework.info, task_id)
         self._schedule_allocation()
+
+    def agent_disconnected(self, agent_id: str) -> None:
+        """The agent's process exited (its socket closed): Mesos's ``Master::exited``.
+
+        The agent is deactivated and its offers rescinded at once; tasks of
+        frameworks that do not checkpoint are lost now (REASON_AGENT_DISCONNECTED),
+        the others wait for the agent to come back or the ping timeout.
+        """
+        master_agent = self.agents.get(agent_id)
+        if master_agent is None or not master_agent.connected:
+            return
+        master_agent.connected = False
+        for offer in list(master_agent.offers.values()):
+            self._rescind(offer)
+        for task in list(master_agent.tasks.values()):
+            framework = self.frameworks.get(task.framework_id)
+            if framework is None or framework.info.get("checkpoint") is True:
+                continue
+            self._remove_task(framework, task)
+            if not is_terminal(task.state):
+                task.state = "TASK_LOST"
+            task.update_state = "TASK_LOST"
+            framework.completed_tasks.append(task)
+            framework.send(
+                master_update(
+                    task.id,
+                    "TASK_LOST",
+                    agent_id=agent_id,
+                    reason="REASON_AGENT_DISCONNECTED",
+                    message=f"Agent {master_agent.agent.hostname} disconnected",
+                )
+            )
 
     def agent_unresponsive(self, agent_id: str) -> None:
         """Pings to ``agent_id`` go unanswered: mark it unreachable after the timeout."""
@@ -506,29 +631,52 @@ class AgentLifecycle(Allocator):
             handle.cancel()
 
     def _reregister_timeout(self) -> None:
-        for agent_id in list(self.recovering):
+        """Agents that did not re-register with a new master in time are unreachable.
+
+        The master knows none of their tasks, so it sends only FAILURE
+        (``_markUnreachable`` with ``duringMasterFailover``).
+        """
+        for agent_id in sorted(self.recovering):
             self.registry.mark_unreachable(agent_id)
+            for framework in self.frameworks.values():
+                framework.send({"type": "FAILURE", "failure": {"agent_id": {"value": agent_id}}})
         self.recovering.clear()
 
     def _mark_unreachable(self, agent_id: str) -> None:
         self._unresponsive.pop(agent_id, None)
+        if agent_id not in self.agents:
+            return
+        self.registry.mark_unreachable(agent_id)
         self._remove_agent(
             agent_id,
-            partition_aware_state="TASK_UNREACHABLE",
-            reason="REASON_AGENT_REMOVED",
-            message="Agent is unreachable",
+            gone=False,
+            message="health check timed out",
+            unreachable_time=self.registry.unreachable[agent_id],
         )
-        self.registry.mark_unreachable(agent_id)
 
     def mark_gone(self, agent_id: str) -> None:
-        """An operator marks ``agent_id`` gone (``MARK_AGENT_GONE``)."""
+        """An operator marks ``agent_id`` gone (``MARK_AGENT_GONE``): Mesos's ``markGone``."""
         self._cancel_unresponsive(agent_id)
-        self._remove_agent(
-            agent_id,
-            partition_aware_state="TASK_GONE_BY_OPERATOR",
-            reason="REASON_AGENT_REMOVED_BY_OPERATOR",
-            message="Agent marked gone by the operator",
-        )
+        message = "Agent has been marked gone"
+        if agent_id in self.agents:
+            self._remove_agent(agent_id, gone=True, message=message, unreachable_time=None)
+        elif agent_id in self.registry.unreachable:
+            # Its tasks are unreachable: they end now and become completed.
+            for framework in self.frameworks.values():
+                for task in list(framework.unreachable_tasks.values()):
+                    if task.agent_id != agent_id:
+                        continue
+                    state, reason = _removal_state(framework, gone=True)
+                    del framework.unreachable_tasks[task.id]
+                    if not is_terminal(task.state):
+                        task.state = state
+                    task.update_state = state
+                    framework.completed_tasks.append(task)
+                    framework.send(
+                        master_update(
+                            task.id, state, agent_id=agent_id, reason=reason, message=message
+                        )
+                    )
         self.registry.mark_gone(agent_id)
         self.recovering.discard(agent_id)
         agent = self.all_agents.get(agent_id)
@@ -536,33 +684,45 @@ class AgentLifecycle(Allocator):
             agent.kill()
 
     def _remove_agent(
-        self, agent_id: str, *, partition_aware_state: str, reason: str, message: str
+        self, agent_id: str, *, gone: bool, message: str, unreachable_time: float | None
     ) -> None:
+        """Mesos's ``__removeSlave``: UPDATEs for every task, then RESCINDs, then FAILURE.
+
+        Every task the master holds for the agent gets an update, terminal
+        ones whose update is not yet acknowledged too.
+        """
         master_agent = self.agents.pop(agent_id, None)
         if master_agent is None:
             return
         if master_agent.agent.master is self:
             master_agent.agent.master = None
-        for offer in list(master_agent.offers.values()):
-            self._rescind(offer)
         for task in list(master_agent.tasks.values()):
             framework = self.frameworks.get(task.framework_id)
             if framework is None:
                 continue
+            state, reason = _removal_state(framework, gone=gone)
             master_agent.tasks.pop((task.framework_id, task.id), None)
             framework.tasks.pop(task.id, None)
-            if is_terminal(task.state):
+            if not is_terminal(task.state):
+                task.state = state
+            task.update_state = state
+            if gone and framework.partition_aware:
                 framework.completed_tasks.append(task)
-                continue
-            state = partition_aware_state if framework.partition_aware else "TASK_LOST"
-            task.state = task.update_state = state
-            if partition_aware_state == "TASK_UNREACHABLE":
-                framework.unreachable_tasks[task.id] = task
             else:
-                framework.completed_tasks.append(task)
+                # Mesos keeps these as unreachable tasks, TASK_LOST ones too.
+                framework.unreachable_tasks[task.id] = task
             framework.send(
-                master_update(task.id, state, agent_id=agent_id, reason=reason, message=message)
+                master_update(
+                    task.id,
+                    state,
+                    agent_id=agent_id,
+                    reason=reason,
+                    message=message,
+                    unreachable_time=unreachable_time,
+                )
             )
+        for offer in list(master_agent.offers.values()):
+            self._rescind(offer)
         for framework in self.frameworks.values():
             framework.send({"type": "FAILURE", "failure": {"agent_id": {"value": agent_id}}})
 

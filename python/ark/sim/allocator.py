@@ -2,9 +2,13 @@
 
 Like Mesos's hierarchical allocator, in batches: a cycle every
 ``allocation_interval`` and soon after a trigger (a new framework, REVIVE,
-an agent), each free agent offered whole to the framework with the smallest
-share of cpus (DRF-like), skipping frameworks that filter the agent.
-Outstanding offers are removed when accepted, declined or rescinded.
+an agent), each agent's unallocated resources offered whole to the
+framework with the smallest share of cpus (DRF-like), even while another
+offer of the same agent is outstanding. Skipped: frameworks whose refuse
+filters cover those resources, suppressed frameworks, frameworks without
+GPU_RESOURCES for an agent with GPUs, and resources below
+``min_allocatable_resources``. Outstanding offers are removed when accepted,
+declined or rescinded.
 """
 
 from __future__ import annotations
@@ -16,11 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Timing
 from .frameworks import Framework, Offer
+from .resources import Resources
 
 if TYPE_CHECKING:
     from .agents import MasterAgent, SimAgent
 
-__all__ = ["Allocator"]
+__all__ = ["MIN_ALLOCATABLE_RESOURCES", "Allocator"]
+
+#: Mesos's default ``--min_allocatable_resources`` (``cpus:0.01|mem:32``): an
+#: agent's free resources are offered only if they hold one of these.
+MIN_ALLOCATABLE_RESOURCES = (Resources({"cpus": 0.01}), Resources({"mem": 32.0}))
+
+#: Mesos caps ``refuse_seconds`` at 365 days.
+_MAX_REFUSE_SECONDS = 365 * 24 * 3600.0
 
 
 class Allocator:
@@ -38,9 +50,34 @@ class Allocator:
     _allocation_timer: asyncio.TimerHandle | None
     _allocation_soon: asyncio.Handle | None
 
-    def _filter(self, framework: Framework, agent_id: str, seconds: float) -> None:
-        if seconds > 0:
-            framework.filters[agent_id] = self.loop.time() + seconds
+    def _filter(
+        self, framework: Framework, agent_id: str, resources: Resources, seconds: float
+    ) -> None:
+        """Refuse ``resources`` of an agent for ``seconds``: Mesos's ``RefusedOfferFilter``.
+
+        A negative ``seconds`` means the default (5 s), zero means no filter,
+        and a filter lasts at least one allocation interval
+        (``HierarchicalAllocatorProcess::recoverResources``).
+        """
+        if seconds < 0:
+            seconds = self.timing.default_refuse_seconds
+        if seconds == 0 or resources.empty():
+            return
+        seconds = min(max(seconds, self.timing.allocation_interval), _MAX_REFUSE_SECONDS)
+        framework.filters.setdefault(agent_id, []).append((resources, self.loop.time() + seconds))
+
+    def _filtered(self, framework: Framework, agent_id: str, resources: Resources) -> bool:
+        """Whether a live filter of ``framework`` covers ``resources`` of the agent."""
+        filters = framework.filters.get(agent_id)
+        if not filters:
+            return False
+        now = self.loop.time()
+        live = [(refused, until) for refused, until in filters if until > now]
+        if live:
+            framework.filters[agent_id] = live
+        else:
+            del framework.filters[agent_id]
+        return any(refused.contains(resources) for refused, _ in live)
 
     def _remove_offer(self, offer: Offer) -> None:
         self.offers.pop(offer.id, None)
@@ -87,7 +124,6 @@ class Allocator:
         self._allocation_timer = self.loop.call_later(
             self.timing.allocation_interval, self.allocate
         )
-        now = self.loop.time()
         frameworks = [f for f in self.frameworks.values() if f.connected and not f.suppressed]
         if not frameworks:
             return 0
@@ -97,22 +133,23 @@ class Allocator:
         count = 0
         for master_agent in self.agents.values():
             agent = master_agent.agent
-            if not agent.reachable or master_agent.offers:
+            if not agent.reachable or not master_agent.connected:
                 continue
-            # Filters first: they are cheap, resource arithmetic is not.
+            available = master_agent.available()
+            if available.empty() or not any(
+                available.contains(least) for least in MIN_ALLOCATABLE_RESOURCES
+            ):
+                continue
+            has_gpus = agent.resources.scalars.get("gpus", 0.0) > 0
             best: Framework | None = None
             for framework in frameworks:
-                until = framework.filters.get(agent.id)
-                if until is not None:
-                    if until > now:
-                        continue
-                    del framework.filters[agent.id]
+                if has_gpus and not framework.has_capability("GPU_RESOURCES"):
+                    continue
+                if self._filtered(framework, agent.id, available):
+                    continue
                 if best is None or shares[framework.id] < shares[best.id]:
                     best = framework
             if best is None:
-                continue
-            available = master_agent.available()
-            if available.empty():
                 continue
             offer = Offer(f"{self.id}-O{next(self._offer_seq)}", best.id, agent.id, available)
             self.offers[offer.id] = offer

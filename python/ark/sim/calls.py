@@ -73,12 +73,31 @@ class CallHandlers(AgentLifecycle):
         self._remove_framework(framework)
 
     def _call_revive(self, framework: Framework, call: dict[str, Any]) -> None:
+        if not self._roles_valid(framework, call.get("revive")):
+            return
         framework.suppressed = False
         framework.filters.clear()
         self._schedule_allocation()
 
     def _call_suppress(self, framework: Framework, call: dict[str, Any]) -> None:
-        framework.suppressed = True
+        if self._roles_valid(framework, call.get("suppress")):
+            framework.suppressed = True
+
+    def _roles_valid(self, framework: Framework, body: Any) -> bool:
+        """Whether REVIVE's or SUPPRESS's ``roles`` are all the framework's.
+
+        Mesos's ``Master::revive``/``suppress`` drop the whole call (it is
+        still answered 202) when one role is not among the subscribed ones.
+        """
+        roles = body.get("roles", []) if isinstance(body, dict) else []
+        if not isinstance(roles, list):
+            raise CallError(400, "Failed to convert JSON into Call protobuf: bad 'roles'")
+        subscribed = framework.roles
+        for role in roles:
+            if role not in subscribed:
+                log.info("dropping call of %s: role %r is not subscribed", framework.id, role)
+                return False
+        return True
 
     def _call_update_framework(self, framework: Framework, call: dict[str, Any]) -> None:
         """``Master::updateFramework``: the new FrameworkInfo and suppressed roles at once."""
@@ -160,7 +179,7 @@ class CallHandlers(AgentLifecycle):
             offer = self.offers.get(offer_id)
             if offer is not None and offer.framework_id == framework.id:
                 self._remove_offer(offer)
-                self._filter(framework, offer.agent_id, refuse)
+                self._filter(framework, offer.agent_id, offer.resources, refuse)
 
     def _call_accept(self, framework: Framework, call: dict[str, Any]) -> None:
         body = call["accept"]
@@ -222,7 +241,7 @@ class CallHandlers(AgentLifecycle):
             for task_info in tasks:
                 remaining = self._launch(framework, master_agent, task_info, executor, remaining)
         if not remaining.empty():
-            self._filter(framework, agent_id, refuse)
+            self._filter(framework, agent_id, remaining, refuse)
 
     def _launch(
         self,
@@ -325,17 +344,18 @@ class CallHandlers(AgentLifecycle):
         tasks = call["reconcile"].get("tasks", [])
         if not isinstance(tasks, list):
             raise CallError(400, "Failed to convert JSON into Call protobuf: bad 'reconcile.tasks'")
+        # Unreachable tasks are not the framework's tasks to Mesos
+        # (``Framework::getTask``): implicit answers leave them out, explicit
+        # ones answer by their agent, as for any task the master does not hold.
         if not tasks:
             # Implicit: the latest state of every task the master knows.
-            for known in list(framework.tasks.values()) + list(
-                framework.unreachable_tasks.values()
-            ):
+            for known in list(framework.tasks.values()):
                 framework.send(update_event(self._reconcile_status(known)))
             return
         for entry in tasks:
             task_id = required_value(entry, "task_id")
             agent_id = optional_value(entry, "agent_id")
-            task = framework.tasks.get(task_id) or framework.unreachable_tasks.get(task_id)
+            task = framework.tasks.get(task_id)
             if task is not None:
                 framework.send(update_event(self._reconcile_status(task)))
             else:
@@ -353,6 +373,7 @@ class CallHandlers(AgentLifecycle):
         )
 
     def _reconcile_unknown(self, framework: Framework, task_id: str, agent_id: str | None) -> None:
+        unreachable_time = None
         if agent_id is not None:
             if agent_id in self.recovering:
                 return  # No answer while the agent may still re-register.
@@ -360,6 +381,7 @@ class CallHandlers(AgentLifecycle):
                 state, message = "TASK_GONE", "Reconciliation: Task is unknown to the agent"
             elif agent_id in self.registry.unreachable:
                 state, message = "TASK_UNREACHABLE", "Reconciliation: Task is unreachable"
+                unreachable_time = self.registry.unreachable[agent_id]
             elif agent_id in self.registry.gone:
                 state, message = "TASK_GONE_BY_OPERATOR", "Reconciliation: Task is gone"
             else:
@@ -372,7 +394,12 @@ class CallHandlers(AgentLifecycle):
             state = "TASK_LOST"
         framework.send(
             master_update(
-                task_id, state, agent_id=agent_id, reason="REASON_RECONCILIATION", message=message
+                task_id,
+                state,
+                agent_id=agent_id,
+                reason="REASON_RECONCILIATION",
+                message=message,
+                unreachable_time=unreachable_time,
             )
         )
 

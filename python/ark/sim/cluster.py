@@ -312,7 +312,12 @@ class Cluster:
     # -- Faults -------------------------------------------------------------
 
     def kill_agent(self, agent_id: str) -> None:
-        """The agent process dies with its tasks; the master notices after the ping timeout."""
+        """The agent process dies with its tasks.
+
+        The master sees the disconnection at once (offers rescinded, tasks
+        of frameworks without ``checkpoint`` lost) and marks the agent
+        unreachable after the ping timeout.
+        """
         self.run(lambda: self._kill_agent(agent_id))
 
     def _kill_agent(self, agent_id: str) -> None:
@@ -320,6 +325,8 @@ class Cluster:
         agent.kill()
         master = self._leading_master()
         if master is not None:
+            # The socket closes at once; pings go unanswered from now on.
+            master.agent_disconnected(agent_id)
             master.agent_unresponsive(agent_id)
 
     def partition_agent(self, agent_id: str) -> None:

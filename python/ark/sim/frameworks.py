@@ -103,8 +103,8 @@ class Framework:
         self.info = info
         self.sink: EventSink | None = None
         self.suppressed = False
-        #: agent id -> time until which this framework refuses that agent.
-        self.filters: dict[str, float] = {}
+        #: agent id -> refused resources of that agent, each with the time it ends.
+        self.filters: dict[str, list[tuple[Resources, float]]] = {}
         self.offers: dict[str, Offer] = {}
         self.tasks: dict[str, Task] = {}
         self.unreachable_tasks: dict[str, Task] = {}
@@ -125,6 +125,18 @@ class Framework:
     def partition_aware(self) -> bool:
         """Whether the framework has the PARTITION_AWARE capability."""
         return _has_capability(self.info, "PARTITION_AWARE")
+
+    @property
+    def roles(self) -> list[str]:
+        """The framework's roles (``roles`` with MULTI_ROLE, else ``[role]``)."""
+        roles = self.info.get("roles")
+        if isinstance(roles, list) and roles:
+            return [r for r in roles if isinstance(r, str)]
+        return [self.role]
+
+    def has_capability(self, name: str) -> bool:
+        """Whether the framework's info lists the capability ``name``."""
+        return _has_capability(self.info, name)
 
     @property
     def role(self) -> str:
@@ -157,7 +169,13 @@ def error_event(message: str) -> dict[str, Any]:
 
 
 def master_update(
-    task_id: str, state: str, *, agent_id: str | None, reason: str, message: str
+    task_id: str,
+    state: str,
+    *,
+    agent_id: str | None,
+    reason: str,
+    message: str,
+    unreachable_time: float | None = None,
 ) -> dict[str, Any]:
     """The UPDATE event of a status the master itself makes (``SOURCE_MASTER``)."""
     return update_event(
@@ -168,5 +186,6 @@ def master_update(
             source="SOURCE_MASTER",
             reason=reason,
             message=message,
+            unreachable_time=unreachable_time,
         )
     )

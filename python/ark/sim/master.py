@@ -138,6 +138,19 @@ class Master(CallHandlers):
             sink.send(error_event(f"Role '{role}' is invalid"))
             sink.close()
             return
+        suppressed_roles = call["subscribe"].get("suppressed_roles") or []
+        if not isinstance(suppressed_roles, list):
+            suppressed_roles = []
+        unknown = sorted(set(suppressed_roles) - set(_roles(info)))
+        if unknown:
+            sink.send(
+                error_event(
+                    f"Suppressed roles {{ {', '.join(unknown)} }}"
+                    " are not contained in the set of roles"
+                )
+            )
+            sink.close()
+            return
         if framework_id is not None and framework_id in self.removed_framework_ids:
             sink.send(error_event("Framework has been removed"))
             sink.close()
@@ -162,8 +175,9 @@ class Master(CallHandlers):
             framework.failover.cancel()
             framework.failover = None
         framework.sink = sink
-        framework.suppressed = False
-        framework.filters.clear()
+        # The allocator's filters survive a connected framework's re-subscription;
+        # a disconnection clears them (``deactivateFramework``).
+        framework.suppressed = set(framework.roles) <= set(suppressed_roles)
         sink.send(
             {
                 "type": "SUBSCRIBED",
@@ -195,6 +209,7 @@ class Master(CallHandlers):
     def _disconnect(self, framework: Framework) -> None:
         framework.sink = None
         framework.unregistered_time = time.time()
+        framework.filters.clear()
         if framework.heartbeat is not None:
             framework.heartbeat.cancel()
             framework.heartbeat = None
@@ -224,6 +239,14 @@ class Master(CallHandlers):
     def state(self, leader_info: dict[str, Any] | None) -> dict[str, Any]:
         """The ``/master/state`` document."""
         return master_state(self, leader_info)
+
+
+def _roles(info: dict[str, Any]) -> list[str]:
+    roles = info.get("roles")
+    if isinstance(roles, list) and roles:
+        return [r for r in roles if isinstance(r, str)]
+    role = info.get("role", "*")
+    return [role] if isinstance(role, str) else []
 
 
 def _uuid(rng: random.Random) -> str:

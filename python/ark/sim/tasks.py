@@ -32,8 +32,13 @@ def make_status(
     message: str | None = None,
     uuid: str | None = None,
     executor_id: str | None = None,
+    unreachable_time: float | None = None,
 ) -> dict[str, Any]:
-    """A v1 JSON ``TaskStatus``; ``uuid`` is base64, as JSON encodes bytes."""
+    """A v1 JSON ``TaskStatus``; ``uuid`` is base64, as JSON encodes bytes.
+
+    ``unreachable_time`` (seconds since the epoch) is when the task's agent
+    was marked unreachable, sent as a ``TimeInfo``.
+    """
     status: dict[str, Any] = {
         "task_id": {"value": task_id},
         "state": state,
@@ -50,4 +55,6 @@ def make_status(
         status["message"] = message
     if uuid is not None:
         status["uuid"] = uuid
+    if unreachable_time is not None:
+        status["unreachable_time"] = {"nanoseconds": int(unreachable_time * 1e9)}
     return status
