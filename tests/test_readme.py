@@ -173,7 +173,10 @@ def run_session(http: httpx.Client, session: str, token: str) -> None:
     api = str(http.base_url).rstrip("/")
 
     def running() -> list[dict[str, str]] | None:
-        state = http.get("/state").json()
+        try:
+            state = http.get("/state").json()
+        except httpx.ConnectError:
+            return None  # the URL is printed just before uvicorn listens
         agents: list[dict[str, str]] = state["agents"]
         up = len(state["tasks_by_state"].get("TASK_RUNNING", []))
         return agents if up == len(agents) == 5 else None

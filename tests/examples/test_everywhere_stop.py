@@ -54,7 +54,10 @@ def check_stop(proc: subprocess.Popen[str], sig: signal.Signals, log: Path) -> N
         [api] = [m.group(1) for line in seen if (m := re.match(r"API: (\S+)/state", line))]
 
         def running() -> bool:
-            state = httpx.get(f"{api}/state", timeout=5).json()
+            try:
+                state = httpx.get(f"{api}/state", timeout=5).json()
+            except httpx.ConnectError:
+                return False  # the URL is printed just before uvicorn listens
             return len(state["tasks_by_state"].get("TASK_RUNNING", [])) == 2
 
         wait_until(running, timeout=60, what="a task on both agents")
