@@ -250,7 +250,7 @@ def test_accept_beyond_the_offer_is_task_error(cluster: Cluster) -> None:
         launch_and_follow(sub, "big", cpus=64)
         status = sub.wait_update("big", "TASK_ERROR")
         assert status["reason"] == "REASON_TASK_INVALID"
-        assert "more resources" in status["message"]
+        assert "is more than available" in status["message"]
         # The offer is used up: a second ACCEPT of it loses the task.
         offer = sub.offers()[0]
         sub.launch(offer, "again")
@@ -435,7 +435,7 @@ def test_teardown_removes_the_framework(cluster: Cluster) -> None:
 
 
 def test_subscribe_with_an_invalid_role_gets_an_error_event(cluster: Cluster) -> None:
-    sub = Subscriber(cluster.url, {"user": "u", "name": "n", "role": "a/b"})
+    sub = Subscriber(cluster.url, {"user": "u", "name": "n", "role": "-bad"})
     try:
         assert sub.status == 200
         assert "invalid" in sub.wait_event("ERROR")["error"]["message"]
