@@ -319,8 +319,12 @@ class CallHandlers(AgentLifecycle):
             # Unknown task: Mesos reconciles it so the framework learns its fate.
             self._reconcile_unknown(framework, task_id, agent_id)
             return
+        if agent_id not in (None, task.agent_id):
+            return  # Mesos's Master::kill ignores a KILL naming another agent.
         master_agent = self.agents.get(task.agent_id)
         if master_agent is not None:
+            # Remembered: a partitioned agent misses the kill and gets it on return.
+            master_agent.killed.add((framework.id, task_id))
             master_agent.agent.kill_task(framework.id, task_id)
 
     def _call_shutdown(self, framework: Framework, call: dict[str, Any]) -> None:
@@ -355,6 +359,7 @@ class CallHandlers(AgentLifecycle):
         ):
             # The terminal update is acknowledged: the task is complete.
             master_agent.tasks.pop((framework.id, task_id), None)
+            master_agent.killed.discard((framework.id, task_id))
             framework.tasks.pop(task_id, None)
             framework.completed_tasks.append(task)
 
