@@ -7,6 +7,7 @@ same status and a message of the same shape.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -398,7 +399,10 @@ def framework_info_error(info: dict[str, Any]) -> str | None:
         error = id_error(framework_id)
         if error is not None:
             return error
-    timeout = float(info.get("failover_timeout", 0.0))
+    try:
+        timeout = float(info.get("failover_timeout", 0.0))
+    except OverflowError:  # A JSON integer beyond any double.
+        timeout = math.inf
     if not -_MAX_DURATION_SECONDS <= timeout <= _MAX_DURATION_SECONDS:
         return f"The framework failover_timeout ({timeout:g}) is invalid"
     return None
