@@ -470,7 +470,7 @@ def test_teardown_removes_the_framework(master: Master) -> None:
 
 
 def test_subscribe_with_an_invalid_role_gets_an_error_event(master: Master) -> None:
-    sub = Subscriber(master.url, {"user": "u", "name": "n", "role": ".."})
+    sub = Subscriber(master.url, {"user": "u", "name": "n", "role": "-bad"})
     try:
         assert sub.status == 200
         assert "role" in sub.wait_event("ERROR")["error"]["message"].lower()

@@ -53,14 +53,16 @@ Where the simulator had to choose, it does what Mesos 1.11 does:
   set.
 - Tasks go STAGING (no update, as in Mesos), STARTING, RUNNING, then
   FINISHED or FAILED on seeded, configurable durations and failure rate
-  (per task through the labels ``ark.sim/duration`` and
-  ``ark.sim/outcome``); KILL gives TASK_KILLING (only with the
-  TASK_KILLING_STATE capability) then TASK_KILLED. Agents keep each task's
-  updates in order and re-send the oldest unacknowledged one (10 s
-  doubling to 10 min by default) until it is acknowledged; each carries a
-  uuid. Updates the master makes itself (reconciliation, invalid offers,
-  agent removal) carry no uuid and are never retried. Resources return to
-  the agent when the master receives the terminal update.
+  (per task through the labels ``ark.sim/staging``, ``ark.sim/duration``
+  and ``ark.sim/outcome``); KILL gives TASK_KILLING (only with the
+  TASK_KILLING_STATE capability) then TASK_KILLED, or, while STAGING, an
+  immediate TASK_KILLED from the agent. Agents keep each task's updates in
+  order and re-send the oldest unacknowledged one (10 s doubling to 10 min
+  by default) until it is acknowledged; each carries a uuid and, as in
+  Mesos, the task's latest state, which the master follows: resources
+  return to the agent as soon as the task has ended, acknowledged or not.
+  Updates the master makes itself (reconciliation, invalid offers, agent
+  removal, invalid tasks: TASK_ERROR) carry no uuid and are never retried.
 - Reconciliation: a known task answers its latest state; implicit
   reconciliation answers every task the master knows, unreachable ones
   excepted (as for Mesos they are not the framework's tasks). An unknown or

@@ -180,7 +180,10 @@ class SimAgent:
         agent_task = AgentTask(framework_id, task, resources, executor_id)
         self.tasks[(framework_id, task_id)] = agent_task
         agent_task.lifecycle = self.loop.call_later(
-            self.behaviour.staging_seconds, self._advance, agent_task, "TASK_STARTING"
+            _seconds_label(task, "ark.sim/staging", self.behaviour.staging_seconds),
+            self._advance,
+            agent_task,
+            "TASK_STARTING",
         )
 
     def kill_task(self, framework_id: str, task_id: str) -> bool:
@@ -188,19 +191,26 @@ class SimAgent:
         task = self.tasks.get((framework_id, task_id))
         if task is None or not self.reachable:
             return False
-        if is_terminal(task.state):
-            return True
+        if is_terminal(task.state) or task.state == "TASK_KILLING":
+            return True  # Already ending: a repeated kill changes nothing.
         if task.lifecycle is not None:
             task.lifecycle.cancel()
+        if task.state == "TASK_STAGING":
+            # Mesos's Slave::kill before the executor registers: the agent
+            # itself ends the task at once, with no TASK_KILLING.
+            self._transition(
+                task,
+                "TASK_KILLED",
+                "REASON_TASK_KILLED_DURING_LAUNCH",
+                source="SOURCE_AGENT",
+                message="Killed before delivery to the executor",
+            )
+            return True
         capabilities = self.frameworks.get(framework_id, {}).get("capabilities", [])
         if any(c.get("type") == "TASK_KILLING_STATE" for c in capabilities):
             self._transition(task, "TASK_KILLING")
         task.lifecycle = self.loop.call_later(
-            self.behaviour.kill_seconds,
-            self._transition,
-            task,
-            "TASK_KILLED",
-            "REASON_TASK_KILLED_DURING_LAUNCH" if task.state == "TASK_STAGING" else None,
+            self.behaviour.kill_seconds, self._transition, task, "TASK_KILLED"
         )
         return True
 
@@ -410,6 +420,15 @@ def _label(info: dict[str, Any], key: str) -> str | None:
     return None
 
 
+def _seconds_label(info: dict[str, Any], key: str, default: float) -> float:
+    """A label's value in seconds (``default`` when absent or not a number)."""
+    label = _label(info, key)
+    try:
+        return max(float(label), 0.0) if label is not None else default
+    except ValueError:
+        return default
+
+
 def build_agents(
     shapes: tuple[AgentShape, ...],
     *,
@@ -454,6 +473,7 @@ class MasterAgent:
         "_used",
         "agent",
         "connected",
+        "killed",
         "offers",
         "registered_time",
         "tasks",
@@ -469,6 +489,9 @@ class MasterAgent:
         self._available: Resources | None = None
         self.offers: dict[str, Offer] = {}
         self.tasks: dict[tuple[str, str], Task] = {}
+        #: Tasks a framework asked to kill, (framework id, task id): Mesos's
+        #: ``Slave::killedTasks``, sent again if the agent re-registers.
+        self.killed: set[tuple[str, str]] = set()
         self.registered_time = time.time()
 
     @property
@@ -584,6 +607,7 @@ class AgentLifecycle(Allocator):
                 framework = self.frameworks.get(framework_id)
                 if (framework_id, task_id) not in reported and framework is not None:
                     agent.reconcile_unknown(framework.info, task_id)
+        self._kill_again(master_agent)
         self._schedule_allocation()
 
     def agent_disconnected(self, agent_id: str) -> None:
@@ -739,9 +763,16 @@ class AgentLifecycle(Allocator):
         task_id = status["task_id"]["value"]
         task = master_agent.tasks.get((framework_id, task_id))
         if task is not None:
-            if not is_terminal(task.state) and is_terminal(status["state"]):
-                master_agent.used = master_agent.used - task.resources
-            task.state = status["state"]
+            # Mesos's Master::updateTask follows the update's ``latest_state``
+            # (the agent's current state of the task), not the state of the
+            # oldest unacknowledged update it carries: a task that ended
+            # frees its resources at once.
+            agent_task = agent.tasks.get((framework_id, task_id))
+            latest = agent_task.state if agent_task is not None else status["state"]
+            if not is_terminal(task.state):
+                if is_terminal(latest):
+                    master_agent.used = master_agent.used - task.resources
+                task.state = latest
             if not task.statuses or task.statuses[-1]["state"] != status["state"]:
                 task.statuses.append(status)
             task.status = status
@@ -766,6 +797,21 @@ class AgentLifecycle(Allocator):
                     },
                 }
             )
+
+    def _kill_again(self, master_agent: MasterAgent) -> None:
+        """Kill again the tasks a re-registered agent still runs though asked to kill them.
+
+        Mesos's ``reconcileKnownSlave``: a KILL sent while the agent was
+        partitioned (not yet unreachable) was lost on the way.
+        """
+        agent = master_agent.agent
+        master_agent.killed = {
+            key
+            for key in master_agent.killed
+            if key in agent.tasks and not is_terminal(agent.tasks[key].state)
+        }
+        for framework_id, task_id in master_agent.killed:
+            agent.kill_task(framework_id, task_id)
 
     def _remove_task(self, framework: Framework, task: Task) -> None:
         framework.tasks.pop(task.id, None)

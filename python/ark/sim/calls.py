@@ -21,13 +21,13 @@ from .resources import ResourceError, Resources
 from .tasks import is_terminal, make_status
 from .validation import (
     CallError,
+    id_error,
     launched_tasks,
     offer_ids_of,
     optional_str,
     optional_value,
     refuse_seconds,
     required_value,
-    task_id_of,
 )
 
 __all__ = ["CallHandlers"]
@@ -205,17 +205,15 @@ class CallHandlers(AgentLifecycle):
                 self._remove_offer(offer)
             state = "TASK_DROPPED" if framework.partition_aware else "TASK_LOST"
             for task in launched_tasks(operations):
-                task_id = task_id_of(task)
-                if task_id is not None:
-                    framework.send(
-                        master_update(
-                            task_id,
-                            state,
-                            agent_id=None,
-                            reason="REASON_INVALID_OFFERS",
-                            message=f"Task launched with invalid offers: {error}",
-                        )
+                framework.send(
+                    master_update(
+                        task["task_id"]["value"],
+                        state,
+                        agent_id=optional_str(task, "agent_id"),
+                        reason="REASON_INVALID_OFFERS",
+                        message=f"Task launched with invalid offers: {error}",
                     )
+                )
             return
         agent_id = valid[0].agent_id
         master_agent = self.agents[agent_id]
@@ -226,20 +224,15 @@ class CallHandlers(AgentLifecycle):
         for operation in operations:
             kind = operation.get("type")
             if kind == "LAUNCH":
-                tasks = (operation.get("launch") or {}).get("task_infos", [])
-                executor = None
+                for task_info in operation["launch"].get("task_infos", []):
+                    remaining = self._launch(framework, master_agent, task_info, remaining)
             elif kind == "LAUNCH_GROUP":
-                group = operation.get("launch_group") or {}
-                tasks = (group.get("task_group") or {}).get("tasks", [])
-                executor = group.get("executor")
+                remaining = self._launch_group(
+                    framework, master_agent, operation["launch_group"], remaining
+                )
             else:
                 # Reservations and volumes are not simulated; Mesos would apply them.
                 log.info("ignoring unsupported operation %r", kind)
-                continue
-            if not isinstance(tasks, list):
-                continue
-            for task_info in tasks:
-                remaining = self._launch(framework, master_agent, task_info, executor, remaining)
         if not remaining.empty():
             self._filter(framework, agent_id, remaining, refuse)
 
@@ -247,57 +240,172 @@ class CallHandlers(AgentLifecycle):
         self,
         framework: Framework,
         master_agent: MasterAgent,
-        task_info: Any,
-        executor: Any,
+        task_info: dict[str, Any],
         remaining: Resources,
     ) -> Resources:
-        task_id = task_id_of(task_info)
-        if task_id is None:
-            return remaining  # Nothing to answer about: it has no id.
-        assert isinstance(task_info, dict)
-        problem = None
-        resources = Resources()
-        try:
-            resources = Resources.from_json(task_info.get("resources", []))
-        except ResourceError as exc:
-            problem = f"Task uses invalid resources: {exc}"
-        if problem is not None:
-            pass
-        elif task_id in framework.tasks:
-            problem = f"Task has duplicate ID: {task_id}"
-        elif optional_str(task_info, "agent_id") not in (None, master_agent.agent.id):
-            problem = "Task uses an agent ID that differs from the offer's agent"
-        elif not isinstance(task_info.get("name"), str):
-            problem = "Task has no name"
-        elif resources.empty():
-            problem = "Task uses no resources"
-        elif not remaining.contains(resources):
-            problem = (
-                f"Total resources {resources.to_state()} required by task and its executor "
-                f"is more than available {remaining.to_state()}"
+        """Validate and launch one task of a LAUNCH; return what is left of the offers.
+
+        Mesos's ``validation::task::validate`` in ``Master::_accept``: an
+        invalid task gets TASK_ERROR (REASON_TASK_INVALID) and the others
+        of the operation still launch.
+        """
+        resources, error = self._task_error(framework, master_agent, task_info)
+        executor = task_info.get("executor")
+        if error is None and (executor is None) == (task_info.get("command") is None):
+            error = (
+                "Task should have at least one (but not both) of CommandInfo or "
+                "ExecutorInfo present"
             )
-        if problem is not None:
-            framework.send(
-                master_update(
-                    task_id,
-                    "TASK_ERROR",
-                    agent_id=master_agent.agent.id,
-                    reason="REASON_TASK_INVALID",
-                    message=problem,
+        if error is None and executor is not None:
+            error = _executor_error(executor, framework, launch_group=False)
+        if error is None:
+            resources = resources + self._new_executor_resources(framework, master_agent, executor)
+            if not remaining.contains(resources):
+                error = (
+                    f"Total resources {_mesos_text(resources, framework.role)} required by "
+                    "task and its executor is more than available "
+                    f"{_mesos_text(remaining, framework.role)}"
                 )
-            )
+        if error is not None:
+            self._task_error_update(framework, task_info, "REASON_TASK_INVALID", error)
             return remaining
+        self._add_task(framework, master_agent, task_info, resources)
+        return remaining - resources
+
+    def _launch_group(
+        self,
+        framework: Framework,
+        master_agent: MasterAgent,
+        group: dict[str, Any],
+        remaining: Resources,
+    ) -> Resources:
+        """Validate and launch a LAUNCH_GROUP whole; return what is left of the offers.
+
+        Mesos's ``validation::task::group::validate``: the first error fails
+        every task of the group with TASK_ERROR (REASON_TASK_GROUP_INVALID).
+        """
+        executor: dict[str, Any] = group["executor"]
+        tasks: list[dict[str, Any]] = group["task_group"].get("tasks", [])
+        total = self._new_executor_resources(framework, master_agent, executor)
+        error = None
+        for task_info in tasks:
+            resources, error = self._task_error(framework, master_agent, task_info)
+            if error is not None:
+                error = f"Task '{task_info['task_id']['value']}' is invalid: {error}"
+                break
+            total = total + resources
+        if error is None:
+            error = _executor_error(executor, framework, launch_group=True)
+        if error is None:
+            error = next(
+                (
+                    f"The `ExecutorInfo` of task '{t['task_id']['value']}' is different "
+                    f"from executor '{executor['executor_id']['value']}'"
+                    for t in tasks
+                    if t.get("executor") not in (None, executor)
+                ),
+                None,
+            )
+        if error is None and not remaining.contains(total):
+            error = (
+                f"Total resources {_mesos_text(total, framework.role)} required by task group "
+                f"and its executor are more than available {_mesos_text(remaining, framework.role)}"
+            )
+        if error is not None:
+            for task_info in tasks:
+                self._task_error_update(framework, task_info, "REASON_TASK_GROUP_INVALID", error)
+            return remaining
+        executor_resources = total
+        for task_info in tasks:
+            resources = Resources.from_json(task_info.get("resources", []))
+            executor_resources = executor_resources - resources
+            info = dict(task_info, executor=executor)
+            # The executor's resources count with the group's first task.
+            self._add_task(framework, master_agent, info, resources + executor_resources)
+            executor_resources = Resources()
+        return remaining - total
+
+    def _task_error(
+        self, framework: Framework, master_agent: MasterAgent, task_info: dict[str, Any]
+    ) -> tuple[Resources, str | None]:
+        """A task's resources and why it is invalid, or None.
+
+        Mesos's ``task::internal::validateTask``, in its order: the id, its
+        uniqueness (among live and unreachable tasks), the agent, the
+        resources.
+        """
+        task_id: str = task_info["task_id"]["value"]
+        agent_id: str = task_info["agent_id"]["value"]
+        error = id_error(task_id)
+        if error is not None:
+            return Resources(), error
+        if task_id in framework.tasks:
+            return Resources(), f"Task has duplicate ID: {task_id}"
+        if task_id in framework.unreachable_tasks:
+            return Resources(), f"Task reuses the ID of an unreachable task: {task_id}"
+        if agent_id != master_agent.agent.id:
+            return Resources(), (
+                f"Task uses invalid agent {agent_id} while agent "
+                f"{master_agent.agent.id} is expected"
+            )
+        if not task_info.get("resources"):
+            return Resources(), "Task uses no resources"
+        try:
+            return Resources.from_json(task_info["resources"]), None
+        except ResourceError as exc:
+            return Resources(), f"Task uses invalid resources: {exc}"
+
+    def _new_executor_resources(
+        self, framework: Framework, master_agent: MasterAgent, executor: dict[str, Any] | None
+    ) -> Resources:
+        """An executor's resources if it would start now, else nothing.
+
+        As in Mesos, a task for an executor already running on the agent
+        adds nothing for the executor.
+        """
+        if executor is None:
+            return Resources()
+        executor_id = (executor.get("executor_id") or {}).get("value")
+        for task in master_agent.tasks.values():
+            if (
+                task.framework_id == framework.id
+                and task.executor_id == executor_id
+                and not is_terminal(task.state)
+            ):
+                return Resources()
+        try:
+            return Resources.from_json(executor.get("resources", []))
+        except ResourceError:
+            return Resources()  # _executor_error names the problem.
+
+    def _task_error_update(
+        self, framework: Framework, task_info: dict[str, Any], reason: str, message: str
+    ) -> None:
+        framework.send(
+            master_update(
+                task_info["task_id"]["value"],
+                "TASK_ERROR",
+                agent_id=task_info["agent_id"]["value"],
+                reason=reason,
+                message=message,
+            )
+        )
+
+    def _add_task(
+        self,
+        framework: Framework,
+        master_agent: MasterAgent,
+        task_info: dict[str, Any],
+        resources: Resources,
+    ) -> None:
+        task_id: str = task_info["task_id"]["value"]
         info = dict(task_info)
-        info["agent_id"] = {"value": master_agent.agent.id}
-        if executor is not None:
-            info["executor"] = executor
         executor_id = ((info.get("executor") or {}).get("executor_id") or {}).get("value", task_id)
         task = Task(task_id, framework.id, master_agent.agent.id, info, resources, executor_id)
         framework.tasks[task_id] = task
         master_agent.tasks[(framework.id, task_id)] = task
         master_agent.used = master_agent.used + resources
         master_agent.agent.run_task(framework.info, info, resources)
-        return remaining - resources
 
     def _call_kill(self, framework: Framework, call: dict[str, Any]) -> None:
         body = call["kill"]
@@ -308,8 +416,12 @@ class CallHandlers(AgentLifecycle):
             # Unknown task: Mesos reconciles it so the framework learns its fate.
             self._reconcile_unknown(framework, task_id, agent_id)
             return
+        if agent_id not in (None, task.agent_id):
+            return  # Mesos's Master::kill ignores a KILL naming another agent.
         master_agent = self.agents.get(task.agent_id)
         if master_agent is not None:
+            # Remembered: a partitioned agent misses the kill and gets it on return.
+            master_agent.killed.add((framework.id, task_id))
             master_agent.agent.kill_task(framework.id, task_id)
 
     def _call_shutdown(self, framework: Framework, call: dict[str, Any]) -> None:
@@ -337,6 +449,7 @@ class CallHandlers(AgentLifecycle):
         ):
             # The terminal update is acknowledged: the task is complete.
             master_agent.tasks.pop((framework.id, task_id), None)
+            master_agent.killed.discard((framework.id, task_id))
             framework.tasks.pop(task_id, None)
             framework.completed_tasks.append(task)
 
@@ -459,3 +572,82 @@ def _uuid_of(body: dict[str, Any]) -> str:
 
 def _bad_json(field: str) -> CallError:
     return CallError(400, f"Failed to convert JSON into Call protobuf: bad '{field}'")
+
+
+def _executor_error(
+    executor: dict[str, Any], framework: Framework, *, launch_group: bool
+) -> str | None:
+    """Why an ExecutorInfo cannot be launched, or None.
+
+    Mesos's ``executor::internal::validate`` and, for LAUNCH_GROUP, the
+    group's own checks (``task::group::internal::validateExecutor``): a
+    group's executor names its framework and has a type, cpus, mem and disk.
+    """
+    kind = executor.get("type", "UNKNOWN")
+    if kind == "DEFAULT" and executor.get("command") is not None:
+        return "'ExecutorInfo.command' must not be set for 'DEFAULT' executor"
+    if kind == "CUSTOM" and executor.get("command") is None:
+        return "'ExecutorInfo.command' must be set for 'CUSTOM' executor"
+    executor_id: str = executor["executor_id"]["value"]
+    error = id_error(executor_id)
+    if error is not None:
+        return error
+    # For LAUNCH the master fills in the framework id; a group must carry it.
+    framework_id = optional_str(executor, "framework_id")
+    if framework_id is None and launch_group:
+        return "'ExecutorInfo.framework_id' must be set"
+    if framework_id not in (None, framework.id):
+        return (
+            f"ExecutorInfo has an invalid FrameworkID (Actual: {framework_id} "
+            f"vs Expected: {framework.id})"
+        )
+    try:
+        resources = Resources.from_json(executor.get("resources", []))
+    except ResourceError as exc:
+        return f"Executor uses invalid resources: {exc}"
+    if not launch_group:
+        if kind not in ("CUSTOM", "UNKNOWN"):
+            return "'ExecutorInfo.type' must be 'CUSTOM'"
+        if executor.get("command") is None:
+            return "'ExecutorInfo.command' must be set"
+        return None
+    if "type" not in executor:
+        return "'ExecutorInfo.type' must be set"
+    if kind == "UNKNOWN":
+        return "Unknown executor type"
+    cpus, mem = resources.scalars.get("cpus"), resources.scalars.get("mem")
+    if cpus is None or cpus < _MIN_CPUS:
+        return (
+            f"Executor '{executor_id}' uses less CPUs ({_number(cpus)}) "
+            f"than the minimum required ({_MIN_CPUS:g})"
+        )
+    if mem is None or mem < _MIN_MEM:
+        return (
+            f"Executor '{executor_id}' uses less memory ({_number(mem, 'MB')}) "
+            f"than the minimum required ({_MIN_MEM:g}MB)"
+        )
+    if "disk" not in resources.scalars:
+        return f"Executor '{executor_id}' uses no disk"
+    return None
+
+
+#: Mesos's ``MIN_CPUS`` and ``MIN_MEM`` (MB): the least an executor may ask for.
+_MIN_CPUS = 0.01
+_MIN_MEM = 32.0
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    return "None" if value is None else f"{value:g}{unit}"
+
+
+def _mesos_text(resources: Resources, role: str) -> str:
+    """Resources as Mesos prints them: ``cpus(allocated: *):1; mem(allocated: *):32``."""
+    parts = [
+        f"{name}(allocated: {role}):" + f"{value:.3f}".rstrip("0").rstrip(".")
+        for name, value in resources.scalars.items()
+    ]
+    parts += [
+        f"{name}(allocated: {role}):[" + ", ".join(f"{b}-{e}" for b, e in ranges) + "]"
+        for name, ranges in resources.ranges.items()
+    ]
+    return "; ".join(parts)

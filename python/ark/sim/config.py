@@ -34,9 +34,10 @@ class AgentShape:
 class TaskBehaviour:
     """How a launched task lives: its delays, its duration and its fate.
 
-    A task's labels override these per task: ``ark.sim/duration`` (seconds
-    of RUNNING, ``inf`` to run until killed) and ``ark.sim/outcome`` (the
-    terminal state, e.g. ``TASK_FAILED``).
+    A task's labels override these per task: ``ark.sim/staging`` (seconds
+    of STAGING), ``ark.sim/duration`` (seconds of RUNNING, ``inf`` to run
+    until killed) and ``ark.sim/outcome`` (the terminal state, e.g.
+    ``TASK_FAILED``).
     """
 
     staging_seconds: float = 0.01

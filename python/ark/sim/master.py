@@ -27,7 +27,7 @@ from .config import Timing
 from .frameworks import EventSink, Framework, Offer, error_event
 from .registry import Registry
 from .state_endpoint import master_state
-from .validation import optional_value
+from .validation import framework_info_error, optional_value
 
 __all__ = ["Master", "master_info"]
 
@@ -133,32 +133,27 @@ class Master(CallHandlers):
         """Subscribe a framework on ``sink`` (new, re-subscribing or failing over)."""
         info = dict(call["subscribe"]["framework_info"])
         framework_id = optional_value(call, "framework_id")
-        role = info.get("role", "*")
-        if not isinstance(role, str) or "/" in role or role in ("", ".", ".."):
-            sink.send(error_event(f"Role '{role}' is invalid"))
-            sink.close()
-            return
+        error = framework_info_error(info)
         suppressed_roles = call["subscribe"].get("suppressed_roles") or []
         if not isinstance(suppressed_roles, list):
             suppressed_roles = []
         unknown = sorted(set(suppressed_roles) - set(_roles(info)))
-        if unknown:
-            sink.send(
-                error_event(
-                    f"Suppressed roles {{ {', '.join(unknown)} }}"
-                    " are not contained in the set of roles"
-                )
+        if error is None and unknown:
+            error = (
+                f"Suppressed roles {{ {', '.join(unknown)} }} are not contained in the set of roles"
             )
-            sink.close()
-            return
-        if framework_id is not None and framework_id in self.removed_framework_ids:
-            sink.send(error_event("Framework has been removed"))
+        if error is None and framework_id in self.removed_framework_ids:
+            error = "Framework has been removed"
+        framework = self.frameworks.get(framework_id) if framework_id is not None else None
+        if error is None and framework is not None:
+            error = _preserve_immutable_fields(framework.info, info)
+        if error is not None:
+            sink.send(error_event(error))
             sink.close()
             return
         if framework_id is None:
             framework_id = f"{self.id}-{next(self._framework_seq):04d}"
         info["id"] = {"value": framework_id}
-        framework = self.frameworks.get(framework_id)
         if framework is None:
             framework = Framework(framework_id, info)
             self.frameworks[framework_id] = framework
@@ -247,6 +242,23 @@ def _roles(info: dict[str, Any]) -> list[str]:
         return [r for r in roles if isinstance(r, str)]
     role = info.get("role", "*")
     return [role] if isinstance(role, str) else []
+
+
+def _preserve_immutable_fields(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """Keep ``user`` and ``checkpoint`` from ``old`` in ``new``; refuse a new principal.
+
+    Mesos's ``preserveImmutableFields`` then ``validateUpdate``: a
+    re-subscription cannot change who runs the tasks or whether the agents
+    checkpoint them (MESOS-703), and cannot change its principal.
+    """
+    new["user"] = old.get("user", new.get("user"))
+    if "checkpoint" in old:
+        new["checkpoint"] = old["checkpoint"]
+    else:
+        new.pop("checkpoint", None)
+    if old.get("principal") != new.get("principal"):
+        return "Changing framework's principal is not allowed."
+    return None
 
 
 def _uuid(rng: random.Random) -> str:

@@ -94,7 +94,7 @@ class Resources:
                         ranges.setdefault(name, []).append((begin, end))
                 else:
                     raise ResourceError(f"unsupported resource type {kind!r} for {name}")
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 if isinstance(exc, ResourceError):
                     raise
                 raise ResourceError(f"malformed resource {name}: {exc!r}") from None

@@ -7,18 +7,21 @@ same status and a message of the same shape.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
     "CallError",
+    "framework_info_error",
+    "id_error",
     "launched_tasks",
     "offer_ids_of",
     "optional_str",
     "optional_value",
     "refuse_seconds",
     "required_value",
-    "task_id_of",
+    "role_error",
     "validate",
 ]
 
@@ -136,6 +139,13 @@ def validate(call: dict[str, Any]) -> str:
             )
     if kind == "ACCEPT":
         _check_operations(call["accept"].get("operations", []))
+        missing = _missing_launch_fields(call["accept"].get("operations") or [])
+        if missing:
+            raise CallError(
+                400,
+                "Failed to convert JSON into Call protobuf: Missing required fields: "
+                + ", ".join(missing),
+            )
     return kind
 
 
@@ -248,6 +258,8 @@ def _check_operations(operations: Any) -> None:
             executor = group.get("executor")
             if executor is not None and not isinstance(executor, dict):
                 raise _bad("operations.launch_group.executor")
+            if not _id_shaped((executor or {}).get("executor_id")):
+                raise _bad("operations.launch_group.executor.executor_id")
             tasks = group.get("task_group", {}).get("tasks", [])
         else:
             continue
@@ -262,17 +274,177 @@ def _check_operations(operations: Any) -> None:
             labels = (task.get("labels") or {}).get("labels", [])
             if not isinstance(labels, list):
                 raise _bad("task_info.labels")
-            executor_id = (task.get("executor") or {}).get("executor_id")
-            if executor_id is not None and not isinstance(executor_id, dict):
+            if task.get("name") is not None and not isinstance(task["name"], str):
+                raise _bad("task_info.name")
+            for field in ("task_id", "agent_id"):
+                if not _id_shaped(task.get(field)):
+                    raise _bad(f"task_info.{field}")
+            if not _id_shaped((task.get("executor") or {}).get("executor_id")):
                 raise _bad("task_info.executor.executor_id")
 
 
-def task_id_of(task: Any) -> str | None:
-    if not isinstance(task, dict):
+def _id_shaped(inner: Any) -> bool:
+    """Whether an absent-or-``{"value": str}`` id field parses as protobuf."""
+    return inner is None or (isinstance(inner, dict) and isinstance(inner.get("value", ""), str))
+
+
+def _missing_launch_fields(operations: list[dict[str, Any]]) -> list[str]:
+    """The required protobuf fields the launches of ``operations`` lack, as paths.
+
+    Mesos parses a JSON call into protobuf and refuses the whole call when a
+    required field (``TaskInfo.name``, ``task_id``, ``agent_id``,
+    ``Resource.name``/``type``, ``ExecutorInfo.executor_id``...) is absent,
+    naming each as protobuf's ``InitializationErrorString`` does.
+    """
+    missing: list[str] = []
+
+    def need(obj: dict[str, Any], path: str, field: str) -> Any:
+        if field not in obj:
+            missing.append(f"{path}.{field}")
+        return obj.get(field)
+
+    def need_id(obj: dict[str, Any], path: str, field: str) -> None:
+        inner = need(obj, path, field)
+        if isinstance(inner, dict):
+            need(inner, f"{path}.{field}", "value")
+
+    def resources(obj: dict[str, Any], path: str) -> None:
+        listed = obj.get("resources")
+        for i, resource in enumerate(listed if isinstance(listed, list) else []):
+            if isinstance(resource, dict):
+                need(resource, f"{path}.resources[{i}]", "name")
+                need(resource, f"{path}.resources[{i}]", "type")
+
+    def executor(obj: dict[str, Any], path: str) -> None:
+        need_id(obj, path, "executor_id")
+        resources(obj, path)
+
+    def task(obj: dict[str, Any], path: str) -> None:
+        need(obj, path, "name")
+        need_id(obj, path, "task_id")
+        need_id(obj, path, "agent_id")
+        resources(obj, path)
+        if isinstance(obj.get("executor"), dict):
+            executor(obj["executor"], f"{path}.executor")
+
+    for n, operation in enumerate(operations):
+        path = f"accept.operations[{n}]"
+        if operation["type"] == "LAUNCH":
+            for i, info in enumerate(operation["launch"].get("task_infos", [])):
+                task(info, f"{path}.launch.task_infos[{i}]")
+        elif operation["type"] == "LAUNCH_GROUP":
+            group = operation["launch_group"]
+            path += ".launch_group"
+            if isinstance(need(group, path, "executor"), dict):
+                executor(group["executor"], f"{path}.executor")
+            if isinstance(need(group, path, "task_group"), dict):
+                for i, info in enumerate(group["task_group"].get("tasks", [])):
+                    task(info, f"{path}.task_group.tasks[{i}]")
+    return missing
+
+
+#: Characters no role component may hold (Mesos's whitespace and DEL).
+_ROLE_INVALID_CHARACTERS = frozenset("\x09\x0a\x0b\x0c\x0d\x20\x7f")
+
+
+def role_error(role: str) -> str | None:
+    """Why ``role`` is not a valid role, or None (Mesos's ``roles::validate``).
+
+    Hierarchical roles (``eng/web``) are valid; a leading or trailing
+    slash, ``//``, a ``.``, ``..`` or ``*`` component, a component that
+    starts with ``-`` or holds whitespace are not.
+    """
+    if role == "*":
         return None
-    inner = task.get("task_id")
-    value = inner.get("value") if isinstance(inner, dict) else None
-    return value if isinstance(value, str) and value else None
+    if role.startswith("/"):
+        return f"Role '{role}' cannot start with a slash"
+    if role.endswith("/"):
+        return f"Role '{role}' cannot end with a slash"
+    if "//" in role:
+        return f"Role '{role}' cannot contain two adjacent slashes"
+    components = [c for c in role.split("/") if c]
+    if not components:
+        return "Role names cannot be the empty string"
+    for component in components:
+        if component in (".", "..", "*"):
+            return f"Role '{role}' cannot include '{component}' as a component"
+        if component.startswith("-"):
+            return f"Role component '{component}' is invalid because it starts with a dash"
+        if _ROLE_INVALID_CHARACTERS.intersection(component):
+            return (
+                f"Role component '{component}' is invalid "
+                "because it contains backspace or whitespace"
+            )
+    return None
+
+
+#: Longest id Mesos accepts (``NAME_MAX``: ids name directories on agents).
+_MAX_ID_LENGTH = 255
+
+
+def id_error(value: str) -> str | None:
+    """Why ``value`` is not a valid task, executor or framework id, or None.
+
+    Mesos's ``common::validation::validateID``: not empty, at most 255
+    characters, not ``.`` or ``..``, no control characters or slashes.
+    """
+    if not value:
+        return "ID must not be empty"
+    if len(value) > _MAX_ID_LENGTH:
+        return f"ID must not be greater than {_MAX_ID_LENGTH} characters"
+    if value in (".", ".."):
+        return f"'{value}' is disallowed"
+    if any(c in "/\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return f"'{value}' contains invalid characters"
+    return None
+
+
+def _has_capability(info: dict[str, Any], name: str) -> bool:
+    caps = info.get("capabilities") or []
+    return any(isinstance(c, dict) and c.get("type") == name for c in caps)
+
+
+#: A failover timeout must fit a Mesos ``Duration``: int64 nanoseconds.
+_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
+
+
+def framework_info_error(info: dict[str, Any]) -> str | None:
+    """Why a SUBSCRIBE's FrameworkInfo is refused, or None.
+
+    Mesos's ``validation::framework::validate``: the role fields that fit
+    the MULTI_ROLE capability, each role valid, no duplicate roles, a valid
+    id, and a ``failover_timeout`` a ``Duration`` can hold.
+    """
+    multi_role = _has_capability(info, "MULTI_ROLE")
+    if multi_role and "role" in info:
+        return "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"
+    if not multi_role and info.get("roles"):
+        return "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"
+    if multi_role:
+        roles: list[str] = info.get("roles") or []
+        duplicates = sorted({r for r in roles if roles.count(r) > 1})
+        if duplicates:
+            return f"'FrameworkInfo.roles' contains duplicate items: {{ {', '.join(duplicates)} }}"
+        for role in roles:
+            error = role_error(role)
+            if error is not None:
+                return f"'FrameworkInfo.roles' contains invalid role: {error}"
+    else:
+        error = role_error(info.get("role", "*"))
+        if error is not None:
+            return f"'FrameworkInfo.role' is not a valid role: {error}"
+    framework_id = optional_value(info, "id")
+    if framework_id:
+        error = id_error(framework_id)
+        if error is not None:
+            return error
+    try:
+        timeout = float(info.get("failover_timeout", 0.0))
+    except OverflowError:  # A JSON integer beyond any double.
+        timeout = math.inf
+    if not -_MAX_DURATION_SECONDS <= timeout <= _MAX_DURATION_SECONDS:
+        return f"The framework failover_timeout ({timeout:g}) is invalid"
+    return None
 
 
 def optional_str(obj: dict[str, Any], field: str) -> str | None:
