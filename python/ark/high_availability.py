@@ -92,6 +92,9 @@ class Standby:
         with self._lock:
             scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
+            # Not one more call, not even those queued: the next leader may
+            # be elected before this shutdown ends.
+            scheduler.stop_calling()
             scheduler.shutdown(failover=True)
 
     def _fenced(self) -> None:
