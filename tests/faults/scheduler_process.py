@@ -24,8 +24,9 @@ from ark.examples.everywhere.framework import Everywhere, EverywhereManager, Tas
 from ark.high_availability import Standby
 from ark.store import Store
 
-#: Short intervals, so that a dropped call is repaired in seconds.
-SPEC = TaskSpec(command="sleep 3600", refuse_seconds=1.0, backoff_seconds=0.2)
+#: Short intervals, so that a dropped call is repaired in seconds; offers are
+#: declined for 0.2 s only, so a leader calls Mesos all the time.
+SPEC = TaskSpec(command="sleep 3600", refuse_seconds=0.2, backoff_seconds=0.2)
 #: Task ids of a term start at ``epoch * TERM_IDS``: never one id in two terms.
 TERM_IDS = 1_000_000
 
