@@ -3,7 +3,13 @@
 Each process runs a :class:`Standby`. When elected it builds a fresh
 :class:`~ark.Scheduler` over a :class:`~ark.store.ZooKeeperStore` fenced by
 its term, which subscribes with the stored framework id, tracks every stored
-task and reconciles them all before taking offers. When its leadership is
+task and reconciles them all before taking offers.
+
+The first leader chooses the framework id and stores it before it
+subscribes with it (Mesos takes a subscription with an id it does not know
+as a framework failing over to it). Left to Mesos, the id would exist only
+once SUBSCRIBED came back, and a leader deposed before it could store it
+would leave a framework behind that no later leader knows of. When its leadership is
 revoked (ZooKeeper suspended, session lost, or the store refuses a write) it
 shuts that scheduler down with failover, so Mesos keeps the tasks running
 for the next leader.
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +87,9 @@ class Standby:
 
     def _elected(self, term: Term) -> None:
         store = ZooKeeperStore(self._election.client, f"{self._path}/state", term)
+        if store.load().framework_id is None:
+            # Fenced like every write: of two first leaders, one stores its id.
+            store.apply(f"ark-{uuid.uuid4()}", [], [])
         scheduler = self._make(store, self._fenced, term)
         with self._lock:
             self._scheduler = scheduler

@@ -18,9 +18,9 @@ until the next fault or :meth:`FaultProxy.heal`:
 - ``cut()``: each event stream is closed after half of its next chunk (a
   master that dies mid-record).
 
-It also records, at the master's door, the time of every HTTP request it
-forwarded upstream (:attr:`FaultProxy.requests`), so a test can check what
-a deposed leader sent after its fence.
+It also records the time every HTTP request left its client
+(:attr:`FaultProxy.requests`, whatever the fault did with it), so a test
+can check at the master's door what a deposed leader sent after its fence.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class FaultProxy:
         self.port: int = self._listener.getsockname()[1]
         self._stopping = False
         self._threads: list[threading.Thread] = []
-        #: ``(time.time(), "POST")`` for each HTTP request forwarded upstream.
+        #: ``(time.time(), "POST")`` for each HTTP request its client sent.
         self.requests: list[tuple[float, str]] = []
         #: Every fault set, with the time it was set: what a chaos run did.
         self.history: list[tuple[float, Fault]] = []
@@ -154,7 +154,7 @@ class FaultProxy:
         return self.set(Fault("cut"))
 
     def requests_after(self, moment: float) -> list[tuple[float, str]]:
-        """The requests forwarded upstream after ``moment`` (``time.time()``)."""
+        """The requests sent after ``moment`` (``time.time()``)."""
         return [r for r in list(self.requests) if r[0] > moment]
 
     # --- life -----------------------------------------------------------------------
@@ -219,32 +219,47 @@ class FaultProxy:
         source, sink = (conn.client, conn.upstream) if up else (conn.upstream, conn.client)
         direction = "up" if up else "down"
         tail = b""
+        # Read while silent too, and hold: a request is recorded when it was
+        # sent, not when a partition let it through.
+        held: list[bytes] = []
         try:
             while not (self._stopping or conn.closed):
-                fault = self._wait_unsilenced(conn)
-                if fault is None:
-                    return
+                fault = self._fault
                 if fault.kind == "reset" and conn.reset_seen < self._resets:
                     conn.close(reset=True)
                     return
+                if held and fault.kind != "silence":
+                    sink.sendall(b"".join(held))
+                    held.clear()
                 readable, _, _ = select.select([source], [], [], _POLL)
                 if not readable:
                     continue
                 data = source.recv(_CHUNK)
                 arrived = time.monotonic()
                 if not data:
+                    if self._wait_unsilenced(conn) is not None and held:
+                        sink.sendall(b"".join(held))
                     with contextlib.suppress(OSError):
                         sink.shutdown(socket.SHUT_WR)
                     return
+                if up:
+                    now = time.time()
+                    scan = tail + data
+                    self.requests.extend((now, "POST") for _ in range(scan.count(_REQUEST)))
+                    tail = scan[-(len(_REQUEST) - 1) :]
                 fault = self._fault
                 if not up and not conn.stream and data.startswith(b"HTTP/1.1 200"):
                     conn.stream = b"mesos-stream-id" in data.split(b"\r\n\r\n", 1)[0].lower()
+                if fault.kind == "silence":
+                    held.append(data)
+                    continue
                 if up and conn.answered:
                     self._answer(conn, data)
                     continue
                 if fault.kind == "drop" and fault.direction == direction:
                     continue
-                if fault.kind == "cut" and not up and conn.stream and conn.cut_seen < self._cuts:
+                cut = fault.kind == "cut" and conn.cut_seen < self._cuts
+                if cut and not up and conn.stream:
                     sink.sendall(data[: max(1, len(data) // 2)])
                     conn.close()
                     return
@@ -252,11 +267,6 @@ class FaultProxy:
                     time.sleep(max(0.0, arrived + fault.seconds - time.monotonic()))
                 elif fault.kind == "throttle" and fault.rate > 0:
                     time.sleep(len(data) / fault.rate)
-                if up:
-                    now = time.time()
-                    scan = tail + data
-                    self.requests.extend((now, "POST") for _ in range(scan.count(_REQUEST)))
-                    tail = scan[-(len(_REQUEST) - 1) :]
                 sink.sendall(data)
         except OSError:
             pass

@@ -54,6 +54,13 @@ def steady(cluster: Cluster, timeout: float = 20.0) -> None:
     assert not found, found
 
 
+def kill_every_copy(cluster: Cluster) -> None:
+    """Kill and restart every agent: each copy ends and is launched again."""
+    for agent in cluster.state()["slaves"]:
+        cluster.kill_agent(agent["id"])
+        cluster.restart_agent(agent["id"])
+
+
 def subscriptions(scheduler: Scheduler[Everywhere]) -> int:
     return scheduler._driver.subscriptions  # type: ignore[attr-defined, no-any-return]
 
@@ -84,9 +91,8 @@ def test_calls_answered_with_errors_are_repaired_by_reconciliation(
     cluster: Cluster, master_proxy: FaultProxy, scheduler: Scheduler[Everywhere], status: int
 ) -> None:
     steady(cluster)
-    # Kill every copy from the master's side: the relaunches meet the sick master.
-    for agent in cluster.state()["slaves"]:
-        cluster.restart_agent(agent["id"])
+    # The relaunches meet the sick master.
+    kill_every_copy(cluster)
     master_proxy.answer(status)
     time.sleep(2.0)
     refused = scheduler._driver.calls.counters()["refused"]  # type: ignore[attr-defined]
@@ -100,8 +106,7 @@ def test_calls_answered_after_5_seconds(
     cluster: Cluster, master_proxy: FaultProxy, scheduler: Scheduler[Everywhere]
 ) -> None:
     steady(cluster)
-    for agent in cluster.state()["slaves"]:
-        cluster.restart_agent(agent["id"])
+    kill_every_copy(cluster)
     master_proxy.delay(5.0, calls_only=True)
     time.sleep(6.0)
     master_proxy.heal()
