@@ -34,10 +34,10 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 from checker import framework_tasks, violations, wait_for_steady  # noqa: E402
 from proxy import Fault, FaultProxy  # noqa: E402
 from standby_pair import SchedulerProcess, wait_for  # noqa: E402
-from zookeeper_server import ZooKeeperServer  # noqa: E402
 
 from ark.sim import AgentShape, Cluster  # noqa: E402
 from sim.sim_client import FAST, fast_config  # noqa: E402
+from zookeeper_server import ZooKeeperServer  # noqa: E402
 
 SESSION = 2.0
 
@@ -273,7 +273,7 @@ def describe(report: Report, seed: int, seconds: float) -> str:
     for kind, n in sorted(report.faults.items()):
         lines.append(f"    {kind:<22} {n}")
     lines.append(f"  takeovers (terms after the first): {report.takeovers}")
-    lines.append(f"  task ids launched: {report.launched}")
+    lines.append(f"  task ids launched (seen at the master): {report.launched}")
     lines.append(f"  agents left without a copy: {len(report.lost)} {report.lost or ''}")
     lines.append(f"  tasks doubled: {len(report.doubled)} {report.doubled or ''}")
     lines.append(f"  calls by a deposed leader after its fence: {len(report.late_calls)}")
@@ -294,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="keep the processes' logs here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # The simulator's web server logs every connection a fault resets.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     server = None
     zk_hosts = args.zookeeper
     if zk_hosts is None:

@@ -17,9 +17,7 @@ def faults_config(**changes: object) -> ClusterConfig:
     (Mesos's ``--offer_timeout``: without it a dropped ACCEPT or DECLINE
     holds the offer's resources until the framework fails over)."""
     timing = dataclasses.replace(FAST, offer_timeout=1.0)
-    return fast_config(
-        agents=(AgentShape(count=3, cpus=4, mem=1024),), timing=timing, **changes
-    )
+    return fast_config(agents=(AgentShape(count=3, cpus=4, mem=1024),), timing=timing, **changes)
 
 
 @pytest.fixture

@@ -74,8 +74,9 @@ class SchedulerProcess:
 
 def leader(processes: list[SchedulerProcess]) -> SchedulerProcess | None:
     """The process that began the latest term (None before any)."""
-    best = max(((p.epochs()[-1], p) for p in processes if p.epochs()), default=None,
-               key=lambda ep: ep[0])
+    best = max(
+        ((p.epochs()[-1], p) for p in processes if p.epochs()), default=None, key=lambda ep: ep[0]
+    )
     return best[1] if best else None
 
 

@@ -91,8 +91,9 @@ def test_timers_ignore_wall_clock_jumps(
 ) -> None:
     p = clock_process
     wait_until(
-        lambda: any(t["state"] == "TASK_RUNNING" for f in cluster.state()["frameworks"]
-                    for t in f["tasks"]),
+        lambda: any(
+            t["state"] == "TASK_RUNNING" for f in cluster.state()["frameworks"] for t in f["tasks"]
+        ),
         20,
         "the task running",
     )
@@ -100,8 +101,12 @@ def test_timers_ignore_wall_clock_jumps(
     # after 0.5 s, not an hour later.
     wait_until(lambda: any(line["offers"] for line in p.lines()[-2:]), 10, "an offer held")
     jumped = p.jump("-3600")
-    wait_until(lambda: any(line["wall"] < time.time() - 3000 for line in p.since(jumped)), 5, "the jump")
-    wait_until(lambda: any(not line["offers"] for line in p.since(jumped + 0.1)), 3, "offers declined")
+    wait_until(
+        lambda: any(line["wall"] < time.time() - 3000 for line in p.since(jumped)), 5, "the jump"
+    )
+    wait_until(
+        lambda: any(not line["offers"] for line in p.since(jumped + 0.1)), 3, "offers declined"
+    )
 
     # Reconciliation that nobody answers backs off every 0.3 s: an hour
     # forward, then two back, the rounds keep their pace.

@@ -24,8 +24,7 @@ SESSION = 2.0
 def pair(cluster: Cluster, zookeeper: str, tmp_path: Path) -> Iterator[list[SchedulerProcess]]:
     path = f"/ark-faults-{uuid.uuid4().hex[:8]}"
     procs = [
-        SchedulerProcess(f"s{i}", cluster.url, zookeeper, path, tmp_path, SESSION)
-        for i in range(2)
+        SchedulerProcess(f"s{i}", cluster.url, zookeeper, path, tmp_path, SESSION) for i in range(2)
     ]
     for p in procs:
         p.path = path  # type: ignore[attr-defined]

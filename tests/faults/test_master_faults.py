@@ -166,9 +166,7 @@ def test_a_stream_closed_mid_record_or_with_a_torn_length(
     monkeypatch.setattr(_TornMaster, "served", [])
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TornMaster)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    driver = V1Driver(
-        f"127.0.0.1:{server.server_address[1]}", {"name": "t"}, backoff_seconds=0.01
-    )
+    driver = V1Driver(f"127.0.0.1:{server.server_address[1]}", {"name": "t"}, backoff_seconds=0.01)
     try:
         with (
             caplog.at_level(logging.WARNING, logger="ark.drivers.v1"),

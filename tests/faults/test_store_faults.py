@@ -103,7 +103,9 @@ def test_a_failed_store_write_stops_the_calls_and_the_store_loads_after(
         with caplog.at_level(logging.CRITICAL, logger="ark.persistence"):
             kill_every_copy(cluster)
             record = wait_until(
-                lambda: next((r for r in caplog.records if "calling Mesos" in r.getMessage()), None),
+                lambda: next(
+                    (r for r in caplog.records if "calling Mesos" in r.getMessage()), None
+                ),
                 10,
                 "the failed write",
             )
