@@ -24,6 +24,7 @@ class SchedulerProcess:
         self, name: str, master: str, zookeeper: str, path: str, workdir: Path, session: float
     ) -> None:
         self.name = name
+        self.path = path
         self.master = FaultProxy(master, name=f"{name}-master").start()
         self.zookeeper = FaultProxy(zookeeper, name=f"{name}-zk").start()
         self.log = workdir / f"{name}.log"

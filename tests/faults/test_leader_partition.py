@@ -7,11 +7,12 @@ nothing after the new term began (checked at the master's door).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import pytest
 from checker import calls_after, wait_for_steady
 from standby_pair import SchedulerProcess, epoch_began, leader, wait_for
 
@@ -20,14 +21,11 @@ from ark.sim import Cluster
 SESSION = 2.0
 
 
-@pytest.fixture
-def pair(cluster: Cluster, zookeeper: str, tmp_path: Path) -> Iterator[list[SchedulerProcess]]:
+@contextlib.contextmanager
+def standby_pair(master: str, zookeeper: str, workdir: Path) -> Iterator[list[SchedulerProcess]]:
+    """Two scheduler processes of one framework, each behind its own proxies."""
     path = f"/ark-faults-{uuid.uuid4().hex[:8]}"
-    procs = [
-        SchedulerProcess(f"s{i}", cluster.url, zookeeper, path, tmp_path, SESSION) for i in range(2)
-    ]
-    for p in procs:
-        p.path = path  # type: ignore[attr-defined]
+    procs = [SchedulerProcess(f"s{i}", master, zookeeper, path, workdir, SESSION) for i in range(2)]
     try:
         yield procs
     finally:
@@ -36,10 +34,18 @@ def pair(cluster: Cluster, zookeeper: str, tmp_path: Path) -> Iterator[list[Sche
 
 
 def test_a_leader_cut_from_zookeeper_stops_calling_before_it_is_replaced(
-    cluster: Cluster, zookeeper: str, pair: list[SchedulerProcess]
+    cluster: Cluster, zookeeper: str, tmp_path: Path
 ) -> None:
+    with standby_pair(cluster.url, zookeeper, tmp_path) as pair:
+        leader_cut_from_zookeeper(cluster, zookeeper, pair)
+
+
+def leader_cut_from_zookeeper(
+    cluster: Any, zookeeper: str, pair: list[SchedulerProcess], settle: float = 30
+) -> None:
+    """The scenario, on the simulator or a real Mesos (anything with ``state()``)."""
     assert wait_for(lambda: leader(pair) is not None, 30), "no leader"
-    found = wait_for_steady(cluster, 30)
+    found = wait_for_steady(cluster, settle)
     assert not found, found
     old = leader(pair)
     assert old is not None
@@ -48,12 +54,11 @@ def test_a_leader_cut_from_zookeeper_stops_calling_before_it_is_replaced(
 
     old.zookeeper.silence()  # its master connection stays up
     cut = old.zookeeper.history[-1][0]
-    cut = old.zookeeper.history[-1][0]
     assert wait_for(lambda: new.epochs(), 3 * SESSION + 10), "the standby never took over"
-    fence = epoch_began(zookeeper, pair[0].path)  # type: ignore[attr-defined]
+    fence = epoch_began(zookeeper, old.path)
     assert new.elections()[0][0] > old.epochs()[-1]
 
-    found = wait_for_steady(cluster, 30)
+    found = wait_for_steady(cluster, settle)
     assert not found, found
     # Its session could expire SESSION after it was last heard (at the cut,
     # at the latest); it declines offers every 0.2 s until it stops.
