@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from proxy import FaultProxy
 
-from ark.sim import Cluster
+from ark.sim import AgentShape, Cluster
+from sim.sim_client import fast_config
 from waiting import wait_until
 
 FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
@@ -73,6 +74,13 @@ class ClockProcess:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """No offer timeout here: only the scheduler's own clock may end a held offer."""
+    with Cluster(fast_config(agents=(AgentShape(count=3, cpus=4, mem=1024),))) as c:
+        yield c
 
 
 @pytest.fixture
