@@ -76,7 +76,7 @@ bench-smoke: build harness
 	$(PY) bench/failover.py --timeouts 1 --trials 1
 	$(PY) bench/scale.py --updates 2000 --tasks 2000 --agents 200 --reducer-tasks 20000
 
-# The long chaos run (the tests run a 15 s seed of it); prints what it did and what held.
+# The long chaos run (the tests run a 10 s seed of it); prints what it did and what held.
 CHAOS_SEED ?= 1
 CHAOS_SECONDS ?= 300
 chaos: $(PY)

@@ -108,7 +108,7 @@ def test_calls_answered_after_5_seconds(
     steady(cluster)
     kill_every_copy(cluster)
     master_proxy.delay(5.0, calls_only=True)
-    time.sleep(6.0)
+    time.sleep(5.5)
     master_proxy.heal()
     steady(cluster, 30)
 
