@@ -3,16 +3,16 @@
 Each process runs a :class:`Standby`. When elected it builds a fresh
 :class:`~ark.Scheduler` over a :class:`~ark.store.ZooKeeperStore` fenced by
 its term, which subscribes with the stored framework id, tracks every stored
-task and reconciles them all before taking offers.
+task and reconciles them all before taking offers. When its leadership is
+revoked (ZooKeeper suspended, session lost, or the store refuses a write) it
+stops calling Mesos at once, then shuts that scheduler down with failover, so
+Mesos keeps the tasks running for the next leader.
 
 The first leader chooses the framework id and stores it before it
 subscribes with it (Mesos takes a subscription with an id it does not know
 as a framework failing over to it). Left to Mesos, the id would exist only
 once SUBSCRIBED came back, and a leader deposed before it could store it
-would leave a framework behind that no later leader knows of. When its leadership is
-revoked (ZooKeeper suspended, session lost, or the store refuses a write) it
-shuts that scheduler down with failover, so Mesos keeps the tasks running
-for the next leader.
+would leave a framework behind that no later leader knows of.
 """
 
 from __future__ import annotations
