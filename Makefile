@@ -4,13 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: help install build harness demo lint test test-rust test-python bench bench-smoke clean
+.PHONY: help install build harness demo lint test test-rust test-python bench bench-smoke chaos clean
 
 help:
 	@echo "make demo     the example framework on an embedded simulated cluster"
 	@echo "make install  create $(VENV), install the dependencies and build ark (release)"
 	@echo "make test     lint, cargo test and pytest: the command CI runs"
 	@echo "make bench    the benchmarks that the README's tables come from"
+	@echo "make chaos    random faults on two HA scheduler processes for minutes (CHAOS_SEED, CHAOS_SECONDS)"
 
 $(PY):
 	@python3 -m venv $(VENV)
@@ -92,6 +93,12 @@ bench-smoke: build harness
 	$(PY) bench/failover.py --timeouts 1 --trials 1
 	$(PY) bench/scale.py --updates 2000 --tasks 2000 --agents 200 --reducer-tasks 20000
 	$(PY) bench/recorder.py --messages 20000 --tasks 2000 --repeat 1
+
+# The long chaos run (the tests run a 10 s seed of it); prints what it did and what held.
+CHAOS_SEED ?= 1
+CHAOS_SECONDS ?= 300
+chaos: $(PY)
+	$(PY) tests/faults/chaos.py --seed $(CHAOS_SEED) --seconds $(CHAOS_SECONDS)
 
 clean:
 	cargo clean

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 from pathlib import Path
+
+import pytest
 
 from ark import messages as m
 from ark.core import Reducer
 from ark.persistence import Persistence
-from ark.store import FileStore, Intent, Record
+from ark.store import FileStore, Intent, Record, StoreUnwritable
 
 
 def accept(*task_ids: str, agent: str = "a1") -> list[tuple[str, str]]:
@@ -75,3 +79,52 @@ def test_without_a_sweep_only_unconfirmed_intents_are_asked_about(tmp_path: Path
         core.step(m.Track("t3", "a1"), 2.0)
         persistence.write(core.snapshot(), accept("t3"))
         assert store.applied[-1][2] == []  # t1 is confirmed: left to the next sweep
+
+
+class FailingStore(FileStore):
+    """A file store whose writes fail from the second on, as a disk filling up."""
+
+    def __init__(self, path: Path, error: Exception) -> None:
+        super().__init__(path)
+        self.error = error
+        self.writes = 0
+
+    def _append(self, entries: list[bytes]) -> None:
+        self.writes += 1
+        if self.writes > 1:
+            raise self.error
+        super()._append(entries)
+
+
+def test_a_failed_write_stops_writing_for_good_and_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    core = Reducer()
+    stopped: list[bool] = []
+    error = OSError(errno.ENOSPC, "No space left on device")
+    with FailingStore(tmp_path / "store", error) as store:
+        persistence = Persistence(store, lambda: stopped.append(True))
+        persistence.load()
+        core.step(m.Subscribed("fw"), 0.0)
+        assert persistence.write(core.snapshot(), [])
+        core.step(m.Track("t1", "a1"), 1.0)
+        with caplog.at_level(logging.CRITICAL, logger="ark.persistence"):
+            assert not persistence.write(core.snapshot(), accept("t1"))
+        assert persistence.stopped and stopped == [True]
+        (record,) = caplog.records
+        assert "No space left on device (errno 28)" in record.getMessage()
+        assert str(tmp_path / "store") in record.getMessage()
+        # Never again, even once the disk has room: what failed is not stored.
+        store.writes = 0
+        assert not persistence.write(core.snapshot(), accept("t1"))
+        assert stopped == [True]
+    with FileStore(tmp_path / "store") as again:
+        assert again.load() == Record("fw", {})
+
+
+def test_the_store_names_what_failed(tmp_path: Path) -> None:
+    error = OSError(errno.EROFS, "Read-only file system")
+    with FailingStore(tmp_path / "store", error) as store:
+        store.apply("fw", [], [])
+        with pytest.raises(StoreUnwritable, match="Read-only file system"):
+            store.apply(None, [Intent("t1", "a1")], [])

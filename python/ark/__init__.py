@@ -41,6 +41,7 @@ from ark.errors import (
     RecordIOError,
     StoreCorrupt,
     StoreFenced,
+    StoreUnwritable,
     WireError,
 )
 from ark.high_availability import Standby
@@ -90,6 +91,7 @@ __all__ = [
     "Store",
     "StoreCorrupt",
     "StoreFenced",
+    "StoreUnwritable",
     "TaskRecord",
     "TaskRequest",
     "V1Driver",

@@ -20,6 +20,7 @@ __all__ = [
     "RecordingError",
     "StoreCorrupt",
     "StoreFenced",
+    "StoreUnwritable",
     "WireError",
 ]
 
@@ -83,6 +84,15 @@ class StoreCorrupt(ArkError):
     """A store that cannot be read: truncated, damaged, or of an unknown format.
 
     A scheduler refuses to start on it rather than act on a guessed state.
+    """
+
+
+class StoreUnwritable(ArkError):
+    """A write that failed: a full or read-only disk, ZooKeeper out of reach.
+
+    What it was to record is not recorded, so the calls that depend on it
+    must not go out: the scheduler stops calling Mesos. What was stored
+    before still loads.
     """
 
 

@@ -7,6 +7,12 @@ once Mesos reported their task, dropped once it ended. The core is asked
 about them once per write, for the intents not yet confirmed (few: launches
 in flight) and, at most every ``sweep_seconds``, for all of them (a
 confirmed task that ended since).
+
+A write that fails ends writing for good: fenced (another leader), or
+unwritable (a full or read-only disk, ZooKeeper out of reach). The calls
+that depended on it must not go out, nor any later one that would depend on
+an earlier write: ``on_stop`` is told once, and the scheduler stops calling
+Mesos.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from ark.core import Snapshot
-from ark.store import Intent, Record, Store, StoreFenced
+from ark.store import Intent, Record, Store, StoreFenced, StoreUnwritable
 
 __all__ = ["Persistence"]
 
@@ -29,13 +35,13 @@ class Persistence:
     def __init__(
         self,
         store: Store | None,
-        on_fenced: Callable[[], None] | None = None,
+        on_stop: Callable[[], None] | None = None,
         *,
         sweep_seconds: float = 10.0,
     ) -> None:
         self._store = store
-        self._on_fenced = on_fenced
-        self._fenced = False
+        self._on_stop = on_stop
+        self._stopped = False
         self._framework_id: str | None = None
         # Stored intents: task id -> agent id; and those not yet confirmed.
         self._intents: dict[str, str] = {}
@@ -70,8 +76,9 @@ class Persistence:
 
     def write(self, snapshot: Snapshot, launches: Sequence[tuple[str, str]]) -> bool:
         """Write what the next calls depend on, the framework id and these
-        ``(task_id, agent_id)`` launches, before they go out; False if fenced."""
-        if self._fenced:
+        ``(task_id, agent_id)`` launches, before they go out; False once a
+        write failed (fenced or unwritable): nothing may go out then."""
+        if self._stopped:
             return False
         store = self._store
         if store is None:
@@ -92,11 +99,11 @@ class Persistence:
         try:
             store.apply(framework_id, added, ended)
         except StoreFenced as exc:
-            log.critical("ark: fenced, sending nothing more: %s", exc)
-            self._fenced = True
-            if self._on_fenced is not None:
-                self._on_fenced()
-            return False
+            return self._stop(f"fenced: {exc}")
+        except StoreUnwritable as exc:
+            return self._stop(str(exc))
+        except Exception as exc:  # a Store of the user's own
+            return self._stop(f"the store cannot be written: {exc!r}")
         self._framework_id = framework_id
         self._unconfirmed.difference_update(confirmed)
         for task_id in ended:
@@ -106,3 +113,15 @@ class Persistence:
             self._intents[task_id] = agent_id
             self._unconfirmed.add(task_id)
         return True
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a write failed: nothing may be sent to Mesos any more."""
+        return self._stopped
+
+    def _stop(self, why: str) -> bool:
+        log.critical("ark: %s; calling Mesos no more", why)
+        self._stopped = True
+        if self._on_stop is not None:
+            self._on_stop()
+        return False

@@ -152,7 +152,9 @@ class Scheduler(Generic[S]):
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._metrics = Metrics()
-        self._persistence = Persistence(store, on_fenced)
+        self._on_fenced = on_fenced
+        self._calling = True
+        self._persistence = Persistence(store, self._store_failed)
 
     # --- reading ---------------------------------------------------------------
 
@@ -244,6 +246,20 @@ class Scheduler(Generic[S]):
             self._thread.join(_JOIN_WAIT)
         self._stopped.set()
 
+    def stop_calling(self) -> None:
+        """Send Mesos nothing more, at once: calls queued and not yet written
+        are dropped, and every later one too (a deposed leader; a store that
+        cannot be written). The loop goes on; :meth:`shutdown` still ends it."""
+        self._calling = False
+        calls = self._driver.calls
+        if calls is not None:
+            calls.disconnect()
+
+    def _store_failed(self) -> None:
+        self.stop_calling()
+        if self._on_fenced is not None:
+            self._on_fenced()
+
     def __enter__(self) -> Scheduler[S]:
         return self.start()
 
@@ -258,7 +274,6 @@ class Scheduler(Generic[S]):
 
     def _loop(self) -> None:
         self._after(self._tick_seconds, m.Tick())
-        calls = self._driver.calls
         hold = self._persistence.enabled
         core, metrics = self._core, self._metrics
         while True:
@@ -267,6 +282,7 @@ class Scheduler(Generic[S]):
                 self._push_due_timers()
                 wait = min(wait, max(0.0, self._timers[0][0] - time.monotonic()))
             start = time.perf_counter()
+            calls = self._calls()
             try:
                 stop, effects, errors, intents, taken = core.pump(
                     self._inbox,
@@ -410,7 +426,7 @@ class Scheduler(Generic[S]):
     def _command(self, command: m.Message, event: object) -> None:
         try:
             _, effects, _, intents, _ = self._core.step_routed(
-                m.encode(command), self._driver.calls, hold_launches=self._persistence.enabled
+                m.encode(command), self._calls(), hold_launches=self._persistence.enabled
             )
         except ArkError as exc:
             log.warning(
@@ -437,15 +453,15 @@ class Scheduler(Generic[S]):
                     self._hook(Unreconciled(effect.task_ids))
             else:
                 out.append(effect)
-        calls = self._driver.calls
+        calls = self._calls()
         persistence = self._persistence
         if persistence.behind(self._snapshot.framework_id):
             persistence.write(self._snapshot, [])
-        if intents and calls is not None:
-            if persistence.write(self._snapshot, intents):
+        if intents:
+            if calls is not None and persistence.write(self._snapshot, intents):
                 self._core.release(calls)
             else:
-                log.critical("ark: %d calls not sent: fenced", self._core.discard())
+                log.critical("ark: %d calls not sent: not written ahead", self._core.discard())
         if out:
             launches = [
                 (launch.task_id, e.agent_id)
@@ -453,11 +469,15 @@ class Scheduler(Generic[S]):
                 if isinstance(e, fx.Accept)
                 for launch in e.launches
             ]
-            if persistence.write(self._snapshot, launches):
+            if persistence.write(self._snapshot, launches) and self._calling:
                 try:
                     self._driver.run(out)
                 except Exception:
                     log.exception("ark: the driver failed to run %d effects", len(out))
+
+    def _calls(self) -> CallSender | None:
+        """Where the core sends calls; None once calling stopped (they come back as effects)."""
+        return self._driver.calls if self._calling else None
 
     def _fail_pending_asks(self) -> None:
         with self._asks_lock:

@@ -48,7 +48,7 @@ import msgspec
 
 from ark import protobuf
 from ark.election import Term
-from ark.errors import ArkError, StoreCorrupt, StoreFenced
+from ark.errors import ArkError, StoreCorrupt, StoreFenced, StoreUnwritable
 
 __all__ = [
     "FORMAT_VERSION",
@@ -58,6 +58,7 @@ __all__ = [
     "Store",
     "StoreCorrupt",
     "StoreFenced",
+    "StoreUnwritable",
     "ZooKeeperStore",
     "decode_record",
     "encode_record",
@@ -286,6 +287,20 @@ class _LogStore:
     def apply(
         self, framework_id: str | None, added: Iterable[Intent], removed: Iterable[str]
     ) -> None:
+        """Record a delta; raises :class:`StoreFenced` or :class:`StoreUnwritable`."""
+        try:
+            self._apply(framework_id, added, removed)
+        except ArkError:
+            raise
+        except Exception as exc:  # OSError from a disk, kazoo's errors from ZooKeeper
+            raise StoreUnwritable(f"{self._where()} cannot be written: {_why(exc)}") from exc
+
+    def _where(self) -> str:
+        raise NotImplementedError
+
+    def _apply(
+        self, framework_id: str | None, added: Iterable[Intent], removed: Iterable[str]
+    ) -> None:
         if not self._loaded:
             self.load()
         added, removed = list(added), list(removed)
@@ -319,7 +334,12 @@ class _LogStore:
     def save(self, record: Record) -> None:
         self._loaded = False
         self._framework_id, self._intents = record.framework_id, dict(record.intents)
-        self._compact()
+        try:
+            self._compact()
+        except ArkError:
+            raise
+        except Exception as exc:
+            raise StoreUnwritable(f"{self._where()} cannot be written: {_why(exc)}") from exc
         self._loaded = True
 
     def _compact(self) -> None:
@@ -363,6 +383,9 @@ class FileStore(_LogStore):
             raise StoreFenced(f"{self.path} is in use by another process") from None
         # The end of the log's last whole frame; None: no log of this generation.
         self._log_end: int | None = None
+
+    def _where(self) -> str:
+        return f"the store {self.path}"
 
     def _read(self) -> tuple[Record, int, int, list[bytes]]:
         self._log_end = None
@@ -481,6 +504,9 @@ class ZooKeeperStore(_LogStore):
         self._headed = False  # path holds a format 3 head
         self._chunks = 0
 
+    def _where(self) -> str:
+        return f"the store {self._path} in ZooKeeper"
+
     def _read(self) -> tuple[Record, int, int, list[bytes]]:
         self._headed = False
         if not self._zk.exists(self._path):
@@ -589,7 +615,13 @@ class ZooKeeperStore(_LogStore):
             )
         failed = [r for r in results if isinstance(r, Exception)]
         if failed:
-            raise ArkError(f"store write failed in ZooKeeper: {failed[0]!r}")
+            raise StoreUnwritable(f"{self._where()} cannot be written: {failed[0]!r}")
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} (errno {exc.errno})"
+    return repr(exc)
 
 
 def _of(name: str, kind: str, generation: int | None) -> bool:

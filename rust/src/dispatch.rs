@@ -10,7 +10,8 @@
 //! scheduler releases them.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::call_sender::CallSender;
 use crate::effects::Effect;
@@ -104,12 +105,21 @@ impl<P> Default for Dispatcher<P> {
     }
 }
 
-/// The wall clock, as the reducer reads it.
+/// The reducer's clock: the wall clock when first read, then advanced by the
+/// monotonic clock. Its times read as wall-clock times, but a step of the
+/// system clock (NTP, an operator's `date -s`) never moves them: an offer
+/// received before a step back is still declined after `offer_hold_seconds`,
+/// not an hour later.
 pub fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    static ORIGIN: OnceLock<(Instant, f64)> = OnceLock::new();
+    let (instant, wall) = ORIGIN.get_or_init(|| {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        (Instant::now(), wall)
+    });
+    wall + instant.elapsed().as_secs_f64()
 }
 
 /// The tag of an encoded message (`[tag, field, ...]`), read without decoding it.
@@ -306,4 +316,26 @@ fn used_offers(effects: &[Effect]) -> Vec<String> {
             _ => Vec::new(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::now;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn now_reads_as_the_wall_clock_and_never_goes_back() {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let first = now();
+        assert!((first - wall).abs() < 5.0);
+        let mut last = first;
+        for _ in 0..1000 {
+            let next = now();
+            assert!(next >= last);
+            last = next;
+        }
+    }
 }
