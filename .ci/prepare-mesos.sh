@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIST=${ARK_MESOS_DIST:-../shared/mesos}
+# A clone elsewhere than beside ../shared uses the team's copy (as tests/sim/masters.py does).
+if [ -z "${ARK_MESOS_DIST:-}" ] && [ ! -d "$DIST" ] && [ -d /work/shared/mesos ]; then
+    DIST=/work/shared/mesos
+fi
 if [ ! -x "$DIST/start-mesos.sh" ]; then
     echo "no real Mesos at $DIST: the checks against a real master will be skipped"
     exit 0

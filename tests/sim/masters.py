@@ -25,8 +25,19 @@ import pytest
 from ark.sim import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
-#: Where start-mesos.sh and the Mesos tarball live (a team checkout has them beside the repo).
-MESOS_DIST = Path(os.environ.get("ARK_MESOS_DIST", REPO.parent / "shared" / "mesos"))
+
+
+def _mesos_dist() -> Path:
+    """Where start-mesos.sh and the Mesos tarball live: ``$ARK_MESOS_DIST``, else
+    ``../shared/mesos`` beside the repo, else the team's copy (a clone made elsewhere)."""
+    if "ARK_MESOS_DIST" in os.environ:
+        return Path(os.environ["ARK_MESOS_DIST"])
+    beside = REPO.parent / "shared" / "mesos"
+    team = Path("/work/shared/mesos")
+    return team if not beside.exists() and team.exists() else beside
+
+
+MESOS_DIST = _mesos_dist()
 #: ``host:port`` or ``zk://...`` of a master to judge the simulator instead of starting one.
 TEST_MASTER = os.environ.get("ARK_TEST_MASTER", "")
 
