@@ -141,16 +141,6 @@ class SimAgent:
         """Whether the masters can hear this agent."""
         return self.alive and not self.partitioned
 
-    def info_json(self) -> dict[str, Any]:
-        """The v1 JSON ``AgentInfo``."""
-        return {
-            "id": {"value": self.id},
-            "hostname": self.hostname,
-            "port": self.port,
-            "resources": self.resources.to_json(),
-            "attributes": self.attributes_json(),
-        }
-
     def attributes_json(self) -> list[dict[str, Any]]:
         """The v1 JSON ``Attribute`` list."""
         out: list[dict[str, Any]] = []

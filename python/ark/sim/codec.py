@@ -26,7 +26,6 @@ __all__ = [
 
 JSON = "application/json"
 PROTOBUF = protobuf.CONTENT_TYPE
-RECORDIO = "application/recordio"
 
 # One encoder, reused: compact separators keep 100,000-event streams small.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)

@@ -88,7 +88,6 @@ class ClusterConfig:
     #: ``host:port,...`` of ZooKeeper; masters register there when set.
     zk_hosts: str | None = None
     zk_path: str = "/mesos"
-    cluster_name: str = "ark-sim"
     version: str = "1.11.0"
     #: Largest accepted request body, bytes (a larger one gets 413).
     max_body_bytes: int = 64 * 1024 * 1024
