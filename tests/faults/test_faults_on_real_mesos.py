@@ -7,7 +7,7 @@ real master's heartbeat is 15 s, so the watchdog scenario stays on the
 simulator; the leader's ZooKeeper partition and a master that answers
 calls with 503 run here.
 
-    ARK_TEST_MESOS=../shared/mesos .venv/bin/python -m pytest tests/faults/test_faults_on_real_mesos.py
+    ARK_TEST_MESOS=../shared/mesos pytest tests/faults/test_faults_on_real_mesos.py
 """
 
 from __future__ import annotations
