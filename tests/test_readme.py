@@ -51,9 +51,14 @@ def commands(block: str) -> list[str]:
     ]
 
 
-def test_the_readme_has_a_quickstart_and_an_ha_example() -> None:
-    assert len(PYTHON) == 2
+def test_the_readme_has_a_quickstart_an_ha_and_a_recorder_example() -> None:
+    assert len(PYTHON) == 3
     assert "Standby(" in PYTHON[1]
+    assert "Recorder(" in PYTHON[2]
+
+
+def test_the_flight_recorder_example_runs() -> None:
+    exec(compile(PYTHON[2], str(ROOT / "README.md"), "exec"), {"__name__": "readme"})
 
 
 def test_the_quickstart_runs() -> None:

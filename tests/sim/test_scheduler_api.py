@@ -64,7 +64,10 @@ def test_subscribe_streams_recordio_in_chunks(master: Master, encoding: str) -> 
         sub.wait_event("HEARTBEAT")  # The first comes at once, after SUBSCRIBED.
         if master.is_sim:
             wait_until(lambda: len(sub.of_type("HEARTBEAT")) >= 3, what="heartbeats")
-        assert sub.events[0]["type"] == "SUBSCRIBED" and sub.events[1]["type"] == "HEARTBEAT"
+        assert sub.events[0]["type"] == "SUBSCRIBED"
+        if master.is_sim:
+            assert sub.events[1]["type"] == "HEARTBEAT"
+        # (A real master may send its first OFFERS before that HEARTBEAT.)
         # The chunks, concatenated, are exactly a RecordIO stream of the events.
         records = RecordIODecoder().feed(b"".join(sub.chunks))
         assert [sub._event(r) for r in records] == sub.events

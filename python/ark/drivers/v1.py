@@ -118,6 +118,8 @@ class V1Driver:
         self._thread: threading.Thread | None = None
         #: The last ERROR event's message: the master removed or refused the framework.
         self.error: str | None = None
+        #: Streams that got as far as SUBSCRIBED and have ended (the fault tests count them).
+        self.subscriptions = 0
 
     @property
     def framework_id(self) -> str | None:
@@ -282,6 +284,8 @@ class V1Driver:
         if ended["error"] is not None:
             log.error("ark: the master sent ERROR: %s", ended["error"])
             self.error = ended["error"]
+        if ended["subscribed"]:
+            self.subscriptions += 1
         if not self._stopping.is_set():
             log.warning("ark: event stream from %s:%d ended: %s", *address, ended["reason"])
         if ended["reason"] == "the inbox is closed":
