@@ -39,6 +39,7 @@ class Proxy:
         self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -47,8 +48,16 @@ class Proxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return  # Closed.
-            upstream = socket.create_connection(self.target)
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()  # The master is gone: the client sees its connection end.
+                continue
             with self._lock:
+                if self._closed:  # accepted as the relay closed: nobody would close these
+                    client.close()
+                    upstream.close()
+                    return
                 self._sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -73,6 +82,8 @@ class Proxy:
         return len(sockets) // 2
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         self.listener.close()
         self.drop()
 
