@@ -350,7 +350,9 @@ def _pb_status(s: Any) -> m.TaskStatus:
     # A reason or source newer than this build is dropped, not the update
     # (protobuf puts an unknown enum value among the unknown fields).
     return m.TaskStatus(
-        _pb_id(s.task_id, "status.task_id"),
+        # Not _pb_id: a master answers a launch with an empty task id by a
+        # TASK_ERROR whose task id is present and empty.
+        str(s.task_id.value),
         state.name,  # one of TaskState, by the .proto
         agent_id=s.agent_id.value if s.HasField("agent_id") else None,
         executor_id=s.executor_id.value if s.HasField("executor_id") else None,
@@ -371,7 +373,7 @@ def _pb_present(message: Any, field: str, where: str) -> Any:
 
 def _pb_id(value: Any, where: str) -> str:
     # A required string: protobuf cannot tell missing from empty, and Mesos
-    # never sends an empty id.
+    # sends an empty one only as a TASK_ERROR's task id (see _pb_status).
     if not value.value:
         raise WireError(f"{where}.value: missing")
     return str(value.value)

@@ -283,5 +283,6 @@ def master_info(
         "hostname": name,
         "version": version,
         "address": {"hostname": name, "ip": host, "port": port},
-        "capabilities": [{"type": "AGENT_UPDATE"}, {"type": "AGENT_DRAINING"}],
+        # A 1.12 master's (Master::initialize: MasterInfo's capabilities).
+        "capabilities": [{"type": t} for t in ("AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2")],
     }
