@@ -176,7 +176,7 @@ class Allocator:
 
     def _offer_json(self, offer: Offer, framework: Framework, agent: SimAgent) -> dict[str, Any]:
         role = framework.role
-        return {
+        offer_json = {
             "id": {"value": offer.id},
             "framework_id": {"value": framework.id},
             "agent_id": {"value": agent.id},
@@ -190,3 +190,10 @@ class Allocator:
             "attributes": agent.attributes_json(),
             "allocation_info": {"role": role},
         }
+        # Master::offer (MESOS-8237): a framework that is not MULTI_ROLE sees
+        # no allocation_info, neither on the offer nor on its resources.
+        if not framework.has_capability("MULTI_ROLE"):
+            del offer_json["allocation_info"]
+            for resource in offer_json["resources"]:
+                resource.pop("allocation_info", None)
+        return offer_json
