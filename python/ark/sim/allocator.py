@@ -176,7 +176,8 @@ class Allocator:
 
     def _offer_json(self, offer: Offer, framework: Framework, agent: SimAgent) -> dict[str, Any]:
         role = framework.role
-        offer_json = {
+        resources = offer.resources.to_json(role)
+        offer_json: dict[str, Any] = {
             "id": {"value": offer.id},
             "framework_id": {"value": framework.id},
             "agent_id": {"value": agent.id},
@@ -186,7 +187,7 @@ class Allocator:
                 "address": {"hostname": agent.hostname, "ip": "127.0.0.1", "port": agent.port},
                 "path": "/slave(1)",
             },
-            "resources": offer.resources.to_json(role),
+            "resources": resources,
             "attributes": agent.attributes_json(),
             "allocation_info": {"role": role},
         }
@@ -194,6 +195,6 @@ class Allocator:
         # no allocation_info, neither on the offer nor on its resources.
         if not framework.has_capability("MULTI_ROLE"):
             del offer_json["allocation_info"]
-            for resource in offer_json["resources"]:
+            for resource in resources:
                 resource.pop("allocation_info", None)
         return offer_json
