@@ -57,7 +57,10 @@ impl Reducer {
             return;
         };
         let in_demand = state.demand.iter().any(|(id, _)| *id == r);
-        let live = state.tasks.get(r.as_str()).filter(|t| !t.state.is_terminal());
+        let live = state
+            .tasks
+            .get(r.as_str())
+            .filter(|t| !t.state.is_terminal());
         if !in_demand && live.is_none() {
             // The replacement is gone: the old task is the only copy.
             return;
@@ -106,8 +109,7 @@ impl Reducer {
                 continue;
             }
             let mut changed = entry.clone();
-            if entry.replacement.is_none() && entry.since + strategy.inactive_after_seconds <= now
-            {
+            if entry.replacement.is_none() && entry.since + strategy.inactive_after_seconds <= now {
                 let taken = |id: &str| {
                     state.tasks.contains_key(id)
                         || state.demand.iter().any(|(d, _)| d == id)
@@ -137,5 +139,128 @@ impl Reducer {
         }
         state.demand.extend(due);
         self.run_matching(now, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{Message, Offer, Resource, Source, TaskStatus};
+    use crate::request::{RequestResource, StoredRequest, TaskRequest, UnreachableStrategy};
+    use crate::state::Id;
+
+    fn step(r: &mut Reducer, m: Message<'_>, now: f64) -> Vec<Effect> {
+        let mut out = Vec::new();
+        r.step(m, now, &mut out).expect("step");
+        out
+    }
+
+    fn update<'a>(task: &'a str, state: TaskState, agent: &'a str) -> Message<'a> {
+        Message::Update(TaskStatus {
+            task_id: task,
+            state,
+            agent_id: Some(agent),
+            executor_id: None,
+            reason: None,
+            source: Some(Source::Master),
+            message: None,
+            uuid: None,
+            timestamp: None,
+            healthy: None,
+        })
+    }
+
+    fn offers(id: &str, agent: &str) -> Message<'static> {
+        Message::Offers(vec![Offer {
+            id: id.into(),
+            agent_id: agent.into(),
+            hostname: format!("{agent}.example"),
+            resources: vec![Resource {
+                name: "cpus".into(),
+                scalar: Some(4.0),
+                ranges: None,
+                set: None,
+                role: "*".into(),
+            }],
+            attributes: vec![],
+        }])
+    }
+
+    fn kill(task: &str, agent: &str) -> Effect {
+        Effect::Kill {
+            task_id: TaskId::from(task),
+            agent_id: Some(Id::from(agent)),
+        }
+    }
+
+    /// `web` placed on a1, unreachable at 100, replaced by `web.1` on a2 at 110.
+    fn replaced(kill_selection: KillSelection) -> Reducer {
+        let mut r = Reducer::default();
+        let subscribed = Message::Subscribed {
+            framework_id: "fw".into(),
+            heartbeat_interval_seconds: None,
+        };
+        step(&mut r, subscribed, 0.0);
+        let request = TaskRequest {
+            task_id: "web",
+            resources: vec![RequestResource {
+                name: "cpus",
+                scalar: Some(1.0),
+                ranges: None,
+                set: None,
+                role: "*",
+            }],
+            unreachable: Some(UnreachableStrategy {
+                inactive_after_seconds: 10.0,
+                expunge_after_seconds: 20.0,
+                kill_selection,
+            }),
+            ..Default::default()
+        };
+        let tasks = vec![StoredRequest::from(&request)];
+        step(&mut r, Message::Request { tasks }, 1.0);
+        step(&mut r, offers("o1", "a1"), 2.0);
+        step(&mut r, update("web", TaskState::Unreachable, "a1"), 100.0);
+        assert!(step(&mut r, Message::Tick, 109.0).is_empty());
+        assert_eq!(step(&mut r, Message::Tick, 110.0), vec![Effect::Revive]);
+        let out = step(&mut r, offers("o2", "a2"), 111.0);
+        assert!(matches!(&out[0], Effect::Accept { agent_id, .. } if &**agent_id == "a2"));
+        step(&mut r, update("web.1", TaskState::Running, "a2"), 112.0);
+        let entry = r.state.unreachable.get("web").expect("recorded");
+        assert_eq!(entry.replacement.as_deref(), Some("web.1"));
+        r
+    }
+
+    #[test]
+    fn youngest_first_kills_the_replacement_when_the_old_task_comes_back() {
+        let mut r = replaced(KillSelection::YoungestFirst);
+        let out = step(&mut r, update("web", TaskState::Running, "a1"), 113.0);
+        assert_eq!(out, vec![kill("web.1", "a2")]);
+        assert!(r.state.unreachable.is_empty());
+    }
+
+    #[test]
+    fn oldest_first_kills_the_old_task_when_it_comes_back() {
+        let mut r = replaced(KillSelection::OldestFirst);
+        let out = step(&mut r, update("web", TaskState::Running, "a1"), 113.0);
+        assert_eq!(out, vec![kill("web", "a1")]);
+    }
+
+    #[test]
+    fn past_expunge_after_it_is_killed_when_it_comes_back() {
+        let mut r = replaced(KillSelection::YoungestFirst);
+        assert!(step(&mut r, Message::Tick, 120.0).is_empty());
+        assert!(r.state.unreachable.get("web").expect("kept").expunged);
+        let out = step(&mut r, update("web", TaskState::Running, "a1"), 121.0);
+        assert_eq!(out, vec![kill("web", "a1")]);
+    }
+
+    #[test]
+    fn an_end_forgets_the_task() {
+        let mut r = replaced(KillSelection::YoungestFirst);
+        step(&mut r, update("web", TaskState::Gone, "a1"), 113.0);
+        assert!(r.state.unreachable.is_empty());
+        assert!(!r.state.strategies.contains_key("web"));
+        assert!(r.state.strategies.contains_key("web.1"));
     }
 }
