@@ -96,6 +96,13 @@ needs = st.one_of(
     ),
     scalars,
 )
+# Mostly valid strategies (inactive <= expunge), sometimes malformed ones.
+unreachable_strategies = st.builds(
+    m.UnreachableStrategy,
+    inactive_after_seconds=st.sampled_from([-1.0, 0.0, 1.0, 2.0, 5.0]),
+    expunge_after_seconds=st.sampled_from([0.0, 2.0, 3.0, 8.0]),
+    kill_selection=st.sampled_from(["YoungestFirst", "OldestFirst"]),
+)
 task_requests = st.lists(
     st.builds(
         m.TaskRequest,
@@ -108,6 +115,7 @@ task_requests = st.lists(
         payload=st.just(b"p"),
         port_names=st.lists(st.sampled_from(["http", "admin"]), max_size=2),
         strategy=st.none() | st.sampled_from(["binpack", "spread"]),
+        unreachable=st.none() | unreachable_strategies,
     ),
     max_size=3,
 )

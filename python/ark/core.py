@@ -103,6 +103,11 @@ class Snapshot:
         """
         return {r.task_id: r.reason for r in self.view().demand}
 
+    def unreachable(self) -> dict[str, str | None]:
+        """Unreachable tasks with an unreachable strategy, sorted, and the id of
+        each one's replacement (None until it is requested). O(state)."""
+        return {r.task_id: r.replacement for r in self.view().unreachable}
+
     def records(self, table: Table = "tasks") -> list[dict[str, Any]]:
         """One table of the state as a list of flat dicts, for pandas, Arrow or JSON.
 

@@ -58,6 +58,7 @@ __all__ = [
     "TaskStatus",
     "Tick",
     "Track",
+    "UnreachableStrategy",
     "Update",
     "Withdraw",
     "decode",
@@ -274,6 +275,24 @@ class Constraint(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     value: str = ""
 
 
+class UnreachableStrategy(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """What to do with a task whose agent is unreachable: Marathon's ``unreachableStrategy``.
+
+    Unreachable (TASK_UNREACHABLE) for ``inactive_after_seconds``, the task is
+    replaced: a copy is requested from the matcher under the id
+    ``<task_id>.<n>`` (the least ``n`` from 1 not yet used). If the old task
+    comes back, the copy ``kill_selection`` names is killed: the replacement
+    (``YoungestFirst``) or the old task (``OldestFirst``). Unreachable for
+    ``expunge_after_seconds`` (at least ``inactive_after_seconds``), it is
+    given up: if it ever comes back it is killed. Defaults are Marathon's.
+    See docs/reducer.md, "Partitions".
+    """
+
+    inactive_after_seconds: float = 300.0
+    expunge_after_seconds: float = 600.0
+    kill_selection: Literal["YoungestFirst", "OldestFirst"] = "YoungestFirst"
+
+
 class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """A task to place: scalar ``resources`` (each of its role), a count of ``ports``.
 
@@ -283,6 +302,8 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     request to one agent. ``strategy`` places this request by ``binpack`` or
     ``spread`` instead of the cycle's (``Config.matching_strategy``).
     ``name`` and ``payload`` are carried to the launch untouched.
+    ``unreachable`` replaces the task when its agent is unreachable (None:
+    Ark leaves an unreachable task alone, as Mesos reports it).
     """
 
     task_id: str
@@ -295,6 +316,7 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     payload: bytes = b""
     port_names: list[str] = []
     strategy: Literal["binpack", "spread"] | None = None
+    unreachable: UnreachableStrategy | None = None
 
 
 class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):

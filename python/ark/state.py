@@ -21,6 +21,7 @@ __all__ = [
     "RequestRecord",
     "StateView",
     "TaskRecord",
+    "UnreachableRecord",
 ]
 
 
@@ -111,6 +112,21 @@ class RequestRecord(msgspec.Struct, frozen=True, array_like=True):
     reason: str | None
 
 
+class UnreachableRecord(msgspec.Struct, frozen=True, array_like=True):
+    """A task with an unreachable strategy whose agent is unreachable (docs/reducer.md, Partitions).
+
+    ``replacement`` is the id of the copy requested in its place once it had
+    been unreachable ``inactive_after_seconds``; ``expunged`` once it was
+    given up (``expunge_after_seconds``): if it comes back, it is killed.
+    """
+
+    task_id: str
+    #: When its TASK_UNREACHABLE came (the loop's clock).
+    since: float
+    replacement: str | None
+    expunged: bool
+
+
 class StateView(msgspec.Struct, frozen=True, array_like=True):
     """The whole of the core's bookkeeping at one moment, as plain Python values.
 
@@ -138,3 +154,5 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     blacklist: list[str] = []
     #: ``(task_id, group)`` of each live task the matcher placed, sorted.
     groups: list[tuple[str, str]] = []
+    #: Unreachable tasks with an unreachable strategy, sorted by id.
+    unreachable: list[UnreachableRecord] = []

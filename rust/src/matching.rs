@@ -85,6 +85,7 @@ mod tests {
             payload: b"",
             port_names: vec![],
             strategy: None,
+            unreachable: None,
         }
     }
 

@@ -500,7 +500,10 @@ impl<'de> Visitor<'de> for MessageVisitor {
                 let tasks = w
                     .tasks
                     .iter()
-                    .map(|t| Ok(StoredRequest::from(t)))
+                    .map(|t| match t.unreachable.and_then(|u| u.invalid(t.task_id)) {
+                        Some(why) => Err(de::Error::custom(why)),
+                        None => Ok(StoredRequest::from(t)),
+                    })
                     .collect::<Result<_, _>>()?;
                 Message::Request { tasks }
             }

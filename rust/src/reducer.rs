@@ -24,6 +24,7 @@ mod demand;
 mod offers;
 #[cfg(test)]
 mod tests;
+mod unreachable;
 
 /// The reducer: a state, its configuration, and an interner for the ids and
 /// reasons that repeat across millions of records.
@@ -110,7 +111,10 @@ impl Reducer {
             Message::ReconcileTimeout { round } => {
                 reconcile::timeout(state, config, round, now, out)
             }
-            Message::Tick => self.expire_offers(now, out),
+            Message::Tick => {
+                self.expire_offers(now, out);
+                self.unreachable_tick(now, out);
+            }
             Message::Accept {
                 offer_ids,
                 launches,
@@ -243,6 +247,9 @@ impl Reducer {
                 .is_some_and(|t| t.state.is_terminal())
         {
             self.state.groups.remove(status.task_id);
+        }
+        if !self.state.strategies.is_empty() {
+            self.unreachable_update(status.task_id, now, out);
         }
         if finished {
             reconcile::finish(&mut self.state, now, out);

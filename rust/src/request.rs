@@ -83,6 +83,52 @@ fn any_role() -> &'static str {
     "*"
 }
 
+/// Which copy goes when an unreachable task comes back after it was replaced
+/// (Marathon's `killSelection`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum KillSelection {
+    #[default]
+    YoungestFirst,
+    OldestFirst,
+}
+
+/// What to do with a task whose agent is unreachable, as
+/// `ark.messages.UnreachableStrategy` (docs/reducer.md, Partitions).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+pub struct UnreachableStrategy {
+    #[serde(default = "default_inactive_after")]
+    pub inactive_after_seconds: f64,
+    #[serde(default = "default_expunge_after")]
+    pub expunge_after_seconds: f64,
+    #[serde(default)]
+    pub kill_selection: KillSelection,
+}
+
+// Marathon's defaults.
+fn default_inactive_after() -> f64 {
+    300.0
+}
+
+fn default_expunge_after() -> f64 {
+    600.0
+}
+
+impl UnreachableStrategy {
+    /// Why the strategy is malformed, if it is: it needs `0 <= inactive <=
+    /// expunge` (NaN fails every comparison, so it is refused too).
+    pub fn invalid(&self, task_id: &str) -> Option<String> {
+        let (inactive, expunge) = (self.inactive_after_seconds, self.expunge_after_seconds);
+        if 0.0 <= inactive && inactive <= expunge {
+            None
+        } else {
+            Some(format!(
+                "task {task_id:?}: an unreachable strategy needs 0 <= inactive_after_seconds \
+                 ({inactive}) <= expunge_after_seconds ({expunge})"
+            ))
+        }
+    }
+}
+
 /// A task request, as `ark.matching.TaskRequest`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct TaskRequest<'a> {
@@ -107,6 +153,9 @@ pub struct TaskRequest<'a> {
     /// This request's strategy; None: the cycle's.
     #[serde(default)]
     pub strategy: Option<Strategy>,
+    /// What to do when its agent is unreachable; None: nothing.
+    #[serde(default)]
+    pub unreachable: Option<UnreachableStrategy>,
 }
 
 impl TaskRequest<'_> {
@@ -129,6 +178,7 @@ pub struct StoredRequest {
     payload: Box<[u8]>,
     port_names: Vec<Box<str>>,
     strategy: Option<Strategy>,
+    pub unreachable: Option<UnreachableStrategy>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -170,6 +220,7 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             payload: r.payload.into(),
             port_names: r.port_names.iter().map(|&n| n.into()).collect(),
             strategy: r.strategy,
+            unreachable: r.unreachable,
         }
     }
 }
@@ -206,6 +257,16 @@ impl StoredRequest {
             payload: &self.payload,
             port_names: self.port_names.iter().map(|n| &**n).collect(),
             strategy: self.strategy,
+            unreachable: self.unreachable,
+        }
+    }
+
+    /// The same request under another task id: an unreachable task's
+    /// replacement.
+    pub fn with_task_id(&self, task_id: &str) -> Self {
+        StoredRequest {
+            task_id: task_id.into(),
+            ..self.clone()
         }
     }
 }
@@ -246,6 +307,11 @@ mod tests {
             payload: b"\x81",
             port_names: vec!["http"],
             strategy: Some(Strategy::Spread),
+            unreachable: Some(UnreachableStrategy {
+                inactive_after_seconds: 1.0,
+                expunge_after_seconds: 2.0,
+                kill_selection: KillSelection::OldestFirst,
+            }),
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

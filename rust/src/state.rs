@@ -126,6 +126,18 @@ pub struct Offer {
     pub received_at: f64,
 }
 
+/// A task with an unreachable strategy whose agent is unreachable
+/// (docs/reducer.md, Partitions).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unreachable {
+    /// When its TASK_UNREACHABLE came.
+    pub since: f64,
+    /// The copy requested in its place once it was unreachable long enough.
+    pub replacement: Option<TaskId>,
+    /// Given up: if it comes back, it is killed.
+    pub expunged: bool,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
     Idle,
@@ -167,6 +179,11 @@ pub struct State {
     pub blacklist: Arc<Vec<String>>,
     /// The group of each live task the matcher placed (for UNIQUE and MAX_PER).
     pub groups: OrdMap<TaskId, Id>,
+    /// The request of each live task the matcher placed with an unreachable
+    /// strategy: what its replacement would be.
+    pub strategies: OrdMap<TaskId, Arc<StoredRequest>>,
+    /// Those of them now unreachable.
+    pub unreachable: OrdMap<TaskId, Unreachable>,
 }
 
 impl Default for State {
@@ -191,6 +208,8 @@ impl Default for State {
             pending_reasons: OrdMap::new(),
             blacklist: Arc::new(Vec::new()),
             groups: OrdMap::new(),
+            strategies: OrdMap::new(),
+            unreachable: OrdMap::new(),
         }
     }
 }
@@ -269,6 +288,14 @@ struct RequestView<'a> {
 }
 
 #[derive(Serialize)]
+struct UnreachableView<'a> {
+    task_id: &'a str,
+    since: f64,
+    replacement: Option<&'a str>,
+    expunged: bool,
+}
+
+#[derive(Serialize)]
 struct StateView<'a> {
     framework_id: Option<&'a str>,
     registered: bool,
@@ -283,6 +310,7 @@ struct StateView<'a> {
     demand: Vec<RequestView<'a>>,
     blacklist: &'a [String],
     groups: Vec<(&'a str, &'a str)>,
+    unreachable: Vec<UnreachableView<'a>>,
 }
 
 impl State {
@@ -361,6 +389,16 @@ impl State {
                 .collect(),
             blacklist: &self.blacklist,
             groups: self.groups.iter().map(|(t, g)| (&**t, &**g)).collect(),
+            unreachable: self
+                .unreachable
+                .iter()
+                .map(|(id, u)| UnreachableView {
+                    task_id: id,
+                    since: u.since,
+                    replacement: u.replacement.as_deref(),
+                    expunged: u.expunged,
+                })
+                .collect(),
         };
         rmp_serde::to_vec(&view).expect("views are plain data and always encode")
     }

@@ -26,6 +26,7 @@ from ark.matching import AgentInfo, Existing
 from ark.reference.matching import reference_match
 from ark.reference.reconcile import Reconciler
 from ark.reference.resources import check_fits
+from ark.reference.unreachable import Partitions, check_strategy
 from ark.state import (
     AgentRecord,
     Config,
@@ -124,6 +125,7 @@ class Reducer:
         self._reasons: dict[str, str] = {}
         self._blacklist: list[str] = []
         self._groups: dict[str, str] = {}
+        self._partitions = Partitions()
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -238,6 +240,7 @@ class Reducer:
             demand=[RequestRecord(r.task_id, self._reasons.get(r.task_id)) for r in self._demand],
             blacklist=list(self._blacklist),
             groups=sorted(self._groups.items()),
+            unreachable=self._partitions.view(),
         )
 
     # --- Mesos events ------------------------------------------------------------
@@ -361,6 +364,14 @@ class Reducer:
             task.unreconciled = False
         if status.task_id in self._groups and self._tasks[status.task_id].state in _TERMINAL:
             del self._groups[status.task_id]
+        partitions = self._partitions
+        if partitions.strategies:
+            kills, withdrawn = partitions.updated(
+                status.task_id, self._tasks, {r.task_id for r in self._demand}, now
+            )
+            out.extend(kills)
+            if withdrawn is not None:
+                out.extend(self._withdraw(m.Withdraw([withdrawn]), now))
         if finish:
             self._reconciliation.finish(now, out, self._suppressed)
         return out
@@ -415,12 +426,22 @@ class Reducer:
             for offer_id, (_, received_at) in self._offers.items()
             if received_at + hold <= now
         )
-        if not expired:
-            return []
-        for offer_id in expired:
-            del self._offers[offer_id]
-        idle = not self._demand and self._suppressed
-        return [fx.Decline(expired, self._refuse_seconds(idle))]
+        out: list[fx.Effect] = []
+        if expired:
+            for offer_id in expired:
+                del self._offers[offer_id]
+            idle = not self._demand and self._suppressed
+            out.append(fx.Decline(expired, self._refuse_seconds(idle)))
+        if self._partitions.unreachable:
+            due = self._partitions.tick(self._tasks, {r.task_id for r in self._demand}, now)
+            if due:
+                # As a Request: new demand revives offers (docs/reducer.md, Partitions).
+                if not self._demand:
+                    self._suppressed = False
+                    out.append(fx.Revive())
+                self._demand.extend(due)
+                out.extend(self._match(now))
+        return out
 
     def _refuse_seconds(self, idle: bool) -> float:
         # Nothing wanted: a long filter, which the Revive of new demand clears.
@@ -502,6 +523,9 @@ class Reducer:
     # --- demand and the matcher (docs/reducer.md, docs/matching.md) --------------
 
     def _request(self, msg: m.Request, now: float) -> list[fx.Effect]:
+        for t in msg.tasks:
+            # Malformed, as a bad strategy name is when decoded: before any rejection.
+            check_strategy(t)
         ids: set[str] = set()
         for t in msg.tasks:
             if t.task_id in ids:
@@ -570,14 +594,15 @@ class Reducer:
         placed = {launch.task_id for p in decisions.accepts for launch in p.launches}
         # Every request placed: the framework wants nothing more for now.
         refuse = self._refuse_seconds(not decisions.pending)
-        group_of = {r.task_id: r.group for r in self._demand}
+        request_of = {r.task_id: r for r in self._demand}
         for p in decisions.accepts:
             launches = []
             for launch in p.launches:
                 self._tasks[launch.task_id] = TaskEntry(
                     "TASK_STAGING", p.agent_id, None, None, None, None, None, now
                 )
-                self._groups[launch.task_id] = group_of[launch.task_id]
+                self._groups[launch.task_id] = request_of[launch.task_id].group
+                self._partitions.placed(request_of[launch.task_id])
                 launches.append(
                     fx.LaunchTask(
                         launch.task_id,

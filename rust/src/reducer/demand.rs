@@ -293,6 +293,11 @@ impl Cycle {
         for (task_id, group) in self.groups {
             state.groups.insert(task_id, group);
         }
+        for (id, request) in state.demand.iter() {
+            if request.unreachable.is_some() && self.placed.contains(id) {
+                state.strategies.insert(id.clone(), request.clone());
+            }
+        }
         state.demand.retain(|(id, _)| !self.placed.contains(id));
         for id in &self.placed {
             state.pending_reasons.remove(id);
