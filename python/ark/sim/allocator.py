@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Timing
 from .frameworks import Framework, Offer
-from .resources import Resources
+from .resources import Resources, split_key
 
 if TYPE_CHECKING:
     from .agents import MasterAgent, SimAgent
@@ -136,33 +136,43 @@ class Allocator:
             if not agent.reachable or not master_agent.connected:
                 continue
             available = master_agent.available()
-            if available.empty() or not any(
-                available.contains(least) for least in MIN_ALLOCATABLE_RESOURCES
-            ):
-                continue
             has_gpus = agent.resources.scalars.get("gpus", 0.0) > 0
-            best: Framework | None = None
-            for framework in frameworks:
-                if has_gpus and not framework.has_capability("GPU_RESOURCES"):
-                    continue
-                if self._filtered(framework, agent.id, available):
-                    continue
-                if best is None or shares[framework.id] < shares[best.id]:
-                    best = framework
-            if best is None:
-                continue
-            offer = Offer(f"{self.id}-O{next(self._offer_seq)}", best.id, agent.id, available)
-            self.offers[offer.id] = offer
-            best.offers[offer.id] = offer
-            master_agent.offers[offer.id] = offer
-            master_agent.offered = master_agent.offered + available
-            shares[best.id] += available.scalars.get("cpus", 0.0)
-            if self.timing.offer_timeout is not None:
-                offer.timeout = self.loop.call_later(
-                    self.timing.offer_timeout, self.rescind_offer, offer.id
+            offered_to: set[str] = set()
+            # Reserved resources go only to their role's frameworks; an agent
+            # with reservations of several roles may make several offers.
+            while True:
+                best: Framework | None = None
+                best_resources = available
+                for framework in frameworks:
+                    if framework.id in offered_to:
+                        continue
+                    if has_gpus and not framework.has_capability("GPU_RESOURCES"):
+                        continue
+                    resources = _allocatable(available, framework)
+                    if not _allocatable_enough(resources):
+                        continue
+                    if self._filtered(framework, agent.id, resources):
+                        continue
+                    if best is None or shares[framework.id] < shares[best.id]:
+                        best, best_resources = framework, resources
+                if best is None:
+                    break
+                offered_to.add(best.id)
+                available = available - best_resources
+                offer = Offer(
+                    f"{self.id}-O{next(self._offer_seq)}", best.id, agent.id, best_resources
                 )
-            batches.setdefault(best.id, []).append(self._offer_json(offer, best, agent))
-            count += 1
+                self.offers[offer.id] = offer
+                best.offers[offer.id] = offer
+                master_agent.offers[offer.id] = offer
+                master_agent.offered = master_agent.offered + best_resources
+                shares[best.id] += best_resources.quantities().scalars.get("cpus", 0.0)
+                if self.timing.offer_timeout is not None:
+                    offer.timeout = self.loop.call_later(
+                        self.timing.offer_timeout, self.rescind_offer, offer.id
+                    )
+                batches.setdefault(best.id, []).append(self._offer_json(offer, best, agent))
+                count += 1
         for framework_id, offers in batches.items():
             self.frameworks[framework_id].send({"type": "OFFERS", "offers": {"offers": offers}})
             for listener in self.offer_listeners:
@@ -186,7 +196,31 @@ class Allocator:
                 "address": {"hostname": agent.hostname, "ip": "127.0.0.1", "port": agent.port},
                 "path": "/slave(1)",
             },
-            "resources": offer.resources.to_json(role),
+            "resources": offer.resources.to_json(
+                role, refinement=framework.has_capability("RESERVATION_REFINEMENT")
+            ),
             "attributes": agent.attributes_json(),
             "allocation_info": {"role": role},
         }
+
+
+def _allocatable(available: Resources, framework: Framework) -> Resources:
+    """What of an agent's free resources ``framework`` may be offered: the
+    unreserved ones and those reserved for one of its roles."""
+    roles = set(framework.roles)
+    if not available.roles():
+        return available
+    return available.filter(
+        lambda key: not split_key(key)[1] or split_key(key)[1][-1]["role"] in roles
+    )
+
+
+def _allocatable_enough(resources: Resources) -> bool:
+    """Whether ``resources`` hold one of ``MIN_ALLOCATABLE_RESOURCES`` (by quantity,
+    as Mesos compares them) or a persistent volume, which is offered whatever its size."""
+    if resources.empty():
+        return False
+    quantities = resources.quantities()
+    if any(quantities.contains(least) for least in MIN_ALLOCATABLE_RESOURCES):
+        return True
+    return any(split_key(k)[2] is not None for k in resources.scalars)

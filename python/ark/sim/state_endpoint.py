@@ -29,8 +29,11 @@ def master_state(master: Master, leader_info: dict[str, Any] | None) -> dict[str
                 "resources": agent.resources.to_state(),
                 "used_resources": master_agent.used.to_state(),
                 "offered_resources": master_agent.offered.to_state(),
-                "reserved_resources": {},
-                "unreserved_resources": agent.resources.to_state(),
+                "reserved_resources": {
+                    role: agent.resources.reserved(role).to_state()
+                    for role in sorted(agent.resources.roles())
+                },
+                "unreserved_resources": agent.resources.unreserved().to_state(),
                 "attributes": {
                     k: v if isinstance(v, str) else float(v) for k, v in agent.attributes.items()
                 },
