@@ -126,6 +126,7 @@ class Allocator:
         )
         frameworks = [f for f in self.frameworks.values() if f.connected and not f.suppressed]
         if not frameworks:
+            self._allocate_inverse_offers([f for f in self.frameworks.values() if f.connected])
             return 0
         # DRF-like: the framework holding the smallest share of cpus goes first.
         shares = {f.id: self._cpu_share(f) for f in frameworks}
@@ -177,7 +178,16 @@ class Allocator:
             self.frameworks[framework_id].send({"type": "OFFERS", "offers": {"offers": offers}})
             for listener in self.offer_listeners:
                 listener(framework_id, len(offers))
+        # Suppressed frameworks are still active: they get inverse offers too.
+        self._allocate_inverse_offers([f for f in self.frameworks.values() if f.connected])
         return count
+
+    def _allocate_inverse_offers(self, frameworks: list[Framework]) -> None:
+        """Send the inverse offers of draining agents: `ark.sim.maintenance`."""
+
+    def unavailability(self, hostname: str) -> dict[str, Any] | None:
+        """When the machine of agent ``hostname`` is scheduled down: `ark.sim.maintenance`."""
+        return None
 
     def _cpu_share(self, framework: Framework) -> float:
         used = sum(t.resources.scalars.get("cpus", 0.0) for t in framework.tasks.values())
@@ -186,7 +196,7 @@ class Allocator:
 
     def _offer_json(self, offer: Offer, framework: Framework, agent: SimAgent) -> dict[str, Any]:
         role = framework.role
-        return {
+        offer_json = {
             "id": {"value": offer.id},
             "framework_id": {"value": framework.id},
             "agent_id": {"value": agent.id},
@@ -202,6 +212,10 @@ class Allocator:
             "attributes": agent.attributes_json(),
             "allocation_info": {"role": role},
         }
+        unavailability = self.unavailability(agent.hostname)
+        if unavailability is not None:
+            offer_json["unavailability"] = unavailability
+        return offer_json
 
 
 def _allocatable(available: Resources, framework: Framework) -> Resources:

@@ -17,7 +17,8 @@ from typing import Any
 
 from .agents import MasterAgent
 from .frameworks import Framework, Task, master_update, update_event
-from .operations import RESOURCE_OPERATIONS, OfferOperations
+from .maintenance import Maintenance
+from .operations import RESOURCE_OPERATIONS
 from .resources import ResourceError, Resources, mesos_text
 from .tasks import is_terminal, make_status
 from .validation import (
@@ -36,7 +37,7 @@ __all__ = ["CallHandlers"]
 log = logging.getLogger(__name__)
 
 
-class CallHandlers(OfferOperations):
+class CallHandlers(Maintenance):
     """The master's call handlers; a layer of `ark.sim.master.Master`."""
 
     completed_frameworks: deque[Framework]
