@@ -10,6 +10,7 @@ import pytest
 from masters import Master
 from sim_client import Subscriber
 from stateful_client import (
+    FRAMEWORK_INFO,
     ROLE,
     accept,
     has_volume,
@@ -315,3 +316,51 @@ def test_volumes_and_their_data_survive_task_end_and_agent_restart(master: Maste
         assert cluster.volume(agent_id, "data") == {"marker": "first"}
     finally:
         sub.close()
+
+
+def test_launch_with_an_operation_id_is_refused(stateful: Master) -> None:
+    """``Master::accept``: LAUNCH gets no operation feedback, so a LAUNCH
+    with an ``id`` fails its tasks (TASK_ERROR, REASON_TASK_INVALID)."""
+    sub = subscribe(stateful)
+    try:
+        offer = sub.wait_offer()
+        op = launch(offer, "with-id", [scalar("cpus", 0.1), scalar("mem", 32)])
+        op["id"] = {"value": "launch-op"}
+        accept(sub, offer, op)
+        status = wait_task(sub, "with-id", "TASK_ERROR")
+        assert status["reason"] == "REASON_TASK_INVALID"
+        assert status["message"] == "The `id` field cannot be set on LAUNCH operations"
+    finally:
+        sub.close()
+
+
+def test_reservation_and_unacknowledged_operation_survive_master_failover(master: Master) -> None:
+    """ReservationTest.MasterFailover and
+    OperationReconciliationTest.UnackedAgentOperationAfterMasterFailover in
+    the simulator: the new leader offers the reservation again (the agent
+    keeps it), and the agent re-sends the operation's unacknowledged
+    status to the re-subscribed framework."""
+    cluster = master.require_sim("fail a master over")
+    info = dict(FRAMEWORK_INFO, failover_timeout=60.0)
+    sub = subscribe(master, info)
+    framework_id = sub.framework_id
+    try:
+        offer = sub.wait_offer()
+        agent_id = offer["agent_id"]["value"]
+        accept(sub, offer, operation("RESERVE", [reserved("cpus", 0.3), reserved("mem", 32)], "r"))
+        wait_operation(sub, "r", "OPERATION_FINISHED")
+    finally:
+        sub.close()
+    new = cluster.failover_master()
+    again = Subscriber(new, dict(info, id={"value": framework_id}), framework_id)
+    try:
+        assert again.framework_id == framework_id
+        wait_until(cluster.recovered, what="agents re-registered")
+        status = wait_operation(again, "r", "OPERATION_FINISHED")
+        assert status["agent_id"]["value"] == agent_id and "uuid" in status
+        back = again.wait_offer(
+            lambda o: o["agent_id"]["value"] == agent_id and bool(reserved_in(o))
+        )
+        assert sorted(r["name"] for r in reserved_in(back)) == ["cpus", "mem"]
+    finally:
+        again.close()

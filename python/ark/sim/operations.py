@@ -253,10 +253,20 @@ class OfferOperations(AgentLifecycle):
         )
 
     def operation_update(self, agent: SimAgent, framework_id: str, status: dict[str, Any]) -> None:
-        """An agent's operation status update, forwarded to its framework."""
+        """An agent's operation status update, forwarded to its framework.
+
+        The update of a removed framework is acknowledged by the master on its
+        behalf (``Master::updateOperationStatus``): the agent forgets it.
+        """
+        if not self.leading or agent.id not in self.agents:
+            return
         framework = self.frameworks.get(framework_id)
-        if self.leading and framework is not None and agent.id in self.agents:
+        if framework is not None:
             framework.send(operation_event(status))
+        elif framework_id in self.removed_framework_ids:
+            op = agent.operations.pop((framework_id, status["operation_id"]["value"]), None)
+            if op is not None and op.retry is not None:
+                op.retry.cancel()
 
     def _framework_operations(self, framework: Framework) -> list[AgentOperation]:
         return [
@@ -421,6 +431,8 @@ def _send(agent: SimAgent, op: AgentOperation) -> None:
     master = agent.master
     if agent.reachable and isinstance(master, OfferOperations):
         master.operation_update(agent, op.framework_id, op.status)
+        if agent.operations.get((op.framework_id, op.operation_id)) is not op:
+            return  # Acknowledged by the master.
     t = agent.timing
     op.backoff = (
         t.update_retry_initial if not op.backoff else min(op.backoff * 2, t.update_retry_max)

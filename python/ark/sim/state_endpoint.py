@@ -39,7 +39,15 @@ def master_state(master: Master, leader_info: dict[str, Any] | None) -> dict[str
                 },
                 "active": agent.reachable,
                 "version": master.info["version"],
-                "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+                # RESOURCE_PROVIDER and AGENT_OPERATION_FEEDBACK: operations on
+                # the agent's resources get feedback (``Master::accept``).
+                "capabilities": [
+                    "MULTI_ROLE",
+                    "HIERARCHICAL_ROLE",
+                    "RESERVATION_REFINEMENT",
+                    "RESOURCE_PROVIDER",
+                    "AGENT_OPERATION_FEEDBACK",
+                ],
             }
         )
     frameworks = [_framework_state(f) for f in master.frameworks.values()]
