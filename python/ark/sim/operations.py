@@ -142,10 +142,6 @@ class OfferOperations(AgentLifecycle):
                     raise _InvalidOnAgent(
                         f"Resource {mesos_text(one, None)} is not dynamically reserved"
                     )
-                if disk is not None:
-                    raise _InvalidOnAgent(
-                        "Invalid resources: Invalid DiskInfo: a RESERVE cannot create a volume"
-                    )
                 last = reservations[-1]
                 if principal is not None and last.get("principal") != principal:
                     raise _InvalidOnAgent(
@@ -162,7 +158,8 @@ class OfferOperations(AgentLifecycle):
                         f"'{last['role']}', but the resource was allocated to role "
                         f"'{framework.role}'"
                     )
-                before = resource_key(name, reservations[:-1], None)
+                # A volume's reservation is popped with its volume on: not offered.
+                before = resource_key(name, reservations[:-1], disk)
             elif kind == "UNRESERVE":
                 if not reservations or reservations[-1]["type"] != "DYNAMIC":
                     raise _InvalidOnAgent(
