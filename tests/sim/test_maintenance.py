@@ -152,3 +152,39 @@ def test_invalid_schedules_are_refused(
         maintained.url, "POST", "/master/maintenance/schedule", json.dumps(schedule)
     )
     assert (status, body) == (400, message.encode())
+
+
+def test_stateful_events_survive_protobuf() -> None:
+    """The ``.proto`` subset carries what these features send: an inverse
+    offer, an offer's unavailability, an operation status with its uuid."""
+    from ark import protobuf
+    from ark.sim import codec
+
+    unavailability = {"start": {"nanoseconds": 5}, "duration": {"nanoseconds": 7}}
+    inverse = {
+        "id": {"value": "O1"},
+        "framework_id": {"value": "F"},
+        "agent_id": {"value": "S0"},
+        "unavailability": unavailability,
+    }
+    status = {
+        "operation_id": {"value": "op"},
+        "state": "OPERATION_FINISHED",
+        "uuid": {"value": "AAECAwQFBgcICQoLDA0ODw=="},
+        "agent_id": {"value": "S0"},
+    }
+    offer = {
+        "id": {"value": "O2"},
+        "framework_id": {"value": "F"},
+        "agent_id": {"value": "S0"},
+        "hostname": "agent-0",
+        "unavailability": unavailability,
+    }
+    events = [
+        {"type": "OFFERS", "offers": {"offers": [offer]}},
+        {"type": "INVERSE_OFFERS", "inverse_offers": {"inverse_offers": [inverse]}},
+        {"type": "UPDATE_OPERATION_STATUS", "update_operation_status": {"status": status}},
+    ]
+    for event in events:
+        encoded = codec.encode_event(event, codec.PROTOBUF)
+        assert protobuf.to_json(encoded, protobuf.Event) == event
