@@ -31,7 +31,7 @@ from .allocator import Allocator
 from .config import AgentShape, TaskBehaviour, Timing
 from .frameworks import Framework, Offer, Task, master_update, update_event
 from .registry import Registry
-from .resources import Resources
+from .resources import Resources, split_key
 from .tasks import OUTCOMES, is_terminal, make_status
 
 __all__ = [
@@ -133,6 +133,12 @@ class SimAgent:
         self.partitioned = False
         self.tasks: dict[tuple[str, str], AgentTask] = {}
         self.frameworks: dict[str, dict[str, Any]] = {}
+        #: Operations with an id whose status is not acknowledged yet, by
+        #: (framework id, operation id): `ark.sim.operations`.
+        self.operations: dict[tuple[str, str], Any] = {}
+        #: The data of each persistent volume, by persistence id: what tasks
+        #: on the volume wrote (``ark.sim/volume-write``) and a later one reads.
+        self.volumes: dict[str, dict[str, str]] = {}
 
     # -- Views -------------------------------------------------------------
 
@@ -306,9 +312,23 @@ class SimAgent:
                 self.behaviour.starting_seconds, self._advance, task, "TASK_RUNNING"
             )
         elif state == "TASK_RUNNING":
+            self._write_volumes(task)
             duration = self._duration(task)
             if duration is not None:
                 task.lifecycle = self.loop.call_later(duration, self._finish, task)
+
+    def _write_volumes(self, task: AgentTask) -> None:
+        """A running task's ``ark.sim/volume-write`` label (``key=value``) is
+        written into each persistent volume among its resources."""
+        label = _label(task.info, "ark.sim/volume-write")
+        if label is None:
+            return
+        key, _, value = label.partition("=")
+        for resource_key in task.resources.scalars:
+            disk = split_key(resource_key)[2] or {}
+            persistence_id = (disk.get("persistence") or {}).get("id")
+            if persistence_id in self.volumes:
+                self.volumes[persistence_id][key] = value
 
     def _duration(self, task: AgentTask) -> float | None:
         label = _label(task.info, "ark.sim/duration")

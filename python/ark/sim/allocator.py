@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Timing
 from .frameworks import Framework, Offer
-from .resources import Resources
+from .resources import Resources, split_key
 
 if TYPE_CHECKING:
     from .agents import MasterAgent, SimAgent
@@ -126,6 +126,7 @@ class Allocator:
         )
         frameworks = [f for f in self.frameworks.values() if f.connected and not f.suppressed]
         if not frameworks:
+            self._allocate_inverse_offers([f for f in self.frameworks.values() if f.connected])
             return 0
         # DRF-like: the framework holding the smallest share of cpus goes first.
         shares = {f.id: self._cpu_share(f) for f in frameworks}
@@ -136,38 +137,57 @@ class Allocator:
             if not agent.reachable or not master_agent.connected:
                 continue
             available = master_agent.available()
-            if available.empty() or not any(
-                available.contains(least) for least in MIN_ALLOCATABLE_RESOURCES
-            ):
-                continue
             has_gpus = agent.resources.scalars.get("gpus", 0.0) > 0
-            best: Framework | None = None
-            for framework in frameworks:
-                if has_gpus and not framework.has_capability("GPU_RESOURCES"):
-                    continue
-                if self._filtered(framework, agent.id, available):
-                    continue
-                if best is None or shares[framework.id] < shares[best.id]:
-                    best = framework
-            if best is None:
-                continue
-            offer = Offer(f"{self.id}-O{next(self._offer_seq)}", best.id, agent.id, available)
-            self.offers[offer.id] = offer
-            best.offers[offer.id] = offer
-            master_agent.offers[offer.id] = offer
-            master_agent.offered = master_agent.offered + available
-            shares[best.id] += available.scalars.get("cpus", 0.0)
-            if self.timing.offer_timeout is not None:
-                offer.timeout = self.loop.call_later(
-                    self.timing.offer_timeout, self.rescind_offer, offer.id
+            offered_to: set[str] = set()
+            # Reserved resources go only to their role's frameworks; an agent
+            # with reservations of several roles may make several offers.
+            while True:
+                best: Framework | None = None
+                best_resources = available
+                for framework in frameworks:
+                    if framework.id in offered_to:
+                        continue
+                    if has_gpus and not framework.has_capability("GPU_RESOURCES"):
+                        continue
+                    resources = _allocatable(available, framework)
+                    if not _allocatable_enough(resources):
+                        continue
+                    if self._filtered(framework, agent.id, resources):
+                        continue
+                    if best is None or shares[framework.id] < shares[best.id]:
+                        best, best_resources = framework, resources
+                if best is None:
+                    break
+                offered_to.add(best.id)
+                available = available - best_resources
+                offer = Offer(
+                    f"{self.id}-O{next(self._offer_seq)}", best.id, agent.id, best_resources
                 )
-            batches.setdefault(best.id, []).append(self._offer_json(offer, best, agent))
-            count += 1
+                self.offers[offer.id] = offer
+                best.offers[offer.id] = offer
+                master_agent.offers[offer.id] = offer
+                master_agent.offered = master_agent.offered + best_resources
+                shares[best.id] += best_resources.quantities().scalars.get("cpus", 0.0)
+                if self.timing.offer_timeout is not None:
+                    offer.timeout = self.loop.call_later(
+                        self.timing.offer_timeout, self.rescind_offer, offer.id
+                    )
+                batches.setdefault(best.id, []).append(self._offer_json(offer, best, agent))
+                count += 1
         for framework_id, offers in batches.items():
             self.frameworks[framework_id].send({"type": "OFFERS", "offers": {"offers": offers}})
             for listener in self.offer_listeners:
                 listener(framework_id, len(offers))
+        # Suppressed frameworks are still active: they get inverse offers too.
+        self._allocate_inverse_offers([f for f in self.frameworks.values() if f.connected])
         return count
+
+    def _allocate_inverse_offers(self, frameworks: list[Framework]) -> None:
+        """Send the inverse offers of draining agents: `ark.sim.maintenance`."""
+
+    def unavailability(self, hostname: str) -> dict[str, Any] | None:
+        """When the machine of agent ``hostname`` is scheduled down: `ark.sim.maintenance`."""
+        return None
 
     def _cpu_share(self, framework: Framework) -> float:
         used = sum(t.resources.scalars.get("cpus", 0.0) for t in framework.tasks.values())
@@ -176,7 +196,9 @@ class Allocator:
 
     def _offer_json(self, offer: Offer, framework: Framework, agent: SimAgent) -> dict[str, Any]:
         role = framework.role
-        resources = offer.resources.to_json(role)
+        resources = offer.resources.to_json(
+            role, refinement=framework.has_capability("RESERVATION_REFINEMENT")
+        )
         offer_json: dict[str, Any] = {
             "id": {"value": offer.id},
             "framework_id": {"value": framework.id},
@@ -191,6 +213,9 @@ class Allocator:
             "attributes": agent.attributes_json(),
             "allocation_info": {"role": role},
         }
+        unavailability = self.unavailability(agent.hostname)
+        if unavailability is not None:
+            offer_json["unavailability"] = unavailability
         # Master::offer (MESOS-8237): a framework that is not MULTI_ROLE sees
         # no allocation_info, neither on the offer nor on its resources.
         if not framework.has_capability("MULTI_ROLE"):
@@ -198,3 +223,25 @@ class Allocator:
             for resource in resources:
                 resource.pop("allocation_info", None)
         return offer_json
+
+
+def _allocatable(available: Resources, framework: Framework) -> Resources:
+    """What of an agent's free resources ``framework`` may be offered: the
+    unreserved ones and those reserved for one of its roles."""
+    roles = set(framework.roles)
+    if not available.roles():
+        return available
+    return available.filter(
+        lambda key: not split_key(key)[1] or split_key(key)[1][-1]["role"] in roles
+    )
+
+
+def _allocatable_enough(resources: Resources) -> bool:
+    """Whether ``resources`` hold one of ``MIN_ALLOCATABLE_RESOURCES`` (by quantity,
+    as Mesos compares them) or a persistent volume, which is offered whatever its size."""
+    if resources.empty():
+        return False
+    quantities = resources.quantities()
+    if any(quantities.contains(least) for least in MIN_ALLOCATABLE_RESOURCES):
+        return True
+    return any(split_key(k)[2] is not None for k in resources.scalars)

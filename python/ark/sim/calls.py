@@ -15,9 +15,11 @@ import time
 from collections import deque
 from typing import Any
 
-from .agents import AgentLifecycle, MasterAgent
+from .agents import MasterAgent
 from .frameworks import Framework, Task, master_update, update_event
-from .resources import ResourceError, Resources
+from .maintenance import Maintenance
+from .operations import RESOURCE_OPERATIONS
+from .resources import ResourceError, Resources, mesos_text
 from .tasks import is_terminal, make_status
 from .validation import (
     CallError,
@@ -35,7 +37,7 @@ __all__ = ["CallHandlers"]
 log = logging.getLogger(__name__)
 
 
-class CallHandlers(AgentLifecycle):
+class CallHandlers(Maintenance):
     """The master's call handlers; a layer of `ark.sim.master.Master`."""
 
     completed_frameworks: deque[Framework]
@@ -136,41 +138,6 @@ class CallHandlers(AgentLifecycle):
         if not framework.suppressed:
             self._schedule_allocation()
 
-    def _call_reconcile_operations(self, framework: Framework, call: dict[str, Any]) -> None:
-        """``Master::reconcileOperations``; the simulator runs no operations, so
-        every one asked about is unknown, and an implicit call has no answer."""
-        operations = call["reconcile_operations"].get("operations", [])
-        if not isinstance(operations, list):
-            raise _bad_json("operations")
-        for entry in operations:
-            operation_id = required_value(entry, "operation_id")
-            agent_id = optional_value(entry, "agent_id")
-            status: dict[str, Any] = {
-                "operation_id": {"value": operation_id},
-                "state": "OPERATION_UNKNOWN",
-            }
-            if agent_id is None:
-                status["message"] = (
-                    "Reconciliation: Operation is unknown and no 'agent_id' was provided"
-                )
-            else:
-                status["agent_id"] = {"value": agent_id}
-                status["message"] = (
-                    "Reconciliation: Operation is unknown"
-                    if agent_id in self.agents
-                    else "Reconciliation: Both operation and agent are unknown"
-                )
-            framework.send(
-                {"type": "UPDATE_OPERATION_STATUS", "update_operation_status": {"status": status}}
-            )
-
-    def _call_acknowledge_operation_status(
-        self, framework: Framework, call: dict[str, Any]
-    ) -> None:
-        body = call["acknowledge_operation_status"]
-        _uuid_of(body)
-        required_value(body, "agent_id")  # No operation waits for it: nothing else to do.
-
     def _call_decline(self, framework: Framework, call: dict[str, Any]) -> None:
         body = call["decline"]
         offer_ids = offer_ids_of(body)
@@ -223,15 +190,25 @@ class CallHandlers(AgentLifecycle):
             self._remove_offer(offer)
         for operation in operations:
             kind = operation.get("type")
-            if kind == "LAUNCH":
+            if kind == "LAUNCH" and operation.get("id") is not None:
+                # ``Master::accept``: LAUNCH gets no operation feedback.
+                for task_info in operation["launch"].get("task_infos", []):
+                    self._task_error_update(
+                        framework,
+                        task_info,
+                        "REASON_TASK_INVALID",
+                        "The `id` field cannot be set on LAUNCH operations",
+                    )
+            elif kind == "LAUNCH":
                 for task_info in operation["launch"].get("task_infos", []):
                     remaining = self._launch(framework, master_agent, task_info, remaining)
             elif kind == "LAUNCH_GROUP":
                 remaining = self._launch_group(
                     framework, master_agent, operation["launch_group"], remaining
                 )
+            elif kind in RESOURCE_OPERATIONS:
+                remaining = self._resource_operation(framework, master_agent, operation, remaining)
             else:
-                # Reservations and volumes are not simulated; Mesos would apply them.
                 log.info("ignoring unsupported operation %r", kind)
         if not remaining.empty():
             self._filter(framework, agent_id, remaining, refuse)
@@ -642,12 +619,4 @@ def _number(value: float | None, unit: str = "") -> str:
 
 def _mesos_text(resources: Resources, role: str) -> str:
     """Resources as Mesos prints them: ``cpus(allocated: *):1; mem(allocated: *):32``."""
-    parts = [
-        f"{name}(allocated: {role}):" + f"{value:.3f}".rstrip("0").rstrip(".")
-        for name, value in resources.scalars.items()
-    ]
-    parts += [
-        f"{name}(allocated: {role}):[" + ", ".join(f"{b}-{e}" for b, e in ranges) + "]"
-        for name, ranges in resources.ranges.items()
-    ]
-    return "; ".join(parts)
+    return mesos_text(resources, role)

@@ -75,6 +75,7 @@ class Master(CallHandlers):
         self._unresponsive: dict[str, asyncio.TimerHandle] = {}
         #: Hooks for tests and benches: called with every OFFERS event sent.
         self.offer_listeners: list[Callable[[str, int], None]] = []
+        self._maintenance_init()
 
     # -- Leadership -------------------------------------------------------
 

@@ -29,14 +29,25 @@ def master_state(master: Master, leader_info: dict[str, Any] | None) -> dict[str
                 "resources": agent.resources.to_state(),
                 "used_resources": master_agent.used.to_state(),
                 "offered_resources": master_agent.offered.to_state(),
-                "reserved_resources": {},
-                "unreserved_resources": agent.resources.to_state(),
+                "reserved_resources": {
+                    role: agent.resources.reserved(role).to_state()
+                    for role in sorted(agent.resources.roles())
+                },
+                "unreserved_resources": agent.resources.unreserved().to_state(),
                 "attributes": {
                     k: v if isinstance(v, str) else float(v) for k, v in agent.attributes.items()
                 },
                 "active": agent.reachable,
                 "version": master.info["version"],
-                "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+                # RESOURCE_PROVIDER and AGENT_OPERATION_FEEDBACK: operations on
+                # the agent's resources get feedback (``Master::accept``).
+                "capabilities": [
+                    "MULTI_ROLE",
+                    "HIERARCHICAL_ROLE",
+                    "RESERVATION_REFINEMENT",
+                    "RESOURCE_PROVIDER",
+                    "AGENT_OPERATION_FEEDBACK",
+                ],
             }
         )
     frameworks = [_framework_state(f) for f in master.frameworks.values()]
