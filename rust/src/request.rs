@@ -107,6 +107,9 @@ pub struct TaskRequest<'a> {
     /// This request's strategy; None: the cycle's.
     #[serde(default)]
     pub strategy: Option<Strategy>,
+    /// The role whose offers it takes (MULTI_ROLE); None: any.
+    #[serde(default, borrow)]
+    pub role: Option<&'a str>,
 }
 
 impl TaskRequest<'_> {
@@ -129,6 +132,7 @@ pub struct StoredRequest {
     payload: Box<[u8]>,
     port_names: Vec<Box<str>>,
     strategy: Option<Strategy>,
+    role: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -170,6 +174,7 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             payload: r.payload.into(),
             port_names: r.port_names.iter().map(|&n| n.into()).collect(),
             strategy: r.strategy,
+            role: r.role.map(Into::into),
         }
     }
 }
@@ -206,6 +211,7 @@ impl StoredRequest {
             payload: &self.payload,
             port_names: self.port_names.iter().map(|n| &**n).collect(),
             strategy: self.strategy,
+            role: self.role.as_deref(),
         }
     }
 }
@@ -246,6 +252,7 @@ mod tests {
             payload: b"\x81",
             port_names: vec!["http"],
             strategy: Some(Strategy::Spread),
+            role: Some("web"),
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

@@ -151,7 +151,8 @@ class Allocator:
                     best = framework
             if best is None:
                 continue
-            offer = Offer(f"{self.id}-O{next(self._offer_seq)}", best.id, agent.id, available)
+            offer_id = f"{self.id}-O{next(self._offer_seq)}"
+            offer = Offer(offer_id, best.id, agent.id, available, best.next_role())
             self.offers[offer.id] = offer
             best.offers[offer.id] = offer
             master_agent.offers[offer.id] = offer
@@ -175,7 +176,7 @@ class Allocator:
         return used + offered
 
     def _offer_json(self, offer: Offer, framework: Framework, agent: SimAgent) -> dict[str, Any]:
-        role = framework.role
+        role = offer.role
         return {
             "id": {"value": offer.id},
             "framework_id": {"value": framework.id},

@@ -16,7 +16,7 @@ from collections import deque
 from typing import Any
 
 from .agents import AgentLifecycle, MasterAgent
-from .frameworks import Framework, Task, master_update, update_event
+from .frameworks import Framework, Offer, Task, master_update, update_event
 from .resources import ResourceError, Resources
 from .tasks import is_terminal, make_status
 from .validation import (
@@ -75,13 +75,14 @@ class CallHandlers(AgentLifecycle):
     def _call_revive(self, framework: Framework, call: dict[str, Any]) -> None:
         if not self._roles_valid(framework, call.get("revive")):
             return
-        framework.suppressed = False
+        # No roles: all of them (``Master::revive``).
+        framework.suppressed_roles -= set(_call_roles(call.get("revive")) or framework.roles)
         framework.filters.clear()
         self._schedule_allocation()
 
     def _call_suppress(self, framework: Framework, call: dict[str, Any]) -> None:
         if self._roles_valid(framework, call.get("suppress")):
-            framework.suppressed = True
+            framework.suppressed_roles |= set(_call_roles(call.get("suppress")) or framework.roles)
 
     def _roles_valid(self, framework: Framework, body: Any) -> bool:
         """Whether REVIVE's or SUPPRESS's ``roles`` are all the framework's.
@@ -132,7 +133,11 @@ class CallHandlers(AgentLifecycle):
             )
         framework.info = info
         # The call says every suppressed role: the others are revived.
-        framework.suppressed = framework.role in suppressed
+        framework.suppressed_roles = set(suppressed)
+        # ``Master::updateFramework``: offers of the roles left are rescinded.
+        for offer in list(framework.offers.values()):
+            if offer.role not in roles:
+                self._rescind(offer)
         if not framework.suppressed:
             self._schedule_allocation()
 
@@ -197,6 +202,8 @@ class CallHandlers(AgentLifecycle):
         elif any(o is None or o.framework_id != framework.id for o in offers):
             missing = [i for i, o in zip(offer_ids, offers, strict=True) if o is None]
             error = f"Offer {missing[0] if missing else offer_ids[0]} is no longer valid"
+        elif len({o.role for o in offers if o is not None}) > 1:
+            error = _mixed_roles(offer_ids, offers)
         elif len({o.agent_id for o in offers if o is not None}) > 1:
             error = "Aggregated offers must belong to one single agent"
         valid = [o for o in offers if o is not None and o.framework_id == framework.id]
@@ -554,6 +561,24 @@ class CallHandlers(AgentLifecycle):
         if framework.sink is not None:
             framework.sink.close()
             framework.sink = None
+
+
+def _mixed_roles(offer_ids: list[str], offers: list[Offer | None]) -> str:
+    """``validateAllocationRole``'s error: the first offer of another role than the first's."""
+    first = offers[0].role if offers[0] is not None else ""
+    for offer_id, offer in zip(offer_ids, offers, strict=True):
+        if offer is not None and offer.role != first:
+            return (
+                f"Aggregated offers must be allocated to the same role. Offer {offer_id} "
+                f"uses role '{offer.role} but another is using role '{first}"
+            )
+    return ""
+
+
+def _call_roles(body: Any) -> list[str]:
+    """The ``roles`` of a REVIVE or SUPPRESS (checked by ``_roles_valid``)."""
+    roles = body.get("roles", []) if isinstance(body, dict) else []
+    return [r for r in roles if isinstance(r, str)]
 
 
 def _uuid_of(body: dict[str, Any]) -> str:

@@ -1,0 +1,110 @@
+"""Ark's roles on both masters: a MULTI_ROLE framework's requests go on offers
+allocated to their role and are accepted in it, and UPDATE_FRAMEWORK changes
+the roles of a running framework (Mesos's ``Master::updateFramework``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+from masters import Master
+
+from ark import Scheduler, StateManager
+from ark import messages as m
+from ark.drivers import V1Driver
+from ark.wire import task_payload
+from waiting import wait_until
+
+PAYLOAD = task_payload("sleep 3600")
+RESOURCES = [m.Resource("cpus", scalar=0.1), m.Resource("mem", scalar=32)]
+
+
+class Nothing(msgspec.Struct, frozen=True):
+    pass
+
+
+def request(task_id: str, role: str | None) -> m.TaskRequest:
+    return m.TaskRequest(task_id, RESOURCES, payload=PAYLOAD, role=role)
+
+
+def driver(master: Master, roles: list[str], encoding: str) -> V1Driver:
+    return V1Driver(
+        master.url.removeprefix("http://"),
+        {"name": "ark-roles", "user": "root", "roles": roles},
+        encoding=encoding,  # type: ignore[arg-type]
+    )
+
+
+def scheduler(driver: V1Driver) -> Scheduler[Nothing]:
+    return Scheduler(StateManager(), Nothing(), driver, reconcile_seconds=None)
+
+
+def reason(s: Scheduler[Nothing], task_id: str) -> str:
+    return s.snapshot().pending().get(task_id) or ""
+
+
+def running(s: Scheduler[Nothing], task_id: str) -> bool:
+    record = s.snapshot().task(task_id)
+    return record is not None and record.state == "TASK_RUNNING"
+
+
+def framework_state(master: Master, framework_id: str) -> dict[str, Any]:
+    frameworks = master.get("/master/state")["frameworks"]
+    return next(f for f in frameworks if f["id"] == framework_id)
+
+
+def task_roles(master: Master, framework_id: str) -> dict[str, set[str]]:
+    """Each task's allocation roles, as ``/master/state`` shows its resources."""
+    tasks = framework_state(master, framework_id)["tasks"]
+    return {
+        t["id"]: {r.get("allocation_info", {}).get("role", "?") for r in t["resources"]}
+        for t in tasks
+    }
+
+
+@pytest.mark.parametrize("encoding", ["json", "protobuf"])
+def test_requests_are_placed_and_accepted_in_their_role(master: Master, encoding: str) -> None:
+    """Mesos's ``validateAllocationRole`` and ``injectAllocationInfo``: each
+    offer is allocated to one of the framework's roles, and the ACCEPT's
+    resources carry that role; a request of a role the framework does not
+    hold waits, with the reason."""
+    with scheduler(driver(master, ["web", "batch"], encoding)) as s:
+        s.push(
+            m.Request(
+                [request("web-1", "web"), request("batch-1", "batch"), request("ops-1", "ops")]
+            )
+        )
+        wait_until(lambda: running(s, "web-1") and running(s, "batch-1"), 30, "both running")
+        framework_id = s.snapshot().framework_id
+        assert framework_id is not None
+        roles = task_roles(master, framework_id)
+        if master.is_sim:
+            # The simulator's /master/state shows no allocation of a task's resources.
+            assert set(roles) == {"web-1", "batch-1"}
+        else:
+            assert roles == {"web-1": {"web"}, "batch-1": {"batch"}}
+        assert reason(s, "ops-1").startswith("not offered to role ops on")
+
+
+def test_update_framework_changes_the_roles_of_a_running_framework(master: Master) -> None:
+    """``Master::updateFramework``: 200 OK, the new roles at once, no failover;
+    offers come for an added role, and the stream stays the same."""
+    v1 = driver(master, ["web"], "protobuf")
+    with scheduler(v1) as s:
+        s.push(m.Request([request("batch-1", "batch")]))
+        wait_until(lambda: s.snapshot().framework_id, 30, "subscribed")
+        framework_id = s.snapshot().framework_id
+        assert framework_id is not None
+        wait_until(
+            lambda: reason(s, "batch-1").startswith("not offered to role batch"),
+            30,
+            "batch-1 pending for its role",
+        )
+        s.push(m.UpdateFramework(roles=["web", "batch"], failover_timeout=3600.0))
+        wait_until(lambda: running(s, "batch-1"), 30, "batch-1 running in the new role")
+        state = framework_state(master, framework_id)
+        assert sorted(state["roles"]) == ["batch", "web"]
+        assert state["failover_timeout"] == 3600.0
+        assert s.snapshot().framework_id == framework_id
+        assert v1.subscriptions == 0  # the first stream never ended: no failover
