@@ -54,13 +54,9 @@ def framework_state(master: Master, framework_id: str) -> dict[str, Any]:
     return next(f for f in frameworks if f["id"] == framework_id)
 
 
-def task_roles(master: Master, framework_id: str) -> dict[str, set[str]]:
-    """Each task's allocation roles, as ``/master/state`` shows its resources."""
-    tasks = framework_state(master, framework_id)["tasks"]
-    return {
-        t["id"]: {r.get("allocation_info", {}).get("role", "?") for r in t["resources"]}
-        for t in tasks
-    }
+def task_roles(master: Master, framework_id: str) -> dict[str, str]:
+    """Each task's allocation role, as ``/master/state`` shows it."""
+    return {t["id"]: t["role"] for t in framework_state(master, framework_id)["tasks"]}
 
 
 @pytest.mark.parametrize("encoding", ["json", "protobuf"])
@@ -78,12 +74,7 @@ def test_requests_are_placed_and_accepted_in_their_role(master: Master, encoding
         wait_until(lambda: running(s, "web-1") and running(s, "batch-1"), 30, "both running")
         framework_id = s.snapshot().framework_id
         assert framework_id is not None
-        roles = task_roles(master, framework_id)
-        if master.is_sim:
-            # The simulator's /master/state shows no allocation of a task's resources.
-            assert set(roles) == {"web-1", "batch-1"}
-        else:
-            assert roles == {"web-1": {"web"}, "batch-1": {"batch"}}
+        assert task_roles(master, framework_id) == {"web-1": "web", "batch-1": "batch"}
         assert reason(s, "ops-1").startswith("not offered to role ops on")
 
 

@@ -224,6 +224,7 @@ class CallHandlers(AgentLifecycle):
             return
         agent_id = valid[0].agent_id
         master_agent = self.agents[agent_id]
+        _inject_allocation_info(operations, valid[0].role)
         remaining = Resources()
         for offer in valid:
             remaining = remaining + offer.resources
@@ -561,6 +562,19 @@ class CallHandlers(AgentLifecycle):
         if framework.sink is not None:
             framework.sink.close()
             framework.sink = None
+
+
+def _inject_allocation_info(operations: list[dict[str, Any]], role: str) -> None:
+    """``protobuf::injectAllocationInfo``: a launched resource without an
+    allocation gets the offers' (a MULTI_ROLE framework sets its own)."""
+    for operation in operations:
+        launch = operation.get("launch") if operation.get("type") == "LAUNCH" else None
+        task_infos = launch.get("task_infos") if isinstance(launch, dict) else None
+        for info in task_infos if isinstance(task_infos, list) else []:
+            resources = info.get("resources") if isinstance(info, dict) else None
+            for resource in resources if isinstance(resources, list) else []:
+                if isinstance(resource, dict) and "allocation_info" not in resource:
+                    resource["allocation_info"] = {"role": role}
 
 
 def _mixed_roles(offer_ids: list[str], offers: list[Offer | None]) -> str:
