@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import time
+
 import msgspec
 import pytest
 from masters import Master
+from sim_client import Subscriber
 
 from ark import Scheduler, StateManager
 from ark import messages as m
@@ -99,3 +102,49 @@ def test_update_framework_changes_the_roles_of_a_running_framework(master: Maste
         assert state["failover_timeout"] == 3600.0
         assert s.snapshot().framework_id == framework_id
         assert v1.subscriptions == 0  # the first stream never ended: no failover
+
+
+QUIET_SECONDS = 0.5  # Several allocation cycles of either master.
+MULTI_ROLE = [{"type": "MULTI_ROLE"}]
+
+
+def test_update_framework_rescinds_offers_of_a_role_left_and_suppresses_by_role(
+    master: Master,
+) -> None:
+    """``Master::updateFramework`` rescinds the offers allocated to roles no
+    longer held; ``suppressed_roles`` stops offers of those roles only."""
+    info = {"user": "u", "name": "roles", "roles": ["a", "b"], "capabilities": MULTI_ROLE}
+    sub = Subscriber(master.url, info)
+    try:
+        framework_id = sub.framework_id
+        by_role = wait_until(
+            lambda: (
+                roles
+                if {"a", "b"}
+                <= set(roles := {o["allocation_info"]["role"]: o for o in sub.offers()})
+                else None
+            ),
+            what="offers of both roles",
+        )
+        info["id"] = {"value": framework_id}
+
+        def update(roles: list[str], suppressed: list[str]) -> tuple[int, bytes]:
+            body = {"framework_info": dict(info, roles=roles), "suppressed_roles": suppressed}
+            return sub.call({"type": "UPDATE_FRAMEWORK", "update_framework": body})
+
+        assert update(["a"], []) == (200, b"")
+        left = by_role["b"]["id"]["value"]
+        sub.wait_event("RESCIND", lambda e: e["rescind"]["offer_id"]["value"] == left)
+        kept = by_role["a"]["id"]["value"]
+        assert kept not in {e["rescind"]["offer_id"]["value"] for e in sub.of_type("RESCIND")}
+
+        assert update(["a", "b"], ["a"]) == (200, b"")
+        ids = [{"value": kept}]
+        decline = {"offer_ids": ids, "filters": {"refuse_seconds": 0}}
+        assert sub.call({"type": "DECLINE", "decline": decline})[0] == 202
+        seen = len(sub.offers())
+        wait_until(lambda: len(sub.offers()) > seen, what="an offer after the update")
+        time.sleep(QUIET_SECONDS)
+        assert {o["allocation_info"]["role"] for o in sub.offers()[seen:]} == {"b"}
+    finally:
+        sub.close()
