@@ -148,3 +148,31 @@ def test_update_framework_rescinds_offers_of_a_role_left_and_suppresses_by_role(
         assert {o["allocation_info"]["role"] for o in sub.offers()[seen:]} == {"b"}
     finally:
         sub.close()
+
+
+def test_a_launch_in_another_role_than_its_offer_is_a_task_error(master: Master) -> None:
+    """The offered resources are allocated to the offer's role: resources
+    allocated to another are more than available (``Master::_accept``)."""
+    info = {"user": "root", "name": "roles", "roles": ["a", "b"], "capabilities": MULTI_ROLE}
+    sub = Subscriber(master.url, info)
+    try:
+        offer = sub.wait_offer(lambda o: o["allocation_info"]["role"] == "a")
+        cpus = {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}}
+        task = {
+            "name": "t",
+            "task_id": {"value": "t1"},
+            "agent_id": offer["agent_id"],
+            "resources": [dict(cpus, allocation_info={"role": "b"})],
+            "command": {"value": "sleep 5"},
+        }
+        operation = {"type": "LAUNCH", "launch": {"task_infos": [task]}}
+        accept = {"offer_ids": [offer["id"]], "operations": [operation]}
+        assert sub.call({"type": "ACCEPT", "accept": accept})[0] == 202
+        status = sub.wait_update("t1", "TASK_ERROR", reason="REASON_TASK_INVALID")
+        assert status["message"].startswith(
+            "Total resources cpus(allocated: b):0.1 required by task and its executor "
+            "is more than available "
+        )
+        assert "cpus(allocated: a):" in status["message"]
+    finally:
+        sub.close()

@@ -233,7 +233,9 @@ class CallHandlers(AgentLifecycle):
             kind = operation.get("type")
             if kind == "LAUNCH":
                 for task_info in operation["launch"].get("task_infos", []):
-                    remaining = self._launch(framework, master_agent, task_info, remaining)
+                    remaining = self._launch(
+                        framework, master_agent, task_info, remaining, valid[0].role
+                    )
             elif kind == "LAUNCH_GROUP":
                 remaining = self._launch_group(
                     framework, master_agent, operation["launch_group"], remaining
@@ -250,8 +252,12 @@ class CallHandlers(AgentLifecycle):
         master_agent: MasterAgent,
         task_info: dict[str, Any],
         remaining: Resources,
+        role: str | None = None,
     ) -> Resources:
         """Validate and launch one task of a LAUNCH; return what is left of the offers.
+
+        ``role`` is the offers' allocation role: resources allocated to another
+        are not among the offered ones (Mesos compares allocations too).
 
         Mesos's ``validation::task::validate`` in ``Master::_accept``: an
         invalid task gets TASK_ERROR (REASON_TASK_INVALID) and the others
@@ -268,11 +274,13 @@ class CallHandlers(AgentLifecycle):
             error = _executor_error(executor, framework, launch_group=False)
         if error is None:
             resources = resources + self._new_executor_resources(framework, master_agent, executor)
-            if not remaining.contains(resources):
+            offered = role or framework.role
+            asked = _launch_role(task_info) or offered
+            if not remaining.contains(resources) or asked != offered:
                 error = (
-                    f"Total resources {_mesos_text(resources, framework.role)} required by "
+                    f"Total resources {_mesos_text(resources, asked)} required by "
                     "task and its executor is more than available "
-                    f"{_mesos_text(remaining, framework.role)}"
+                    f"{_mesos_text(remaining, offered)}"
                 )
         if error is not None:
             self._task_error_update(framework, task_info, "REASON_TASK_INVALID", error)
@@ -575,6 +583,16 @@ def _inject_allocation_info(operations: list[dict[str, Any]], role: str) -> None
             for resource in resources if isinstance(resources, list) else []:
                 if isinstance(resource, dict) and "allocation_info" not in resource:
                     resource["allocation_info"] = {"role": role}
+
+
+def _launch_role(task_info: dict[str, Any]) -> str | None:
+    """The allocation role a task's resources name (the first that names one)."""
+    for resource in task_info.get("resources") or []:
+        allocation = resource.get("allocation_info") if isinstance(resource, dict) else None
+        if isinstance(allocation, dict) and isinstance(allocation.get("role"), str):
+            role: str = allocation["role"]
+            return role
+    return None
 
 
 def _mixed_roles(offer_ids: list[str], offers: list[Offer | None]) -> str:
