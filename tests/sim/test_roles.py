@@ -4,9 +4,8 @@ the roles of a running framework (Mesos's ``Master::updateFramework``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import time
+from typing import Any
 
 import msgspec
 import pytest
