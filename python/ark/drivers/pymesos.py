@@ -133,7 +133,8 @@ class PymesosDriver:
             self._info.clear()
             self._info.update(new)
             if driver.connected and framework_id is not None:
-                driver._send(update_framework_call(self._info, framework_id, effect))
+                # ``driver.framework``: the info as pymesos subscribes with it.
+                driver._send(update_framework_call(driver.framework, framework_id, effect))
             return
         if not driver.connected or framework_id is None:
             log.warning("ark: %s dropped: pymesos is not connected", type(effect).__name__)
