@@ -33,6 +33,8 @@ EFFECTS: list[fx.Effect] = [
         ],
         5.0,
     ),
+    # A MULTI_ROLE framework's ACCEPT: every resource says its allocation role.
+    fx.Accept(["o4"], "a1", [fx.LaunchTask("t4", "a1", "", [CPUS, PORTS], b"", [])], 5.0, "web"),
     fx.Decline(["o1", "o3"], 300.0),
     fx.Kill("t1", "a1"),
     fx.Kill("t1", None),

@@ -55,6 +55,7 @@ offers = st.builds(
     texts,
     st.lists(resources, max_size=4),
     st.lists(attributes, max_size=3),
+    st.none() | roles,
 )
 REASONS = [
     v.name

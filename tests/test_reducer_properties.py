@@ -59,6 +59,7 @@ offers = st.builds(
     agent_id=st.sampled_from(AGENTS),
     hostname=st.sampled_from(["h0", "h1"]),
     resources=resources,
+    role=st.none() | st.sampled_from(["web", "batch"]),
 )
 statuses = st.builds(
     m.TaskStatus,
@@ -116,8 +117,16 @@ task_requests = st.lists(
         port_names=st.lists(st.sampled_from(["http", "admin"]), max_size=2),
         strategy=st.none() | st.sampled_from(["binpack", "spread"]),
         unreachable=st.none() | unreachable_strategies,
+        role=st.none() | st.sampled_from(["web", "batch"]),
     ),
     max_size=3,
+)
+framework_updates = st.builds(
+    m.UpdateFramework,
+    roles=st.none() | st.lists(st.sampled_from(["web", "batch", ""]), max_size=3),
+    suppressed_roles=st.none() | st.lists(st.sampled_from(["web", "batch"]), max_size=2),
+    capabilities=st.none() | st.just(["MULTI_ROLE"]),
+    failover_timeout=st.none() | st.sampled_from([0.0, 60.0, -1.0, float("nan")]),
 )
 
 
@@ -387,6 +396,10 @@ class ReducerComparison(RuleBasedStateMachine):
     def send_message(self) -> None:
         self.send(m.SendMessage("a1", "e1", b"ping"))
 
+    @rule(update=framework_updates)
+    def update_framework(self, update: m.UpdateFramework) -> None:
+        self.send(update)
+
     @rule()
     def custom(self) -> None:
         self.send(m.CustomEnvelope(kind="Ping", body=b"\x91\x01"))
@@ -469,15 +482,20 @@ class DemandComparison(RuleBasedStateMachine):
         check_offers_end(before, message, effects, view)
         return effects
 
-    @rule(ids=st.permutations(OFFERS), cpus=st.sampled_from([1.0, 2.0, 4.0]), n=st.integers(1, 4))
-    def offers(self, ids: list[str], cpus: float, n: int) -> None:
+    @rule(
+        ids=st.permutations(OFFERS),
+        cpus=st.sampled_from([1.0, 2.0, 4.0]),
+        n=st.integers(1, 4),
+        roles=st.lists(st.none() | st.sampled_from(["web", "batch"]), min_size=4, max_size=4),
+    )
+    def offers(self, ids: list[str], cpus: float, n: int, roles: list[str | None]) -> None:
         resources = [
             m.Resource("cpus", scalar=cpus),
             m.Resource("mem", scalar=64.0),
             m.Resource("ports", ranges=[(31000, 31003)]),
         ]
         batch = [
-            m.Offer(offer_id, agent, f"h{k % 2}", resources)
+            m.Offer(offer_id, agent, f"h{k % 2}", resources, role=roles[k])
             for k, (offer_id, agent) in enumerate(zip(ids[:n], AGENTS, strict=False))
         ]
         self.send(m.Offers(batch))

@@ -32,6 +32,7 @@ __all__ = [
     "Suppress",
     "Timer",
     "Unreconciled",
+    "UpdateFramework",
     "decode_effects",
 ]
 
@@ -56,6 +57,8 @@ class Accept(msgspec.Struct, tag=True, frozen=True, array_like=True):
     agent_id: str
     launches: list[LaunchTask]
     refuse_seconds: float
+    #: The role the offers are allocated to: the launches' resources carry it.
+    role: str | None = None
 
 
 class Decline(msgspec.Struct, tag=True, frozen=True, array_like=True):
@@ -96,6 +99,20 @@ class Message(msgspec.Struct, tag=True, frozen=True, array_like=True):
     data: bytes
 
 
+class UpdateFramework(msgspec.Struct, tag=True, frozen=True, array_like=True):
+    """UPDATE_FRAMEWORK: the driver applies these parts to its FrameworkInfo.
+
+    ``suppressed`` says whether the core has suppressed offers: without
+    ``suppressed_roles``, every role is suppressed then, none otherwise.
+    """
+
+    roles: list[str] | None
+    suppressed_roles: list[str] | None
+    capabilities: list[str] | None
+    failover_timeout: float | None
+    suppressed: bool
+
+
 class Timer(msgspec.Struct, tag=True, frozen=True, array_like=True):
     """Push ``ReconcileTimeout(round)`` after ``seconds``."""
 
@@ -118,6 +135,7 @@ Effect: TypeAlias = (
     | Suppress
     | Revive
     | Message
+    | UpdateFramework
     | Timer
     | Unreconciled
 )

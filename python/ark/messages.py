@@ -60,6 +60,7 @@ __all__ = [
     "Track",
     "UnreachableStrategy",
     "Update",
+    "UpdateFramework",
     "Withdraw",
     "decode",
     "encode",
@@ -119,11 +120,19 @@ class Attribute(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
 
 
 class Offer(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
+    """An offer of one agent's resources.
+
+    ``role`` is the role the resources are allocated to (Mesos's
+    ``Offer.allocation_info.role``): with MULTI_ROLE, one of the framework's
+    roles; ``None`` from a master that does not say.
+    """
+
     id: str
     agent_id: str
     hostname: str
     resources: list[Resource] = []
     attributes: list[Attribute] = []
+    role: str | None = None
 
 
 class TaskStatus(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -303,7 +312,9 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     ``spread`` instead of the cycle's (``Config.matching_strategy``).
     ``name`` and ``payload`` are carried to the launch untouched.
     ``unreachable`` replaces the task when its agent is unreachable (None:
-    Ark leaves an unreachable task alone, as Mesos reports it).
+    Ark leaves an unreachable task alone, as Mesos reports it). ``role``
+    (MULTI_ROLE) takes the request from offers allocated to that role only;
+    ``None`` takes any offer.
     """
 
     task_id: str
@@ -317,6 +328,7 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     port_names: list[str] = []
     strategy: Literal["binpack", "spread"] | None = None
     unreachable: UnreachableStrategy | None = None
+    role: str | None = None
 
 
 class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -390,6 +402,25 @@ class SendMessage(
     data: bytes
 
 
+class UpdateFramework(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """Change the framework's info without a failover (the v1 UPDATE_FRAMEWORK call).
+
+    A part left ``None`` stays as it is. ``roles`` (MULTI_ROLE) replaces the
+    roles: offers of a role left are rescinded; ``suppressed_roles`` are the
+    roles not offered resources (``None``: all of them while the core has
+    suppressed offers, else none); ``capabilities`` replaces the capability
+    names (``"MULTI_ROLE"``, ...); ``failover_timeout`` in seconds. The driver
+    keeps the new info: a later SUBSCRIBE (after a master failover) carries it.
+    """
+
+    roles: list[str] | None = None
+    suppressed_roles: list[str] | None = None
+    capabilities: list[str] | None = None
+    failover_timeout: float | None = None
+
+
 # --- User messages ----------------------------------------------------------------
 
 
@@ -445,6 +476,7 @@ Message: TypeAlias = (
     | Suppress
     | Revive
     | SendMessage
+    | UpdateFramework
     | CustomEnvelope
 )
 

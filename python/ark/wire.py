@@ -44,14 +44,14 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
     """
     out: dict[str, Any] = {"framework_id": {"value": framework_id}}
     match effect:
-        case fx.Accept(offer_ids, agent_id, launches, refuse_seconds):
+        case fx.Accept(offer_ids, agent_id, launches, refuse_seconds, role):
             out["type"] = "ACCEPT"
             out["accept"] = {
                 "offer_ids": [{"value": o} for o in offer_ids],
                 "operations": [
                     {
                         "type": "LAUNCH",
-                        "launch": {"task_infos": [task_info(t, agent_id) for t in launches]},
+                        "launch": {"task_infos": [task_info(t, agent_id, role) for t in launches]},
                     }
                 ],
                 "filters": {"refuse_seconds": refuse_seconds},
@@ -94,8 +94,11 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
     return out
 
 
-def task_info(task: fx.LaunchTask, agent_id: str) -> dict[str, Any]:
+def task_info(task: fx.LaunchTask, agent_id: str, role: str | None = None) -> dict[str, Any]:
     """The v1 ``TaskInfo`` of one launch: its payload's fields plus Ark's own.
+
+    With a ``role`` (the offers' allocation role), each resource carries it as
+    ``allocation_info``, as a MULTI_ROLE framework's must.
 
     Named ports go where a task and service discovery look for them, unless
     the payload set them itself: ``discovery.ports``, and ``PORT_<NAME>``
@@ -106,7 +109,7 @@ def task_info(task: fx.LaunchTask, agent_id: str) -> dict[str, Any]:
     info["name"] = task.name or task.task_id
     info["task_id"] = {"value": task.task_id}
     info["agent_id"] = {"value": agent_id}
-    info["resources"] = [_resource_json(r) for r in task.resources]
+    info["resources"] = [_resource_json(r, role) for r in task.resources]
     if task.named_ports:
         ports = [{"number": p, "name": n, "protocol": "tcp"} for n, p in task.named_ports]
         info.setdefault(
@@ -172,7 +175,7 @@ def _reconcile_task(task: fx.ReconcileTask) -> dict[str, Any]:
     return out
 
 
-def _resource_json(r: m.Resource) -> dict[str, Any]:
+def _resource_json(r: m.Resource, allocated_to: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"name": r.name}
     if r.scalar is not None:
         out["type"] = "SCALAR"
@@ -186,4 +189,6 @@ def _resource_json(r: m.Resource) -> dict[str, Any]:
     if r.role != "*":
         # Pre-reservation-refinement shape, which every v1 master still reads.
         out["role"] = r.role
+    if allocated_to is not None:
+        out["allocation_info"] = {"role": allocated_to}
     return out

@@ -98,13 +98,19 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::Suppress => "SUPPRESS",
         Effect::Revive => "REVIVE",
         Effect::Message { .. } => "MESSAGE",
+        Effect::UpdateFramework { .. } => "UPDATE_FRAMEWORK",
         Effect::Timer { .. } => "Timer",
         Effect::Unreconciled { .. } => "Unreconciled",
     }
 }
 
 fn not_a_call(effect: &Effect) -> String {
-    format!("{} is not a Mesos call", kind(effect))
+    match effect {
+        Effect::UpdateFramework { .. } => {
+            "UPDATE_FRAMEWORK carries the FrameworkInfo, which the driver holds: it sends it".into()
+        }
+        _ => format!("{} is not a Mesos call", kind(effect)),
+    }
 }
 
 fn call_descriptor() -> &'static MessageDescriptor {
@@ -206,9 +212,10 @@ fn protobuf_call(effect: &Effect, framework_id: &str) -> Result<Call, String> {
             });
             call::Type::Message
         }
-        Effect::Accept { .. } | Effect::Timer { .. } | Effect::Unreconciled { .. } => {
-            return Err(not_a_call(effect))
-        }
+        Effect::Accept { .. }
+        | Effect::UpdateFramework { .. }
+        | Effect::Timer { .. }
+        | Effect::Unreconciled { .. } => return Err(not_a_call(effect)),
     };
     out.r#type = Some(kind as i32);
     Ok(out)
@@ -235,10 +242,11 @@ pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
             agent_id,
             launches,
             refuse_seconds,
+            role,
         } => {
             let infos = launches
                 .iter()
-                .map(|t| task_info(t, agent_id))
+                .map(|t| task_info(t, agent_id, role.as_deref()))
                 .collect::<Result<Vec<_>, _>>()?;
             out.insert(
                 "accept".into(),
@@ -302,7 +310,9 @@ pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
                 }),
             );
         }
-        Effect::Timer { .. } | Effect::Unreconciled { .. } => return Err(not_a_call(effect)),
+        Effect::UpdateFramework { .. } | Effect::Timer { .. } | Effect::Unreconciled { .. } => {
+            return Err(not_a_call(effect))
+        }
     }
     Ok(Value::Object(out))
 }
@@ -319,8 +329,9 @@ fn reconcile_task(task: &ReconcileTask) -> Value {
 }
 
 /// One launch's `TaskInfo`: its payload's fields plus Ark's own, as
-/// `ark.wire.task_info` builds it (named ports included).
-fn task_info(task: &LaunchTask, agent_id: &str) -> Result<Value, String> {
+/// `ark.wire.task_info` builds it (named ports included); its resources
+/// carry `allocation_info` when the offers are allocated to a `role`.
+fn task_info(task: &LaunchTask, agent_id: &str, role: Option<&str>) -> Result<Value, String> {
     let mut info = if task.payload.is_empty() {
         Map::new()
     } else {
@@ -345,7 +356,7 @@ fn task_info(task: &LaunchTask, agent_id: &str) -> Result<Value, String> {
     info.insert("agent_id".into(), value_id(agent_id));
     info.insert(
         "resources".into(),
-        task.resources.iter().map(resource).collect(),
+        task.resources.iter().map(|r| resource(r, role)).collect(),
     );
     if !task.named_ports.is_empty() {
         add_named_ports(&mut info, &task.named_ports, name);
@@ -389,7 +400,7 @@ fn add_named_ports(info: &mut Map<String, Value>, ports: &[(String, i64)], name:
     }
 }
 
-fn resource(r: &Resource) -> Value {
+fn resource(r: &Resource, allocated_to: Option<&str>) -> Value {
     let mut out = Map::new();
     out.insert("name".into(), Value::from(r.name.as_str()));
     if let Some(scalar) = r.scalar {
@@ -409,6 +420,11 @@ fn resource(r: &Resource) -> Value {
     if r.role != "*" {
         // Pre-reservation-refinement shape, which every v1 master still reads.
         out.insert("role".into(), Value::from(r.role.as_str()));
+    }
+    if let Some(role) = allocated_to {
+        // A MULTI_ROLE framework says which of its roles' allocation a
+        // resource comes from; it must be the offer's (Mesos's accept()).
+        out.insert("allocation_info".into(), json!({ "role": role }));
     }
     Value::Object(out)
 }
@@ -441,6 +457,7 @@ mod tests {
             agent_id: "a1".into(),
             launches: vec![launch(payload)],
             refuse_seconds: 5.0,
+            role: None,
         }
     }
 
@@ -504,6 +521,23 @@ mod tests {
     }
 
     #[test]
+    fn an_accept_answers_in_the_role_of_its_offers() {
+        let mut effect = accept("{}");
+        if let Effect::Accept { role, .. } = &mut effect {
+            *role = Some("eng/web".into());
+        }
+        let pb = encode(&effect, "f1", Encoding::Protobuf).unwrap();
+        let accept = decode(&pb.body).accept.unwrap();
+        let task = &accept.operations[0].launch.as_ref().unwrap().task_infos[0];
+        let allocation = task.resources[0].allocation_info.as_ref().unwrap();
+        assert_eq!(allocation.role.as_deref(), Some("eng/web"));
+        let js = encode(&effect, "f1", Encoding::Json).unwrap();
+        let value: Value = serde_json::from_slice(&js.body).unwrap();
+        let resource = &value["accept"]["operations"][0]["launch"]["task_infos"][0]["resources"][0];
+        assert_eq!(resource["allocation_info"], json!({"role": "eng/web"}));
+    }
+
+    #[test]
     fn scheduler_effects_are_not_calls() {
         let timer = Effect::Timer {
             round: 1,
@@ -517,7 +551,7 @@ mod tests {
     fn named_ports_reach_discovery_and_the_environment() {
         let mut task = launch(r#"{"command":{"value":"x"}}"#);
         task.named_ports = vec![("http-api".into(), 31000)];
-        let info = task_info(&task, "a1").unwrap();
+        let info = task_info(&task, "a1", None).unwrap();
         assert_eq!(info["discovery"]["ports"]["ports"][0]["number"], 31000);
         assert_eq!(
             info["command"]["environment"]["variables"][0],

@@ -241,9 +241,14 @@ impl<P> Dispatcher<P> {
         for effect in effects {
             self.count(&effect);
             match (&effect, route.sender) {
-                (Effect::Timer { .. } | Effect::Unreconciled { .. }, _) | (_, None) => {
-                    pumped.effects.push(effect)
-                }
+                // UPDATE_FRAMEWORK needs the FrameworkInfo, which the driver holds.
+                (
+                    Effect::Timer { .. }
+                    | Effect::Unreconciled { .. }
+                    | Effect::UpdateFramework { .. },
+                    _,
+                )
+                | (_, None) => pumped.effects.push(effect),
                 _ => calls.push(effect),
             }
         }
@@ -302,6 +307,7 @@ pub fn effect_name(effect: &Effect) -> &'static str {
         Effect::Suppress => "Suppress",
         Effect::Revive => "Revive",
         Effect::Message { .. } => "Message",
+        Effect::UpdateFramework { .. } => "UpdateFramework",
         Effect::Timer { .. } => "Timer",
         Effect::Unreconciled { .. } => "Unreconciled",
     }

@@ -32,6 +32,10 @@ pub enum Effect {
         agent_id: Id,
         launches: Vec<LaunchTask>,
         refuse_seconds: f64,
+        /// The role the offers are allocated to; each launch's resources
+        /// carry it as `allocation_info` (MULTI_ROLE).
+        #[serde(default)]
+        role: Option<String>,
     },
     /// `offer_ids` sorted.
     Decline {
@@ -62,6 +66,17 @@ pub enum Effect {
     Timer {
         round: u32,
         seconds: f64,
+    },
+    /// UPDATE_FRAMEWORK: the driver applies the parts given to the
+    /// FrameworkInfo it subscribes with, and sends the call when subscribed.
+    /// `suppressed` is whether the core has suppressed offers: without
+    /// `suppressed_roles`, all the roles are suppressed then, none otherwise.
+    UpdateFramework {
+        roles: Option<Vec<String>>,
+        suppressed_roles: Option<Vec<String>>,
+        capabilities: Option<Vec<String>>,
+        failover_timeout: Option<f64>,
+        suppressed: bool,
     },
     /// Tasks that never answered reconciliation, sorted.
     Unreconciled {

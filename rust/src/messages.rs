@@ -141,6 +141,9 @@ pub struct Offer {
     pub resources: Vec<Resource>,
     #[serde(default)]
     pub attributes: Vec<Attribute>,
+    /// The role the offer is allocated to (`Offer.allocation_info.role`).
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 /// A status update. Its strings borrow from the message bytes: updates are
@@ -255,6 +258,14 @@ pub enum Message<'a> {
         agent_id: String,
         executor_id: String,
         data: Vec<u8>,
+    },
+    /// Change the subscribed framework's info without a failover (see
+    /// docs/reducer.md, **Roles**); `None` leaves a part as it is.
+    UpdateFramework {
+        roles: Option<Vec<String>>,
+        suppressed_roles: Option<Vec<String>>,
+        capabilities: Option<Vec<String>>,
+        failover_timeout: Option<f64>,
     },
     Custom,
 }
@@ -409,6 +420,19 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    pub struct UpdateFramework {
+        #[serde(default)]
+        pub roles: Option<Vec<String>>,
+        #[serde(default)]
+        pub suppressed_roles: Option<Vec<String>>,
+        #[serde(default)]
+        pub capabilities: Option<Vec<String>>,
+        #[serde(default)]
+        pub failover_timeout: Option<f64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct CustomEnvelope {
         #[allow(dead_code)] // decoded to validate it: the body is for user hooks
         pub kind: String,
@@ -526,6 +550,15 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     agent_id: w.agent_id,
                     executor_id: w.executor_id,
                     data: w.data,
+                }
+            }
+            "UpdateFramework" => {
+                let w: wire::UpdateFramework = body(rest)?;
+                Message::UpdateFramework {
+                    roles: w.roles,
+                    suppressed_roles: w.suppressed_roles,
+                    capabilities: w.capabilities,
+                    failover_timeout: w.failover_timeout,
                 }
             }
             "CustomEnvelope" => {

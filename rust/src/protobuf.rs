@@ -107,6 +107,7 @@ fn offer(o: &pb::Offer) -> Result<Offer<'_>, CoreError> {
             .iter()
             .map(attribute)
             .collect::<Result<_, _>>()?,
+        o.allocation_info.as_ref().and_then(|a| a.role.as_deref()),
     ))
 }
 

@@ -25,6 +25,7 @@ mod offers;
 #[cfg(test)]
 mod tests;
 mod unreachable;
+mod update_framework;
 
 /// The reducer: a state, its configuration, and an interner for the ids and
 /// reasons that repeat across millions of records.
@@ -169,6 +170,19 @@ impl Reducer {
                 executor_id,
                 data: ByteBuf::from(data),
             }),
+            Message::UpdateFramework {
+                roles,
+                suppressed_roles,
+                capabilities,
+                failover_timeout,
+            } => update_framework::update_framework(
+                state,
+                roles,
+                suppressed_roles,
+                capabilities,
+                failover_timeout,
+                out,
+            )?,
         }
         Ok(())
     }

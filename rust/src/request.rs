@@ -156,6 +156,9 @@ pub struct TaskRequest<'a> {
     /// What to do when its agent is unreachable; None: nothing.
     #[serde(default)]
     pub unreachable: Option<UnreachableStrategy>,
+    /// The role whose offers it takes (MULTI_ROLE); None: any.
+    #[serde(default, borrow)]
+    pub role: Option<&'a str>,
 }
 
 impl TaskRequest<'_> {
@@ -179,6 +182,7 @@ pub struct StoredRequest {
     port_names: Vec<Box<str>>,
     strategy: Option<Strategy>,
     pub unreachable: Option<UnreachableStrategy>,
+    role: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -221,6 +225,7 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             port_names: r.port_names.iter().map(|&n| n.into()).collect(),
             strategy: r.strategy,
             unreachable: r.unreachable,
+            role: r.role.map(Into::into),
         }
     }
 }
@@ -258,6 +263,7 @@ impl StoredRequest {
             port_names: self.port_names.iter().map(|n| &**n).collect(),
             strategy: self.strategy,
             unreachable: self.unreachable,
+            role: self.role.as_deref(),
         }
     }
 
@@ -312,6 +318,7 @@ mod tests {
                 expunge_after_seconds: 2.0,
                 kill_selection: KillSelection::OldestFirst,
             }),
+            role: Some("web"),
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

@@ -166,6 +166,7 @@ mod tests {
             resources,
             attributes: vec![],
             received_at: 0.0,
+            role: None,
         })
     }
 

@@ -124,6 +124,8 @@ pub struct Offer {
     pub resources: Vec<Resource>,
     pub attributes: Vec<Attribute>,
     pub received_at: f64,
+    /// The role the offer is allocated to: an ACCEPT answers in it.
+    pub role: Option<Id>,
 }
 
 /// A task with an unreachable strategy whose agent is unreachable

@@ -95,7 +95,18 @@ def _offer(obj: object) -> m.Offer:
         _str(obj, "hostname", "offer"),
         [_resource(r) for r in _opt_list(obj, "resources", "offer")],
         [_attribute(a) for a in _opt_list(obj, "attributes", "offer")],
+        _allocation_role(obj),
     )
+
+
+def _allocation_role(obj: Mapping[str, Any]) -> str | None:
+    """``Offer.allocation_info.role``, the role the offer is allocated to."""
+    allocation = obj.get("allocation_info")
+    if allocation is None:
+        return None
+    if not isinstance(allocation, Mapping):
+        raise WireError("offer.allocation_info: expected an object")
+    return _opt_str(allocation, "role", "offer.allocation_info")
 
 
 def _resource(obj: object) -> m.Resource:
@@ -301,6 +312,9 @@ def _pb_offer(o: Any) -> m.Offer:
         o.hostname,
         [_pb_resource(r) for r in o.resources],
         [_pb_attribute(a) for a in o.attributes],
+        o.allocation_info.role
+        if o.HasField("allocation_info") and o.allocation_info.HasField("role")
+        else None,
     )
 
 
@@ -447,6 +461,8 @@ def _fill_offer(out: Any, offer: m.Offer) -> None:
     out.framework_id.value = ""
     out.agent_id.value = offer.agent_id
     out.hostname = offer.hostname
+    if offer.role is not None:
+        out.allocation_info.role = offer.role
     for r in offer.resources:
         res = out.resources.add()
         res.name = r.name

@@ -27,6 +27,7 @@ from ark.reference.matching import reference_match
 from ark.reference.reconcile import Reconciler
 from ark.reference.resources import check_fits
 from ark.reference.unreachable import Partitions, check_strategy
+from ark.reference.update_framework import update_framework
 from ark.state import (
     AgentRecord,
     Config,
@@ -151,6 +152,7 @@ class Reducer:
             m.Suppress: self._suppress,
             m.Revive: self._revive,
             m.SendMessage: self._send_message,
+            m.UpdateFramework: self._update_framework,
             m.CustomEnvelope: self._nothing,
         }
 
@@ -465,6 +467,9 @@ class Reducer:
         agent_id = offers[0].agent_id
         if any(o.agent_id != agent_id for o in offers):
             raise CommandRejected(f"offers {offer_ids} are not all of one agent")
+        role = offers[0].role
+        if any(o.role != role for o in offers):
+            raise CommandRejected(f"offers {offer_ids} are not all allocated to one role")
         if not msg.launches:
             raise CommandRejected("Accept launches no task")
         task_ids: set[str] = set()
@@ -496,7 +501,7 @@ class Reducer:
                     launch.named_ports,
                 )
             )
-        return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds)]
+        return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds, role)]
 
     def _decline(self, msg: m.Decline, now: float) -> list[fx.Effect]:
         offer_ids = msg.offer_ids
@@ -615,7 +620,7 @@ class Reducer:
                 )
             for offer_id in p.offer_ids:
                 del self._offers[offer_id]
-            out.append(fx.Accept(p.offer_ids, p.agent_id, launches, refuse))
+            out.append(fx.Accept(p.offer_ids, p.agent_id, launches, refuse, p.role))
         for offer_id in decisions.declines:
             del self._offers[offer_id]
         if decisions.declines:
@@ -644,6 +649,9 @@ class Reducer:
         # Always sent: it also clears the refuse filters (docs/reducer.md).
         self._suppressed = False
         return [fx.Revive()]
+
+    def _update_framework(self, msg: m.UpdateFramework, now: float) -> list[fx.Effect]:
+        return [update_framework(msg, self._suppressed)]
 
     def _send_message(self, msg: m.SendMessage, now: float) -> list[fx.Effect]:
         return [fx.Message(msg.agent_id, msg.executor_id, msg.data)]

@@ -161,7 +161,11 @@ class Allocator:
                 offered_to.add(best.id)
                 available = available - best_resources
                 offer = Offer(
-                    f"{self.id}-O{next(self._offer_seq)}", best.id, agent.id, best_resources
+                    f"{self.id}-O{next(self._offer_seq)}",
+                    best.id,
+                    agent.id,
+                    best_resources,
+                    _allocation_role(best_resources, best),
                 )
                 self.offers[offer.id] = offer
                 best.offers[offer.id] = offer
@@ -195,7 +199,7 @@ class Allocator:
         return used + offered
 
     def _offer_json(self, offer: Offer, framework: Framework, agent: SimAgent) -> dict[str, Any]:
-        role = framework.role
+        role = offer.role
         resources = offer.resources.to_json(
             role, refinement=framework.has_capability("RESERVATION_REFINEMENT")
         )
@@ -223,6 +227,18 @@ class Allocator:
             for resource in resources:
                 resource.pop("allocation_info", None)
         return offer_json
+
+
+def _allocation_role(resources: Resources, framework: Framework) -> str:
+    """The role an offer of ``resources`` is allocated to: that of its
+    reservations if it holds some (they are offered only to their role), else
+    the framework's roles in turn (``Framework.next_role``)."""
+    for key in resources.scalars:
+        reservations = split_key(key)[1]
+        if reservations:
+            role: str = reservations[-1]["role"]
+            return role
+    return framework.next_role()
 
 
 def _allocatable(available: Resources, framework: Framework) -> Resources:

@@ -16,7 +16,7 @@ from collections import deque
 from typing import Any
 
 from .agents import MasterAgent
-from .frameworks import Framework, Task, master_update, update_event
+from .frameworks import Framework, Offer, Task, master_update, update_event
 from .maintenance import Maintenance
 from .operations import RESOURCE_OPERATIONS
 from .resources import ResourceError, Resources, mesos_text
@@ -77,13 +77,14 @@ class CallHandlers(Maintenance):
     def _call_revive(self, framework: Framework, call: dict[str, Any]) -> None:
         if not self._roles_valid(framework, call.get("revive")):
             return
-        framework.suppressed = False
+        # No roles: all of them (``Master::revive``).
+        framework.suppressed_roles -= set(_call_roles(call.get("revive")) or framework.roles)
         framework.filters.clear()
         self._schedule_allocation()
 
     def _call_suppress(self, framework: Framework, call: dict[str, Any]) -> None:
         if self._roles_valid(framework, call.get("suppress")):
-            framework.suppressed = True
+            framework.suppressed_roles |= set(_call_roles(call.get("suppress")) or framework.roles)
 
     def _roles_valid(self, framework: Framework, body: Any) -> bool:
         """Whether REVIVE's or SUPPRESS's ``roles`` are all the framework's.
@@ -134,7 +135,11 @@ class CallHandlers(Maintenance):
             )
         framework.info = info
         # The call says every suppressed role: the others are revived.
-        framework.suppressed = framework.role in suppressed
+        framework.suppressed_roles = set(suppressed)
+        # ``Master::updateFramework``: offers of the roles left are rescinded.
+        for offer in list(framework.offers.values()):
+            if offer.role not in roles:
+                self._rescind(offer)
         if not framework.suppressed:
             self._schedule_allocation()
 
@@ -164,6 +169,8 @@ class CallHandlers(Maintenance):
         elif any(o is None or o.framework_id != framework.id for o in offers):
             missing = [i for i, o in zip(offer_ids, offers, strict=True) if o is None]
             error = f"Offer {missing[0] if missing else offer_ids[0]} is no longer valid"
+        elif len({o.role for o in offers if o is not None}) > 1:
+            error = _mixed_roles(offer_ids, offers)
         elif len({o.agent_id for o in offers if o is not None}) > 1:
             error = "Aggregated offers must belong to one single agent"
         valid = [o for o in offers if o is not None and o.framework_id == framework.id]
@@ -184,6 +191,7 @@ class CallHandlers(Maintenance):
             return
         agent_id = valid[0].agent_id
         master_agent = self.agents[agent_id]
+        _inject_allocation_info(operations, valid[0].role)
         remaining = Resources()
         for offer in valid:
             remaining = remaining + offer.resources
@@ -201,7 +209,9 @@ class CallHandlers(Maintenance):
                     )
             elif kind == "LAUNCH":
                 for task_info in operation["launch"].get("task_infos", []):
-                    remaining = self._launch(framework, master_agent, task_info, remaining)
+                    remaining = self._launch(
+                        framework, master_agent, task_info, remaining, valid[0].role
+                    )
             elif kind == "LAUNCH_GROUP":
                 remaining = self._launch_group(
                     framework, master_agent, operation["launch_group"], remaining
@@ -219,8 +229,12 @@ class CallHandlers(Maintenance):
         master_agent: MasterAgent,
         task_info: dict[str, Any],
         remaining: Resources,
+        role: str | None = None,
     ) -> Resources:
         """Validate and launch one task of a LAUNCH; return what is left of the offers.
+
+        ``role`` is the offers' allocation role: resources allocated to another
+        are not among the offered ones (Mesos compares allocations too).
 
         Mesos's ``validation::task::validate`` in ``Master::_accept``: an
         invalid task gets TASK_ERROR (REASON_TASK_INVALID) and the others
@@ -237,11 +251,13 @@ class CallHandlers(Maintenance):
             error = _executor_error(executor, framework, launch_group=False)
         if error is None:
             resources = resources + self._new_executor_resources(framework, master_agent, executor)
-            if not remaining.contains(resources):
+            offered = role or framework.role
+            asked = _launch_role(task_info) or offered
+            if not remaining.contains(resources) or asked != offered:
                 error = (
-                    f"Total resources {_mesos_text(resources, framework.role)} required by "
+                    f"Total resources {_mesos_text(resources, asked)} required by "
                     "task and its executor is more than available "
-                    f"{_mesos_text(remaining, framework.role)}"
+                    f"{_mesos_text(remaining, offered)}"
                 )
         if error is not None:
             self._task_error_update(framework, task_info, "REASON_TASK_INVALID", error)
@@ -531,6 +547,47 @@ class CallHandlers(Maintenance):
         if framework.sink is not None:
             framework.sink.close()
             framework.sink = None
+
+
+def _inject_allocation_info(operations: list[dict[str, Any]], role: str) -> None:
+    """``protobuf::injectAllocationInfo``: a launched resource without an
+    allocation gets the offers' (a MULTI_ROLE framework sets its own)."""
+    for operation in operations:
+        launch = operation.get("launch") if operation.get("type") == "LAUNCH" else None
+        task_infos = launch.get("task_infos") if isinstance(launch, dict) else None
+        for info in task_infos if isinstance(task_infos, list) else []:
+            resources = info.get("resources") if isinstance(info, dict) else None
+            for resource in resources if isinstance(resources, list) else []:
+                if isinstance(resource, dict) and "allocation_info" not in resource:
+                    resource["allocation_info"] = {"role": role}
+
+
+def _launch_role(task_info: dict[str, Any]) -> str | None:
+    """The allocation role a task's resources name (the first that names one)."""
+    for resource in task_info.get("resources") or []:
+        allocation = resource.get("allocation_info") if isinstance(resource, dict) else None
+        if isinstance(allocation, dict) and isinstance(allocation.get("role"), str):
+            role: str = allocation["role"]
+            return role
+    return None
+
+
+def _mixed_roles(offer_ids: list[str], offers: list[Offer | None]) -> str:
+    """``validateAllocationRole``'s error: the first offer of another role than the first's."""
+    first = offers[0].role if offers[0] is not None else ""
+    for offer_id, offer in zip(offer_ids, offers, strict=True):
+        if offer is not None and offer.role != first:
+            return (
+                f"Aggregated offers must be allocated to the same role. Offer {offer_id} "
+                f"uses role '{offer.role} but another is using role '{first}"
+            )
+    return ""
+
+
+def _call_roles(body: Any) -> list[str]:
+    """The ``roles`` of a REVIVE or SUPPRESS (checked by ``_roles_valid``)."""
+    roles = body.get("roles", []) if isinstance(body, dict) else []
+    return [r for r in roles if isinstance(r, str)]
 
 
 def _uuid_of(body: dict[str, Any]) -> str:

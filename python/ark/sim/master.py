@@ -173,7 +173,7 @@ class Master(CallHandlers):
         framework.sink = sink
         # The allocator's filters survive a connected framework's re-subscription;
         # a disconnection clears them (``deactivateFramework``).
-        framework.suppressed = set(framework.roles) <= set(suppressed_roles)
+        framework.suppressed_roles = set(suppressed_roles)
         sink.send(
             {
                 "type": "SUBSCRIBED",

@@ -133,6 +133,15 @@ def _framework_state(framework: Framework) -> dict[str, Any]:
     }
 
 
+def _allocation_role(info: dict[str, Any]) -> str | None:
+    resources = info.get("resources")
+    if not isinstance(resources, list) or not resources or not isinstance(resources[0], dict):
+        return None
+    allocation = resources[0].get("allocation_info")
+    role = allocation.get("role") if isinstance(allocation, dict) else None
+    return role if isinstance(role, str) else None
+
+
 def _task_state(task: Task) -> dict[str, Any]:
     """The task in ``/master/state``'s shape."""
     out: dict[str, Any] = {
@@ -146,6 +155,10 @@ def _task_state(task: Task) -> dict[str, Any]:
         "resources": task.resources.to_state(),
         "statuses": [{"state": s["state"], "timestamp": s["timestamp"]} for s in task.statuses],
     }
+    role = _allocation_role(task.info)
+    if role is not None:
+        # Mesos's ``json(Task)``: the role of the first resource's allocation.
+        out["role"] = role
     if "labels" in task.info:
         out["labels"] = task.info["labels"].get("labels", [])
     return out

@@ -92,6 +92,8 @@ pub struct Placement<'a> {
     pub agent_id: &'a str,
     pub offer_ids: Vec<&'a str>,
     pub launches: Vec<OutLaunch<'a>>,
+    /// The role the offers are allocated to: the ACCEPT answers in it.
+    pub role: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

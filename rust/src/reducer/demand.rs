@@ -153,6 +153,7 @@ fn matching_input<'s>(state: &'s State, config: &'s Config) -> MatchInput<'s> {
                 hostname: &o.hostname,
                 resources: o.resources.iter().map(Into::into).collect(),
                 attributes: o.attributes.iter().map(Into::into).collect(),
+                role: o.role.as_deref(),
             })
             .collect(),
         requests,
@@ -242,6 +243,7 @@ impl Cycle {
                 agent_id,
                 launches,
                 refuse_seconds,
+                role: p.role.map(str::to_owned),
             });
         }
         // Most requests wait for the same reason cycle after cycle: only the

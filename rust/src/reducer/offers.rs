@@ -47,6 +47,7 @@ impl Reducer {
                         resources: offer.resources,
                         attributes: offer.attributes,
                         received_at: now,
+                        role: offer.role.as_deref().map(|r| self.interner.intern(r)),
                     }),
                 );
             }
@@ -78,6 +79,14 @@ impl Reducer {
             return Err(CoreError::Rejected(format!(
                 "Accept combines offers of agents {:?} and {:?}",
                 &*agent_id, &*other.agent_id
+            )));
+        }
+        let role = offers[0].role.clone();
+        if let Some(other) = offers.iter().find(|o| o.role != role) {
+            return Err(CoreError::Rejected(format!(
+                "Accept combines offers allocated to roles {:?} and {:?}",
+                role.as_deref(),
+                other.role.as_deref()
             )));
         }
         let mut task_ids: HashSet<&str> =
@@ -127,6 +136,7 @@ impl Reducer {
             agent_id,
             launches: launched,
             refuse_seconds,
+            role: role.map(|r| r.to_string()),
         });
         Ok(())
     }

@@ -31,6 +31,7 @@ fn offer(id: &str, agent: &str, resources: Vec<Resource>) -> OfferMessage {
         hostname: format!("{agent}.example"),
         resources,
         attributes: vec![],
+        role: None,
     }
 }
 
