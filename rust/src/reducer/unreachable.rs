@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
+use rustc_hash::FxHashSet as HashSet;
+
 use super::Reducer;
 use crate::effects::Effect;
 use crate::messages::TaskState;
-use crate::request::KillSelection;
+use crate::request::{KillSelection, StoredRequest};
 use crate::state::{TaskId, Unreachable};
 
 impl Reducer {
@@ -93,7 +95,10 @@ impl Reducer {
         if state.unreachable.is_empty() {
             return;
         }
-        let mut due = Vec::new();
+        let mut due: Vec<(TaskId, Arc<StoredRequest>)> = Vec::new();
+        // The ids in demand, collected once the first replacement is due: a
+        // Tick may replace thousands of tasks of a lost rack.
+        let mut requested: Option<HashSet<TaskId>> = None;
         let ids: Vec<TaskId> = state.unreachable.keys().cloned().collect();
         for task_id in ids {
             let Some(request) = state.strategies.get(&task_id).cloned() else {
@@ -110,15 +115,13 @@ impl Reducer {
             }
             let mut changed = entry.clone();
             if entry.replacement.is_none() && entry.since + strategy.inactive_after_seconds <= now {
-                let taken = |id: &str| {
-                    state.tasks.contains_key(id)
-                        || state.demand.iter().any(|(d, _)| d == id)
-                        || due.iter().any(|(d, _): &(TaskId, _)| d == id)
-                };
+                let requested = requested
+                    .get_or_insert_with(|| state.demand.iter().map(|(id, _)| id.clone()).collect());
                 let new_id = (1u64..)
                     .map(|n| TaskId::from(format!("{task_id}.{n}")))
-                    .find(|id| !taken(id))
+                    .find(|id| !state.tasks.contains_key(id.as_str()) && !requested.contains(id))
                     .expect("some suffix is free");
+                requested.insert(new_id.clone());
                 changed.replacement = Some(new_id.clone());
                 due.push((new_id.clone(), Arc::new(request.with_task_id(&new_id))));
             }
