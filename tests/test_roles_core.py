@@ -92,14 +92,15 @@ def test_a_bad_update_is_rejected(reducer: Any, update: m.UpdateFramework) -> No
 def test_roles_make_a_multi_role_framework() -> None:
     info = framework_info({"roles": ["web"], "capabilities": [{"type": "PARTITION_AWARE"}]})
     assert info["capabilities"] == [{"type": "PARTITION_AWARE"}, {"type": "MULTI_ROLE"}]
-    assert "capabilities" not in framework_info({"role": "web"})
+    # One role is not MULTI_ROLE: the default capabilities stay as they are.
+    assert framework_info({"role": "web"})["capabilities"] == [{"type": "PARTITION_AWARE"}]
 
 
 def test_an_update_replaces_the_parts_it_gives() -> None:
     info = framework_info({"name": "n", "role": "web"})
     new = updated(info, fx.UpdateFramework(["web", "batch"], None, None, 60.0, False))
     assert new["roles"] == ["web", "batch"] and "role" not in new
-    assert new["capabilities"] == [{"type": "MULTI_ROLE"}]
+    assert new["capabilities"] == [{"type": "PARTITION_AWARE"}, {"type": "MULTI_ROLE"}]
     assert new["failover_timeout"] == 60.0 and new["name"] == "n"
     assert updated(new, fx.UpdateFramework(None, None, ["MULTI_ROLE"], None, False)) == new
 
