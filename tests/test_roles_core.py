@@ -102,7 +102,8 @@ def test_an_update_replaces_the_parts_it_gives() -> None:
     assert new["roles"] == ["web", "batch"] and "role" not in new
     assert new["capabilities"] == [{"type": "PARTITION_AWARE"}, {"type": "MULTI_ROLE"}]
     assert new["failover_timeout"] == 60.0 and new["name"] == "n"
-    assert updated(new, fx.UpdateFramework(None, None, ["MULTI_ROLE"], None, False)) == new
+    same = fx.UpdateFramework(None, None, ["PARTITION_AWARE", "MULTI_ROLE"], None, False)
+    assert updated(new, same) == new
 
 
 @pytest.mark.parametrize(
