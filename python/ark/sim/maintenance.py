@@ -162,6 +162,13 @@ class Maintenance(OfferOperations):
                 {"type": "INVERSE_OFFERS", "inverse_offers": {"inverse_offers": inverse_offers}}
             )
 
+    def _drop_inverse_offers(self, framework_id: str) -> None:
+        """A framework disconnected or was removed: its inverse offers go
+        without an answer (``Master::deactivate``), to be made again later."""
+        for inverse in list(self.inverse_offers.values()):
+            if inverse.framework_id == framework_id:
+                del self.inverse_offers[inverse.id]
+
     def _rescind_inverse_offer(self, inverse: _InverseOffer) -> None:
         self.inverse_offers.pop(inverse.id, None)
         framework = self.frameworks.get(inverse.framework_id)
