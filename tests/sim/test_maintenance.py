@@ -105,6 +105,37 @@ def test_schedule_produces_inverse_offers_and_answers_are_recorded(maintained: M
         sub.close()
 
 
+def test_a_resubscribed_framework_gets_a_new_inverse_offer(maintained: Master) -> None:
+    """``Master::deactivate`` drops a disconnected framework's inverse offers
+    unanswered; once it subscribes again it is asked again."""
+    info = dict(FRAMEWORK_INFO, failover_timeout=60.0)
+    sub = subscribe(maintained, info)
+    framework_id = sub.framework_id
+    again = None
+    try:
+        offer = sub.wait_offer()
+        assert sub.launch(offer, "stays") == 202
+        wait_task(sub, "stays", "TASK_RUNNING")
+        window = {
+            "machine_ids": [_machine(maintained, offer["agent_id"]["value"])],
+            "unavailability": {"start": {"nanoseconds": time.time_ns() + HOUR_NS}},
+        }
+        assert _update_schedule(maintained, {"windows": [window]})[0] == 200
+        first = sub.wait_event("INVERSE_OFFERS")["inverse_offers"]["inverse_offers"][0]
+        sub.close()
+        again = subscribe(
+            maintained, dict(info, id={"value": framework_id}), framework_id=framework_id
+        )
+        event = again.wait_event("INVERSE_OFFERS")
+        (second,) = event["inverse_offers"]["inverse_offers"]
+        assert second["agent_id"] == first["agent_id"] and second["id"] != first["id"]
+    finally:
+        sub.close()
+        if again is not None:
+            again.call({"type": "TEARDOWN"})
+            again.close()
+
+
 def test_a_framework_without_resources_there_gets_no_inverse_offer(maintained: Master) -> None:
     """``generateInverseOffers`` asks only frameworks with resources offered or
     used on the agent: a suppressed framework with none gets nothing."""

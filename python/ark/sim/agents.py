@@ -524,6 +524,10 @@ class MasterAgent:
         self._offered = value
         self._available = None
 
+    def resources_changed(self) -> None:
+        """The agent's own resources changed (an offer operation): recompute what is free."""
+        self._available = None
+
     def available(self) -> Resources:
         """Resources neither used by tasks nor offered."""
         if self._available is None:

@@ -141,7 +141,7 @@ class Allocator:
             offered_to: set[str] = set()
             # Reserved resources go only to their role's frameworks; an agent
             # with reservations of several roles may make several offers.
-            while True:
+            while not available.empty():
                 best: Framework | None = None
                 best_resources = available
                 for framework in frameworks:
@@ -159,7 +159,9 @@ class Allocator:
                 if best is None:
                     break
                 offered_to.add(best.id)
-                available = available - best_resources
+                available = (
+                    Resources() if best_resources is available else available - best_resources
+                )
                 offer = Offer(
                     f"{self.id}-O{next(self._offer_seq)}",
                     best.id,

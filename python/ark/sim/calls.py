@@ -530,6 +530,7 @@ class CallHandlers(Maintenance):
 
     def _remove_framework(self, framework: Framework) -> None:
         self.frameworks.pop(framework.id, None)
+        self._drop_inverse_offers(framework.id)
         self.removed_framework_ids.add(framework.id)
         for handle in (framework.heartbeat, framework.failover):
             if handle is not None:

@@ -89,6 +89,8 @@ class Maintenance(OfferOperations):
     def _unavailabilities(self) -> dict[tuple[str, str], dict[str, Any]]:
         """Each scheduled machine's unavailability."""
         out: dict[tuple[str, str], dict[str, Any]] = {}
+        if not self.schedule.get("windows"):
+            return out  # Asked for every agent of every allocation: kept cheap.
         for window in self.schedule.get("windows", []):
             for machine_id in window.get("machine_ids", []):
                 key = (str(machine_id.get("hostname", "")).lower(), str(machine_id.get("ip", "")))
@@ -114,12 +116,15 @@ class Maintenance(OfferOperations):
 
     def _allocate_inverse_offers(self, frameworks: list[Framework]) -> None:
         """``generateInverseOffers``: one inverse offer per framework and draining agent."""
+        if not self.schedule.get("windows"):
+            return
         now = self.loop.time()
         batches: dict[str, list[dict[str, Any]]] = {}
         outstanding = {(i.framework_id, i.agent_id) for i in self.inverse_offers.values()}
+        unavailabilities = self._unavailabilities()
         for master_agent in self.agents.values():
             agent = master_agent.agent
-            unavailability = self.unavailability(agent.hostname)
+            unavailability = unavailabilities.get(_machine(agent.hostname))
             if unavailability is None or not agent.reachable or not master_agent.connected:
                 continue
             holders = {f for f, _ in master_agent.tasks} | {
@@ -156,6 +161,13 @@ class Maintenance(OfferOperations):
             self.frameworks[framework_id].send(
                 {"type": "INVERSE_OFFERS", "inverse_offers": {"inverse_offers": inverse_offers}}
             )
+
+    def _drop_inverse_offers(self, framework_id: str) -> None:
+        """A framework disconnected or was removed: its inverse offers go
+        without an answer (``Master::deactivate``), to be made again later."""
+        for inverse in list(self.inverse_offers.values()):
+            if inverse.framework_id == framework_id:
+                del self.inverse_offers[inverse.id]
 
     def _rescind_inverse_offer(self, inverse: _InverseOffer) -> None:
         self.inverse_offers.pop(inverse.id, None)

@@ -167,6 +167,7 @@ class Master(CallHandlers):
                 framework.sink = None
             for offer in list(framework.offers.values()):
                 self._remove_offer(offer)
+            self._drop_inverse_offers(framework.id)
         if framework.failover is not None:
             framework.failover.cancel()
             framework.failover = None
@@ -204,6 +205,7 @@ class Master(CallHandlers):
 
     def _disconnect(self, framework: Framework) -> None:
         framework.sink = None
+        self._drop_inverse_offers(framework.id)
         framework.unregistered_time = time.time()
         framework.filters.clear()
         if framework.heartbeat is not None:

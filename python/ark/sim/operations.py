@@ -113,8 +113,7 @@ class OfferOperations(AgentLifecycle):
             return remaining
         log.info("applying %s of %s on agent %s", kind, framework.id, agent.id)
         agent.resources = agent.resources - consumed + converted
-        # The agent's resources changed under the master's cached sums.
-        master_agent.used = master_agent.used
+        master_agent.resources_changed()
         if kind == "CREATE":
             for key in converted.scalars:
                 agent.volumes.setdefault(_persistence_id(key), {})
@@ -173,10 +172,10 @@ class OfferOperations(AgentLifecycle):
                     )
                 before, key = key, resource_key(name, reservations[:-1], None)
             elif kind == "CREATE":
-                self._check_volume(framework, agent, key, one, creating=True)
+                self._check_volume(framework, key, one, creating=True)
                 before = resource_key(name, reservations, None)
             else:  # DESTROY
-                self._check_volume(framework, agent, key, one, creating=False)
+                self._check_volume(framework, key, one, creating=False)
                 if not agent.resources.contains(one):
                     raise _InvalidOnAgent("Persistent volumes not found")
                 if master_agent.used.contains(one):
@@ -194,7 +193,7 @@ class OfferOperations(AgentLifecycle):
         return consumed, converted
 
     def _check_volume(
-        self, framework: Framework, agent: SimAgent, key: str, one: Resources, *, creating: bool
+        self, framework: Framework, key: str, one: Resources, *, creating: bool
     ) -> None:
         """Mesos's ``validateDiskInfo`` and ``validatePersistentVolume`` on one volume."""
         _, reservations, disk = split_key(key)

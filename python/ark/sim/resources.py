@@ -239,9 +239,13 @@ class Resources:
 
     def roles(self) -> set[str]:
         """The roles these resources are reserved for."""
-        return {
-            split_key(k)[1][-1]["role"] for k in (*self.scalars, *self.ranges) if split_key(k)[1]
-        }
+        roles: set[str] = set()
+        for key in (*self.scalars, *self.ranges):
+            if _SEP in key:  # Cheap first: most resources are unreserved.
+                reservations = split_key(key)[1]
+                if reservations:
+                    roles.add(reservations[-1]["role"])
+        return roles
 
     def empty(self) -> bool:
         """Whether nothing is left."""
@@ -284,8 +288,15 @@ class Resources:
 def _identity_json(
     key: str, resource: dict[str, Any], role: str, refinement: bool
 ) -> dict[str, Any]:
+    out: dict[str, Any]
+    if _SEP not in key:  # Unreserved, no volume: the common case, kept fast.
+        out = {"name": key, **resource}
+        if not refinement:
+            out["role"] = "*"
+        out["allocation_info"] = {"role": role}
+        return out
     name, reservations, disk = split_key(key)
-    out: dict[str, Any] = {"name": name, **resource}
+    out = {"name": name, **resource}
     if refinement:
         if reservations:
             out["reservations"] = reservations
