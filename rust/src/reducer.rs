@@ -20,6 +20,7 @@ use crate::messages::{Message, TaskStatus};
 use crate::reconcile;
 use crate::state::{Config, Id, State, Task, TaskId};
 
+mod backoff;
 mod demand;
 mod offers;
 #[cfg(test)]
@@ -110,7 +111,10 @@ impl Reducer {
             Message::ReconcileTimeout { round } => {
                 reconcile::timeout(state, config, round, now, out)
             }
-            Message::Tick => self.expire_offers(now, out),
+            Message::Tick => {
+                self.expire_offers(now, out);
+                self.tick_backoffs(now, out);
+            }
             Message::Accept {
                 offer_ids,
                 launches,
@@ -190,6 +194,7 @@ impl Reducer {
         let finished = reconcile::answered(&mut self.state, status.task_id);
         let interner = &mut self.interner;
         let task_id = TaskId::from(status.task_id);
+        let mut applied = None;
         if let (Some(uuid), Some(agent_id)) = (uuid, status.agent_id) {
             out.push(Effect::Acknowledge {
                 agent_id: interner.intern(agent_id),
@@ -232,8 +237,13 @@ impl Reducer {
                 );
                 if !duplicate && !older {
                     apply(task, &status, uuid, now, interner);
+                    applied = Some(status.state);
                 }
             }
+        }
+        if let (Some(task_state), Some(group)) = (applied, self.state.groups.get(status.task_id)) {
+            let group = group.clone();
+            backoff::task_changed(&mut self.state, &self.config, &group, task_state, now);
         }
         if !self.state.groups.is_empty()
             && self

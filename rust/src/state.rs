@@ -41,6 +41,14 @@ pub struct Config {
     pub offer_idle_refuse_seconds: f64,
     /// The strategy of requests that do not set their own (see `matching`).
     pub matching_strategy: Strategy,
+    /// Launch backoff (see `reducer::backoff`): the first delay of a group...
+    pub backoff_seconds: f64,
+    /// ...its growth at each further failure...
+    pub backoff_factor: f64,
+    /// ...its cap...
+    pub backoff_max_seconds: f64,
+    /// ...and how long a task of the group must run for the delay to reset.
+    pub backoff_reset_seconds: f64,
 }
 
 impl Default for Config {
@@ -55,6 +63,11 @@ impl Default for Config {
             offer_refuse_seconds: 5.0,
             offer_idle_refuse_seconds: 300.0,
             matching_strategy: Strategy::Binpack,
+            // Marathon's backoffSeconds, backoffFactor, maxLaunchDelaySeconds.
+            backoff_seconds: 1.0,
+            backoff_factor: 1.15,
+            backoff_max_seconds: 300.0,
+            backoff_reset_seconds: 60.0,
         }
     }
 }
@@ -146,6 +159,16 @@ pub struct Reconciliation {
     pub last_completed_at: Option<f64>,
 }
 
+/// A group's launch delay (see `reducer::backoff`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backoff {
+    pub delay: f64,
+    /// When the current delay ends; None once a `Tick` saw it end.
+    pub until: Option<f64>,
+    /// Since when a task of the group has been running with no failure since.
+    pub stable_since: Option<f64>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     pub framework_id: Option<Id>,
@@ -167,6 +190,8 @@ pub struct State {
     pub blacklist: Arc<Vec<String>>,
     /// The group of each live task the matcher placed (for UNIQUE and MAX_PER).
     pub groups: OrdMap<TaskId, Id>,
+    /// Launch delays of groups whose tasks failed, by group.
+    pub backoffs: OrdMap<Id, Backoff>,
 }
 
 impl Default for State {
@@ -191,6 +216,7 @@ impl Default for State {
             pending_reasons: OrdMap::new(),
             blacklist: Arc::new(Vec::new()),
             groups: OrdMap::new(),
+            backoffs: OrdMap::new(),
         }
     }
 }
@@ -266,6 +292,15 @@ struct ReconciliationView<'a> {
 struct RequestView<'a> {
     task_id: &'a str,
     reason: Option<&'a str>,
+    delayed_until: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct BackoffView<'a> {
+    group: &'a str,
+    delay: f64,
+    until: Option<f64>,
+    stable_since: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -283,6 +318,7 @@ struct StateView<'a> {
     demand: Vec<RequestView<'a>>,
     blacklist: &'a [String],
     groups: Vec<(&'a str, &'a str)>,
+    backoffs: Vec<BackoffView<'a>>,
 }
 
 impl State {
@@ -354,13 +390,24 @@ impl State {
             demand: self
                 .demand
                 .iter()
-                .map(|(id, _)| RequestView {
+                .map(|(id, request)| RequestView {
                     task_id: id,
                     reason: self.pending_reasons.get(id).map(|r| &**r),
+                    delayed_until: self.backoffs.get(request.group()).and_then(|b| b.until),
                 })
                 .collect(),
             blacklist: &self.blacklist,
             groups: self.groups.iter().map(|(t, g)| (&**t, &**g)).collect(),
+            backoffs: self
+                .backoffs
+                .iter()
+                .map(|(group, b)| BackoffView {
+                    group,
+                    delay: b.delay,
+                    until: b.until,
+                    stable_since: b.stable_since,
+                })
+                .collect(),
         };
         rmp_serde::to_vec(&view).expect("views are plain data and always encode")
     }
