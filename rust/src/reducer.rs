@@ -241,9 +241,10 @@ impl Reducer {
                 }
             }
         }
-        if let (Some(task_state), Some(group)) = (applied, self.state.groups.get(status.task_id)) {
-            let group = group.clone();
-            backoff::task_changed(&mut self.state, &self.config, &group, task_state, now);
+        if let Some(task_state) = applied.filter(|&s| backoff::concerns(&self.state, s)) {
+            if let Some(group) = self.state.groups.get(status.task_id).cloned() {
+                backoff::task_changed(&mut self.state, &self.config, &group, task_state, now);
+            }
         }
         if !self.state.groups.is_empty()
             && self

@@ -36,6 +36,12 @@ impl Config {
     }
 }
 
+/// Whether a status applied in `task_state` may change a backoff: the
+/// group lookup is skipped for the rest, most of an update storm.
+pub(super) fn concerns(state: &State, task_state: TaskState) -> bool {
+    is_failure(task_state) || (task_state == TaskState::Running && !state.backoffs.is_empty())
+}
+
 /// A status was applied to a task of `group`, now in `task_state`.
 pub(super) fn task_changed(
     state: &mut State,
