@@ -516,7 +516,7 @@ mod tests {
         assert_eq!(v[9][0], "idle");
         assert_eq!(
             v[10],
-            serde_json::json!([["r1", null], ["r2", "no offers"]])
+            serde_json::json!([["r1", null, null], ["r2", "no offers", null]])
         );
     }
 }
