@@ -35,7 +35,16 @@ REQUESTED = [f"r{i}" for i in range(6)]
 UUIDS = [bytes([i]) * 16 for i in range(4)]
 STATES: list[str] = list(get_args(m.TaskState))
 REASONS = ["REASON_RECONCILIATION", "REASON_AGENT_REMOVED", "REASON_COMMAND_EXECUTOR_FAILED"]
-CONFIG = Config(reconcile_base_seconds=1.0, reconcile_cap_seconds=4.0, reconcile_max_rounds=3)
+CONFIG = Config(
+    reconcile_base_seconds=1.0,
+    reconcile_cap_seconds=4.0,
+    reconcile_max_rounds=3,
+    # Launch backoff on the scale of a few steps: delays 1.5, 3, 6, 6...
+    backoff_seconds=1.5,
+    backoff_factor=2.0,
+    backoff_max_seconds=6.0,
+    backoff_reset_seconds=5.0,
+)
 
 scalars = st.builds(
     m.Resource,
@@ -479,6 +488,10 @@ class DemandComparison(RuleBasedStateMachine):
         assert view == self.reference.view(), f"{message!r}"
         # Requests are placed once: a launched id is never in the demand too.
         assert not {r.task_id for r in view.demand} & {t.task_id for t in view.tasks}
+        # A group held by its launch backoff has nothing launched.
+        held = {b.group for b in before.backoffs if b.until is not None and b.until > self.now}
+        launched = {lt.task_id for e in effects if isinstance(e, fx.Accept) for lt in e.launches}
+        assert not {g for t, g in view.groups if t in launched} & held, "a held group launched"
         check_offers_end(before, message, effects, view)
         return effects
 
@@ -530,6 +543,12 @@ class DemandComparison(RuleBasedStateMachine):
     @rule(offer_id=st.sampled_from(OFFERS))
     def rescind(self, offer_id: str) -> None:
         self.send(m.Rescind(offer_id))
+
+    @rule(seconds=st.sampled_from([0.0, 0.5, 2.0, 7.0]))
+    def tick(self, seconds: float) -> None:
+        """Time passes (launch delays end, running groups turn stable), then a Tick."""
+        self.now += seconds
+        self.send(m.Tick())
 
     @rule()
     def reconnect(self) -> None:

@@ -20,6 +20,7 @@ use crate::messages::{Message, TaskStatus};
 use crate::reconcile;
 use crate::state::{Config, Id, State, Task, TaskId};
 
+mod backoff;
 mod demand;
 mod offers;
 #[cfg(test)]
@@ -115,6 +116,7 @@ impl Reducer {
             Message::Tick => {
                 self.expire_offers(now, out);
                 self.unreachable_tick(now, out);
+                self.tick_backoffs(now, out);
             }
             Message::Accept {
                 offer_ids,
@@ -208,6 +210,7 @@ impl Reducer {
         let finished = reconcile::answered(&mut self.state, status.task_id);
         let interner = &mut self.interner;
         let task_id = TaskId::from(status.task_id);
+        let mut applied = None;
         if let (Some(uuid), Some(agent_id)) = (uuid, status.agent_id) {
             out.push(Effect::Acknowledge {
                 agent_id: interner.intern(agent_id),
@@ -250,7 +253,13 @@ impl Reducer {
                 );
                 if !duplicate && !older {
                     apply(task, &status, uuid, now, interner);
+                    applied = Some(status.state);
                 }
+            }
+        }
+        if let Some(task_state) = applied.filter(|&s| backoff::concerns(&self.state, s)) {
+            if let Some(group) = self.state.groups.get(status.task_id).cloned() {
+                backoff::task_changed(&mut self.state, &self.config, &group, task_state, now);
             }
         }
         if !self.state.groups.is_empty()

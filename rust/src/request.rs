@@ -231,6 +231,11 @@ impl From<&TaskRequest<'_>> for StoredRequest {
 }
 
 impl StoredRequest {
+    /// The group the request belongs to (launch backoff is per group).
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
     /// The request as the matcher reads it, borrowing every string.
     pub fn view(&self) -> TaskRequest<'_> {
         TaskRequest {

@@ -41,6 +41,14 @@ pub struct Config {
     pub offer_idle_refuse_seconds: f64,
     /// The strategy of requests that do not set their own (see `matching`).
     pub matching_strategy: Strategy,
+    /// Launch backoff (see `reducer::backoff`): the first delay of a group...
+    pub backoff_seconds: f64,
+    /// ...its growth at each further failure...
+    pub backoff_factor: f64,
+    /// ...its cap...
+    pub backoff_max_seconds: f64,
+    /// ...and how long a task of the group must run for the delay to reset.
+    pub backoff_reset_seconds: f64,
 }
 
 impl Default for Config {
@@ -55,6 +63,11 @@ impl Default for Config {
             offer_refuse_seconds: 5.0,
             offer_idle_refuse_seconds: 300.0,
             matching_strategy: Strategy::Binpack,
+            // Marathon's backoffSeconds, backoffFactor, maxLaunchDelaySeconds.
+            backoff_seconds: 1.0,
+            backoff_factor: 1.15,
+            backoff_max_seconds: 300.0,
+            backoff_reset_seconds: 60.0,
         }
     }
 }
@@ -160,6 +173,16 @@ pub struct Reconciliation {
     pub last_completed_at: Option<f64>,
 }
 
+/// A group's launch delay (see `reducer::backoff`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backoff {
+    pub delay: f64,
+    /// When the current delay ends; None once a `Tick` saw it end.
+    pub until: Option<f64>,
+    /// Since when a task of the group has been running with no failure since.
+    pub stable_since: Option<f64>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     pub framework_id: Option<Id>,
@@ -186,6 +209,8 @@ pub struct State {
     pub strategies: OrdMap<TaskId, Arc<StoredRequest>>,
     /// Those of them now unreachable.
     pub unreachable: OrdMap<TaskId, Unreachable>,
+    /// Launch delays of groups whose tasks failed, by group.
+    pub backoffs: OrdMap<Id, Backoff>,
 }
 
 impl Default for State {
@@ -212,6 +237,7 @@ impl Default for State {
             groups: OrdMap::new(),
             strategies: OrdMap::new(),
             unreachable: OrdMap::new(),
+            backoffs: OrdMap::new(),
         }
     }
 }
@@ -287,6 +313,15 @@ struct ReconciliationView<'a> {
 struct RequestView<'a> {
     task_id: &'a str,
     reason: Option<&'a str>,
+    delayed_until: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct BackoffView<'a> {
+    group: &'a str,
+    delay: f64,
+    until: Option<f64>,
+    stable_since: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -313,6 +348,7 @@ struct StateView<'a> {
     blacklist: &'a [String],
     groups: Vec<(&'a str, &'a str)>,
     unreachable: Vec<UnreachableView<'a>>,
+    backoffs: Vec<BackoffView<'a>>,
 }
 
 impl State {
@@ -384,9 +420,10 @@ impl State {
             demand: self
                 .demand
                 .iter()
-                .map(|(id, _)| RequestView {
+                .map(|(id, request)| RequestView {
                     task_id: id,
                     reason: self.pending_reasons.get(id).map(|r| &**r),
+                    delayed_until: self.backoffs.get(request.group()).and_then(|b| b.until),
                 })
                 .collect(),
             blacklist: &self.blacklist,
@@ -399,6 +436,16 @@ impl State {
                     since: u.since,
                     replacement: u.replacement.as_deref(),
                     expunged: u.expunged,
+                })
+                .collect(),
+            backoffs: self
+                .backoffs
+                .iter()
+                .map(|(group, b)| BackoffView {
+                    group,
+                    delay: b.delay,
+                    until: b.until,
+                    stable_since: b.stable_since,
                 })
                 .collect(),
         };
@@ -509,7 +556,7 @@ mod tests {
         assert_eq!(v[9][0], "idle");
         assert_eq!(
             v[10],
-            serde_json::json!([["r1", null], ["r2", "no offers"]])
+            serde_json::json!([["r1", null, null], ["r2", "no offers", null]])
         );
     }
 }

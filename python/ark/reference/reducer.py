@@ -23,6 +23,8 @@ from ark import effects as fx
 from ark import messages as m
 from ark.errors import CommandRejected, MessageError
 from ark.matching import AgentInfo, Existing
+from ark.reference.backoff import REASON as BACKOFF_REASON
+from ark.reference.backoff import Backoffs
 from ark.reference.matching import reference_match
 from ark.reference.reconcile import Reconciler
 from ark.reference.resources import check_fits
@@ -127,6 +129,7 @@ class Reducer:
         self._blacklist: list[str] = []
         self._groups: dict[str, str] = {}
         self._partitions = Partitions()
+        self._backoffs = Backoffs(self._config)
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -239,10 +242,16 @@ class Reducer:
                 for task_id, t in sorted(self._tasks.items())
             ],
             reconciliation=rec,
-            demand=[RequestRecord(r.task_id, self._reasons.get(r.task_id)) for r in self._demand],
+            demand=[
+                RequestRecord(
+                    r.task_id, self._reasons.get(r.task_id), self._backoffs.until(r.group)
+                )
+                for r in self._demand
+            ],
             blacklist=list(self._blacklist),
             groups=sorted(self._groups.items()),
             unreachable=self._partitions.view(),
+            backoffs=self._backoffs.view(),
         )
 
     # --- Mesos events ------------------------------------------------------------
@@ -364,6 +373,9 @@ class Reducer:
                 task.status_timestamp = status.timestamp
             task.updated_at = now
             task.unreconciled = False
+            group = self._groups.get(status.task_id)
+            if group is not None:
+                self._backoffs.task_changed(group, status.state, now)
         if status.task_id in self._groups and self._tasks[status.task_id].state in _TERMINAL:
             del self._groups[status.task_id]
         partitions = self._partitions
@@ -443,6 +455,11 @@ class Reducer:
                     out.append(fx.Revive())
                 self._demand.extend(due)
                 out.extend(self._match(now))
+        ended = self._backoffs.tick(now)
+        if ended and any(r.group in ended for r in self._demand):
+            # The offers declined while the group was held come back at once.
+            self._suppressed = False
+            out.append(fx.Revive())
         return out
 
     def _refuse_seconds(self, idle: bool) -> float:
@@ -575,6 +592,7 @@ class Reducer:
             or self._reconciliation.explicit
         ):
             return []
+        held = [r.task_id for r in self._demand if self._backoffs.holds(r.group, now)]
         offers = [self._offers[k][0] for k in sorted(self._offers)]
         offered = {o.agent_id for o in offers}
         existing = [
@@ -589,7 +607,7 @@ class Reducer:
         ]
         decisions = reference_match(
             offers,
-            self._demand,
+            [r for r in self._demand if r.task_id not in held],
             self._config.matching_strategy,
             blacklist=self._blacklist,
             existing=existing,
@@ -598,7 +616,7 @@ class Reducer:
         out: list[fx.Effect] = []
         placed = {launch.task_id for p in decisions.accepts for launch in p.launches}
         # Every request placed: the framework wants nothing more for now.
-        refuse = self._refuse_seconds(not decisions.pending)
+        refuse = self._refuse_seconds(not decisions.pending and not held)
         request_of = {r.task_id: r for r in self._demand}
         for p in decisions.accepts:
             launches = []
@@ -627,6 +645,7 @@ class Reducer:
             out.append(fx.Decline(decisions.declines, refuse))
         self._demand = [r for r in self._demand if r.task_id not in placed]
         self._reasons = {p.task_id: p.reason for p in decisions.pending}
+        self._reasons.update((task_id, BACKOFF_REASON) for task_id in held)
         if not self._demand and not self._suppressed:
             self._suppressed = True
             out.append(fx.Suppress())
