@@ -210,6 +210,7 @@ mod tests {
                     role: "*".into(),
                 }],
                 attributes: vec![],
+                role: None,
             }])
         };
         let mut r = Reducer::new(Config::default());

@@ -186,6 +186,7 @@ mod tests {
                 role: "*".into(),
             }],
             attributes: vec![],
+            role: None,
         }])
     }
 
