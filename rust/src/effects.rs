@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::{ByteArray, ByteBuf};
 
+use crate::health::{HealthCheck, KillPolicy};
 use crate::messages::Resource;
 use crate::state::{Id, TaskId};
 
@@ -16,6 +17,10 @@ pub struct LaunchTask {
     pub resources: Vec<Resource>,
     pub payload: ByteBuf,
     pub named_ports: Vec<(String, i64)>,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -85,6 +85,8 @@ mod tests {
             payload: b"",
             port_names: vec![],
             strategy: None,
+            health_check: None,
+            kill_policy: None,
         }
     }
 

@@ -6,9 +6,12 @@
 //! as a [`StoredRequest`], decoded once when its message is, and lends it to
 //! every cycle (decoding 50,000 stored msgpack requests took 25-31 ms a cycle).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::health::{HealthCheck, KillPolicy};
 
 /// How requests are placed: on the first agent that takes them, or after
 /// the agent last chosen for their shape (docs/matching.md, Placement).
@@ -107,6 +110,12 @@ pub struct TaskRequest<'a> {
     /// This request's strategy; None: the cycle's.
     #[serde(default)]
     pub strategy: Option<Strategy>,
+    /// Carried to the launch untouched: owned when decoded, lent by a
+    /// stored request.
+    #[serde(default)]
+    pub health_check: Option<Cow<'a, HealthCheck>>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
 }
 
 impl TaskRequest<'_> {
@@ -129,6 +138,8 @@ pub struct StoredRequest {
     payload: Box<[u8]>,
     port_names: Vec<Box<str>>,
     strategy: Option<Strategy>,
+    health_check: Option<Box<HealthCheck>>,
+    kill_policy: Option<KillPolicy>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -170,6 +181,8 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             payload: r.payload.into(),
             port_names: r.port_names.iter().map(|&n| n.into()).collect(),
             strategy: r.strategy,
+            health_check: r.health_check.as_deref().map(|h| Box::new(h.clone())),
+            kill_policy: r.kill_policy,
         }
     }
 }
@@ -206,6 +219,8 @@ impl StoredRequest {
             payload: &self.payload,
             port_names: self.port_names.iter().map(|n| &**n).collect(),
             strategy: self.strategy,
+            health_check: self.health_check.as_deref().map(Cow::Borrowed),
+            kill_policy: self.kill_policy,
         }
     }
 }
@@ -246,6 +261,21 @@ mod tests {
             payload: b"\x81",
             port_names: vec!["http"],
             strategy: Some(Strategy::Spread),
+            health_check: Some(Cow::Owned(HealthCheck {
+                kind: crate::health::CheckType::Tcp,
+                command: None,
+                port: Some(8080),
+                path: None,
+                scheme: None,
+                delay_seconds: 1.0,
+                interval_seconds: 2.0,
+                timeout_seconds: 3.0,
+                consecutive_failures: 4,
+                grace_period_seconds: 5.0,
+            })),
+            kill_policy: Some(KillPolicy {
+                grace_period_seconds: 6.0,
+            }),
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

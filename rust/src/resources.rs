@@ -176,6 +176,8 @@ mod tests {
             resources,
             payload: vec![],
             named_ports: vec![],
+            health_check: None,
+            kill_policy: None,
         }
     }
 
