@@ -179,3 +179,50 @@ def test_a_task_that_never_passes_is_killed_after_its_grace_period(master: Maste
         assert record is not None and record.healthy is False
     # At least the grace period went by (the loop's clock; a little slack).
     assert ended - started >= 1.0
+
+
+class KillWhenHealthy(Watch):
+    """Kills its task once healthy: its check says the task is set up."""
+
+    def status_update(self, state: Seen, status: m.TaskStatus, framework: Snapshot) -> Step[Seen]:
+        state, _ = super().status_update(state, status, framework)
+        return state, [m.Kill(status.task_id)] if status.healthy else []
+
+
+@pytest.mark.parametrize(("grace", "at_least", "under"), [(1.0, 0.8, 2.5), (None, 2.5, 6.0)])
+def test_a_task_that_ignores_sigterm_dies_at_its_kill_policy_s_grace(
+    master: Master, grace: float | None, at_least: float, under: float
+) -> None:
+    """SIGKILL comes ``kill_policy.grace_period`` after SIGTERM, 3 s without a
+    policy (Mesos's command executor: ``kill()`` and ``escalated()``). The
+    task is killed once its health check finds the trap set: a kill that
+    comes before the shell runs ends it at once."""
+    task_id = f"stubborn-{grace}"
+    payload = task_payload(
+        "trap '' TERM; touch trapped; while :; do sleep 0.1; done",
+        labels={"labels": [{"key": "ark.sim/kill", "value": "inf"}]},
+    )
+    policy = None if grace is None else m.KillPolicy(grace_period_seconds=grace)
+    check = m.HealthCheck(
+        "COMMAND", command="test -f trapped", delay_seconds=0.0, interval_seconds=0.2
+    )
+    request = m.TaskRequest(
+        task_id, resources=RESOURCES, payload=payload, health_check=check, kill_policy=policy
+    )
+    driver = V1Driver(
+        master.url.removeprefix("http://"),
+        {
+            "name": "ark-kill-policy",
+            "user": "root",
+            "capabilities": [{"type": "TASK_KILLING_STATE"}],
+        },
+    )
+    with Scheduler(KillWhenHealthy(request), Seen(), driver, reconcile_seconds=None) as scheduler:
+
+        def at(state: str) -> float | None:
+            record = scheduler.snapshot().task(task_id)
+            return record.updated_at if record and record.state == state else None
+
+        killing = wait_until(lambda: at("TASK_KILLING"), 30.0, "TASK_KILLING")
+        killed = wait_until(lambda: at("TASK_KILLED"), 30.0, "TASK_KILLED")
+    assert at_least <= killed - killing < under

@@ -219,8 +219,9 @@ class SimAgent:
             self._transition(task, "TASK_KILLING")
         # Mesos marks the terminal update of a task its health check killed.
         healthy = False if task.killed_by_health_check else None
+        exits = _seconds_label(task.info, "ark.sim/kill", self.behaviour.kill_seconds)
         task.lifecycle = self.loop.call_later(
-            min(self.behaviour.kill_seconds, kill_grace_seconds(task.info)),
+            min(exits, kill_grace_seconds(task.info)),
             lambda: self._transition(task, "TASK_KILLED", healthy=healthy),
         )
 
