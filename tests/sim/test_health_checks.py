@@ -226,3 +226,33 @@ def test_a_task_that_ignores_sigterm_dies_at_its_kill_policy_s_grace(
         killing = wait_until(lambda: at("TASK_KILLING"), 30.0, "TASK_KILLING")
         killed = wait_until(lambda: at("TASK_KILLED"), 30.0, "TASK_KILLED")
     assert at_least <= killed - killing < under
+
+
+class Reconciled(Watch):
+    """Asks for reconciliation once its task is healthy."""
+
+    def status_update(self, state: Seen, status: m.TaskStatus, framework: Snapshot) -> Step[Seen]:
+        state, _ = super().status_update(state, status, framework)
+        asked = status.healthy and status.reason != "REASON_RECONCILIATION"
+        return state, [m.Reconcile()] if asked else []
+
+
+def test_reconciliation_answers_carry_the_last_health(master: Master, marker: Path) -> None:
+    """The master answers with the health of the task's last status (Mesos's
+    ``getTaskHealth`` in ``src/common/protobuf_utils.cpp``), so a new leader
+    learns it with the state."""
+    task_id = "reconciled"
+    check = m.HealthCheck(
+        "COMMAND", command=f"test -f {marker}", delay_seconds=0.0, interval_seconds=0.5
+    )
+    request = m.TaskRequest(
+        task_id, resources=RESOURCES, payload=task_payload("sleep 3600"), health_check=check
+    )
+    driver = V1Driver(master.url.removeprefix("http://"), {"name": "ark-health", "user": "root"})
+    with Scheduler(Reconciled(request), Seen(), driver, reconcile_seconds=None) as scheduler:
+        answer = wait_until(
+            lambda: [s for s in scheduler.state.statuses if s[2] == "REASON_RECONCILIATION"],
+            30.0,
+            "a reconciliation answer",
+        )
+    assert answer[0] == ("TASK_RUNNING", True, "REASON_RECONCILIATION")

@@ -819,7 +819,11 @@ class AgentLifecycle(Allocator):
                 if is_terminal(latest):
                     master_agent.used = master_agent.used - task.resources
                 task.state = latest
-            if not task.statuses or task.statuses[-1]["state"] != status["state"]:
+            # Master::updateTask keeps the latest status of each state: a
+            # health update replaces the TASK_RUNNING before it.
+            if task.statuses and task.statuses[-1]["state"] == status["state"]:
+                task.statuses[-1] = status
+            else:
                 task.statuses.append(status)
             task.status = status
         if framework.connected:
