@@ -13,8 +13,9 @@ executor kill the task. Mesos's side: ``HealthCheckerProcess`` in
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -24,6 +25,7 @@ from ark import Scheduler, StateManager, Step
 from ark import messages as m
 from ark.core import Snapshot
 from ark.drivers import V1Driver
+from ark.sim.health import HealthChecker
 from ark.wire import task_payload
 from waiting import wait_until
 
@@ -256,3 +258,59 @@ def test_reconciliation_answers_carry_the_last_health(master: Master, marker: Pa
             "a reconciliation answer",
         )
     assert answer[0] == ("TASK_RUNNING", True, "REASON_RECONCILIATION")
+
+
+class FakeLoop:
+    """Just enough of an event loop to step a checker through time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[tuple[float, Callable[[], None], list[bool]]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Any:
+        cancelled = [False]
+        self.timers.append((self.now + delay, callback, cancelled))
+
+        class Handle:
+            def cancel(self) -> None:
+                cancelled[0] = True
+
+        return Handle()
+
+    def run_until(self, until: float) -> None:
+        while True:
+            due = sorted((t for t in self.timers if not t[2][0]), key=lambda t: t[0])
+            if not due or due[0][0] > until:
+                self.now = until
+                return
+            timer = due[0]
+            self.timers.remove(timer)
+            self.now = timer[0]
+            timer[1]()
+
+
+def checker(passing: Callable[[float], bool], **check: Any) -> list[tuple[float, bool, bool]]:
+    """The results a checker reports over 6 s: ``(time, healthy, kill)``."""
+    loop = FakeLoop()
+    reports: list[tuple[float, bool, bool]] = []
+    HealthChecker(
+        {"delay_seconds": 1.0, "interval_seconds": 1.0, **check},
+        loop,  # type: ignore[arg-type]
+        lambda: passing(loop.now),
+        lambda healthy, kill: reports.append((loop.now, healthy, kill)),
+    )
+    loop.run_until(6.0)
+    return reports
+
+
+def test_the_simulator_s_checker_follows_mesos_s_schedule() -> None:
+    """``HealthCheckerProcess``: a success on the first and after failures only,
+    every failure reported, those before the first success ignored within
+    the grace period, ``kill`` from the failure that makes the count."""
+    never = checker(lambda t: False, grace_period_seconds=2.5, consecutive_failures=2)
+    assert never[:2] == [(3.0, False, False), (4.0, False, True)]
+    flaky = checker(lambda t: t != 3.0, grace_period_seconds=10.0)
+    assert flaky == [(1.0, True, False), (3.0, False, False), (4.0, True, False)]

@@ -233,8 +233,8 @@ class SimAgent:
 
     def _health_result(self, task: AgentTask, healthy: bool, kill: bool) -> None:
         """The executor's ``taskHealthUpdated``: a TASK_RUNNING update, then maybe a kill."""
-        if task.state != "TASK_RUNNING" or not self.reachable:
-            return
+        if task.state != "TASK_RUNNING":
+            return  # Killed or ended meanwhile: Mesos's executor drops the result.
         self._transition(
             task, "TASK_RUNNING", "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", healthy=healthy
         )

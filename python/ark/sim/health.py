@@ -71,7 +71,9 @@ class HealthChecker:
         report: Callable[[bool, bool], None],
     ) -> None:
         self.delay = _seconds(check, "delay_seconds", 15.0)
-        self.interval = _seconds(check, "interval_seconds", 10.0)
+        # At least a millisecond: a zero interval (Ark refuses one, a raw
+        # payload may not) would spin the simulator's one event loop.
+        self.interval = max(_seconds(check, "interval_seconds", 10.0), 0.001)
         self.grace = _seconds(check, "grace_period_seconds", 10.0)
         failures = check.get("consecutive_failures", 3)
         self.max_failures = failures if isinstance(failures, int) else 3
