@@ -80,11 +80,46 @@ statuses = st.builds(
     message=st.none() | st.just("lost contact"),
     uuid=st.none() | st.sampled_from(UUIDS) | st.just(b"short"),
     timestamp=st.none() | st.integers(0, 5).map(float),
+    healthy=st.none() | st.booleans(),
 )
+health_checks = st.none() | st.sampled_from(
+    [
+        m.HealthCheck("COMMAND", command="test -f ready"),
+        m.HealthCheck("HTTP", port=8080, path="/health", scheme="https", delay_seconds=0.5),
+        m.HealthCheck("TCP", port=31000, interval_seconds=1.0, consecutive_failures=1),
+    ]
+)
+kill_policies = st.none() | st.sampled_from([m.KillPolicy(0.0), m.KillPolicy(2.5)])
 launches = st.lists(
-    st.builds(m.Launch, task_id=st.sampled_from(TASKS), resources=resources, payload=st.just(b"x")),
+    st.builds(
+        m.Launch,
+        task_id=st.sampled_from(TASKS),
+        resources=resources,
+        payload=st.just(b"x"),
+        health_check=health_checks,
+        kill_policy=kill_policies,
+    ),
     max_size=3,
 )
+# Checks and policies Mesos would refuse, as raw msgpack arrays (the Python
+# types refuse to build them).
+BAD_CHECKS: list[list[Any]] = [
+    ["HTTP"],
+    ["COMMAND"],
+    ["COMMAND", ""],
+    ["UNKNOWN", "true"],
+    ["TCP", None, 80, "/x"],
+    ["HTTP", None, 80, "health"],
+    ["HTTP", None, 0],
+    ["HTTP", None, 70000],
+    ["COMMAND", "true", 80],
+    ["COMMAND", "true", None, None, None, -1.0],
+    ["COMMAND", "true", None, None, None, 15.0, 0.0],
+    ["COMMAND", "true", None, None, None, 15.0, 10.0, float("nan")],
+    ["COMMAND", "true", None, None, None, 15.0, 10.0, 20.0, 0],
+    ["COMMAND", "true", None, None, None, 15.0, 10.0, 20.0, 3, 1e9],
+]
+BAD_POLICIES: list[list[Any]] = [[-1.0], [float("inf")], []]
 
 
 constraints = st.sampled_from(
@@ -127,6 +162,8 @@ task_requests = st.lists(
         strategy=st.none() | st.sampled_from(["binpack", "spread"]),
         unreachable=st.none() | unreachable_strategies,
         role=st.none() | st.sampled_from(["web", "batch"]),
+        health_check=health_checks,
+        kill_policy=kill_policies,
     ),
     max_size=3,
 )
@@ -280,6 +317,25 @@ class ReducerComparison(RuleBasedStateMachine):
         if pending:
             task = data.draw(st.sampled_from(pending))
             self.send(m.Update(m.TaskStatus(task, "TASK_RUNNING", reason=REASONS[0])))
+
+    @rule(
+        task=st.sampled_from(REQUESTED),
+        check=st.none() | st.sampled_from(BAD_CHECKS),
+        policy=st.none() | st.sampled_from(BAD_POLICIES),
+        accept=st.booleans(),
+    )
+    def bad_health_check(
+        self, task: str, check: list[Any] | None, policy: list[Any] | None, accept: bool
+    ) -> None:
+        """A request or launch whose check or policy Mesos would refuse: a
+        MessageError on both sides (or accepted alike when both are None)."""
+        if accept:
+            launch = [task, "", [], b"", [], check, policy]
+            message: list[Any] = ["Accept", [OFFERS[0]], [launch], 5.0]
+        else:
+            request = [task, [], 0, [], "", None, "", b"", [], None, check, policy]
+            message = ["Request", [request]]
+        self.send(message, data=msgspec.msgpack.encode(message))
 
     @rule(agent=st.sampled_from(AGENTS), executor=st.none() | st.just("e1"))
     def failure(self, agent: str, executor: str | None) -> None:

@@ -16,7 +16,7 @@ from typing import TypeAlias
 import msgspec
 
 from ark.decoding import decode_pausing_gc
-from ark.messages import Resource
+from ark.messages import HealthCheck, KillPolicy, Resource
 
 __all__ = [
     "Accept",
@@ -45,6 +45,8 @@ class LaunchTask(msgspec.Struct, frozen=True, array_like=True):
     payload: bytes
     #: The port each requested name got, in the request's order.
     named_ports: list[tuple[str, int]] = []
+    health_check: HealthCheck | None = None
+    kill_policy: KillPolicy | None = None
 
 
 class ReconcileTask(msgspec.Struct, frozen=True, array_like=True):

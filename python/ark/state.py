@@ -86,6 +86,9 @@ class TaskRecord(msgspec.Struct, frozen=True, array_like=True):
     updated_at: float
     #: Reported by reconciliation as never answering; cleared by the next update.
     unreconciled: bool
+    #: The last health check result Mesos reported (None: no result yet, or
+    #: no check); a status without one leaves it as it was.
+    healthy: bool | None = None
 
 
 class AgentRecord(msgspec.Struct, frozen=True, array_like=True):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -125,7 +126,35 @@ def task_info(task: fx.LaunchTask, agent_id: str, role: str | None = None) -> di
                 key = "PORT_" + n.upper().replace("-", "_")
                 if key not in known:
                     variables.append({"name": key, "value": str(p)})
+    if task.health_check is not None:
+        info["health_check"] = health_check_json(task.health_check)
+    if task.kill_policy is not None:
+        # Rounded to the nanosecond as rust/src/health.rs rounds it.
+        nanoseconds = math.floor(task.kill_policy.grace_period_seconds * 1e9 + 0.5)
+        info["kill_policy"] = {"grace_period": {"nanoseconds": nanoseconds}}
     return info
+
+
+def health_check_json(check: m.HealthCheck) -> dict[str, Any]:
+    """The v1 JSON ``HealthCheck`` of a check (a COMMAND check runs in a shell)."""
+    out: dict[str, Any] = {"type": check.type}
+    if check.type == "COMMAND":
+        out["command"] = {"shell": True, "value": check.command}
+    elif check.type == "HTTP":
+        http: dict[str, Any] = {"port": check.port}
+        if check.path is not None:
+            http["path"] = check.path
+        if check.scheme is not None:
+            http["scheme"] = check.scheme
+        out["http"] = http
+    else:
+        out["tcp"] = {"port": check.port}
+    out["delay_seconds"] = check.delay_seconds
+    out["interval_seconds"] = check.interval_seconds
+    out["timeout_seconds"] = check.timeout_seconds
+    out["consecutive_failures"] = check.consecutive_failures
+    out["grace_period_seconds"] = check.grace_period_seconds
+    return out
 
 
 def task_payload(

@@ -361,6 +361,12 @@ fn task_info(task: &LaunchTask, agent_id: &str, role: Option<&str>) -> Result<Va
     if !task.named_ports.is_empty() {
         add_named_ports(&mut info, &task.named_ports, name);
     }
+    if let Some(check) = &task.health_check {
+        info.insert("health_check".into(), check.to_json());
+    }
+    if let Some(policy) = &task.kill_policy {
+        info.insert("kill_policy".into(), policy.to_json());
+    }
     Ok(Value::Object(info))
 }
 
@@ -448,6 +454,8 @@ mod tests {
             }],
             payload: ByteBuf::from(payload.as_bytes().to_vec()),
             named_ports: vec![],
+            health_check: None,
+            kill_policy: None,
         }
     }
 

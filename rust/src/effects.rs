@@ -2,13 +2,15 @@
 //! Serialized as msgpack arrays, the type name first (msgspec's `array_like`
 //! tagged structs of `ark.effects`).
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_bytes::{ByteArray, ByteBuf};
 
+use crate::health::{HealthCheck, KillPolicy};
 use crate::messages::Resource;
 use crate::state::{Id, TaskId};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct LaunchTask {
     pub task_id: String,
     pub agent_id: Id,
@@ -16,6 +18,39 @@ pub struct LaunchTask {
     pub resources: Vec<Resource>,
     pub payload: ByteBuf,
     pub named_ports: Vec<(String, i64)>,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
+}
+
+impl Serialize for LaunchTask {
+    /// As derived, but trailing fields that are None are left out: a launch
+    /// without a check encodes as it did before checks existed, so flight
+    /// recordings made then still replay byte for byte.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = if self.kill_policy.is_some() {
+            8
+        } else if self.health_check.is_some() {
+            7
+        } else {
+            6
+        };
+        let mut out = serializer.serialize_struct("LaunchTask", len)?;
+        out.serialize_field("task_id", &self.task_id)?;
+        out.serialize_field("agent_id", &self.agent_id)?;
+        out.serialize_field("name", &self.name)?;
+        out.serialize_field("resources", &self.resources)?;
+        out.serialize_field("payload", &self.payload)?;
+        out.serialize_field("named_ports", &self.named_ports)?;
+        if len > 6 {
+            out.serialize_field("health_check", &self.health_check)?;
+        }
+        if len > 7 {
+            out.serialize_field("kill_policy", &self.kill_policy)?;
+        }
+        out.end()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,4 +129,39 @@ pub fn encode(effects: &[Effect]) -> Vec<u8> {
 /// to the core to be sent.
 pub fn decode(data: &[u8]) -> Result<Vec<Effect>, String> {
     rmp_serde::from_slice(data).map_err(|e| format!("bad effects: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::KillPolicy;
+
+    fn launch(kill_policy: Option<KillPolicy>) -> LaunchTask {
+        LaunchTask {
+            task_id: "t".into(),
+            agent_id: "a".into(),
+            name: String::new(),
+            resources: vec![],
+            payload: ByteBuf::new(),
+            named_ports: vec![],
+            health_check: None,
+            kill_policy,
+        }
+    }
+
+    #[test]
+    fn a_launch_leaves_out_its_trailing_nones_and_reads_back() {
+        let plain = rmp_serde::to_vec(&launch(None)).unwrap();
+        assert_eq!(plain[0], 0x96, "six fields, as before checks existed");
+        let policy = launch(Some(KillPolicy {
+            grace_period_seconds: 1.0,
+        }));
+        let bytes = rmp_serde::to_vec(&policy).unwrap();
+        assert_eq!(bytes[0], 0x98);
+        assert_eq!(rmp_serde::from_slice::<LaunchTask>(&bytes).unwrap(), policy);
+        assert_eq!(
+            rmp_serde::from_slice::<LaunchTask>(&plain).unwrap(),
+            launch(None)
+        );
+    }
 }

@@ -88,6 +88,8 @@ mod tests {
             strategy: None,
             unreachable: None,
             role: None,
+            health_check: None,
+            kill_policy: None,
         }
     }
 

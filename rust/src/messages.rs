@@ -16,6 +16,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
+use crate::health::{self, HealthCheck, KillPolicy};
 use crate::request::StoredRequest;
 
 /// A Mesos task state (`mesos.v1.TaskState`).
@@ -170,7 +171,6 @@ pub struct TaskStatus<'a> {
     #[serde(default)]
     pub timestamp: Option<f64>,
     #[serde(default)]
-    #[allow(dead_code)] // decoded to validate it
     pub healthy: Option<bool>,
 }
 
@@ -187,6 +187,10 @@ pub struct Launch {
     /// Which port each name got (from the matcher, or the user's own labels).
     #[serde(default)]
     pub named_ports: Vec<(String, i64)>,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
 }
 
 fn default_refuse() -> f64 {
@@ -503,6 +507,16 @@ impl<'de> Visitor<'de> for MessageVisitor {
             },
             "Accept" => {
                 let w: wire::Accept = body(rest)?;
+                for l in &w.launches {
+                    let problem = health::problem(
+                        &l.task_id,
+                        l.health_check.as_ref(),
+                        l.kill_policy.as_ref(),
+                    );
+                    if let Some(problem) = problem {
+                        return Err(de::Error::custom(problem));
+                    }
+                }
                 Message::Accept {
                     offer_ids: w.offer_ids,
                     launches: w.launches,
@@ -524,9 +538,19 @@ impl<'de> Visitor<'de> for MessageVisitor {
                 let tasks = w
                     .tasks
                     .iter()
-                    .map(|t| match t.unreachable.and_then(|u| u.invalid(t.task_id)) {
-                        Some(why) => Err(de::Error::custom(why)),
-                        None => Ok(StoredRequest::from(t)),
+                    .map(|t| {
+                        // A malformed check first, as msgspec refuses it when
+                        // the reference decodes the message.
+                        let problem = health::problem(
+                            t.task_id,
+                            t.health_check.as_deref(),
+                            t.kill_policy.as_ref(),
+                        )
+                        .or_else(|| t.unreachable.and_then(|u| u.invalid(t.task_id)));
+                        match problem {
+                            Some(problem) => Err(de::Error::custom(problem)),
+                            None => Ok(StoredRequest::from(t)),
+                        }
                     })
                     .collect::<Result<_, _>>()?;
                 Message::Request { tasks }

@@ -230,6 +230,7 @@ impl Reducer {
                     state: status.state,
                     source: None,
                     unreconciled: false,
+                    healthy: None,
                 };
                 apply(&mut task, &status, uuid, now, interner);
                 self.state.tasks.insert(task_id, task);
@@ -333,6 +334,11 @@ fn apply(
     // time it answers, which would make the agent's pending updates look stale.
     if uuid.is_some() && status.timestamp.is_some() {
         task.status_timestamp = status.timestamp;
+    }
+    // A status without a check result (TASK_KILLING, or a task whose check
+    // has not run yet) says nothing about health: the last result stands.
+    if status.healthy.is_some() {
+        task.healthy = status.healthy;
     }
     task.updated_at = now;
     task.unreconciled = false;

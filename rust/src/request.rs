@@ -6,9 +6,12 @@
 //! as a [`StoredRequest`], decoded once when its message is, and lends it to
 //! every cycle (decoding 50,000 stored msgpack requests took 25-31 ms a cycle).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::health::{HealthCheck, KillPolicy};
 
 /// How requests are placed: on the first agent that takes them, or after
 /// the agent last chosen for their shape (docs/matching.md, Placement).
@@ -159,6 +162,12 @@ pub struct TaskRequest<'a> {
     /// The role whose offers it takes (MULTI_ROLE); None: any.
     #[serde(default, borrow)]
     pub role: Option<&'a str>,
+    /// Carried to the launch untouched: owned when decoded, lent by a
+    /// stored request.
+    #[serde(default)]
+    pub health_check: Option<Cow<'a, HealthCheck>>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
 }
 
 impl TaskRequest<'_> {
@@ -183,6 +192,8 @@ pub struct StoredRequest {
     strategy: Option<Strategy>,
     pub unreachable: Option<UnreachableStrategy>,
     role: Option<Box<str>>,
+    health_check: Option<Box<HealthCheck>>,
+    kill_policy: Option<KillPolicy>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -226,6 +237,8 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             strategy: r.strategy,
             unreachable: r.unreachable,
             role: r.role.map(Into::into),
+            health_check: r.health_check.as_deref().map(|h| Box::new(h.clone())),
+            kill_policy: r.kill_policy,
         }
     }
 }
@@ -269,6 +282,8 @@ impl StoredRequest {
             strategy: self.strategy,
             unreachable: self.unreachable,
             role: self.role.as_deref(),
+            health_check: self.health_check.as_deref().map(Cow::Borrowed),
+            kill_policy: self.kill_policy,
         }
     }
 
@@ -324,6 +339,21 @@ mod tests {
                 kill_selection: KillSelection::OldestFirst,
             }),
             role: Some("web"),
+            health_check: Some(Cow::Owned(HealthCheck {
+                kind: crate::health::CheckType::Tcp,
+                command: None,
+                port: Some(8080),
+                path: None,
+                scheme: None,
+                delay_seconds: 1.0,
+                interval_seconds: 2.0,
+                timeout_seconds: 3.0,
+                consecutive_failures: 4,
+                grace_period_seconds: 5.0,
+            })),
+            kill_policy: Some(KillPolicy {
+                grace_period_seconds: 6.0,
+            }),
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

@@ -177,6 +177,8 @@ mod tests {
             resources,
             payload: vec![],
             named_ports: vec![],
+            health_check: None,
+            kill_policy: None,
         }
     }
 

@@ -104,6 +104,8 @@ pub struct Task {
     pub state: TaskState,
     pub source: Option<Source>,
     pub unreconciled: bool,
+    /// The last health check result reported (docs/reducer.md, Health checks).
+    pub healthy: Option<bool>,
 }
 
 impl Task {
@@ -120,6 +122,7 @@ impl Task {
             state: TaskState::Staging,
             source: None,
             unreconciled: false,
+            healthy: None,
         }
     }
 }
@@ -263,6 +266,7 @@ pub struct TaskView<'a> {
     pub status_timestamp: Option<f64>,
     pub updated_at: f64,
     pub unreconciled: bool,
+    pub healthy: Option<bool>,
 }
 
 impl<'a> TaskView<'a> {
@@ -278,6 +282,7 @@ impl<'a> TaskView<'a> {
             status_timestamp: task.status_timestamp,
             updated_at: task.updated_at,
             unreconciled: task.unreconciled,
+            healthy: task.healthy,
         }
     }
 }

@@ -300,7 +300,15 @@ def _place(agent: _Agent, request: TaskRequest) -> m.Launch:
         resources.append(m.Resource("ports", ranges=taken))
         lowest = [p for lo, hi in taken for p in range(lo, hi + 1)]
         named = list(zip(request.port_names, lowest, strict=False))
-    return m.Launch(request.task_id, request.name, resources, request.payload, named)
+    return m.Launch(
+        request.task_id,
+        request.name,
+        resources,
+        request.payload,
+        named,
+        request.health_check,
+        request.kill_policy,
+    )
 
 
 def _summary(

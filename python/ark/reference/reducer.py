@@ -55,6 +55,7 @@ class TaskEntry:
 
     __slots__ = (
         "agent_id",
+        "healthy",
         "message",
         "reason",
         "source",
@@ -85,6 +86,7 @@ class TaskEntry:
         self.status_timestamp = status_timestamp
         self.updated_at = updated_at
         self.unreconciled = False
+        self.healthy: bool | None = None
 
 
 class _Agent:
@@ -238,6 +240,7 @@ class Reducer:
                     t.status_timestamp,
                     t.updated_at,
                     t.unreconciled,
+                    t.healthy,
                 )
                 for task_id, t in sorted(self._tasks.items())
             ],
@@ -346,6 +349,7 @@ class Reducer:
                 status.timestamp if uuid is not None else None,
                 now,
             )
+            self._tasks[status.task_id].healthy = status.healthy
         elif task.state in _TERMINAL:
             if status.state not in _TERMINAL:
                 # A zombie, e.g. TASK_LOST back after a partition: the first
@@ -371,6 +375,9 @@ class Reducer:
             # Only agent updates (with a uuid) date the change; see docs/reducer.md.
             if uuid is not None and status.timestamp is not None:
                 task.status_timestamp = status.timestamp
+            # No check result in this status: the last one stands.
+            if status.healthy is not None:
+                task.healthy = status.healthy
             task.updated_at = now
             task.unreconciled = False
             group = self._groups.get(status.task_id)
@@ -516,6 +523,8 @@ class Reducer:
                     launch.resources,
                     launch.payload,
                     launch.named_ports,
+                    launch.health_check,
+                    launch.kill_policy,
                 )
             )
         return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds, role)]
@@ -634,6 +643,8 @@ class Reducer:
                         launch.resources,
                         launch.payload,
                         launch.named_ports,
+                        launch.health_check,
+                        launch.kill_policy,
                     )
                 )
             for offer_id in p.offer_ids:

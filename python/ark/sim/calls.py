@@ -476,6 +476,8 @@ class CallHandlers(Maintenance):
             source="SOURCE_MASTER",
             reason="REASON_RECONCILIATION",
             message="Reconciliation: Latest task state",
+            # Mesos's getTaskHealth: the last status's, if it has one.
+            healthy=task.statuses[-1].get("healthy") if task.statuses else None,
         )
 
     def _reconcile_unknown(self, framework: Framework, task_id: str, agent_id: str | None) -> None:

@@ -375,6 +375,15 @@ class Cluster:
         if persistence_id not in volumes:
             raise SimError(f"no persistent volume {persistence_id!r} on agent {agent_id!r}")
         return volumes[persistence_id]
+    def set_health(self, task_id: str, passing: bool) -> None:
+        """Make a task's health checks pass or fail from their next run (sim/health.py)."""
+        self.run(lambda: self._set_health(task_id, passing))
+
+    def _set_health(self, task_id: str, passing: bool) -> None:
+        for agent in self.agents.values():
+            for framework_id, known in list(agent.tasks):
+                if known == task_id:
+                    agent.set_health(framework_id, task_id, passing)
 
     def mark_agent_gone(self, agent_id: str) -> None:
         """An operator marks the agent gone (its tasks: TASK_GONE_BY_OPERATOR)."""
@@ -453,6 +462,8 @@ class Cluster:
             volume[str(fault["key"])] = str(fault["value"])
         elif kind == "MARK_AGENT_GONE":
             self._require_leader().mark_gone(self._agent(str(fault["agent_id"])).id)
+        elif kind == "SET_HEALTH":
+            self._set_health(str(fault["task_id"]), bool(fault["passing"]))
         elif kind == "DROP_STREAM":
             return {"dropped": self._require_leader().drop_stream(str(fault["framework_id"]))}
         elif kind == "DELAY_EVENTS":

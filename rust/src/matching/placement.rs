@@ -69,6 +69,8 @@ pub(super) fn place<'a>(
         ports,
         payload: request.payload,
         named_ports,
+        health_check: request.health_check.as_deref(),
+        kill_policy: request.kill_policy,
     }
 }
 

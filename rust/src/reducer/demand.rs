@@ -361,5 +361,7 @@ fn launch_task(l: &OutLaunch<'_>, agent_id: &Id) -> LaunchTask {
             .iter()
             .map(|&(name, port)| (name.to_owned(), port))
             .collect(),
+        health_check: l.health_check.cloned(),
+        kill_policy: l.kill_policy,
     }
 }

@@ -129,6 +129,8 @@ impl Reducer {
                 resources: launch.resources,
                 payload: ByteBuf::from(launch.payload),
                 named_ports: launch.named_ports,
+                health_check: launch.health_check,
+                kill_policy: launch.kill_policy,
             });
         }
         out.push(Effect::Accept {

@@ -42,6 +42,8 @@ fn launch(task: &str, resources: Vec<Resource>) -> Launch {
         resources,
         payload: vec![],
         named_ports: vec![],
+        health_check: None,
+        kill_policy: None,
     }
 }
 
