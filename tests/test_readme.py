@@ -52,9 +52,14 @@ def commands(block: str) -> list[str]:
 
 
 def test_the_readme_has_a_quickstart_an_ha_and_a_recorder_example() -> None:
-    assert len(PYTHON) == 3
+    assert len(PYTHON) == 4
     assert "Standby(" in PYTHON[1]
     assert "Recorder(" in PYTHON[2]
+    assert "UpdateFramework(" in PYTHON[3]
+
+
+def test_the_roles_example_runs() -> None:
+    exec(compile(PYTHON[3], str(ROOT / "README.md"), "exec"), {"__name__": "readme"})
 
 
 def test_the_flight_recorder_example_runs() -> None:
