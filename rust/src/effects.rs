@@ -68,8 +68,9 @@ pub enum Effect {
         launches: Vec<LaunchTask>,
         refuse_seconds: f64,
         /// The role the offers are allocated to; each launch's resources
-        /// carry it as `allocation_info` (MULTI_ROLE).
-        #[serde(default)]
+        /// carry it as `allocation_info` (MULTI_ROLE). Left out when None,
+        /// so that effects recorded before it still compare equal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         role: Option<String>,
     },
     /// `offer_ids` sorted.
