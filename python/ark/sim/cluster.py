@@ -375,6 +375,7 @@ class Cluster:
         if persistence_id not in volumes:
             raise SimError(f"no persistent volume {persistence_id!r} on agent {agent_id!r}")
         return volumes[persistence_id]
+
     def set_health(self, task_id: str, passing: bool) -> None:
         """Make a task's health checks pass or fail from their next run (sim/health.py)."""
         self.run(lambda: self._set_health(task_id, passing))
