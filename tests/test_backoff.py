@@ -168,7 +168,8 @@ def test_snapshot_pending_shows_when_the_delay_ends() -> None:
 
 def test_the_readme_example_prints_what_it_says(capsys: pytest.CaptureFixture[str]) -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    [block] = [b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "Config(backoff_seconds" in b]
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    [block] = [b for b in blocks if "Config(backoff_seconds" in b]
     exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
     said = re.search(r"print\(.*\)  # (.*)", block)
     assert said is not None
