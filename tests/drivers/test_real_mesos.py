@@ -131,6 +131,7 @@ def check_exactly_n_running(master: Master, scheduler: Scheduler[Slots]) -> None
 @pytest.mark.parametrize("kind", DRIVERS)
 def test_launches_n_tasks_and_survives_a_dropped_stream(master: Master, kind: str) -> None:
     host, port = master.url.removeprefix("http://").split(":")
+    threads = set(threading.enumerate())
     proxy = Proxy((host, int(port)))
     try:
         driver = make_driver(kind, f"http://{proxy.address}")
@@ -151,17 +152,20 @@ def test_launches_n_tasks_and_survives_a_dropped_stream(master: Master, kind: st
     finally:
         proxy.close()
         if kind == "pymesos":
-            collect_dropped_connections()
+            collect_dropped_connections(threads)
 
 
-def collect_dropped_connections() -> None:
-    """pymesos replaces a connection the relay cut without closing it, so
-    the garbage collector finds the socket later, during whichever test runs
-    then, and that test fails on the ResourceWarning. Collect it here, where
-    it was dropped."""
+def collect_dropped_connections(threads: set[threading.Thread]) -> None:
+    """pymesos replaces a connection the relay cut without closing it. The
+    socket is freed when pymesos's thread ends or the garbage collector runs,
+    during whichever test runs then, and that test failed on the
+    ResourceWarning. Let pymesos's threads (those started since ``threads``)
+    end and collect here, where the connection was dropped."""
     previous = sys.unraisablehook
     sys.unraisablehook = lambda unraisable: None
     try:
+        for thread in set(threading.enumerate()) - threads:
+            thread.join(10)
         gc.collect()
     finally:
         sys.unraisablehook = previous
