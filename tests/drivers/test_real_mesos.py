@@ -154,11 +154,11 @@ def test_launches_n_tasks_and_survives_a_dropped_stream(master: Master, kind: st
 
 
 def close_dropped_connections(address: str) -> None:
-    """pymesos sends each call on a connection of its own and, when the relay
-    cuts one mid-call, leaves it unclosed (pymesos/scheduler.py ``_send``),
-    still referenced for a while. It was freed during whichever test ran
-    later, which then failed on the ResourceWarning. Close every socket still
-    connected to the (closed) relay here, where the connection was cut."""
+    """pymesos leaves its calls connection unclosed when the relay cuts it
+    mid-call (pymesos/scheduler.py ``_send``), still referenced for a while.
+    It was freed during whichever test ran later, which then failed on the
+    ResourceWarning. Close every socket still connected to the (closed) relay
+    here, where the connection was cut."""
     host, port = address.split(":")
     for obj in gc.get_objects():
         if isinstance(obj, socket.socket) and obj.fileno() != -1:

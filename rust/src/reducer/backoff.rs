@@ -180,7 +180,8 @@ mod tests {
     /// the delay revives.
     #[test]
     fn the_reducer_holds_a_failed_group_until_a_tick_ends_its_delay() {
-        use crate::messages::{Message, Offer, Resource, TaskStatus};
+        use crate::messages::{Message, TaskStatus};
+        use crate::reducer::tests::{cpus, offer};
         use crate::request::{RequestResource, StoredRequest, TaskRequest};
 
         let request = |id: &str| Message::Request {
@@ -197,22 +198,7 @@ mod tests {
                 ..Default::default()
             })],
         };
-        let offer = |id: &str| {
-            Message::Offers(vec![Offer {
-                id: id.into(),
-                agent_id: "a1".into(),
-                hostname: "h1".into(),
-                resources: vec![Resource {
-                    name: "cpus".into(),
-                    scalar: Some(4.0),
-                    ranges: None,
-                    set: None,
-                    role: "*".into(),
-                }],
-                attributes: vec![],
-                role: None,
-            }])
-        };
+        let offers = |id: &str| Message::Offers(vec![offer(id, "a1", vec![cpus(4.0)])]);
         let mut r = Reducer::new(Config::default());
         let mut out = Vec::new();
         let mut step = |r: &mut Reducer, m: Message, now: f64| {
@@ -230,7 +216,7 @@ mod tests {
         );
         step(&mut r, request("w1"), 1.0);
         assert!(matches!(
-            step(&mut r, offer("o1"), 1.0)[0],
+            step(&mut r, offers("o1"), 1.0)[0],
             Effect::Accept { .. }
         ));
         let failed = TaskStatus {
@@ -247,7 +233,7 @@ mod tests {
         };
         assert!(step(&mut r, Message::Update(failed), 10.0).is_empty());
         assert_eq!(step(&mut r, request("w2"), 10.0), vec![Effect::Revive]);
-        let declined = step(&mut r, offer("o2"), 10.5);
+        let declined = step(&mut r, offers("o2"), 10.5);
         assert!(
             matches!(&declined[..], [Effect::Decline { refuse_seconds, .. }] if *refuse_seconds == 5.0)
         );
@@ -255,7 +241,7 @@ mod tests {
         assert!(step(&mut r, Message::Tick, 10.9).is_empty());
         assert_eq!(step(&mut r, Message::Tick, 11.0), vec![Effect::Revive]);
         assert!(matches!(
-            step(&mut r, offer("o3"), 11.5)[0],
+            step(&mut r, offers("o3"), 11.5)[0],
             Effect::Accept { .. }
         ));
     }

@@ -148,7 +148,8 @@ impl Reducer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{Message, Offer, Resource, Source, TaskStatus};
+    use crate::messages::{Message, Source, TaskStatus};
+    use crate::reducer::tests::{cpus, offer};
     use crate::request::{RequestResource, StoredRequest, TaskRequest, UnreachableStrategy};
     use crate::state::Id;
 
@@ -174,20 +175,7 @@ mod tests {
     }
 
     fn offers(id: &str, agent: &str) -> Message<'static> {
-        Message::Offers(vec![Offer {
-            id: id.into(),
-            agent_id: agent.into(),
-            hostname: format!("{agent}.example"),
-            resources: vec![Resource {
-                name: "cpus".into(),
-                scalar: Some(4.0),
-                ranges: None,
-                set: None,
-                role: "*".into(),
-            }],
-            attributes: vec![],
-            role: None,
-        }])
+        Message::Offers(vec![offer(id, agent, vec![cpus(4.0)])])
     }
 
     fn kill(task: &str, agent: &str) -> Effect {
