@@ -52,9 +52,14 @@ def commands(block: str) -> list[str]:
 
 
 def test_the_readme_has_a_quickstart_an_ha_and_a_recorder_example() -> None:
-    assert len(PYTHON) == 3
+    assert len(PYTHON) == 4
     assert "Standby(" in PYTHON[1]
     assert "Recorder(" in PYTHON[2]
+
+
+def test_the_pods_example_runs() -> None:
+    [block] = [b for b in PYTHON if "import PodTask" in b]
+    exec(compile(block, str(ROOT / "README.md"), "exec"), {"__name__": "readme"})
 
 
 def test_the_flight_recorder_example_runs() -> None:

@@ -15,6 +15,8 @@ importable from ``ark``.
   :class:`StateView`, :class:`TaskRecord`, :class:`Metrics`.
 * Matching offers yourself: :func:`match_offers`, :class:`TaskRequest`,
   :class:`Constraint`.
+* Pods (tasks launched together as one LAUNCH_GROUP): :func:`pod`,
+  :class:`PodTask`.
 * High availability (the ``ha`` extra): :class:`Standby`, over a
   :class:`ZooKeeperStore`; :class:`FileStore` for one process that restarts.
 * The flight recorder: :class:`Recorder` (``Scheduler(..., recorder=)``), read
@@ -48,6 +50,7 @@ from ark.high_availability import Standby
 from ark.matching import Constraint, Decisions, TaskRequest, match_offers
 from ark.messages import Custom
 from ark.metrics import Metrics
+from ark.pods import PodTask, pod
 from ark.recorder import Recorder
 from ark.scheduler import Driver, Scheduler
 from ark.state import Config, StateView, TaskRecord
@@ -76,6 +79,7 @@ __all__ = [
     "Metrics",
     "MissingExtra",
     "NoReply",
+    "PodTask",
     "PymesosDriver",
     "RecordIOError",
     "Recorder",
@@ -100,6 +104,7 @@ __all__ = [
     "effects",
     "match_offers",
     "messages",
+    "pod",
     "reconcile_stream",
     "task_payload",
 ]

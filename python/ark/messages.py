@@ -42,6 +42,7 @@ __all__ = [
     "Message",
     "Offer",
     "Offers",
+    "PodTask",
     "Reconcile",
     "ReconcileTick",
     "ReconcileTimeout",
@@ -241,11 +242,27 @@ class Tick(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknow
 # --- Commands -------------------------------------------------------------------
 
 
+class PodTask(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
+    """One task of a pod: launched with the others, as one LAUNCH_GROUP, on one agent.
+
+    ``payload`` is the task's other ``TaskInfo`` fields as JSON (its
+    ``command``, ``labels`` ...), carried to the launch untouched.
+    """
+
+    task_id: str
+    resources: list[Resource] = []
+    name: str = ""
+    payload: bytes = b""
+
+
 class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """One task to launch. ``payload`` (command or executor) is carried through untouched.
 
     ``named_ports`` says which port each name got: each must be one of the
-    launch's own ``ports``.
+    launch's own ``ports``. A launch with ``pod`` members is a pod: its
+    ``task_id`` names the default executor, its ``resources`` are the
+    executor's, its ``payload`` more ``ExecutorInfo`` fields, and the members
+    go in one LAUNCH_GROUP (see :mod:`ark.pods`).
     """
 
     task_id: str
@@ -253,6 +270,7 @@ class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields
     resources: list[Resource] = []
     payload: bytes = b""
     named_ports: list[tuple[str, int]] = []
+    pod: list[PodTask] = []
 
 
 Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"]
@@ -283,6 +301,11 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     request to one agent. ``strategy`` places this request by ``binpack`` or
     ``spread`` instead of the cycle's (``Config.matching_strategy``).
     ``name`` and ``payload`` are carried to the launch untouched.
+
+    ``pod``: this request is a pod, its members placed together as one unit
+    on one agent (the sum of their resources and ``resources``, the default
+    executor's) and launched as one LAUNCH_GROUP; ``task_id`` names the pod
+    (see :mod:`ark.pods`).
     """
 
     task_id: str
@@ -295,6 +318,7 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     payload: bytes = b""
     port_names: list[str] = []
     strategy: Literal["binpack", "spread"] | None = None
+    pod: list[PodTask] = []
 
 
 class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):

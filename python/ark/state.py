@@ -138,3 +138,5 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     blacklist: list[str] = []
     #: ``(task_id, group)`` of each live task the matcher placed, sorted.
     groups: list[tuple[str, str]] = []
+    #: The pod of each task launched as a pod's member, as (task id, pod id).
+    pods: list[tuple[str, str]] = []

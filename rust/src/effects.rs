@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::{ByteArray, ByteBuf};
 
-use crate::messages::Resource;
+use crate::messages::{PodTask, Resource};
 use crate::state::{Id, TaskId};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -16,6 +16,21 @@ pub struct LaunchTask {
     pub resources: Vec<Resource>,
     pub payload: ByteBuf,
     pub named_ports: Vec<(String, i64)>,
+    /// A pod's members: one LAUNCH_GROUP under the default executor that
+    /// `task_id` names, with `resources` as the executor's.
+    #[serde(default)]
+    pub pod: Vec<PodTask>,
+}
+
+impl LaunchTask {
+    /// The tasks this launch starts: itself, or a pod's members.
+    pub fn task_ids(&self) -> Vec<&str> {
+        if self.pod.is_empty() {
+            vec![self.task_id.as_str()]
+        } else {
+            self.pod.iter().map(|t| t.task_id.as_str()).collect()
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

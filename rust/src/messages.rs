@@ -184,6 +184,23 @@ pub struct Launch {
     /// Which port each name got (from the matcher, or the user's own labels).
     #[serde(default)]
     pub named_ports: Vec<(String, i64)>,
+    /// A pod's members: `task_id` then names the default executor and
+    /// `resources` are its own (see docs/reducer.md, **Pods**).
+    #[serde(default)]
+    pub pod: Vec<PodTask>,
+}
+
+/// One task of a pod, as `ark.messages.PodTask`, owned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodTask {
+    pub task_id: String,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, with = "serde_bytes")]
+    pub payload: Vec<u8>,
 }
 
 fn default_refuse() -> f64 {

@@ -83,6 +83,18 @@ fn any_role() -> &'static str {
     "*"
 }
 
+/// One task of a pod, as `ark.messages.PodTask`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct PodTask<'a> {
+    pub task_id: &'a str,
+    #[serde(default, borrow)]
+    pub resources: Vec<RequestResource<'a>>,
+    #[serde(default)]
+    pub name: &'a str,
+    #[serde(default, with = "serde_bytes")]
+    pub payload: &'a [u8],
+}
+
 /// A task request, as `ark.matching.TaskRequest`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct TaskRequest<'a> {
@@ -107,12 +119,23 @@ pub struct TaskRequest<'a> {
     /// This request's strategy; None: the cycle's.
     #[serde(default)]
     pub strategy: Option<Strategy>,
+    /// A pod's members: placed as one unit, launched as one LAUNCH_GROUP.
+    #[serde(default, borrow)]
+    pub pod: Vec<PodTask<'a>>,
 }
 
 impl TaskRequest<'_> {
     /// How many ports the request takes: `ports` plus one per name.
     pub fn port_count(&self) -> i64 {
         i64::from(self.ports) + self.port_names.len() as i64
+    }
+
+    /// Every scalar the request needs: its own resources, then its pod
+    /// members' (a pod's own are its executor's).
+    pub fn all_resources(&self) -> impl Iterator<Item = &RequestResource<'_>> + '_ {
+        self.resources
+            .iter()
+            .chain(self.pod.iter().flat_map(|t| t.resources.iter()))
     }
 }
 
@@ -129,6 +152,15 @@ pub struct StoredRequest {
     payload: Box<[u8]>,
     port_names: Vec<Box<str>>,
     strategy: Option<Strategy>,
+    pod: Vec<StoredPodTask>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct StoredPodTask {
+    task_id: Box<str>,
+    resources: Vec<StoredResource>,
+    name: Box<str>,
+    payload: Box<[u8]>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -140,24 +172,38 @@ struct StoredResource {
     role: Box<str>,
 }
 
+impl From<&RequestResource<'_>> for StoredResource {
+    fn from(x: &RequestResource<'_>) -> Self {
+        StoredResource {
+            name: x.name.into(),
+            scalar: x.scalar,
+            ranges: x.ranges.clone(),
+            set: x
+                .set
+                .as_ref()
+                .map(|s| s.iter().map(|&v| v.into()).collect()),
+            role: x.role.into(),
+        }
+    }
+}
+
+impl StoredResource {
+    fn view(&self) -> RequestResource<'_> {
+        RequestResource {
+            name: &self.name,
+            scalar: self.scalar,
+            ranges: self.ranges.clone(),
+            set: self.set.as_ref().map(|s| s.iter().map(|v| &**v).collect()),
+            role: &self.role,
+        }
+    }
+}
+
 impl From<&TaskRequest<'_>> for StoredRequest {
     fn from(r: &TaskRequest<'_>) -> Self {
         StoredRequest {
             task_id: r.task_id.into(),
-            resources: r
-                .resources
-                .iter()
-                .map(|x| StoredResource {
-                    name: x.name.into(),
-                    scalar: x.scalar,
-                    ranges: x.ranges.clone(),
-                    set: x
-                        .set
-                        .as_ref()
-                        .map(|s| s.iter().map(|&v| v.into()).collect()),
-                    role: x.role.into(),
-                })
-                .collect(),
+            resources: r.resources.iter().map(StoredResource::from).collect(),
             ports: r.ports,
             constraints: r
                 .constraints
@@ -170,6 +216,16 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             payload: r.payload.into(),
             port_names: r.port_names.iter().map(|&n| n.into()).collect(),
             strategy: r.strategy,
+            pod: r
+                .pod
+                .iter()
+                .map(|t| StoredPodTask {
+                    task_id: t.task_id.into(),
+                    resources: t.resources.iter().map(StoredResource::from).collect(),
+                    name: t.name.into(),
+                    payload: t.payload.into(),
+                })
+                .collect(),
         }
     }
 }
@@ -179,17 +235,7 @@ impl StoredRequest {
     pub fn view(&self) -> TaskRequest<'_> {
         TaskRequest {
             task_id: &self.task_id,
-            resources: self
-                .resources
-                .iter()
-                .map(|x| RequestResource {
-                    name: &x.name,
-                    scalar: x.scalar,
-                    ranges: x.ranges.clone(),
-                    set: x.set.as_ref().map(|s| s.iter().map(|v| &**v).collect()),
-                    role: &x.role,
-                })
-                .collect(),
+            resources: self.resources.iter().map(StoredResource::view).collect(),
             ports: self.ports,
             constraints: self
                 .constraints
@@ -206,7 +252,22 @@ impl StoredRequest {
             payload: &self.payload,
             port_names: self.port_names.iter().map(|n| &**n).collect(),
             strategy: self.strategy,
+            pod: self
+                .pod
+                .iter()
+                .map(|t| PodTask {
+                    task_id: &t.task_id,
+                    resources: t.resources.iter().map(StoredResource::view).collect(),
+                    name: &t.name,
+                    payload: &t.payload,
+                })
+                .collect(),
         }
+    }
+
+    /// The ids of a pod's members (none for a plain request).
+    pub fn member_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.pod.iter().map(|t| &*t.task_id)
     }
 }
 
@@ -246,6 +307,12 @@ mod tests {
             payload: b"\x81",
             port_names: vec!["http"],
             strategy: Some(Strategy::Spread),
+            pod: vec![PodTask {
+                task_id: "web-1.sidecar",
+                resources: vec![],
+                name: "sidecar",
+                payload: b"{}",
+            }],
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

@@ -167,6 +167,8 @@ pub struct State {
     pub blacklist: Arc<Vec<String>>,
     /// The group of each live task the matcher placed (for UNIQUE and MAX_PER).
     pub groups: OrdMap<TaskId, Id>,
+    /// The pod of each task launched as a pod's member.
+    pub pods: OrdMap<TaskId, Id>,
 }
 
 impl Default for State {
@@ -191,6 +193,7 @@ impl Default for State {
             pending_reasons: OrdMap::new(),
             blacklist: Arc::new(Vec::new()),
             groups: OrdMap::new(),
+            pods: OrdMap::new(),
         }
     }
 }
@@ -283,6 +286,7 @@ struct StateView<'a> {
     demand: Vec<RequestView<'a>>,
     blacklist: &'a [String],
     groups: Vec<(&'a str, &'a str)>,
+    pods: Vec<(&'a str, &'a str)>,
 }
 
 impl State {
@@ -361,6 +365,7 @@ impl State {
                 .collect(),
             blacklist: &self.blacklist,
             groups: self.groups.iter().map(|(t, g)| (&**t, &**g)).collect(),
+            pods: self.pods.iter().map(|(t, p)| (&**t, &**p)).collect(),
         };
         rmp_serde::to_vec(&view).expect("views are plain data and always encode")
     }

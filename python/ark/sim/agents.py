@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from .allocator import Allocator
 from .config import AgentShape, TaskBehaviour, Timing
 from .frameworks import Framework, Offer, Task, master_update, update_event
+from .pods import TaskGroup, ends_group, freed_by_end
 from .registry import Registry
 from .resources import Resources
 from .tasks import OUTCOMES, is_terminal, make_status
@@ -133,6 +134,8 @@ class SimAgent:
         self.partitioned = False
         self.tasks: dict[tuple[str, str], AgentTask] = {}
         self.frameworks: dict[str, dict[str, Any]] = {}
+        #: The task group of each task launched by a LAUNCH_GROUP.
+        self.task_groups: dict[tuple[str, str], TaskGroup] = {}
 
     # -- Views -------------------------------------------------------------
 
@@ -175,6 +178,18 @@ class SimAgent:
             agent_task,
             "TASK_STARTING",
         )
+
+    def run_task_group(
+        self,
+        framework_info: dict[str, Any],
+        tasks: list[tuple[dict[str, Any], Resources]],
+    ) -> None:
+        """Start the tasks of a LAUNCH_GROUP under one default executor."""
+        framework_id = framework_info["id"]["value"]
+        group = TaskGroup([info["task_id"]["value"] for info, _ in tasks])
+        for info, resources in tasks:
+            self.task_groups[(framework_id, info["task_id"]["value"])] = group
+            self.run_task(framework_info, info, resources)
 
     def kill_task(self, framework_id: str, task_id: str) -> bool:
         """Kill a task; return False if this agent does not know it."""
@@ -360,6 +375,10 @@ class SimAgent:
         task.updates.append(PendingUpdate(status, uuid))
         if len(task.updates) == 1:
             self._send_head(task)
+        framework_id = task.framework_id
+        group = self.task_groups.get((framework_id, task.info["task_id"]["value"]))
+        for other in ends_group(group, state):
+            self.kill_task(framework_id, other)
 
     def _send_head(self, task: AgentTask) -> None:
         task.retry = None
@@ -382,6 +401,7 @@ class SimAgent:
         task.retry = task.lifecycle = None
         task.updates.clear()
         self.tasks.pop(key, None)
+        self.task_groups.pop(key, None)
 
 
 def _removal_state(framework: Framework, *, gone: bool) -> tuple[str, str]:
@@ -761,7 +781,8 @@ class AgentLifecycle(Allocator):
             latest = agent_task.state if agent_task is not None else status["state"]
             if not is_terminal(task.state):
                 if is_terminal(latest):
-                    master_agent.used = master_agent.used - task.resources
+                    freed = freed_by_end(task, master_agent.tasks.values())
+                    master_agent.used = master_agent.used - freed
                 task.state = latest
             if not task.statuses or task.statuses[-1]["state"] != status["state"]:
                 task.statuses.append(status)

@@ -4,7 +4,7 @@
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use crate::request::RequestResource;
+use crate::request::{PodTask, RequestResource};
 
 /// A launch's resource, as `ark.messages.Resource` (never a set).
 #[derive(Clone, Copy, Debug, Serialize, PartialEq)]
@@ -28,6 +28,8 @@ pub struct OutLaunch<'a> {
     pub payload: &'a [u8],
     /// The port each of the request's `port_names` got, in the request's order.
     pub named_ports: Vec<(&'a str, i64)>,
+    /// A pod's members, as requested.
+    pub pod: &'a [PodTask<'a>],
 }
 
 impl OutLaunch<'_> {
@@ -77,12 +79,13 @@ impl Serialize for OutLaunch<'_> {
                 serializer.collect_seq(self.0.resources())
             }
         }
-        let mut out = serializer.serialize_struct("OutLaunch", 5)?;
+        let mut out = serializer.serialize_struct("OutLaunch", 6)?;
         out.serialize_field("task_id", self.task_id)?;
         out.serialize_field("name", self.name)?;
         out.serialize_field("resources", &Resources(self))?;
         out.serialize_field("payload", serde_bytes::Bytes::new(self.payload))?;
         out.serialize_field("named_ports", &self.named_ports)?;
+        out.serialize_field("pod", self.pod)?;
         out.end()
     }
 }

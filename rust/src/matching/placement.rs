@@ -68,6 +68,7 @@ pub(super) fn place<'a>(
         ports,
         payload: request.payload,
         named_ports,
+        pod: &request.pod,
     }
 }
 

@@ -41,6 +41,7 @@ fn launch(task: &str, resources: Vec<Resource>) -> Launch {
         resources,
         payload: vec![],
         named_ports: vec![],
+        pod: vec![],
     }
 }
 
