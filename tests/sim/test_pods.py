@@ -24,13 +24,15 @@ from waiting import wait_until
 SMALL = [m.Resource("cpus", scalar=0.1), m.Resource("mem", scalar=32.0)]
 
 
-def member(task_id: str, command: str, *, seconds: float | None = None) -> PodTask:
-    """A member running ``command``; on the simulator it ends after ``seconds``, failing."""
+def member(
+    task_id: str, command: str, *, seconds: float | None = None, outcome: str = "TASK_FAILED"
+) -> PodTask:
+    """A member running ``command``; on the simulator it ends after ``seconds`` in ``outcome``."""
     labels = []
     if seconds is not None:
         labels = [
             {"key": "ark.sim/duration", "value": str(seconds)},
-            {"key": "ark.sim/outcome", "value": "TASK_FAILED"},
+            {"key": "ark.sim/outcome", "value": outcome},
         ]
     payload = task_payload(command, labels={"labels": labels})
     return PodTask(task_id, SMALL, name=task_id, payload=payload)
@@ -74,6 +76,36 @@ def test_a_pod_is_placed_and_killed_as_one(master: Master, scheduler: Scheduler[
     assert len(agents) == 1 and None not in agents
     scheduler.push(m.Kill("web"))
     wait_for(scheduler, {"web.app": "TASK_KILLED", "web.proxy": "TASK_KILLED"})
+
+
+def used(master: Master, agent_id: str) -> tuple[float, float, float]:
+    """The agent's used cpus, mem and disk, as ``/master/state`` says."""
+    [agent] = [a for a in master.agents() if a["id"] == agent_id]
+    r = agent["used_resources"]
+    return round(r["cpus"], 3), round(r["mem"], 3), round(r["disk"], 3)
+
+
+def test_the_executor_s_resources_are_held_until_its_last_task_ends(
+    master: Master, scheduler: Scheduler[None]
+) -> None:
+    """Mesos frees a task's resources when it ends, its executor's when the executor exits."""
+    members = [
+        member("job.prep", "sleep 1", seconds=1.0, outcome="TASK_FINISHED"),
+        member("job.main", "sleep 3600"),
+    ]
+    scheduler.push(m.Request([pod("job", members)]))
+    wait_for(scheduler, {"job.prep": "TASK_RUNNING", "job.main": "TASK_RUNNING"})
+    record = scheduler.snapshot().task("job.main")
+    assert record is not None and record.agent_id is not None
+    agent_id = record.agent_id
+    # Two members (0.1 cpus, 32 MB each) and the default executor (0.1, 32, 10 of disk).
+    assert used(master, agent_id) == (0.3, 96.0, 10.0)
+    # A member that finished leaves the others running, and its executor too.
+    wait_for(scheduler, {"job.prep": "TASK_FINISHED", "job.main": "TASK_RUNNING"})
+    wait_until(lambda: used(master, agent_id) == (0.2, 64.0, 10.0), 10.0, "one member freed")
+    scheduler.push(m.Kill("job"))
+    wait_for(scheduler, {"job.prep": "TASK_FINISHED", "job.main": "TASK_KILLED"})
+    wait_until(lambda: used(master, agent_id) == (0.0, 0.0, 0.0), 10.0, "the executor freed")
 
 
 def test_a_failing_member_takes_its_pod_down(master: Master, scheduler: Scheduler[None]) -> None:

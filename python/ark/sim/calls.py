@@ -286,7 +286,8 @@ class CallHandlers(AgentLifecycle):
         """
         executor: dict[str, Any] = group["executor"]
         tasks: list[dict[str, Any]] = group["task_group"].get("tasks", [])
-        total = self._new_executor_resources(framework, master_agent, executor)
+        executor_resources = self._new_executor_resources(framework, master_agent, executor)
+        total = executor_resources
         error = None
         for task_info in tasks:
             resources, error = self._task_error(framework, master_agent, task_info)
@@ -315,11 +316,9 @@ class CallHandlers(AgentLifecycle):
             for task_info in tasks:
                 self._task_error_update(framework, task_info, "REASON_TASK_GROUP_INVALID", error)
             return remaining
-        executor_resources = total
         started: list[tuple[dict[str, Any], Resources]] = []
         for task_info in tasks:
             resources = Resources.from_json(task_info.get("resources", []))
-            executor_resources = executor_resources - resources
             info = dict(task_info, executor=executor)
             # The executor's resources count with the group's first task.
             started.append((info, resources + executor_resources))
