@@ -17,8 +17,10 @@ pub struct LaunchTask {
     pub payload: ByteBuf,
     pub named_ports: Vec<(String, i64)>,
     /// A pod's members: one LAUNCH_GROUP under the default executor that
-    /// `task_id` names, with `resources` as the executor's.
-    #[serde(default)]
+    /// `task_id` names, with `resources` as the executor's. Left out when
+    /// empty, so that a plain launch encodes as before pods (recordings of
+    /// format 1 replay byte for byte).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pod: Vec<PodTask>,
 }
 
@@ -94,4 +96,25 @@ pub fn encode(effects: &[Effect]) -> Vec<u8> {
 /// to the core to be sent.
 pub fn decode(data: &[u8]) -> Result<Vec<Effect>, String> {
     rmp_serde::from_slice(data).map_err(|e| format!("bad effects: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_launch_encodes_without_a_pod_and_decodes_back() {
+        let launch = LaunchTask {
+            task_id: "t1".into(),
+            agent_id: "a1".into(),
+            name: String::new(),
+            resources: vec![],
+            payload: ByteBuf::new(),
+            named_ports: vec![],
+            pod: vec![],
+        };
+        let bytes = rmp_serde::to_vec(&launch).unwrap();
+        assert_eq!(bytes[0], 0x96, "six fields, as before pods");
+        assert_eq!(rmp_serde::from_slice::<LaunchTask>(&bytes).unwrap(), launch);
+    }
 }
