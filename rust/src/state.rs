@@ -214,6 +214,8 @@ pub struct State {
     pub unreachable: OrdMap<TaskId, Unreachable>,
     /// Launch delays of groups whose tasks failed, by group.
     pub backoffs: OrdMap<Id, Backoff>,
+    /// The pod of each task launched as a pod's member.
+    pub pods: OrdMap<TaskId, Id>,
 }
 
 impl Default for State {
@@ -241,6 +243,7 @@ impl Default for State {
             strategies: OrdMap::new(),
             unreachable: OrdMap::new(),
             backoffs: OrdMap::new(),
+            pods: OrdMap::new(),
         }
     }
 }
@@ -354,6 +357,7 @@ struct StateView<'a> {
     groups: Vec<(&'a str, &'a str)>,
     unreachable: Vec<UnreachableView<'a>>,
     backoffs: Vec<BackoffView<'a>>,
+    pods: Vec<(&'a str, &'a str)>,
 }
 
 impl State {
@@ -453,6 +457,7 @@ impl State {
                     stable_since: b.stable_since,
                 })
                 .collect(),
+            pods: self.pods.iter().map(|(t, p)| (&**t, &**p)).collect(),
         };
         rmp_serde::to_vec(&view).expect("views are plain data and always encode")
     }
