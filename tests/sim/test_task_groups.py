@@ -38,13 +38,18 @@ def member(
     return PodTask(task_id, SMALL, name=task_id, payload=payload)
 
 
-@pytest.fixture
-def scheduler(master: Master) -> Iterator[Scheduler[None]]:
+def run(master: Master, encoding: str = "auto") -> Scheduler[None]:
     driver = V1Driver(
         master.url.removeprefix("http://"),
         {"name": "ark-pods", "user": "root", "capabilities": [{"type": "TASK_KILLING_STATE"}]},
+        encoding=encoding,  # type: ignore[arg-type]
     )
-    with Scheduler(StateManager[None](), None, driver, reconcile_seconds=None) as s:
+    return Scheduler(StateManager[None](), None, driver, reconcile_seconds=None)
+
+
+@pytest.fixture
+def scheduler(master: Master) -> Iterator[Scheduler[None]]:
+    with run(master) as s:
         yield s
 
 
@@ -64,8 +69,17 @@ def wait_for(
     return wait_until(reached, timeout, f"pod members in {wanted}")
 
 
-def test_a_pod_is_placed_and_killed_as_one(master: Master, scheduler: Scheduler[None]) -> None:
-    """One LAUNCH_GROUP on one agent; a Kill naming the pod kills every member."""
+@pytest.mark.parametrize("encoding", ["json", "protobuf"])
+def test_a_pod_is_placed_and_killed_as_one(master: Master, encoding: str) -> None:
+    """One LAUNCH_GROUP on one agent; a Kill naming the pod kills every member.
+
+    In both encodings: the simulator once refused a LAUNCH_GROUP over protobuf.
+    """
+    with run(master, encoding) as scheduler:
+        placed_and_killed_as_one(scheduler)
+
+
+def placed_and_killed_as_one(scheduler: Scheduler[None]) -> None:
     members = [member("web.app", "sleep 3600"), member("web.proxy", "sleep 3600")]
     scheduler.push(m.Request([pod("web", members)]))
     running = {"web.app": "TASK_RUNNING", "web.proxy": "TASK_RUNNING"}
