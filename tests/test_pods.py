@@ -20,7 +20,7 @@ import ark.reference
 from ark import _core, protobuf, wire
 from ark import effects as fx
 from ark import messages as m
-from ark.errors import CommandRejected
+from ark.errors import CommandRejected, MessageError
 from ark.matching import AgentInfo, Constraint, Existing, TaskRequest, match_offers
 from ark.pods import DEFAULT_EXECUTOR_RESOURCES, PodTask, pod
 from ark.reference import reference_match
@@ -312,3 +312,21 @@ def test_an_accept_may_launch_a_pod(name: str) -> None:
     assert accept.launches[0].pod == launch.pod
     assert [t.task_id for t in r.view().tasks] == ["web.app"]
     assert r.view().pods == [("web.app", "web")]
+
+
+@pytest.mark.parametrize("name", sorted(IMPLEMENTATIONS))
+def test_a_member_s_health_check_reaches_its_launch_and_a_bad_one_is_refused(name: str) -> None:
+    r = subscribed(name)
+    r.step(m.Offers([offer(1, "a1", 4.0)]), 1.0)
+    check = m.HealthCheck("TCP", port=8080)
+    app = PodTask("web.app", [cpus(0.5)], health_check=check, kill_policy=m.KillPolicy(2.0))
+    effects = r.step(m.Request([pod("web", [app])]), 2.0)
+    [accept] = [e for e in effects if isinstance(e, fx.Accept)]
+    assert accept.launches[0].pod == [app]
+    # A malformed check (here: TCP without a port) makes the Request malformed.
+    raw = msgspec.msgpack.decode(m.encode(m.Request([pod("db", [app])])))
+    raw[1][0][-1][0][4] = ["TCP", None, None, None, None, 1.0, 1.0, 1.0, 1, 1.0]
+    before = r.view()
+    with pytest.raises(MessageError, match="needs a port"):
+        r.step_bytes(msgspec.msgpack.encode(raw), 3.0)
+    assert r.view() == before

@@ -164,6 +164,8 @@ pod_members = st.lists(
         task_id=st.sampled_from(MEMBERS) | st.sampled_from(MEMBERS) | st.sampled_from(TASKS),
         resources=st.lists(member_needs, max_size=2),
         payload=st.just(b"{}"),
+        health_check=health_checks,
+        kill_policy=kill_policies,
     ),
     min_size=1,
     max_size=3,

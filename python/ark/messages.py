@@ -344,6 +344,8 @@ class PodTask(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_field
     resources: list[Resource] = []
     name: str = ""
     payload: bytes = b""
+    health_check: HealthCheck | None = None
+    kill_policy: KillPolicy | None = None
 
 
 class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):

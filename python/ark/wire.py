@@ -116,7 +116,15 @@ def _operations(
 
 
 def _member_info(member: PodTask, agent_id: str, role: str | None) -> dict[str, Any]:
-    launch = fx.LaunchTask(member.task_id, agent_id, member.name, member.resources, member.payload)
+    launch = fx.LaunchTask(
+        member.task_id,
+        agent_id,
+        member.name,
+        member.resources,
+        member.payload,
+        health_check=member.health_check,
+        kill_policy=member.kill_policy,
+    )
     return task_info(launch, agent_id, role)
 
 

@@ -356,8 +356,8 @@ fn operations(
                     resources: member.resources.clone(),
                     payload: ByteBuf::from(member.payload.clone()),
                     named_ports: vec![],
-                    health_check: None,
-                    kill_policy: None,
+                    health_check: member.health_check.clone(),
+                    kill_policy: member.kill_policy,
                     pod: vec![],
                 };
                 task_info(&launch, agent_id, role)
@@ -625,6 +625,21 @@ mod tests {
             resources: pod.resources.clone(),
             name: "app".into(),
             payload: br#"{"command":{"value":"sleep 1"}}"#.to_vec(),
+            health_check: Some(crate::health::HealthCheck {
+                kind: crate::health::CheckType::Tcp,
+                command: None,
+                port: Some(8080),
+                path: None,
+                scheme: None,
+                delay_seconds: 0.0,
+                interval_seconds: 1.0,
+                timeout_seconds: 1.0,
+                consecutive_failures: 2,
+                grace_period_seconds: 0.0,
+            }),
+            kill_policy: Some(crate::health::KillPolicy {
+                grace_period_seconds: 4.0,
+            }),
         }];
         let effect = Effect::Accept {
             offer_ids: vec!["o1".into()],
@@ -671,6 +686,10 @@ mod tests {
         );
         let allocation = task.resources[0].allocation_info.as_ref();
         assert_eq!(allocation.unwrap().role.as_deref(), Some("web"));
+        // A member's check and kill policy go into its own TaskInfo.
+        let check = task.health_check.as_ref().unwrap();
+        assert_eq!(check.tcp.as_ref().unwrap().port, 8080);
+        assert!(task.kill_policy.is_some());
     }
 
     #[test]

@@ -194,6 +194,8 @@ mod tests {
             resources: vec![],
             name: String::new(),
             payload: vec![],
+            health_check: None,
+            kill_policy: None,
         }];
         let bytes = rmp_serde::to_vec(&pod).unwrap();
         assert_eq!(

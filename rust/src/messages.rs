@@ -208,6 +208,10 @@ pub struct PodTask {
     pub name: String,
     #[serde(default, with = "serde_bytes")]
     pub payload: Vec<u8>,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
 }
 
 fn default_refuse() -> f64 {
@@ -563,6 +567,15 @@ impl<'de> Visitor<'de> for MessageVisitor {
                             t.health_check.as_deref(),
                             t.kill_policy.as_ref(),
                         )
+                        .or_else(|| {
+                            t.pod.iter().find_map(|p| {
+                                health::problem(
+                                    p.task_id,
+                                    p.health_check.as_deref(),
+                                    p.kill_policy.as_ref(),
+                                )
+                            })
+                        })
                         .or_else(|| {
                             t.unreachable
                                 .and_then(|u| u.invalid(t.task_id, !t.pod.is_empty()))

@@ -148,6 +148,11 @@ pub struct PodTask<'a> {
     pub name: &'a str,
     #[serde(default, with = "serde_bytes")]
     pub payload: &'a [u8],
+    /// Carried to the member's `TaskInfo` untouched, as a request's.
+    #[serde(default)]
+    pub health_check: Option<Cow<'a, HealthCheck>>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
 }
 
 /// A task request, as `ark.matching.TaskRequest`.
@@ -232,6 +237,8 @@ struct StoredPodTask {
     resources: Vec<StoredResource>,
     name: Box<str>,
     payload: Box<[u8]>,
+    health_check: Option<Box<HealthCheck>>,
+    kill_policy: Option<KillPolicy>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -299,6 +306,8 @@ impl From<&TaskRequest<'_>> for StoredRequest {
                     resources: t.resources.iter().map(StoredResource::from).collect(),
                     name: t.name.into(),
                     payload: t.payload.into(),
+                    health_check: t.health_check.as_deref().map(|h| Box::new(h.clone())),
+                    kill_policy: t.kill_policy,
                 })
                 .collect(),
         }
@@ -344,6 +353,8 @@ impl StoredRequest {
                     resources: t.resources.iter().map(StoredResource::view).collect(),
                     name: &t.name,
                     payload: &t.payload,
+                    health_check: t.health_check.as_deref().map(Cow::Borrowed),
+                    kill_policy: t.kill_policy,
                 })
                 .collect(),
         }
@@ -426,6 +437,10 @@ mod tests {
                 resources: vec![],
                 name: "sidecar",
                 payload: b"{}",
+                health_check: None,
+                kill_policy: Some(KillPolicy {
+                    grace_period_seconds: 7.0,
+                }),
             }],
         };
         let stored = StoredRequest::from(&decoded);

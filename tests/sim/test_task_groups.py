@@ -9,7 +9,9 @@ scheduler's KILL of one member included) kills every other live member.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 from masters import Master
@@ -136,3 +138,44 @@ def test_killing_one_member_kills_its_pod(master: Master, scheduler: Scheduler[N
     wait_for(scheduler, {"api.app": "TASK_RUNNING", "api.log": "TASK_RUNNING"})
     scheduler.push(m.Kill("api.log"))
     wait_for(scheduler, {"api.app": "TASK_KILLED", "api.log": "TASK_KILLED"})
+
+
+def test_a_member_failing_its_health_check_takes_its_pod_down(master: Master) -> None:
+    """A member's COMMAND check runs under the default executor (its
+    ``HealthChecker`` for a nested container); after ``consecutive_failures``
+    it kills the member (TASK_KILLED, ``healthy: false``), and the group goes
+    with it (``DefaultExecutor::taskHealthUpdated``, then ``waited``)."""
+    with tempfile.TemporaryDirectory() as d:
+        marker = Path(d) / "healthy"
+        marker.touch()
+        check = m.HealthCheck(
+            "COMMAND",
+            command=f"test -f {marker}",
+            delay_seconds=0.0,
+            interval_seconds=0.5,
+            timeout_seconds=5.0,
+            consecutive_failures=2,
+            grace_period_seconds=0.0,
+        )
+        checked = PodTask(
+            "db.app",
+            SMALL,
+            payload=task_payload("sleep 3600"),
+            health_check=check,
+            kill_policy=m.KillPolicy(grace_period_seconds=1.0),
+        )
+        members = [checked, member("db.logs", "sleep 3600")]
+        with run(master) as scheduler:
+            scheduler.push(m.Request([pod("db", members)]))
+
+            def healthy() -> bool:
+                record = scheduler.snapshot().task("db.app")
+                return record is not None and record.healthy is True
+
+            wait_until(healthy, 30.0, "the member's first healthy result")
+            marker.unlink()
+            if master.cluster is not None:
+                master.cluster.set_health("db.app", passing=False)
+            wait_for(scheduler, {"db.app": "TASK_KILLED", "db.logs": "TASK_KILLED"})
+            record = scheduler.snapshot().task("db.app")
+            assert record is not None and record.healthy is False

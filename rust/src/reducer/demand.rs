@@ -410,6 +410,8 @@ fn launch_task(l: &OutLaunch<'_>, agent_id: &Id) -> LaunchTask {
                 resources: t.resources.iter().map(owned).collect(),
                 name: t.name.to_owned(),
                 payload: t.payload.to_vec(),
+                health_check: t.health_check.as_deref().cloned(),
+                kill_policy: t.kill_policy,
             })
             .collect(),
     }
