@@ -116,7 +116,13 @@ impl Reducer {
                 .map(|(id, _)| id.clone())
                 .collect()
         };
-        let input = matching_input(state, &self.config, &held);
+        let mut input = matching_input(state, &self.config, &held);
+        // Under the drain policy, agents under maintenance are kept out.
+        input.blacklist.extend(super::maintenance::draining_agents(
+            state,
+            &self.config,
+            now,
+        ));
         let decisions = matching::match_offers(&input);
         let cycle = Cycle::decided(
             &input,

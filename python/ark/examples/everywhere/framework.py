@@ -13,7 +13,12 @@ The original library's example (``OneTaskPerSlaveStateManager``) made real:
 * blacklisting an agent kills its copy; removing it revives offers and the
   copy comes back;
 * a copy Ark did not launch in this process (found by reconciliation after a
-  restart) is adopted, and a second copy on one agent is killed.
+  restart) is adopted, and a second copy on one agent is killed;
+* maintenance: run with ``Config(maintenance="drain")``, the core kills the
+  copy of an agent scheduled for maintenance before its window, keeps new
+  copies off it during the window (the copy asked for again waits), and
+  accepts Mesos's inverse offer once the agent is empty; the copy comes
+  back after the window. The agents under maintenance are in ``/state``.
 
 The state is immutable: every hook returns a new :class:`Everywhere`, whose
 dicts are copied on write and never changed in place.
@@ -60,6 +65,8 @@ class Everywhere(msgspec.Struct, frozen=True):
     copies: dict[str, str] = {}
     blacklist: frozenset[str] = frozenset()
     launched: int = 0
+    #: agent id -> its maintenance window, as the latest offer or inverse offer said.
+    maintenance: dict[str, m.Unavailability] = {}
 
 
 # --- the messages of the REST API ------------------------------------------------------
@@ -115,7 +122,7 @@ class EverywhereManager(StateManager[Everywhere]):
                 commands.append(m.Decline(unused, self.spec.refuse_seconds))
         # (Otherwise the core's matcher has answered them: copies asked for
         # now take the agents' next offers.)
-        new = state
+        new = _windows(state, {o.agent_id: o.unavailability for o in offers})
         requests = []
         for agent in sorted(wanted):
             new, request = self._request(new, agent)
@@ -154,6 +161,12 @@ class EverywhereManager(StateManager[Everywhere]):
             # to see agents that join later.
             return state, [m.Revive()]
         return state, ()
+
+    def inverse_offers(
+        self, state: Everywhere, inverse_offers: Sequence[m.InverseOffer], framework: Snapshot
+    ) -> Step[Everywhere]:
+        # Answered by the core's drain policy; only noted here, for /state.
+        return _windows(state, {i.agent_id: i.unavailability for i in inverse_offers}), ()
 
     def custom(self, state: Everywhere, message: m.Custom, framework: Snapshot) -> Step[Everywhere]:
         if isinstance(message, GetState):
@@ -224,10 +237,31 @@ class EverywhereManager(StateManager[Everywhere]):
                     "task_id": state.copies.get(a.agent_id),
                     # The core's launch backoff of the agent's copies.
                     "backoff": delays.get(f"{self.spec.name}@{a.agent_id}"),
+                    "maintenance": _window_json(state.maintenance.get(a.agent_id)),
                 }
                 for a in view.agents
             ],
+            "maintenance": sorted(state.maintenance),
             "tasks_by_state": framework.tasks_by_state(),
             "blacklist": sorted(state.blacklist),
             "offers_held": framework.offer_count,
         }
+
+
+def _windows(state: Everywhere, seen: dict[str, m.Unavailability | None]) -> Everywhere:
+    """``state`` with the agents' windows as just seen (None: no longer scheduled)."""
+    maintenance = dict(state.maintenance)
+    for agent, window in seen.items():
+        if window is None:
+            maintenance.pop(agent, None)
+        else:
+            maintenance[agent] = window
+    if maintenance == state.maintenance:
+        return state
+    return msgspec.structs.replace(state, maintenance=maintenance)
+
+
+def _window_json(window: m.Unavailability | None) -> dict[str, Any] | None:
+    if window is None:
+        return None
+    return {"start": window.start, "duration": window.duration}
