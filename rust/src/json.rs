@@ -543,6 +543,9 @@ mod tests {
 
     #[test]
     fn unknown_event_types_lift_to_nothing() {
-        assert_eq!(decode_event(br#"{"type":"INVERSE_OFFERS"}"#).unwrap(), None);
+        assert_eq!(
+            decode_event(br#"{"type":"UPDATE_OPERATION_STATUS"}"#).unwrap(),
+            None
+        );
     }
 }

@@ -375,7 +375,7 @@ mod tests {
 
     #[test]
     fn events_ark_does_not_model_lift_to_nothing() {
-        for kind in [event::Type::InverseOffers as i32, 99] {
+        for kind in [event::Type::UpdateOperationStatus as i32, 99] {
             let e = Event {
                 r#type: Some(kind),
                 ..Default::default()

@@ -243,6 +243,8 @@ pub struct State {
     pub unreachable: OrdMap<TaskId, Unreachable>,
     /// Launch delays of groups whose tasks failed, by group.
     pub backoffs: OrdMap<Id, Backoff>,
+    /// The pod of each task launched as a pod's member.
+    pub pods: OrdMap<TaskId, Id>,
     /// Outstanding inverse offers, by id.
     pub inverse_offers: OrdMap<Id, InverseOffer>,
 }
@@ -272,6 +274,7 @@ impl Default for State {
             strategies: OrdMap::new(),
             unreachable: OrdMap::new(),
             backoffs: OrdMap::new(),
+            pods: OrdMap::new(),
             inverse_offers: OrdMap::new(),
         }
     }
@@ -395,6 +398,7 @@ struct StateView<'a> {
     groups: Vec<(&'a str, &'a str)>,
     unreachable: Vec<UnreachableView<'a>>,
     backoffs: Vec<BackoffView<'a>>,
+    pods: Vec<(&'a str, &'a str)>,
     inverse_offers: Vec<InverseOfferView<'a>>,
 }
 
@@ -495,6 +499,7 @@ impl State {
                     stable_since: b.stable_since,
                 })
                 .collect(),
+            pods: self.pods.iter().map(|(t, p)| (&**t, &**p)).collect(),
             inverse_offers: self
                 .inverse_offers
                 .iter()

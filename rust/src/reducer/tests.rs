@@ -46,6 +46,7 @@ pub(super) fn launch(task: &str, resources: Vec<Resource>) -> Launch {
         named_ports: vec![],
         health_check: None,
         kill_policy: None,
+        pod: vec![],
     }
 }
 
