@@ -523,6 +523,22 @@ class ReducerComparison(RuleBasedStateMachine):
     def custom(self) -> None:
         self.send(m.CustomEnvelope(kind="Ping", body=b"\x91\x01"))
 
+    @rule(
+        ids=st.lists(st.sampled_from(["i0", "i1", "i2"]), max_size=2),
+        agent=st.sampled_from(AGENTS),
+        kind=st.sampled_from(["offers", "rescind", "accept", "decline"]),
+    )
+    def maintenance(self, ids: list[str], agent: str, kind: str) -> None:
+        window = m.Unavailability(self.now + 2.0, 5.0)
+        if kind == "offers":
+            self.send(m.InverseOffers([m.InverseOffer(i, agent, window) for i in ids]))
+        elif kind == "rescind":
+            self.send(m.RescindInverseOffer(ids[0] if ids else "i0"))
+        elif kind == "accept":
+            self.send(m.AcceptInverseOffers(ids))
+        else:
+            self.send(m.DeclineInverseOffers(ids, 60.0))
+
     # --- bad input ---
 
     @rule(

@@ -20,8 +20,10 @@ from ark.messages import HealthCheck, KillPolicy, PodTask, Resource
 
 __all__ = [
     "Accept",
+    "AcceptInverseOffers",
     "Acknowledge",
     "Decline",
+    "DeclineInverseOffers",
     "Effect",
     "Kill",
     "LaunchTask",
@@ -122,6 +124,20 @@ class UpdateFramework(msgspec.Struct, tag=True, frozen=True, array_like=True):
     suppressed: bool
 
 
+class AcceptInverseOffers(msgspec.Struct, tag=True, frozen=True, array_like=True):
+    """ACCEPT_INVERSE_OFFERS; ``inverse_offer_ids`` are sorted."""
+
+    inverse_offer_ids: list[str]
+    refuse_seconds: float
+
+
+class DeclineInverseOffers(msgspec.Struct, tag=True, frozen=True, array_like=True):
+    """DECLINE_INVERSE_OFFERS; ``inverse_offer_ids`` are sorted."""
+
+    inverse_offer_ids: list[str]
+    refuse_seconds: float
+
+
 class Timer(msgspec.Struct, tag=True, frozen=True, array_like=True):
     """Push ``ReconcileTimeout(round)`` after ``seconds``."""
 
@@ -145,6 +161,8 @@ Effect: TypeAlias = (
     | Revive
     | Message
     | UpdateFramework
+    | AcceptInverseOffers
+    | DeclineInverseOffers
     | Timer
     | Unreconciled
 )

@@ -26,18 +26,22 @@ import msgspec
 __all__ = [
     "TERMINAL_STATES",
     "Accept",
+    "AcceptInverseOffers",
     "Attribute",
     "Blacklist",
     "Constraint",
     "Custom",
     "CustomEnvelope",
     "Decline",
+    "DeclineInverseOffers",
     "Disconnected",
     "Error",
     "Failure",
     "FrameworkMessage",
     "HealthCheck",
     "Heartbeat",
+    "InverseOffer",
+    "InverseOffers",
     "Kill",
     "KillPolicy",
     "Launch",
@@ -51,6 +55,7 @@ __all__ = [
     "Request",
     "Reregistered",
     "Rescind",
+    "RescindInverseOffer",
     "Resource",
     "Revive",
     "SendMessage",
@@ -61,6 +66,7 @@ __all__ = [
     "TaskStatus",
     "Tick",
     "Track",
+    "Unavailability",
     "UnreachableStrategy",
     "Update",
     "UpdateFramework",
@@ -122,12 +128,32 @@ class Attribute(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
     set: list[str] | None = None
 
 
+class Unavailability(
+    msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False
+):
+    """When an agent's machine is scheduled down (Mesos's ``Unavailability``).
+
+    ``start`` in seconds since the epoch (the loop's clock, ``time.time()``);
+    ``duration`` in seconds, ``None`` for a machine that does not come back.
+    """
+
+    start: float
+    duration: float | None = None
+
+    def covers(self, now: float, margin: float = 0.0) -> bool:
+        """Whether the window has begun by ``now + margin`` and not ended by ``now``."""
+        if self.start > now + margin:
+            return False
+        return self.duration is None or now < self.start + self.duration
+
+
 class Offer(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """An offer of one agent's resources.
 
     ``role`` is the role the resources are allocated to (Mesos's
     ``Offer.allocation_info.role``): with MULTI_ROLE, one of the framework's
-    roles; ``None`` from a master that does not say.
+    roles; ``None`` from a master that does not say. ``unavailability`` is set
+    when the agent's machine is scheduled for maintenance.
     """
 
     id: str
@@ -136,6 +162,17 @@ class Offer(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=
     resources: list[Resource] = []
     attributes: list[Attribute] = []
     role: str | None = None
+    unavailability: Unavailability | None = None
+
+
+class InverseOffer(
+    msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False
+):
+    """Mesos asks for an agent back: its machine goes down for ``unavailability``."""
+
+    id: str
+    agent_id: str
+    unavailability: Unavailability
 
 
 class TaskStatus(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -184,6 +221,22 @@ class Offers(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unkn
 
 class Rescind(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     offer_id: str
+
+
+class InverseOffers(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """The INVERSE_OFFERS event: agents under maintenance that hold the framework's resources."""
+
+    inverse_offers: list[InverseOffer]
+
+
+class RescindInverseOffer(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """An inverse offer is void (the schedule changed, or the agent went)."""
+
+    inverse_offer_id: str
 
 
 class Update(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -474,6 +527,27 @@ class Decline(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unk
     refuse_seconds: float = 5.0
 
 
+class AcceptInverseOffers(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """Agree to the maintenance: the agents' resources will be free by its start.
+
+    ``refuse_seconds`` holds back the next inverse offer of each agent.
+    """
+
+    inverse_offer_ids: list[str]
+    refuse_seconds: float = 5.0
+
+
+class DeclineInverseOffers(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """Refuse the maintenance (it goes ahead anyway: this only informs the operator)."""
+
+    inverse_offer_ids: list[str]
+    refuse_seconds: float = 5.0
+
+
 class Kill(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     task_id: str
 
@@ -589,6 +663,10 @@ Message: TypeAlias = (
     | Revive
     | SendMessage
     | UpdateFramework
+    | InverseOffers
+    | RescindInverseOffer
+    | AcceptInverseOffers
+    | DeclineInverseOffers
     | CustomEnvelope
 )
 

@@ -86,6 +86,18 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
                 "executor_id": {"value": executor_id},
                 "data": base64.b64encode(data).decode(),
             }
+        case fx.AcceptInverseOffers(ids, refuse_seconds):
+            out["type"] = "ACCEPT_INVERSE_OFFERS"
+            out["accept_inverse_offers"] = {
+                "inverse_offer_ids": [{"value": i} for i in ids],
+                "filters": {"refuse_seconds": refuse_seconds},
+            }
+        case fx.DeclineInverseOffers(ids, refuse_seconds):
+            out["type"] = "DECLINE_INVERSE_OFFERS"
+            out["decline_inverse_offers"] = {
+                "inverse_offer_ids": [{"value": i} for i in ids],
+                "filters": {"refuse_seconds": refuse_seconds},
+            }
         case _:
             raise ValueError(f"{type(effect).__name__} is not a Mesos call")
     return out

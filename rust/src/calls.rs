@@ -101,6 +101,8 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::Revive => "REVIVE",
         Effect::Message { .. } => "MESSAGE",
         Effect::UpdateFramework { .. } => "UPDATE_FRAMEWORK",
+        Effect::AcceptInverseOffers { .. } => "ACCEPT_INVERSE_OFFERS",
+        Effect::DeclineInverseOffers { .. } => "DECLINE_INVERSE_OFFERS",
         Effect::Timer { .. } => "Timer",
         Effect::Unreconciled { .. } => "Unreconciled",
     }
@@ -214,6 +216,30 @@ fn protobuf_call(effect: &Effect, framework_id: &str) -> Result<Call, String> {
             });
             call::Type::Message
         }
+        Effect::AcceptInverseOffers {
+            inverse_offer_ids,
+            refuse_seconds,
+        } => {
+            out.accept_inverse_offers = Some(call::AcceptInverseOffers {
+                inverse_offer_ids: inverse_offer_ids.iter().map(|o| id(o)).collect(),
+                filters: Some(pb::Filters {
+                    refuse_seconds: Some(*refuse_seconds),
+                }),
+            });
+            call::Type::AcceptInverseOffers
+        }
+        Effect::DeclineInverseOffers {
+            inverse_offer_ids,
+            refuse_seconds,
+        } => {
+            out.decline_inverse_offers = Some(call::DeclineInverseOffers {
+                inverse_offer_ids: inverse_offer_ids.iter().map(|o| id(o)).collect(),
+                filters: Some(pb::Filters {
+                    refuse_seconds: Some(*refuse_seconds),
+                }),
+            });
+            call::Type::DeclineInverseOffers
+        }
         Effect::Accept { .. }
         | Effect::UpdateFramework { .. }
         | Effect::Timer { .. }
@@ -306,6 +332,27 @@ pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
                     "agent_id": value_id(agent_id),
                     "executor_id": value_id(executor_id),
                     "data": b64(data),
+                }),
+            );
+        }
+        Effect::AcceptInverseOffers {
+            inverse_offer_ids,
+            refuse_seconds,
+        }
+        | Effect::DeclineInverseOffers {
+            inverse_offer_ids,
+            refuse_seconds,
+        } => {
+            let key = if matches!(effect, Effect::AcceptInverseOffers { .. }) {
+                "accept_inverse_offers"
+            } else {
+                "decline_inverse_offers"
+            };
+            out.insert(
+                key.into(),
+                json!({
+                    "inverse_offer_ids": inverse_offer_ids.iter().map(|o| value_id(o)).collect::<Vec<_>>(),
+                    "filters": {"refuse_seconds": refuse_seconds},
                 }),
             );
         }

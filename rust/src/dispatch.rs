@@ -310,6 +310,8 @@ pub fn effect_name(effect: &Effect) -> &'static str {
         Effect::Revive => "Revive",
         Effect::Message { .. } => "Message",
         Effect::UpdateFramework { .. } => "UpdateFramework",
+        Effect::AcceptInverseOffers { .. } => "AcceptInverseOffers",
+        Effect::DeclineInverseOffers { .. } => "DeclineInverseOffers",
         Effect::Timer { .. } => "Timer",
         Effect::Unreconciled { .. } => "Unreconciled",
     }

@@ -118,6 +118,16 @@ pub enum Effect {
         executor_id: String,
         data: ByteBuf,
     },
+    /// ACCEPT_INVERSE_OFFERS, `inverse_offer_ids` sorted.
+    AcceptInverseOffers {
+        inverse_offer_ids: Vec<Id>,
+        refuse_seconds: f64,
+    },
+    /// DECLINE_INVERSE_OFFERS, `inverse_offer_ids` sorted.
+    DeclineInverseOffers {
+        inverse_offer_ids: Vec<Id>,
+        refuse_seconds: f64,
+    },
     /// Push `ReconcileTimeout(round)` after `seconds`.
     Timer {
         round: u32,

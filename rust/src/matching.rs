@@ -65,6 +65,7 @@ mod tests {
                 })
                 .collect(),
             role: None,
+            unavailability: None,
         }
     }
 

@@ -22,6 +22,7 @@ use crate::state::{Config, Id, State, Task, TaskId};
 
 mod backoff;
 mod demand;
+mod maintenance;
 mod offers;
 mod pods;
 #[cfg(test)]
@@ -79,7 +80,19 @@ impl Reducer {
             Message::Rescind { offer_id } => {
                 state.offers.remove(offer_id.as_str());
             }
-            Message::Update(status) => self.update(status, now, out)?,
+            Message::Update(status) => {
+                // Only while inverse offers are outstanding: updates are the hot path.
+                let task_id =
+                    (!state.inverse_offers.is_empty()).then(|| TaskId::from(status.task_id));
+                self.update(status, now, out)?;
+                if let Some(task_id) = task_id {
+                    // The task's agent may be empty now: drain it.
+                    let task = self.state.tasks.get(task_id.as_str());
+                    if let Some(agent) = task.and_then(|t| t.agent_id.clone()) {
+                        self.drain(Some(&agent), now, out);
+                    }
+                }
+            }
             Message::FrameworkMessage | Message::Custom => {}
             Message::Heartbeat => state.last_heartbeat_at = Some(now),
             Message::Failure {
@@ -118,6 +131,7 @@ impl Reducer {
                 self.expire_offers(now, out);
                 self.unreachable_tick(now, out);
                 self.tick_backoffs(now, out);
+                self.drain(None, now, out);
             }
             Message::Accept {
                 offer_ids,
@@ -175,6 +189,18 @@ impl Reducer {
                 failover_timeout,
                 out,
             )?,
+            Message::InverseOffers(inverse_offers) => self.inverse_offers(inverse_offers, now, out),
+            Message::RescindInverseOffer { inverse_offer_id } => {
+                state.inverse_offers.remove(inverse_offer_id.as_str());
+            }
+            Message::AcceptInverseOffers {
+                inverse_offer_ids,
+                refuse_seconds,
+            } => self.answer_inverse_offers(inverse_offer_ids, refuse_seconds, true, out)?,
+            Message::DeclineInverseOffers {
+                inverse_offer_ids,
+                refuse_seconds,
+            } => self.answer_inverse_offers(inverse_offer_ids, refuse_seconds, false, out)?,
         }
         Ok(())
     }
@@ -296,6 +322,9 @@ fn subscribed(
 fn disconnected(state: &mut State) {
     state.registered = false;
     state.offers = Default::default();
+    // Mesos drops a disconnected framework's inverse offers unanswered and
+    // makes new ones once it is back.
+    state.inverse_offers = Default::default();
     reconcile::abort(state);
 }
 

@@ -169,6 +169,7 @@ mod tests {
             attributes: vec![],
             received_at: 0.0,
             role: None,
+            unavailability: None,
         })
     }
 

@@ -25,6 +25,7 @@ from ark.errors import CommandRejected, MessageError
 from ark.matching import AgentInfo, Existing
 from ark.reference.backoff import REASON as BACKOFF_REASON
 from ark.reference.backoff import Backoffs
+from ark.reference.maintenance import InverseOffers
 from ark.reference.matching import reference_match
 from ark.reference.pods import claimed_ids, kill_members
 from ark.reference.reconcile import Reconciler
@@ -135,6 +136,10 @@ class Reducer:
         self._backoffs = Backoffs(self._config)
         # The pod of each task launched as a pod's member.
         self._pods: dict[str, str] = {}
+        try:
+            self._inverse = InverseOffers(self._config)
+        except ValueError as e:
+            raise MessageError(f"bad reducer config: {e}") from None
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -161,6 +166,10 @@ class Reducer:
             m.Revive: self._revive,
             m.SendMessage: self._send_message,
             m.UpdateFramework: self._update_framework,
+            m.InverseOffers: self._inverse_offers,
+            m.RescindInverseOffer: self._rescind_inverse_offer,
+            m.AcceptInverseOffers: self._answer_inverse_offers,
+            m.DeclineInverseOffers: self._answer_inverse_offers,
             m.CustomEnvelope: self._nothing,
         }
 
@@ -259,6 +268,7 @@ class Reducer:
             unreachable=self._partitions.view(),
             backoffs=self._backoffs.view(),
             pods=sorted(self._pods.items()),
+            inverse_offers=self._inverse.view(),
         )
 
     # --- Mesos events ------------------------------------------------------------
@@ -399,6 +409,11 @@ class Reducer:
                 out.extend(self._withdraw(m.Withdraw([withdrawn]), now))
         if finish:
             self._reconciliation.finish(now, out, self._suppressed)
+        if self._inverse:
+            # The task's agent may be empty now: drain it.
+            agent = self._tasks[status.task_id].agent_id
+            if agent is not None:
+                out.extend(self._inverse.drain(self._tasks, agent, now))
         return out
 
     def _heartbeat(self, msg: m.Heartbeat, now: float) -> list[fx.Effect]:
@@ -429,6 +444,7 @@ class Reducer:
         self._registered = False
         # Offers are void without a subscription, and no call can be sent.
         self._offers.clear()
+        self._inverse.clear()
         if self._reconciliation.explicit:
             self._reconciliation.abort()
         return []
@@ -471,6 +487,7 @@ class Reducer:
             # The offers declined while the group was held come back at once.
             self._suppressed = False
             out.append(fx.Revive())
+        out.extend(self._inverse.drain(self._tasks, None, now))
         return out
 
     def _refuse_seconds(self, idle: bool) -> float:
@@ -646,7 +663,8 @@ class Reducer:
             offers,
             [r for r in self._demand if r.task_id not in held],
             self._config.matching_strategy,
-            blacklist=self._blacklist,
+            # Under the drain policy, agents under maintenance are kept out.
+            blacklist=self._blacklist + self._inverse.draining_agents(offers, now),
             existing=existing,
             agents=agents,
         )
@@ -710,6 +728,20 @@ class Reducer:
 
     def _update_framework(self, msg: m.UpdateFramework, now: float) -> list[fx.Effect]:
         return [update_framework(msg, self._suppressed)]
+
+    # --- maintenance (docs/reducer.md, Maintenance) ------------------------------
+
+    def _inverse_offers(self, msg: m.InverseOffers, now: float) -> list[fx.Effect]:
+        return self._inverse.received(msg, self._tasks, now)
+
+    def _rescind_inverse_offer(self, msg: m.RescindInverseOffer, now: float) -> list[fx.Effect]:
+        self._inverse.rescinded(msg.inverse_offer_id)
+        return []
+
+    def _answer_inverse_offers(
+        self, msg: m.AcceptInverseOffers | m.DeclineInverseOffers, now: float
+    ) -> list[fx.Effect]:
+        return self._inverse.answer(msg)
 
     def _send_message(self, msg: m.SendMessage, now: float) -> list[fx.Effect]:
         return [fx.Message(msg.agent_id, msg.executor_id, msg.data)]

@@ -125,7 +125,13 @@ impl Reducer {
                 .map(|(id, _)| id.clone())
                 .collect()
         };
-        let input = matching_input(state, &self.config, &held);
+        let mut input = matching_input(state, &self.config, &held);
+        // Under the drain policy, agents under maintenance are kept out.
+        input.blacklist.extend(super::maintenance::draining_agents(
+            state,
+            &self.config,
+            now,
+        ));
         let decisions = matching::match_offers(&input);
         let cycle = Cycle::decided(
             &input,
@@ -182,6 +188,7 @@ fn matching_input<'s>(state: &'s State, config: &'s Config, held: &[TaskId]) -> 
                 resources: o.resources.iter().map(Into::into).collect(),
                 attributes: o.attributes.iter().map(Into::into).collect(),
                 role: o.role.as_deref(),
+                unavailability: o.unavailability,
             })
             .collect(),
         requests,

@@ -48,6 +48,7 @@ impl Reducer {
                         attributes: offer.attributes,
                         received_at: now,
                         role: offer.role.as_deref().map(|r| self.interner.intern(r)),
+                        unavailability: offer.unavailability,
                     }),
                 );
             }

@@ -33,10 +33,11 @@ pub(super) fn offer(id: &str, agent: &str, resources: Vec<Resource>) -> OfferMes
         resources,
         attributes: vec![],
         role: None,
+        unavailability: None,
     }
 }
 
-fn launch(task: &str, resources: Vec<Resource>) -> Launch {
+pub(super) fn launch(task: &str, resources: Vec<Resource>) -> Launch {
     Launch {
         task_id: task.into(),
         name: String::new(),
@@ -49,7 +50,7 @@ fn launch(task: &str, resources: Vec<Resource>) -> Launch {
     }
 }
 
-fn status(task: &str, state: TaskState) -> TaskStatus<'_> {
+pub(super) fn status(task: &str, state: TaskState) -> TaskStatus<'_> {
     TaskStatus {
         task_id: task,
         state,
@@ -64,13 +65,13 @@ fn status(task: &str, state: TaskState) -> TaskStatus<'_> {
     }
 }
 
-fn step(r: &mut Reducer, m: Message<'_>, now: f64) -> Vec<Effect> {
+pub(super) fn step(r: &mut Reducer, m: Message<'_>, now: f64) -> Vec<Effect> {
     let mut out = Vec::new();
     r.step(m, now, &mut out).expect("step");
     out
 }
 
-fn subscribed() -> Message<'static> {
+pub(super) fn subscribed() -> Message<'static> {
     Message::Subscribed {
         framework_id: "fw".into(),
         heartbeat_interval_seconds: Some(15.0),
@@ -78,7 +79,7 @@ fn subscribed() -> Message<'static> {
 }
 
 /// Subscribed, with task `t1` running on `a1` and reconciliation done.
-fn running() -> Reducer {
+pub(super) fn running() -> Reducer {
     let mut r = Reducer::default();
     step(&mut r, subscribed(), 0.0);
     step(
