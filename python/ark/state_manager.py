@@ -69,6 +69,8 @@ Command: TypeAlias = (
     | m.Withdraw
     | m.Blacklist
     | m.Track
+    | m.Deploy
+    | m.CancelDeployment
     | m.Custom
     | Reply
 )

@@ -271,6 +271,20 @@ pub enum Message<'a> {
         capabilities: Option<Vec<String>>,
         failover_timeout: Option<f64>,
     },
+    /// Replace the tasks of `group` with `instances` copies of `template`,
+    /// a few at a time (docs/reducer.md, **Deployments**).
+    Deploy {
+        group: String,
+        template: StoredRequest,
+        instances: u32,
+        minimum_health_capacity: f64,
+        maximum_over_capacity: f64,
+        max_failures: u32,
+    },
+    /// Roll back the running deployment of `group`.
+    CancelDeployment {
+        group: String,
+    },
     Custom,
 }
 
@@ -437,6 +451,36 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    pub struct Deploy<'a> {
+        pub group: String,
+        #[serde(borrow)]
+        pub template: crate::request::TaskRequest<'a>,
+        /// Any integer: the range is checked with the rest of the deployment.
+        pub instances: i64,
+        #[serde(default = "one")]
+        pub minimum_health_capacity: f64,
+        #[serde(default = "one")]
+        pub maximum_over_capacity: f64,
+        #[serde(default = "three")]
+        pub max_failures: i64,
+    }
+
+    fn one() -> f64 {
+        1.0
+    }
+
+    fn three() -> i64 {
+        3
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CancelDeployment {
+        pub group: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct CustomEnvelope {
         #[allow(dead_code)] // decoded to validate it: the body is for user hooks
         pub kind: String,
@@ -585,6 +629,39 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     failover_timeout: w.failover_timeout,
                 }
             }
+            "Deploy" => {
+                let w: wire::Deploy = body(rest)?;
+                let t = &w.template;
+                let problem = health::problem(
+                    t.task_id,
+                    t.health_check.as_deref(),
+                    t.kill_policy.as_ref(),
+                )
+                .or_else(|| t.unreachable.and_then(|u| u.invalid(t.task_id)))
+                .or_else(|| {
+                    crate::reducer::deployment::invalid(
+                        w.instances,
+                        w.minimum_health_capacity,
+                        w.maximum_over_capacity,
+                        w.max_failures,
+                    )
+                });
+                if let Some(problem) = problem {
+                    return Err(de::Error::custom(problem));
+                }
+                Message::Deploy {
+                    group: w.group,
+                    template: StoredRequest::from(t),
+                    // In range: `invalid` checked both.
+                    instances: w.instances as u32,
+                    minimum_health_capacity: w.minimum_health_capacity,
+                    maximum_over_capacity: w.maximum_over_capacity,
+                    max_failures: w.max_failures as u32,
+                }
+            }
+            "CancelDeployment" => Message::CancelDeployment {
+                group: body::<wire::CancelDeployment, _>(rest)?.group,
+            },
             "CustomEnvelope" => {
                 body::<wire::CustomEnvelope, _>(rest)?;
                 Message::Custom
