@@ -59,7 +59,13 @@ def test_a_first_deployment_launches_every_copy_at_once(reducer: Any) -> None:
     effects = reducer.step(m.Deploy("web", template("v1"), 2), 1.0)
     assert effects == [fx.Revive()]  # nothing offered yet
     [d] = reducer.view().deployments
-    assert (d.group, d.version, d.previous, d.instances, d.state) == ("web", "v1", None, 2, "running")
+    assert (d.group, d.version, d.previous, d.instances, d.state) == (
+        "web",
+        "v1",
+        None,
+        2,
+        "running",
+    )
     assert (d.new, d.old, d.other) == (VersionCount(2, 0), VersionCount(0, 0), VersionCount(0, 0))
     assert offer(reducer, "o1", 1.0) == ["v1-0", "v1-1"]
     update(reducer, "v1-0", "TASK_RUNNING", 2.0)

@@ -632,20 +632,17 @@ impl<'de> Visitor<'de> for MessageVisitor {
             "Deploy" => {
                 let w: wire::Deploy = body(rest)?;
                 let t = &w.template;
-                let problem = health::problem(
-                    t.task_id,
-                    t.health_check.as_deref(),
-                    t.kill_policy.as_ref(),
-                )
-                .or_else(|| t.unreachable.and_then(|u| u.invalid(t.task_id)))
-                .or_else(|| {
-                    crate::reducer::deployment::invalid(
-                        w.instances,
-                        w.minimum_health_capacity,
-                        w.maximum_over_capacity,
-                        w.max_failures,
-                    )
-                });
+                let problem =
+                    health::problem(t.task_id, t.health_check.as_deref(), t.kill_policy.as_ref())
+                        .or_else(|| t.unreachable.and_then(|u| u.invalid(t.task_id)))
+                        .or_else(|| {
+                            crate::reducer::deployment::invalid(
+                                w.instances,
+                                w.minimum_health_capacity,
+                                w.maximum_over_capacity,
+                                w.max_failures,
+                            )
+                        });
                 if let Some(problem) = problem {
                     return Err(de::Error::custom(problem));
                 }

@@ -63,7 +63,9 @@ def check_deploy(msg: m.Deploy) -> None:
 
     mh, mo = msg.minimum_health_capacity, msg.maximum_over_capacity
     if not 0 <= msg.instances <= _U32:
-        raise MessageError(f"a deployment's instances must be from 0 to 2^32-1, not {msg.instances}")
+        raise MessageError(
+            f"a deployment's instances must be from 0 to 2^32-1, not {msg.instances}"
+        )
     if not unit(mh) or not unit(mo):
         raise MessageError(
             f"a deployment's minimum_health_capacity ({mh}) and maximum_over_capacity ({mo}) "
@@ -171,8 +173,13 @@ class Deployments:
             )
         self._entries[group] = _Deployment(msg, previous)
 
-    def cancel(self, group: str, tasks: Mapping[str, _Task], groups: Mapping[str, str],
-               demand: Sequence[m.TaskRequest]) -> Plan:
+    def cancel(
+        self,
+        group: str,
+        tasks: Mapping[str, _Task],
+        groups: Mapping[str, str],
+        demand: Sequence[m.TaskRequest],
+    ) -> Plan:
         d = self._entries.get(group)
         if d is None or d.phase != "running":
             raise CommandRejected(f"group {group!r} has no running deployment to cancel")

@@ -24,7 +24,9 @@ pub fn invalid(
 ) -> Option<String> {
     let unit = |x: f64| (0.0..=1.0).contains(&x);
     if u32::try_from(instances).is_err() {
-        Some(format!("a deployment's instances must be from 0 to 2^32-1, not {instances}"))
+        Some(format!(
+            "a deployment's instances must be from 0 to 2^32-1, not {instances}"
+        ))
     } else if !unit(minimum_health_capacity) || !unit(maximum_over_capacity) {
         Some(format!(
             "a deployment's minimum_health_capacity ({minimum_health_capacity}) and \
@@ -187,7 +189,11 @@ impl State {
         for m in self.members(group, d) {
             let count = if of_version(&m.task_id, &d.template) {
                 &mut counts.template
-            } else if d.previous.as_ref().is_some_and(|p| of_version(&m.task_id, p)) {
+            } else if d
+                .previous
+                .as_ref()
+                .is_some_and(|p| of_version(&m.task_id, p))
+            {
                 &mut counts.previous
             } else {
                 &mut counts.other
