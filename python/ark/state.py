@@ -216,5 +216,7 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     unreachable: list[UnreachableRecord] = []
     #: Launch backoffs of groups whose tasks failed, sorted by group.
     backoffs: list[BackoffRecord] = []
+    #: The pod of each task launched as a pod's member, as (task id, pod id).
+    pods: list[tuple[str, str]] = []
     #: Rolling updates, in progress or the last one ended, sorted by group.
     deployments: list[DeploymentRecord] = []

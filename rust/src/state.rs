@@ -253,6 +253,8 @@ pub struct State {
     pub unreachable: OrdMap<TaskId, Unreachable>,
     /// Launch delays of groups whose tasks failed, by group.
     pub backoffs: OrdMap<Id, Backoff>,
+    /// The pod of each task launched as a pod's member.
+    pub pods: OrdMap<TaskId, Id>,
     /// Rolling updates, by group: in progress, or the last one ended.
     pub deployments: OrdMap<Id, Deployment>,
 }
@@ -282,6 +284,7 @@ impl Default for State {
             strategies: OrdMap::new(),
             unreachable: OrdMap::new(),
             backoffs: OrdMap::new(),
+            pods: OrdMap::new(),
             deployments: OrdMap::new(),
         }
     }
@@ -415,6 +418,7 @@ struct StateView<'a> {
     groups: Vec<(&'a str, &'a str)>,
     unreachable: Vec<UnreachableView<'a>>,
     backoffs: Vec<BackoffView<'a>>,
+    pods: Vec<(&'a str, &'a str)>,
     deployments: Vec<DeploymentView<'a>>,
 }
 
@@ -515,6 +519,7 @@ impl State {
                     stable_since: b.stable_since,
                 })
                 .collect(),
+            pods: self.pods.iter().map(|(t, p)| (&**t, &**p)).collect(),
             deployments: self
                 .deployments
                 .iter()
