@@ -519,6 +519,26 @@ class ReducerComparison(RuleBasedStateMachine):
     def update_framework(self, update: m.UpdateFramework) -> None:
         self.send(update)
 
+    @rule(
+        version=st.sampled_from(["v1", "v2", "t1"]),
+        group=st.sampled_from(["g1", "g1", "", "g2"]),
+        instances=st.integers(-1, 3),
+        mh=st.sampled_from([0.0, 0.5, 1.0, 1.5, float("nan")]),
+        mo=st.sampled_from([0.0, 1.0, -0.5]),
+        max_failures=st.integers(0, 2),
+    )
+    def deploy(
+        self, version: str, group: str, instances: int, mh: float, mo: float, max_failures: int
+    ) -> None:
+        """Deployments, malformed ones too: through the bytes, as both decode them."""
+        template = m.TaskRequest(version, [m.Resource("cpus", scalar=0.5)], group="g1")
+        msg = m.Deploy(group, template, instances, mh, mo, max_failures)
+        self.send(msg, data=m.encode(msg))
+
+    @rule(group=st.sampled_from(["g1", "g2"]))
+    def cancel_deployment(self, group: str) -> None:
+        self.send(m.CancelDeployment(group))
+
     @rule()
     def custom(self) -> None:
         self.send(m.CustomEnvelope(kind="Ping", body=b"\x91\x01"))

@@ -11,7 +11,7 @@ from ark import _core
 from ark.effects import Effect, decode_effects
 from ark.errors import ArkError
 from ark.messages import TERMINAL_STATES, Custom, Message, encode
-from ark.state import Config, StateView, TaskRecord
+from ark.state import Config, DeploymentRecord, StateView, TaskRecord
 
 __all__ = ["Reducer", "Snapshot", "Table"]
 
@@ -112,6 +112,10 @@ class Snapshot:
         """Unreachable tasks with an unreachable strategy, sorted, and the id of
         each one's replacement (None until it is requested). O(state)."""
         return {r.task_id: r.replacement for r in self.view().unreachable}
+
+    def deployments(self) -> dict[str, DeploymentRecord]:
+        """Each group's rolling update, in progress or the last one ended, by group. O(state)."""
+        return {d.group: d for d in self.view().deployments}
 
     def records(self, table: Table = "tasks") -> list[dict[str, Any]]:
         """One table of the state as a list of flat dicts, for pandas, Arrow or JSON.

@@ -29,11 +29,13 @@ __all__ = [
     "AcceptInverseOffers",
     "Attribute",
     "Blacklist",
+    "CancelDeployment",
     "Constraint",
     "Custom",
     "CustomEnvelope",
     "Decline",
     "DeclineInverseOffers",
+    "Deploy",
     "Disconnected",
     "Error",
     "Failure",
@@ -607,6 +609,33 @@ class UpdateFramework(
     failover_timeout: float | None = None
 
 
+class Deploy(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """Replace the tasks of ``group`` with ``instances`` copies of ``template``, a few at a time.
+
+    A rolling update, as Marathon's deployments (docs/reducer.md, Deployments):
+    the copies are ``{template.task_id}-{k}``; at most
+    ``ceil(instances * (1 + maximum_over_capacity))`` tasks of the group are up
+    and at least ``floor(instances * minimum_health_capacity)`` ready at any
+    time; after ``max_failures`` failed new tasks it rolls back to the
+    version it replaced. ``template.group`` must be ``group``.
+    """
+
+    group: str
+    template: TaskRequest
+    instances: int
+    minimum_health_capacity: float = 1.0
+    maximum_over_capacity: float = 1.0
+    max_failures: int = 3
+
+
+class CancelDeployment(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """Roll back the running deployment of ``group`` to the version it replaces."""
+
+    group: str
+
+
 # --- User messages ----------------------------------------------------------------
 
 
@@ -667,6 +696,8 @@ Message: TypeAlias = (
     | RescindInverseOffer
     | AcceptInverseOffers
     | DeclineInverseOffers
+    | Deploy
+    | CancelDeployment
     | CustomEnvelope
 )
 

@@ -17,6 +17,7 @@ __all__ = [
     "AgentRecord",
     "BackoffRecord",
     "Config",
+    "DeploymentRecord",
     "InverseOfferRecord",
     "OfferRecord",
     "Reconciliation",
@@ -24,6 +25,7 @@ __all__ = [
     "StateView",
     "TaskRecord",
     "UnreachableRecord",
+    "VersionCount",
 ]
 
 
@@ -173,6 +175,35 @@ class InverseOfferRecord(msgspec.Struct, frozen=True, array_like=True):
     draining: bool
 
 
+class VersionCount(msgspec.Struct, frozen=True, array_like=True):
+    """Tasks of one version of a deployment: up (live or requested), and ready of them."""
+
+    up: int
+    ready: int
+
+
+class DeploymentRecord(msgspec.Struct, frozen=True, array_like=True):
+    """A rolling update of one group (see docs/reducer.md, Deployments).
+
+    ``new`` counts the copies of ``version`` (``{version}-{k}``), ``old``
+    those of ``previous``, ``other`` the group's other tasks. ``state`` is
+    ``running``, ``completed``, ``rolling-back`` or ``rolled-back``.
+    """
+
+    group: str
+    #: The deployed template's task id.
+    version: str
+    #: The task id of the version it replaces (None: the group's first).
+    previous: str | None
+    instances: int
+    state: Literal["running", "completed", "rolling-back", "rolled-back"]
+    #: New tasks that failed so far.
+    failures: int
+    new: VersionCount
+    old: VersionCount
+    other: VersionCount
+
+
 class StateView(msgspec.Struct, frozen=True, array_like=True):
     """The whole of the core's bookkeeping at one moment, as plain Python values.
 
@@ -208,3 +239,5 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     pods: list[tuple[str, str]] = []
     #: Outstanding inverse offers (agents under maintenance), sorted by id.
     inverse_offers: list[InverseOfferRecord] = []
+    #: Rolling updates, in progress or the last one ended, sorted by group.
+    deployments: list[DeploymentRecord] = []

@@ -72,6 +72,8 @@ Command: TypeAlias = (
     | m.Track
     | m.AcceptInverseOffers
     | m.DeclineInverseOffers
+    | m.Deploy
+    | m.CancelDeployment
     | m.Custom
     | Reply
 )

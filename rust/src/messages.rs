@@ -339,6 +339,20 @@ pub enum Message<'a> {
         inverse_offer_ids: Vec<String>,
         refuse_seconds: f64,
     },
+    /// Replace the tasks of `group` with `instances` copies of `template`,
+    /// a few at a time (docs/reducer.md, **Deployments**).
+    Deploy {
+        group: String,
+        template: StoredRequest,
+        instances: u32,
+        minimum_health_capacity: f64,
+        maximum_over_capacity: f64,
+        max_failures: u32,
+    },
+    /// Roll back the running deployment of `group`.
+    CancelDeployment {
+        group: String,
+    },
     Custom,
 }
 
@@ -511,6 +525,30 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    pub struct Deploy<'a> {
+        pub group: String,
+        #[serde(borrow)]
+        pub template: crate::request::TaskRequest<'a>,
+        /// Any integer: the range is checked with the rest of the deployment.
+        pub instances: i64,
+        #[serde(default = "one")]
+        pub minimum_health_capacity: f64,
+        #[serde(default = "one")]
+        pub maximum_over_capacity: f64,
+        #[serde(default = "three")]
+        pub max_failures: i64,
+    }
+
+    fn one() -> f64 {
+        1.0
+    }
+
+    fn three() -> i64 {
+        3
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct RescindInverseOffer {
         pub inverse_offer_id: String,
     }
@@ -522,6 +560,12 @@ mod wire {
         pub inverse_offer_ids: Vec<String>,
         #[serde(default = "default_refuse")]
         pub refuse_seconds: f64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CancelDeployment {
+        pub group: String,
     }
 
     #[derive(Deserialize)]
@@ -706,6 +750,48 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     refuse_seconds: w.refuse_seconds,
                 }
             }
+            "Deploy" => {
+                let w: wire::Deploy = body(rest)?;
+                let t = &w.template;
+                let problem =
+                    health::problem(t.task_id, t.health_check.as_deref(), t.kill_policy.as_ref())
+                        .or_else(|| {
+                            t.unreachable
+                                .and_then(|u| u.invalid(t.task_id, !t.pod.is_empty()))
+                        })
+                        .or_else(|| {
+                            // Its copies would need their members renamed: not built.
+                            (!t.pod.is_empty()).then(|| {
+                                format!(
+                                    "task {:?}: a deployment's template is not a pod",
+                                    t.task_id
+                                )
+                            })
+                        })
+                        .or_else(|| {
+                            crate::reducer::deployment::invalid(
+                                w.instances,
+                                w.minimum_health_capacity,
+                                w.maximum_over_capacity,
+                                w.max_failures,
+                            )
+                        });
+                if let Some(problem) = problem {
+                    return Err(de::Error::custom(problem));
+                }
+                Message::Deploy {
+                    group: w.group,
+                    template: StoredRequest::from(t),
+                    // In range: `invalid` checked both.
+                    instances: w.instances as u32,
+                    minimum_health_capacity: w.minimum_health_capacity,
+                    maximum_over_capacity: w.maximum_over_capacity,
+                    max_failures: w.max_failures as u32,
+                }
+            }
+            "CancelDeployment" => Message::CancelDeployment {
+                group: body::<wire::CancelDeployment, _>(rest)?.group,
+            },
             "CustomEnvelope" => {
                 body::<wire::CustomEnvelope, _>(rest)?;
                 Message::Custom

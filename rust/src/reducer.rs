@@ -22,6 +22,7 @@ use crate::state::{Config, Id, State, Task, TaskId};
 
 mod backoff;
 mod demand;
+pub mod deployment;
 mod maintenance;
 mod offers;
 mod pods;
@@ -132,6 +133,7 @@ impl Reducer {
                 self.unreachable_tick(now, out);
                 self.tick_backoffs(now, out);
                 self.drain(None, now, out);
+                self.tick_deployments(now, out);
             }
             Message::Accept {
                 offer_ids,
@@ -201,6 +203,26 @@ impl Reducer {
                 inverse_offer_ids,
                 refuse_seconds,
             } => self.answer_inverse_offers(inverse_offer_ids, refuse_seconds, false, out)?,
+            Message::Deploy {
+                group,
+                template,
+                instances,
+                minimum_health_capacity,
+                maximum_over_capacity,
+                max_failures,
+            } => self.deploy(
+                group,
+                template,
+                (
+                    instances,
+                    minimum_health_capacity,
+                    maximum_over_capacity,
+                    max_failures,
+                ),
+                now,
+                out,
+            )?,
+            Message::CancelDeployment { group } => self.cancel_deployment(&group, now, out)?,
         }
         Ok(())
     }
@@ -279,6 +301,17 @@ impl Reducer {
                 backoff::task_changed(&mut self.state, &self.config, &group, task_state, now);
             }
         }
+        // The group of a task whose deployment follows it, read before a
+        // terminal state removes it from `groups`.
+        let deployed = if self.state.deployments.is_empty() {
+            None
+        } else {
+            self.state
+                .groups
+                .get(status.task_id)
+                .filter(|g| self.state.deployments.contains_key(&***g))
+                .cloned()
+        };
         if !self.state.groups.is_empty()
             && self
                 .state
@@ -290,6 +323,10 @@ impl Reducer {
         }
         if !self.state.strategies.is_empty() {
             self.unreachable_update(status.task_id, now, out);
+        }
+        if let Some(group) = deployed {
+            let applied = applied.map(|s| (s, status.healthy));
+            self.deployment_update(&group, status.task_id, applied, now, out);
         }
         if finished {
             reconcile::finish(&mut self.state, now, out);

@@ -360,6 +360,11 @@ impl StoredRequest {
         }
     }
 
+    /// Whether its tasks are checked for health (a deployment's readiness).
+    pub fn has_health_check(&self) -> bool {
+        self.health_check.is_some()
+    }
+
     /// The same request under another task id: an unreachable task's
     /// replacement.
     pub fn with_task_id(&self, task_id: &str) -> Self {

@@ -215,6 +215,45 @@ pub struct Backoff {
     pub stable_since: Option<f64>,
 }
 
+/// Where a deployment is (docs/reducer.md, Deployments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeploymentPhase {
+    Running,
+    Completed,
+    RollingBack,
+    RolledBack,
+}
+
+impl DeploymentPhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            DeploymentPhase::Running => "running",
+            DeploymentPhase::Completed => "completed",
+            DeploymentPhase::RollingBack => "rolling-back",
+            DeploymentPhase::RolledBack => "rolled-back",
+        }
+    }
+}
+
+/// A rolling update of one group (see `reducer::deployment`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deployment {
+    /// The new version: its copies are `{template.task_id}-{k}`.
+    pub template: Arc<StoredRequest>,
+    /// The version it replaces, brought back on a rollback (None: the
+    /// group's first deployment).
+    pub previous: Option<Arc<StoredRequest>>,
+    pub instances: u32,
+    pub minimum_health_capacity: f64,
+    pub maximum_over_capacity: f64,
+    pub max_failures: u32,
+    /// New tasks that failed so far.
+    pub failures: u32,
+    pub phase: DeploymentPhase,
+    /// Tasks it killed that have not ended yet: no longer ready, still up.
+    pub killing: OrdSet<TaskId>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     pub framework_id: Option<Id>,
@@ -247,6 +286,8 @@ pub struct State {
     pub pods: OrdMap<TaskId, Id>,
     /// Outstanding inverse offers, by id.
     pub inverse_offers: OrdMap<Id, InverseOffer>,
+    /// Rolling updates, by group: in progress, or the last one ended.
+    pub deployments: OrdMap<Id, Deployment>,
 }
 
 impl Default for State {
@@ -276,6 +317,7 @@ impl Default for State {
             backoffs: OrdMap::new(),
             pods: OrdMap::new(),
             inverse_offers: OrdMap::new(),
+            deployments: OrdMap::new(),
         }
     }
 }
@@ -382,6 +424,25 @@ struct InverseOfferView<'a> {
 }
 
 #[derive(Serialize)]
+struct VersionCountView {
+    up: u32,
+    ready: u32,
+}
+
+#[derive(Serialize)]
+struct DeploymentView<'a> {
+    group: &'a str,
+    version: &'a str,
+    previous: Option<&'a str>,
+    instances: u32,
+    state: &'static str,
+    failures: u32,
+    new: VersionCountView,
+    old: VersionCountView,
+    other: VersionCountView,
+}
+
+#[derive(Serialize)]
 struct StateView<'a> {
     framework_id: Option<&'a str>,
     registered: bool,
@@ -400,6 +461,7 @@ struct StateView<'a> {
     backoffs: Vec<BackoffView<'a>>,
     pods: Vec<(&'a str, &'a str)>,
     inverse_offers: Vec<InverseOfferView<'a>>,
+    deployments: Vec<DeploymentView<'a>>,
 }
 
 impl State {
@@ -509,6 +571,28 @@ impl State {
                     unavailability: i.unavailability,
                     received_at: i.received_at,
                     draining: i.draining,
+                })
+                .collect(),
+            deployments: self
+                .deployments
+                .iter()
+                .map(|(group, d)| {
+                    let c = self.deployment_counts(group, d);
+                    let count = |c: crate::reducer::deployment::Count| VersionCountView {
+                        up: c.up,
+                        ready: c.ready,
+                    };
+                    DeploymentView {
+                        group,
+                        version: &d.template.task_id,
+                        previous: d.previous.as_ref().map(|p| &*p.task_id),
+                        instances: d.instances,
+                        state: d.phase.name(),
+                        failures: d.failures,
+                        new: count(c.template),
+                        old: count(c.previous),
+                        other: count(c.other),
+                    }
                 })
                 .collect(),
         };

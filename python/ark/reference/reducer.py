@@ -25,6 +25,7 @@ from ark.errors import CommandRejected, MessageError
 from ark.matching import AgentInfo, Existing
 from ark.reference.backoff import REASON as BACKOFF_REASON
 from ark.reference.backoff import Backoffs
+from ark.reference.deployment import Deployments, Plan, check_deploy
 from ark.reference.maintenance import InverseOffers
 from ark.reference.matching import reference_match
 from ark.reference.pods import claimed_ids, kill_members
@@ -140,6 +141,7 @@ class Reducer:
             self._inverse = InverseOffers(self._config)
         except ValueError as e:
             raise MessageError(f"bad reducer config: {e}") from None
+        self._deployments = Deployments()
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -170,6 +172,8 @@ class Reducer:
             m.RescindInverseOffer: self._rescind_inverse_offer,
             m.AcceptInverseOffers: self._answer_inverse_offers,
             m.DeclineInverseOffers: self._answer_inverse_offers,
+            m.Deploy: self._deploy,
+            m.CancelDeployment: self._cancel_deployment,
             m.CustomEnvelope: self._nothing,
         }
 
@@ -269,6 +273,7 @@ class Reducer:
             backoffs=self._backoffs.view(),
             pods=sorted(self._pods.items()),
             inverse_offers=self._inverse.view(),
+            deployments=self._deployments.view(self._tasks, self._groups, self._demand),
         )
 
     # --- Mesos events ------------------------------------------------------------
@@ -351,6 +356,7 @@ class Reducer:
             out.append(fx.Acknowledge(status.agent_id, status.task_id, uuid))
         finish = self._reconciliation.answered(status.task_id)
         task = self._tasks.get(status.task_id)
+        applied: tuple[m.TaskState, bool | None] | None = None
         if task is None:
             # Adopted: a task we never launched (or forgot), as Mesos reports it.
             self._tasks[status.task_id] = TaskEntry(
@@ -394,9 +400,15 @@ class Reducer:
                 task.healthy = status.healthy
             task.updated_at = now
             task.unreconciled = False
+            applied = (status.state, status.healthy)
             group = self._groups.get(status.task_id)
             if group is not None:
                 self._backoffs.task_changed(group, status.state, now)
+        # The group of a task a deployment follows, read before a terminal
+        # state removes it from the groups.
+        deployed = self._groups.get(status.task_id)
+        if not self._deployments.follows(deployed):
+            deployed = None
         if status.task_id in self._groups and self._tasks[status.task_id].state in _TERMINAL:
             del self._groups[status.task_id]
         partitions = self._partitions
@@ -407,6 +419,17 @@ class Reducer:
             out.extend(kills)
             if withdrawn is not None:
                 out.extend(self._withdraw(m.Withdraw([withdrawn]), now))
+        if deployed is not None:
+            plan = self._deployments.updated(
+                deployed,
+                status.task_id,
+                applied,
+                self._tasks,
+                self._groups,
+                self._demand,
+            )
+            out.extend(self._carry_out(plan, now))
+            out.extend(self._advance(deployed, now))
         if finish:
             self._reconciliation.finish(now, out, self._suppressed)
         if self._inverse:
@@ -488,6 +511,8 @@ class Reducer:
             self._suppressed = False
             out.append(fx.Revive())
         out.extend(self._inverse.drain(self._tasks, None, now))
+        for group in self._deployments.active():
+            out.extend(self._advance(group, now))
         return out
 
     def _refuse_seconds(self, idle: bool) -> float:
@@ -742,6 +767,42 @@ class Reducer:
         self, msg: m.AcceptInverseOffers | m.DeclineInverseOffers, now: float
     ) -> list[fx.Effect]:
         return self._inverse.answer(msg)
+
+    # --- deployments (docs/reducer.md, Deployments) -------------------------------
+
+    def _deploy(self, msg: m.Deploy, now: float) -> list[fx.Effect]:
+        check_strategy(msg.template)
+        if msg.template.pod:
+            # Its copies would need their members renamed: not built.
+            raise MessageError(
+                f"task {msg.template.task_id!r}: a deployment's template is not a pod"
+            )
+        check_deploy(msg)
+        self._deployments.deploy(msg)
+        return self._advance(msg.group, now)
+
+    def _cancel_deployment(self, msg: m.CancelDeployment, now: float) -> list[fx.Effect]:
+        plan = self._deployments.cancel(msg.group, self._tasks, self._groups, self._demand)
+        return self._carry_out(plan, now) + self._advance(msg.group, now)
+
+    def _advance(self, group: str, now: float) -> list[fx.Effect]:
+        return self._carry_out(
+            self._deployments.advance(group, self._tasks, self._groups, self._demand), now
+        )
+
+    def _carry_out(self, plan: Plan, now: float) -> list[fx.Effect]:
+        """Withdraw, kill, then request, as a deployment's step asks."""
+        out: list[fx.Effect] = []
+        if plan.withdraw:
+            out.extend(self._withdraw(m.Withdraw(plan.withdraw), now))
+        out.extend(fx.Kill(task_id, agent_id) for task_id, agent_id in plan.kills)
+        if plan.launches:
+            if not self._demand:
+                self._suppressed = False
+                out.append(fx.Revive())
+            self._demand.extend(plan.launches)
+            out.extend(self._match(now))
+        return out
 
     def _send_message(self, msg: m.SendMessage, now: float) -> list[fx.Effect]:
         return [fx.Message(msg.agent_id, msg.executor_id, msg.data)]
