@@ -16,7 +16,7 @@ from typing import TypeAlias
 import msgspec
 
 from ark.decoding import decode_pausing_gc
-from ark.messages import Resource
+from ark.messages import Operation, Resource
 
 __all__ = [
     "Accept",
@@ -52,10 +52,13 @@ class ReconcileTask(msgspec.Struct, frozen=True, array_like=True):
 
 
 class Accept(msgspec.Struct, tag=True, frozen=True, array_like=True):
+    """ACCEPT: the ``operations`` (RESERVE, CREATE ...) in order, then one LAUNCH."""
+
     offer_ids: list[str]
     agent_id: str
     launches: list[LaunchTask]
     refuse_seconds: float
+    operations: list[Operation] = []
 
 
 class Decline(msgspec.Struct, tag=True, frozen=True, array_like=True):

@@ -42,10 +42,12 @@ __all__ = [
     "Message",
     "Offer",
     "Offers",
+    "Operation",
     "Reconcile",
     "ReconcileTick",
     "ReconcileTimeout",
     "Request",
+    "Reservation",
     "Reregistered",
     "Rescind",
     "Resource",
@@ -97,14 +99,38 @@ TERMINAL_STATES: frozenset[str] = frozenset(
 )
 
 
+class Reservation(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """One level of a resource's reservation (Mesos ``Resource.ReservationInfo``).
+
+    ``DYNAMIC`` reservations are made by RESERVE operations (and undone by
+    UNRESERVE); ``STATIC`` ones by the agent's ``--resources`` flag.
+    ``labels`` are ``(key, value)`` pairs, ``value`` empty when Mesos has none.
+    """
+
+    role: str
+    principal: str | None = None
+    labels: list[tuple[str, str]] = []
+    type: Literal["STATIC", "DYNAMIC"] = "DYNAMIC"
+
+
 class Resource(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
-    """A Mesos resource: one of ``scalar``, ``ranges`` (inclusive) or ``set``."""
+    """A Mesos resource: one of ``scalar``, ``ranges`` (inclusive) or ``set``.
+
+    ``role`` is the role the resource is reserved for (its last reservation's)
+    or allocated to. ``reservations`` is its reservation stack, empty when it
+    is unreserved; a persistent volume is a reserved ``disk`` with a
+    ``persistence_id`` (``disk.persistence.id``) mounted at ``container_path``
+    (``disk.volume.container_path``, read-write).
+    """
 
     name: str
     scalar: float | None = None
     ranges: list[tuple[int, int]] | None = None
     set: list[str] | None = None
     role: str = "*"
+    reservations: list[Reservation] = []
+    persistence_id: str | None = None
+    container_path: str | None = None
 
 
 class Attribute(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
@@ -315,12 +341,36 @@ class Blacklist(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_u
     agent_ids: list[str]
 
 
+OperationType: TypeAlias = Literal["RESERVE", "UNRESERVE", "CREATE", "DESTROY"]
+
+
+class Operation(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """An offer operation on an agent's resources, applied before the launches.
+
+    ``RESERVE`` reserves unreserved scalars (``resources`` carry their
+    ``reservations``); ``UNRESERVE`` gives reserved ones back; ``CREATE``
+    makes persistent volumes of reserved ``disk`` (each with a
+    ``persistence_id`` and ``container_path``); ``DESTROY`` deletes them.
+    ``id`` asks Mesos for operation status updates (``Offer.Operation.id``).
+    """
+
+    type: OperationType
+    resources: list[Resource]
+    id: str | None = None
+
+
 class Accept(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """Launch tasks on offers of one agent; unused resources are refused for a while."""
+    """Launch tasks on offers of one agent; unused resources are refused for a while.
+
+    ``operations`` run first, in order, on the offers' resources (see
+    :class:`Operation`); the launches then use what they leave. An Accept
+    with operations may launch nothing.
+    """
 
     offer_ids: list[str]
     launches: list[Launch]
     refuse_seconds: float = 5.0
+    operations: list[Operation] = []
 
 
 class Decline(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):

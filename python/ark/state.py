@@ -21,6 +21,7 @@ __all__ = [
     "RequestRecord",
     "StateView",
     "TaskRecord",
+    "VolumeRecord",
 ]
 
 
@@ -111,6 +112,18 @@ class RequestRecord(msgspec.Struct, frozen=True, array_like=True):
     reason: str | None
 
 
+class VolumeRecord(msgspec.Struct, frozen=True, array_like=True):
+    """A persistent volume the framework holds: where it is, its size in MB."""
+
+    persistence_id: str
+    agent_id: str
+    role: str
+    size: float
+    container_path: str | None
+    #: The principal of its reservation.
+    principal: str | None
+
+
 class StateView(msgspec.Struct, frozen=True, array_like=True):
     """The whole of the core's bookkeeping at one moment, as plain Python values.
 
@@ -138,3 +151,7 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     blacklist: list[str] = []
     #: ``(task_id, group)`` of each live task the matcher placed, sorted.
     groups: list[tuple[str, str]] = []
+    #: The persistent volumes the framework holds (from offers and CREATE), sorted.
+    volumes: list[VolumeRecord] = []
+    #: ``(agent_id, name, role, amount)`` the framework reserved by RESERVE, sorted.
+    reserved: list[tuple[str, str, str, float]] = []

@@ -18,7 +18,7 @@ use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageD
 use serde_json::{json, Map, Value};
 
 use crate::effects::{Effect, LaunchTask, ReconcileTask};
-use crate::messages::Resource;
+use crate::messages::{Operation, OperationType, Reservation, ReservationType, Resource};
 use crate::protobuf::mesos::v1 as pb;
 use crate::protobuf::mesos::v1::scheduler::{call, Call};
 use crate::protobuf::DESCRIPTOR_SET;
@@ -235,16 +235,21 @@ pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
             agent_id,
             launches,
             refuse_seconds,
+            operations,
         } => {
-            let infos = launches
-                .iter()
-                .map(|t| task_info(t, agent_id))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut steps: Vec<Value> = operations.iter().map(operation).collect();
+            if !launches.is_empty() {
+                let infos = launches
+                    .iter()
+                    .map(|t| task_info(t, agent_id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                steps.push(json!({"type": "LAUNCH", "launch": {"task_infos": infos}}));
+            }
             out.insert(
                 "accept".into(),
                 json!({
                     "offer_ids": offer_ids.iter().map(|o| value_id(o)).collect::<Vec<_>>(),
-                    "operations": [{"type": "LAUNCH", "launch": {"task_infos": infos}}],
+                    "operations": steps,
                     "filters": {"refuse_seconds": refuse_seconds},
                 }),
             );
@@ -406,9 +411,76 @@ fn resource(r: &Resource) -> Value {
         out.insert("type".into(), Value::from("SET"));
         out.insert("set".into(), json!({ "item": set }));
     }
-    if r.role != "*" {
+    if !r.reservations.is_empty() {
+        // Post-reservation-refinement shape: the stack of reservations.
+        let stack: Vec<Value> = r.reservations.iter().map(reservation).collect();
+        out.insert("reservations".into(), Value::Array(stack));
+    } else if r.role != "*" {
         // Pre-reservation-refinement shape, which every v1 master still reads.
         out.insert("role".into(), Value::from(r.role.as_str()));
+    }
+    if let Some(id) = &r.persistence_id {
+        let mut persistence = Map::new();
+        persistence.insert("id".into(), Value::from(id.as_str()));
+        if let Some(principal) = r.reservations.last().and_then(|v| v.principal.as_ref()) {
+            persistence.insert("principal".into(), Value::from(principal.as_str()));
+        }
+        let mut disk = Map::new();
+        disk.insert("persistence".into(), Value::Object(persistence));
+        if let Some(path) = &r.container_path {
+            disk.insert(
+                "volume".into(),
+                json!({"container_path": path, "mode": "RW"}),
+            );
+        }
+        out.insert("disk".into(), Value::Object(disk));
+    }
+    Value::Object(out)
+}
+
+fn reservation(v: &Reservation) -> Value {
+    let mut out = Map::new();
+    let kind = match v.kind {
+        ReservationType::Static => "STATIC",
+        ReservationType::Dynamic => "DYNAMIC",
+    };
+    out.insert("type".into(), Value::from(kind));
+    out.insert("role".into(), Value::from(v.role.as_str()));
+    if let Some(principal) = &v.principal {
+        out.insert("principal".into(), Value::from(principal.as_str()));
+    }
+    if !v.labels.is_empty() {
+        let labels: Vec<Value> = v
+            .labels
+            .iter()
+            .map(|(key, value)| {
+                if value.is_empty() {
+                    json!({ "key": key })
+                } else {
+                    json!({"key": key, "value": value})
+                }
+            })
+            .collect();
+        out.insert("labels".into(), json!({ "labels": labels }));
+    }
+    Value::Object(out)
+}
+
+/// One `Offer.Operation` (RESERVE, UNRESERVE, CREATE or DESTROY), as
+/// `ark.wire` writes it.
+fn operation(op: &Operation) -> Value {
+    let (field, items) = match op.kind {
+        OperationType::Reserve => ("reserve", "resources"),
+        OperationType::Unreserve => ("unreserve", "resources"),
+        OperationType::Create => ("create", "volumes"),
+        OperationType::Destroy => ("destroy", "volumes"),
+    };
+    let resources: Vec<Value> = op.resources.iter().map(resource).collect();
+    let mut out = Map::new();
+    out.insert("type".into(), Value::from(op.kind.name()));
+    out.insert(field.into(), json!({ items: resources }));
+    if let Some(id) = &op.id {
+        out.insert("id".into(), value_id(id));
     }
     Value::Object(out)
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::{ByteArray, ByteBuf};
 
-use crate::messages::Resource;
+use crate::messages::{Operation, Resource};
 use crate::state::{Id, TaskId};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,6 +32,9 @@ pub enum Effect {
         agent_id: Id,
         launches: Vec<LaunchTask>,
         refuse_seconds: f64,
+        /// Run before the launches, in order.
+        #[serde(default)]
+        operations: Vec<Operation>,
     },
     /// `offer_ids` sorted.
     Decline {

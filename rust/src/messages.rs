@@ -111,6 +111,92 @@ pub struct Resource {
     pub set: Option<Vec<String>>,
     #[serde(default = "any_role")]
     pub role: String,
+    /// The reservation stack, empty when unreserved (`ark.messages.Reservation`).
+    #[serde(default)]
+    pub reservations: Vec<Reservation>,
+    /// `disk.persistence.id`: this disk is a persistent volume.
+    #[serde(default)]
+    pub persistence_id: Option<String>,
+    /// `disk.volume.container_path` of a persistent volume.
+    #[serde(default)]
+    pub container_path: Option<String>,
+}
+
+impl Resource {
+    /// An unreserved, plain resource of `role` with one scalar.
+    pub fn scalar(name: &str, amount: f64, role: &str) -> Self {
+        Resource {
+            name: name.to_owned(),
+            scalar: Some(amount),
+            ranges: None,
+            set: None,
+            role: role.to_owned(),
+            reservations: Vec::new(),
+            persistence_id: None,
+            container_path: None,
+        }
+    }
+}
+
+/// How a reservation was made (`Resource.ReservationInfo.Type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReservationType {
+    #[serde(rename = "STATIC")]
+    Static,
+    #[serde(rename = "DYNAMIC")]
+    Dynamic,
+}
+
+fn dynamic() -> ReservationType {
+    ReservationType::Dynamic
+}
+
+/// One level of a reservation (`Resource.ReservationInfo`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reservation {
+    pub role: String,
+    #[serde(default)]
+    pub principal: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<(String, String)>,
+    #[serde(rename = "type", default = "dynamic")]
+    pub kind: ReservationType,
+}
+
+/// The kind of an offer operation (`Offer.Operation.Type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OperationType {
+    #[serde(rename = "RESERVE")]
+    Reserve,
+    #[serde(rename = "UNRESERVE")]
+    Unreserve,
+    #[serde(rename = "CREATE")]
+    Create,
+    #[serde(rename = "DESTROY")]
+    Destroy,
+}
+
+impl OperationType {
+    pub fn name(self) -> &'static str {
+        match self {
+            OperationType::Reserve => "RESERVE",
+            OperationType::Unreserve => "UNRESERVE",
+            OperationType::Create => "CREATE",
+            OperationType::Destroy => "DESTROY",
+        }
+    }
+}
+
+/// An offer operation of an Accept (`ark.messages.Operation`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operation {
+    #[serde(rename = "type")]
+    pub kind: OperationType,
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 fn any_role() -> String {
@@ -223,6 +309,7 @@ pub enum Message<'a> {
         offer_ids: Vec<String>,
         launches: Vec<Launch>,
         refuse_seconds: f64,
+        operations: Vec<Operation>,
     },
     Decline {
         offer_ids: Vec<String>,
@@ -355,6 +442,8 @@ mod wire {
         pub launches: Vec<Launch>,
         #[serde(default = "default_refuse")]
         pub refuse_seconds: f64,
+        #[serde(default)]
+        pub operations: Vec<Operation>,
     }
 
     #[derive(Deserialize)]
@@ -483,6 +572,7 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     offer_ids: w.offer_ids,
                     launches: w.launches,
                     refuse_seconds: w.refuse_seconds,
+                    operations: w.operations,
                 }
             }
             "Decline" => {

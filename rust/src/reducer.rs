@@ -115,7 +115,8 @@ impl Reducer {
                 offer_ids,
                 launches,
                 refuse_seconds,
-            } => self.accept(offer_ids, launches, refuse_seconds, now, out)?,
+                operations,
+            } => self.accept(offer_ids, launches, operations, refuse_seconds, now, out)?,
             Message::Decline {
                 offer_ids,
                 refuse_seconds,

@@ -66,7 +66,7 @@ pub struct Constraint<'a> {
 }
 
 /// A request's resource, as `ark.messages.Resource` (only scalars count here).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 pub struct RequestResource<'a> {
     pub name: &'a str,
     #[serde(default)]
@@ -77,6 +77,14 @@ pub struct RequestResource<'a> {
     pub set: Option<Vec<&'a str>>,
     #[serde(default = "any_role")]
     pub role: &'a str,
+    // A request asks for plain resources: its reservations and volume
+    // fields are read past (a volume is asked for by the request's own field).
+    #[serde(default, skip_serializing)]
+    pub reservations: Vec<serde::de::IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub persistence_id: Option<serde::de::IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub container_path: Option<serde::de::IgnoredAny>,
 }
 
 fn any_role() -> &'static str {
@@ -188,6 +196,7 @@ impl StoredRequest {
                     ranges: x.ranges.clone(),
                     set: x.set.as_ref().map(|s| s.iter().map(|v| &**v).collect()),
                     role: &x.role,
+                    ..Default::default()
                 })
                 .collect(),
             ports: self.ports,

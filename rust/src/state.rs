@@ -167,6 +167,36 @@ pub struct State {
     pub blacklist: Arc<Vec<String>>,
     /// The group of each live task the matcher placed (for UNIQUE and MAX_PER).
     pub groups: OrdMap<TaskId, Id>,
+    /// The persistent volumes the framework holds, by persistence id.
+    pub volumes: OrdMap<Id, Arc<Volume>>,
+    /// The scalars the framework reserved, by agent, name and role.
+    pub reserved: OrdMap<(Id, Id, Id), f64>,
+}
+
+/// A persistent volume, as its offers and CREATE show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Volume {
+    pub agent_id: Id,
+    pub role: String,
+    pub size: f64,
+    pub container_path: Option<String>,
+    /// The principal of its reservation.
+    pub principal: Option<String>,
+}
+
+impl Volume {
+    /// The volume a disk resource is, if it is one; `None` for any other.
+    pub fn of(agent_id: &Id, r: &Resource) -> Option<(Id, Volume)> {
+        let id = r.persistence_id.as_deref()?;
+        let volume = Volume {
+            agent_id: agent_id.clone(),
+            role: r.role.clone(),
+            size: r.scalar.unwrap_or(0.0),
+            container_path: r.container_path.clone(),
+            principal: r.reservations.last().and_then(|v| v.principal.clone()),
+        };
+        Some((Id::from(id), volume))
+    }
 }
 
 impl Default for State {
@@ -191,6 +221,8 @@ impl Default for State {
             pending_reasons: OrdMap::new(),
             blacklist: Arc::new(Vec::new()),
             groups: OrdMap::new(),
+            volumes: OrdMap::new(),
+            reserved: OrdMap::new(),
         }
     }
 }
@@ -283,6 +315,19 @@ struct StateView<'a> {
     demand: Vec<RequestView<'a>>,
     blacklist: &'a [String],
     groups: Vec<(&'a str, &'a str)>,
+    volumes: Vec<VolumeView<'a>>,
+    reserved: Vec<(&'a str, &'a str, &'a str, f64)>,
+}
+
+/// A volume as `ark.state.VolumeRecord`.
+#[derive(Serialize)]
+struct VolumeView<'a> {
+    persistence_id: &'a str,
+    agent_id: &'a str,
+    role: &'a str,
+    size: f64,
+    container_path: Option<&'a str>,
+    principal: Option<&'a str>,
 }
 
 impl State {
@@ -361,6 +406,23 @@ impl State {
                 .collect(),
             blacklist: &self.blacklist,
             groups: self.groups.iter().map(|(t, g)| (&**t, &**g)).collect(),
+            volumes: self
+                .volumes
+                .iter()
+                .map(|(id, v)| VolumeView {
+                    persistence_id: id,
+                    agent_id: &v.agent_id,
+                    role: &v.role,
+                    size: v.size,
+                    container_path: v.container_path.as_deref(),
+                    principal: v.principal.as_deref(),
+                })
+                .collect(),
+            reserved: self
+                .reserved
+                .iter()
+                .map(|((a, n, r), x)| (&**a, &**n, &**r, *x))
+                .collect(),
         };
         rmp_serde::to_vec(&view).expect("views are plain data and always encode")
     }

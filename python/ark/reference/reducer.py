@@ -25,6 +25,7 @@ from ark.errors import CommandRejected, MessageError
 from ark.matching import AgentInfo, Existing
 from ark.reference.matching import reference_match
 from ark.reference.reconcile import Reconciler
+from ark.reference.operations import track, volume_of
 from ark.reference.resources import check_fits
 from ark.state import (
     AgentRecord,
@@ -33,6 +34,7 @@ from ark.state import (
     RequestRecord,
     StateView,
     TaskRecord,
+    VolumeRecord,
 )
 
 __all__ = ["Reducer"]
@@ -124,6 +126,8 @@ class Reducer:
         self._reasons: dict[str, str] = {}
         self._blacklist: list[str] = []
         self._groups: dict[str, str] = {}
+        self._volumes: dict[str, VolumeRecord] = {}
+        self._reserved: dict[tuple[str, str, str], float] = {}
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -238,6 +242,8 @@ class Reducer:
             demand=[RequestRecord(r.task_id, self._reasons.get(r.task_id)) for r in self._demand],
             blacklist=list(self._blacklist),
             groups=sorted(self._groups.items()),
+            volumes=[v for _, v in sorted(self._volumes.items())],
+            reserved=[(*k, x) for k, x in sorted(self._reserved.items())],
         )
 
     # --- Mesos events ------------------------------------------------------------
@@ -278,6 +284,10 @@ class Reducer:
             else:
                 agent.hostname = offer.hostname
                 agent.active = True
+            for r in offer.resources:
+                volume = volume_of(offer.agent_id, r)
+                if volume is not None:
+                    self._volumes[volume.persistence_id] = volume
             if offer.id in self._offers or offer.id in seen:
                 continue
             seen.add(offer.id)
@@ -444,8 +454,8 @@ class Reducer:
         agent_id = offers[0].agent_id
         if any(o.agent_id != agent_id for o in offers):
             raise CommandRejected(f"offers {offer_ids} are not all of one agent")
-        if not msg.launches:
-            raise CommandRejected("Accept launches no task")
+        if not msg.launches and not msg.operations:
+            raise CommandRejected("Accept launches no task and runs no operation")
         task_ids: set[str] = set()
         requested = {r.task_id for r in self._demand}
         for launch in msg.launches:
@@ -456,10 +466,16 @@ class Reducer:
             if launch.task_id in self._tasks:
                 raise CommandRejected(f"task {launch.task_id!r} is already known")
             task_ids.add(launch.task_id)
-        check_fits(offers, msg.launches)
+        for op in msg.operations:
+            for r in op.resources if op.type == "CREATE" else []:
+                held = self._volumes.get(r.persistence_id or "")
+                if held is not None:
+                    raise CommandRejected(f"volume {r.persistence_id!r} is on {held.agent_id}")
+        check_fits(offers, msg.launches, msg.operations)
 
         for offer_id in offer_ids:
             del self._offers[offer_id]
+        track(self._volumes, self._reserved, agent_id, msg.operations)
         launched: list[fx.LaunchTask] = []
         for launch in msg.launches:
             self._tasks[launch.task_id] = TaskEntry(
@@ -475,7 +491,9 @@ class Reducer:
                     launch.named_ports,
                 )
             )
-        return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds)]
+        return [
+            fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds, msg.operations)
+        ]
 
     def _decline(self, msg: m.Decline, now: float) -> list[fx.Effect]:
         offer_ids = msg.offer_ids
@@ -558,8 +576,16 @@ class Reducer:
             for agent_id, a in self._agents.items()
             if agent_id not in offered and a.hostname is not None
         ]
+        # A request asks for plain resources: what is reserved, or a volume,
+        # is the framework's to use by operations and its own launches.
+        plain = [
+            msgspec.structs.replace(
+                o, resources=[r for r in o.resources if not r.reservations and r.persistence_id is None]
+            )
+            for o in offers
+        ]
         decisions = reference_match(
-            offers,
+            plain,
             self._demand,
             self._config.matching_strategy,
             blacklist=self._blacklist,

@@ -151,7 +151,14 @@ fn matching_input<'s>(state: &'s State, config: &'s Config) -> MatchInput<'s> {
                 id,
                 agent_id: &o.agent_id,
                 hostname: &o.hostname,
-                resources: o.resources.iter().map(Into::into).collect(),
+                // A request asks for plain resources: what is reserved, or
+                // a volume, is for the framework's operations and launches.
+                resources: o
+                    .resources
+                    .iter()
+                    .filter(|r| r.reservations.is_empty() && r.persistence_id.is_none())
+                    .map(Into::into)
+                    .collect(),
                 attributes: o.attributes.iter().map(Into::into).collect(),
             })
             .collect(),
@@ -242,6 +249,7 @@ impl Cycle {
                 agent_id,
                 launches,
                 refuse_seconds,
+                operations: Vec::new(),
             });
         }
         // Most requests wait for the same reason cycle after cycle: only the
@@ -328,6 +336,9 @@ fn launch_task(l: &OutLaunch<'_>, agent_id: &Id) -> LaunchTask {
                 ranges: r.ranges.map(<[_]>::to_vec),
                 set: r.set.map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
                 role: r.role.to_owned(),
+                reservations: Vec::new(),
+                persistence_id: None,
+                container_path: None,
             })
             .collect(),
         payload: ByteBuf::from(l.payload.to_vec()),
