@@ -35,14 +35,35 @@ pub fn apply<'a>(
                     volume.unwrap_or_default()
                 ));
             }
-            let held = scalars.get(&from).map_or(0.0, |s| s.0);
+            // Unreserved resources are offered as role `*` (or, to frameworks
+            // with RESERVATION_REFINEMENT, as their allocation role): a
+            // RESERVE takes the allocation role's first, then `*`'s, and an
+            // UNRESERVE gives back to `*`, as the launches of plain requests use.
+            let sources: Vec<Key> = match op.kind {
+                OperationType::Reserve if role != "*" => vec![from, (name, "*", false, None)],
+                _ => vec![from],
+            };
+            let to = match op.kind {
+                OperationType::Unreserve => (name, "*", false, None),
+                _ => to,
+            };
+            let held: f64 = sources
+                .iter()
+                .map(|k| scalars.get(k).map_or(0.0, |s| s.0))
+                .sum();
             if amount - held >= EPSILON {
                 return Err(format!(
                     "{kind} needs {amount} {name} (role {role}, {}), the offers hold {held}",
                     describe(from)
                 ));
             }
-            scalars.entry(from).or_default().0 -= amount;
+            let mut left = amount;
+            for k in sources {
+                let entry = scalars.entry(k).or_default();
+                let taken = if k == from { left.min(entry.0.max(0.0)) } else { left };
+                entry.0 -= taken;
+                left -= taken;
+            }
             scalars.entry(to).or_default().0 += amount;
         }
     }

@@ -48,10 +48,24 @@ def apply(operations: list[m.Operation], scalars: dict[Key, float]) -> None:
             source, target = moves[op.type]
             if op.type == "CREATE" and scalars.get(target, 0.0) > 0.0:
                 raise CommandRejected(f"CREATE of volume {volume!r}: the offers hold it already")
-            held = scalars.get(source, 0.0)
+            # Unreserved resources are offered as role "*" (or, to frameworks
+            # with RESERVATION_REFINEMENT, as their allocation role): RESERVE
+            # takes the allocation role's first, then "*"'s; UNRESERVE gives
+            # back to "*", which plain launches use.
+            sources = [source]
+            if op.type == "RESERVE" and role != "*":
+                sources.append((name, "*", False, None))
+            if op.type == "UNRESERVE":
+                target = (name, "*", False, None)
+            held = sum(scalars.get(k, 0.0) for k in sources)
             if amount - held >= _EPSILON:
                 raise CommandRejected(f"{op.type} needs {amount} {name} (role {role}), held {held}")
-            scalars[source] = held - amount
+            left = amount
+            for k in sources:
+                have = scalars.get(k, 0.0)
+                taken = min(left, max(have, 0.0)) if k == source else left
+                scalars[k] = have - taken
+                left -= taken
             scalars[target] = scalars.get(target, 0.0) + amount
 
 
