@@ -10,7 +10,9 @@ roads alike.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -231,7 +233,7 @@ class StatefulComparison(RuleBasedStateMachine):
         for agent, amount in self.reserved_by_ark.items():
             assert disk_reserved.get(agent, 0.0) == pytest.approx(amount)
             assert amount <= DISK
-        for agent, model in self.agents.items():
+        for model in self.agents.values():
             used = model.reserved + sum(model.volumes.values())
             assert model.unreserved + used == pytest.approx(DISK)
             assert model.unreserved >= 0 and model.reserved >= 0
@@ -244,7 +246,9 @@ def test_reservations_and_volumes_rust_matches_the_reference() -> None:
 def test_reserve_create_launch_in_one_accept_then_the_volume_is_known() -> None:
     for reducer in (Reducer(Config()), reference.Reducer(Config())):
         reducer.step(m.Subscribed("fw"), 0.0)
-        offer = m.Offer("o1", "a1", "h1", [m.Resource("cpus", scalar=2.0), m.Resource("disk", scalar=500.0)])
+        offer = m.Offer(
+            "o1", "a1", "h1", [m.Resource("cpus", scalar=2.0), m.Resource("disk", scalar=500.0)]
+        )
         reducer.step(m.Offers([offer]), 0.0)
         ops = [m.Operation("RESERVE", [disk(200.0)]), m.Operation("CREATE", [disk(200.0, "v1")])]
         launch = m.Launch("t1", resources=[m.Resource("cpus", scalar=1.0), disk(200.0, "v1")])
@@ -283,7 +287,9 @@ reservations = st.lists(
         m.Reservation,
         role=st.sampled_from(["db", "db/x"]),
         principal=st.none() | st.just("ark"),
-        labels=st.lists(st.tuples(st.sampled_from(["k", "l"]), st.sampled_from(["", "v"])), max_size=2),
+        labels=st.lists(
+            st.tuples(st.sampled_from(["k", "l"]), st.sampled_from(["", "v"])), max_size=2
+        ),
         type=st.sampled_from(["STATIC", "DYNAMIC"]),
     ),
     max_size=2,
@@ -375,12 +381,23 @@ def test_a_pre_refinement_reservation_takes_the_resource_s_role() -> None:
 
 
 OPERATIONS = [
-    m.Operation("RESERVE", [disk(100.0), m.Resource("cpus", scalar=1.0, role=ROLE, reservations=RESERVED)], id="r1"),
+    m.Operation(
+        "RESERVE",
+        [disk(100.0), m.Resource("cpus", scalar=1.0, role=ROLE, reservations=RESERVED)],
+        id="r1",
+    ),
     m.Operation("CREATE", [disk(100.0, "v1")], id="c1"),
     m.Operation("DESTROY", [disk(100.0, "v1")]),
     m.Operation(
         "UNRESERVE",
-        [m.Resource("disk", scalar=1.0, role=ROLE, reservations=[m.Reservation(ROLE, labels=[("k", ""), ("a", "b")])])],
+        [
+            m.Resource(
+                "disk",
+                scalar=1.0,
+                role=ROLE,
+                reservations=[m.Reservation(ROLE, labels=[("k", ""), ("a", "b")])],
+            )
+        ],
     ),
 ]
 
@@ -408,3 +425,9 @@ def test_an_accept_with_operations_is_the_same_call_on_every_road(launches: int)
     assert protobuf.to_json(body, protobuf.Call) == protobuf.to_json(
         protobuf.to_protobuf(expected, protobuf.Call), protobuf.Call
     )
+
+
+def test_the_readme_s_stateful_example_runs() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    [block] = [b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "CREATE" in b]
+    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})

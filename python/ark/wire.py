@@ -227,7 +227,10 @@ _OPERATION_FIELDS = {
 def _operation_json(op: m.Operation) -> dict[str, Any]:
     """One ``Offer.Operation`` (RESERVE, UNRESERVE, CREATE or DESTROY)."""
     field, items = _OPERATION_FIELDS[op.type]
-    out: dict[str, Any] = {"type": op.type, field: {items: [_resource_json(r) for r in op.resources]}}
+    out: dict[str, Any] = {
+        "type": op.type,
+        field: {items: [_resource_json(r) for r in op.resources]},
+    }
     if op.id is not None:
         out["id"] = {"value": op.id}
     return out

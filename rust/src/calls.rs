@@ -501,6 +501,7 @@ mod tests {
                 ranges: None,
                 set: None,
                 role: "*".into(),
+                ..Resource::scalar("cpus", 0.5, "*")
             }],
             payload: ByteBuf::from(payload.as_bytes().to_vec()),
             named_ports: vec![],
@@ -513,6 +514,7 @@ mod tests {
             agent_id: "a1".into(),
             launches: vec![launch(payload)],
             refuse_seconds: 5.0,
+            operations: vec![],
         }
     }
 

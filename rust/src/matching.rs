@@ -43,6 +43,7 @@ mod tests {
             ranges: None,
             set: None,
             role: "*".into(),
+            ..Resource::scalar(name, x, "*")
         };
         let ports = Resource {
             ranges: Some(vec![(31000, 31009)]),
@@ -76,6 +77,7 @@ mod tests {
                 ranges: None,
                 set: None,
                 role: "*",
+                ..Default::default()
             }],
             ports: 0,
             constraints,

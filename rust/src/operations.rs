@@ -60,7 +60,11 @@ pub fn apply<'a>(
             let mut left = amount;
             for k in sources {
                 let entry = scalars.entry(k).or_default();
-                let taken = if k == from { left.min(entry.0.max(0.0)) } else { left };
+                let taken = if k == from {
+                    left.min(entry.0.max(0.0))
+                } else {
+                    left
+                };
                 entry.0 -= taken;
                 left -= taken;
             }
@@ -83,12 +87,7 @@ fn check(kind: OperationType, r: &Resource) -> Result<f64, String> {
     let name = kind.name();
     let amount = match (r.scalar, &r.ranges, &r.set) {
         (Some(x), None, None) if x.is_finite() && x > 0.0 => x,
-        _ => {
-            return Err(format!(
-                "{name} takes scalars > 0: {} is not one",
-                r.name
-            ))
-        }
+        _ => return Err(format!("{name} takes scalars > 0: {} is not one", r.name)),
     };
     let last = r.reservations.last();
     match last {
@@ -124,5 +123,122 @@ fn check(kind: OperationType, r: &Resource) -> Result<f64, String> {
             format!("CREATE of volume {:?}: no container_path", r.persistence_id),
         ),
         _ => Ok(amount),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{Reservation, ReservationType};
+
+    fn reserved(name: &str, amount: f64, volume: Option<&str>) -> Resource {
+        Resource {
+            reservations: vec![Reservation {
+                role: "db".into(),
+                principal: Some("ark".into()),
+                labels: vec![],
+                kind: ReservationType::Dynamic,
+            }],
+            persistence_id: volume.map(str::to_owned),
+            container_path: volume.map(|_| "data".to_owned()),
+            ..Resource::scalar(name, amount, "db")
+        }
+    }
+
+    fn op(kind: OperationType, resources: Vec<Resource>) -> Operation {
+        Operation {
+            kind,
+            resources,
+            id: None,
+        }
+    }
+
+    fn run(ops: &[Operation], offered: &[Resource]) -> Result<Vec<(String, f64)>, String> {
+        let mut scalars: HashMap<Key, (f64, f64)> = HashMap::new();
+        for r in offered {
+            scalars.entry(key(r)).or_default().0 += r.scalar.unwrap_or(0.0);
+        }
+        apply(ops, &mut scalars)?;
+        let mut out: Vec<(String, f64)> = scalars
+            .iter()
+            .filter(|(_, v)| v.0 != 0.0)
+            .map(|((n, r, res, v), (x, _))| (format!("{n}/{r}/{res}/{}", v.unwrap_or("-")), *x))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    #[test]
+    fn reserve_then_create_turns_unreserved_disk_into_a_volume() {
+        let offered = [Resource::scalar("disk", 500.0, "*")];
+        let ops = [
+            op(OperationType::Reserve, vec![reserved("disk", 200.0, None)]),
+            op(
+                OperationType::Create,
+                vec![reserved("disk", 200.0, Some("v1"))],
+            ),
+        ];
+        assert_eq!(
+            run(&ops, &offered).unwrap(),
+            vec![
+                ("disk/*/false/-".to_owned(), 300.0),
+                ("disk/db/true/v1".to_owned(), 200.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn destroy_then_unreserve_gives_everything_back() {
+        let offered = [reserved("disk", 200.0, Some("v1"))];
+        let ops = [
+            op(
+                OperationType::Destroy,
+                vec![reserved("disk", 200.0, Some("v1"))],
+            ),
+            op(
+                OperationType::Unreserve,
+                vec![reserved("disk", 200.0, None)],
+            ),
+        ];
+        assert_eq!(
+            run(&ops, &offered).unwrap(),
+            vec![("disk/*/false/-".to_owned(), 200.0)]
+        );
+    }
+
+    #[test]
+    fn operations_of_the_wrong_shape_or_size_are_refused() {
+        let offered = [
+            Resource::scalar("disk", 100.0, "*"),
+            reserved("disk", 50.0, Some("v1")),
+        ];
+        let too_much = [op(
+            OperationType::Reserve,
+            vec![reserved("disk", 200.0, None)],
+        )];
+        assert!(run(&too_much, &offered)
+            .unwrap_err()
+            .starts_with("RESERVE needs 200 disk"));
+        let unreserved = [op(
+            OperationType::Reserve,
+            vec![Resource::scalar("disk", 1.0, "db")],
+        )];
+        assert_eq!(
+            run(&unreserved, &offered).unwrap_err(),
+            "RESERVE of disk: no reservation"
+        );
+        let twice = [op(
+            OperationType::Create,
+            vec![reserved("disk", 1.0, Some("v1"))],
+        )];
+        assert!(run(&twice, &offered).unwrap_err().contains("already"));
+        let cpus_volume = [op(
+            OperationType::Create,
+            vec![reserved("cpus", 1.0, Some("v2"))],
+        )];
+        assert!(run(&cpus_volume, &offered)
+            .unwrap_err()
+            .starts_with("CREATE takes disk"));
+        assert!(run(&[op(OperationType::Destroy, vec![])], &offered).is_err());
     }
 }

@@ -234,6 +234,7 @@ mod tests {
                     ranges: None,
                     set: None,
                     role: "*",
+                    ..Default::default()
                 },
                 RequestResource {
                     name: "disks",
@@ -241,6 +242,7 @@ mod tests {
                     ranges: Some(vec![(1, 2)]),
                     set: Some(vec!["ssd"]),
                     role: "web",
+                    ..Default::default()
                 },
             ],
             ports: 2,

@@ -70,7 +70,9 @@ class OneVolume(StateManager[Stage]):
         commands: list[m.Message] = []
         for offer in offers:
             has = {(r.name, r.persistence_id) for r in offer.resources}
-            free = sum(r.scalar or 0.0 for r in offer.resources if r.name == "disk" and not r.reservations)
+            free = sum(
+                r.scalar or 0.0 for r in offer.resources if r.name == "disk" and not r.reservations
+            )
             mine = ("disk", state.volume) in has
             if not state.launched and free >= SIZE:
                 reserve = m.Resource("disk", scalar=SIZE, role=ROLE, reservations=RESERVED)
@@ -78,11 +80,15 @@ class OneVolume(StateManager[Stage]):
                     m.Operation("RESERVE", [reserve]),
                     m.Operation("CREATE", [volume(state.volume)]),
                 ]
-                launch = m.Launch("first", resources=[*plain(), volume(state.volume)], payload=WRITE)
+                launch = m.Launch(
+                    "first", resources=[*plain(), volume(state.volume)], payload=WRITE
+                )
                 commands.append(m.Accept([offer.id], [launch], operations=ops))
                 state = msgspec.structs.replace(state, launched=("first",), agent_id=offer.agent_id)
             elif mine and state.launched == ("first",):
-                launch = m.Launch("second", resources=[*plain(), volume(state.volume)], payload=READ)
+                launch = m.Launch(
+                    "second", resources=[*plain(), volume(state.volume)], payload=READ
+                )
                 commands.append(m.Accept([offer.id], [launch]))
                 state = msgspec.structs.replace(state, launched=("first", "second"))
             elif mine and state.release and not state.released:
@@ -154,9 +160,7 @@ def test_a_task_restarts_on_its_volume_after_it_was_killed(master: Master, encod
         assert (record.agent_id, record.size, record.container_path) == (agent_id, SIZE, "data")
         assert (agent_id, "disk", ROLE, SIZE) in view.reserved
         scheduler.push(m.Kill("first"))
-        wait_until(
-            lambda: ("second", "TASK_RUNNING") in scheduler.state.states, 60, "second task"
-        )
+        wait_until(lambda: ("second", "TASK_RUNNING") in scheduler.state.states, 60, "second task")
         assert ("first", "TASK_KILLED") in scheduler.state.states
         tasks = {t.task_id: t for t in scheduler.snapshot().view().tasks}
         assert tasks["second"].agent_id == tasks["first"].agent_id == agent_id

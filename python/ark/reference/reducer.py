@@ -24,8 +24,8 @@ from ark import messages as m
 from ark.errors import CommandRejected, MessageError
 from ark.matching import AgentInfo, Existing
 from ark.reference.matching import reference_match
-from ark.reference.reconcile import Reconciler
 from ark.reference.operations import track, volume_of
+from ark.reference.reconcile import Reconciler
 from ark.reference.resources import check_fits
 from ark.state import (
     AgentRecord,
@@ -468,10 +468,10 @@ class Reducer:
             task_ids.add(launch.task_id)
         for op in msg.operations:
             for r in op.resources if op.type == "CREATE" else []:
-                held = self._volumes.get(r.persistence_id or "")
-                if held is not None:
-                    raise CommandRejected(f"volume {r.persistence_id!r} is on {held.agent_id}")
-        check_fits(offers, msg.launches, msg.operations)
+                known = self._volumes.get(r.persistence_id or "")
+                if known is not None:
+                    raise CommandRejected(f"volume {r.persistence_id!r} is on {known.agent_id}")
+        check_fits(offers, msg.launches, tuple(msg.operations))
 
         for offer_id in offer_ids:
             del self._offers[offer_id]
@@ -491,9 +491,7 @@ class Reducer:
                     launch.named_ports,
                 )
             )
-        return [
-            fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds, msg.operations)
-        ]
+        return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds, msg.operations)]
 
     def _decline(self, msg: m.Decline, now: float) -> list[fx.Effect]:
         offer_ids = msg.offer_ids
@@ -580,7 +578,10 @@ class Reducer:
         # is the framework's to use by operations and its own launches.
         plain = [
             msgspec.structs.replace(
-                o, resources=[r for r in o.resources if not r.reservations and r.persistence_id is None]
+                o,
+                resources=[
+                    r for r in o.resources if not r.reservations and r.persistence_id is None
+                ],
             )
             for o in offers
         ]

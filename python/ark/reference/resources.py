@@ -17,7 +17,7 @@ _EPSILON = 1e-9
 
 
 def check_fits(
-    offers: list[m.Offer], launches: list[m.Launch], operations: list[m.Operation] = []
+    offers: list[m.Offer], launches: list[m.Launch], operations: tuple[m.Operation, ...] = ()
 ) -> None:
     """Raise :class:`CommandRejected` unless the launches fit in the offers' resources.
 
@@ -40,7 +40,7 @@ def check_fits(
                 # offers can still be used once only.
                 have_set.setdefault(k, set()).update(r.set)
 
-    apply(operations, have_scalar)
+    apply(list(operations), have_scalar)
     need_scalar: dict[Key, float] = {}
     used_ranges: dict[Key, list[tuple[int, int]]] = {}
     used_set: dict[Key, set[str]] = {}

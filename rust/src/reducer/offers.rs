@@ -209,7 +209,11 @@ impl Reducer {
 fn track(state: &mut State, agent_id: &Id, operations: &[Operation]) {
     for op in operations {
         for r in &op.resources {
-            let key = (agent_id.clone(), Id::from(r.name.as_str()), Id::from(r.role.as_str()));
+            let key = (
+                agent_id.clone(),
+                Id::from(r.name.as_str()),
+                Id::from(r.role.as_str()),
+            );
             let amount = r.scalar.unwrap_or(0.0);
             match op.kind {
                 OperationType::Reserve => {
