@@ -32,8 +32,9 @@ pub enum Effect {
         agent_id: Id,
         launches: Vec<LaunchTask>,
         refuse_seconds: f64,
-        /// Run before the launches, in order.
-        #[serde(default)]
+        /// Run before the launches, in order; left out when empty, so that
+        /// recorded effects replay byte for byte.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         operations: Vec<Operation>,
     },
     /// `offer_ids` sorted.

@@ -99,7 +99,7 @@ pub enum Source {
     Executor,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     pub name: String,
@@ -120,6 +120,29 @@ pub struct Resource {
     /// `disk.volume.container_path` of a persistent volume.
     #[serde(default)]
     pub container_path: Option<String>,
+}
+
+impl Serialize for Resource {
+    /// A plain resource is written as its first five fields, as before the
+    /// reservation fields existed, so recorded effects replay byte for byte.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let plain = self.reservations.is_empty()
+            && self.persistence_id.is_none()
+            && self.container_path.is_none();
+        let mut out = s.serialize_struct("Resource", if plain { 5 } else { 8 })?;
+        out.serialize_field("name", &self.name)?;
+        out.serialize_field("scalar", &self.scalar)?;
+        out.serialize_field("ranges", &self.ranges)?;
+        out.serialize_field("set", &self.set)?;
+        out.serialize_field("role", &self.role)?;
+        if !plain {
+            out.serialize_field("reservations", &self.reservations)?;
+            out.serialize_field("persistence_id", &self.persistence_id)?;
+            out.serialize_field("container_path", &self.container_path)?;
+        }
+        out.end()
+    }
 }
 
 impl Resource {
