@@ -22,7 +22,7 @@ import time
 import httpx
 import uvicorn
 
-from ark import Scheduler
+from ark import Config, Scheduler
 from ark.drivers import V1Driver
 from ark.examples.everywhere.api import create_app
 from ark.examples.everywhere.framework import Everywhere, EverywhereManager, TaskSpec
@@ -54,10 +54,16 @@ def main() -> None:
         tasks=TaskBehaviour(staging_seconds=0.01, starting_seconds=0.01),
         timing=Timing(allocation_interval=0.2, default_refuse_seconds=1.0),
     )
-    spec = TaskSpec(refuse_seconds=5.0, backoff_seconds=0.5)
+    spec = TaskSpec(refuse_seconds=5.0)
     with Cluster(config) as cluster:
         driver = V1Driver(cluster.url, {"name": "everywhere-bench", "user": "bench"})
-        scheduler = Scheduler(EverywhereManager(spec), Everywhere(), driver, reconcile_seconds=None)
+        scheduler = Scheduler(
+            EverywhereManager(spec),
+            Everywhere(),
+            driver,
+            config=Config(backoff_seconds=0.5),
+            reconcile_seconds=None,
+        )
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(

@@ -67,7 +67,9 @@ def offers(draw: st.DrawFn) -> list[m.Offer]:
             if draw(st.booleans()):
                 lo = draw(st.integers(31000, 31010))
                 resources.append(m.Resource("ports", ranges=[(lo, lo + draw(st.integers(0, 4)))]))
-            out.append(m.Offer(f"o{i}-{j}", agent, f"host-{agent}", resources, attrs))
+            # MULTI_ROLE: an agent's offers may be allocated to different roles.
+            role = draw(st.sampled_from([None, None, "web", "batch"]))
+            out.append(m.Offer(f"o{i}-{j}", agent, f"host-{agent}", resources, attrs, role))
     return out
 
 
@@ -131,6 +133,7 @@ def requests(draw: st.DrawFn) -> list[TaskRequest]:
                     st.lists(st.sampled_from(["http", "admin", "x_y", ""]), max_size=2)
                 ),
                 strategy=draw(st.sampled_from([None, None, "binpack", "spread"])),
+                role=draw(st.sampled_from([None, None, "web", "batch"])),
             )
         )
     return out

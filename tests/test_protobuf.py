@@ -55,6 +55,7 @@ offers = st.builds(
     texts,
     st.lists(resources, max_size=4),
     st.lists(attributes, max_size=3),
+    st.none() | roles,
 )
 REASONS = [
     v.name
@@ -272,9 +273,19 @@ named = fx.LaunchTask(
     wire.task_payload("serve"),
     named_ports=[("http", 31002), ("admin-ui", 31003)],
 )
+checked = fx.LaunchTask(
+    "t3",
+    "a1",
+    "db",
+    [m.Resource("cpus", scalar=1.0)],
+    wire.task_payload("serve"),
+    health_check=m.HealthCheck("COMMAND", command="test -f ready", delay_seconds=0.5),
+    kill_policy=m.KillPolicy(30.0),
+)
 EFFECTS = [
     fx.Accept(["o1", "o2"], "a1", [launch], 5.0),
     fx.Accept(["o1"], "a1", [named], 5.0),
+    fx.Accept(["o1"], "a1", [checked], 5.0),
     fx.Decline(["o3"], 30.0),
     fx.Kill("t1", "a1"),
     fx.Kill("t1", None),

@@ -35,7 +35,16 @@ REQUESTED = [f"r{i}" for i in range(6)]
 UUIDS = [bytes([i]) * 16 for i in range(4)]
 STATES: list[str] = list(get_args(m.TaskState))
 REASONS = ["REASON_RECONCILIATION", "REASON_AGENT_REMOVED", "REASON_COMMAND_EXECUTOR_FAILED"]
-CONFIG = Config(reconcile_base_seconds=1.0, reconcile_cap_seconds=4.0, reconcile_max_rounds=3)
+CONFIG = Config(
+    reconcile_base_seconds=1.0,
+    reconcile_cap_seconds=4.0,
+    reconcile_max_rounds=3,
+    # Launch backoff on the scale of a few steps: delays 1.5, 3, 6, 6...
+    backoff_seconds=1.5,
+    backoff_factor=2.0,
+    backoff_max_seconds=6.0,
+    backoff_reset_seconds=5.0,
+)
 
 scalars = st.builds(
     m.Resource,
@@ -59,6 +68,7 @@ offers = st.builds(
     agent_id=st.sampled_from(AGENTS),
     hostname=st.sampled_from(["h0", "h1"]),
     resources=resources,
+    role=st.none() | st.sampled_from(["web", "batch"]),
 )
 statuses = st.builds(
     m.TaskStatus,
@@ -70,11 +80,46 @@ statuses = st.builds(
     message=st.none() | st.just("lost contact"),
     uuid=st.none() | st.sampled_from(UUIDS) | st.just(b"short"),
     timestamp=st.none() | st.integers(0, 5).map(float),
+    healthy=st.none() | st.booleans(),
 )
+health_checks = st.none() | st.sampled_from(
+    [
+        m.HealthCheck("COMMAND", command="test -f ready"),
+        m.HealthCheck("HTTP", port=8080, path="/health", scheme="https", delay_seconds=0.5),
+        m.HealthCheck("TCP", port=31000, interval_seconds=1.0, consecutive_failures=1),
+    ]
+)
+kill_policies = st.none() | st.sampled_from([m.KillPolicy(0.0), m.KillPolicy(2.5)])
 launches = st.lists(
-    st.builds(m.Launch, task_id=st.sampled_from(TASKS), resources=resources, payload=st.just(b"x")),
+    st.builds(
+        m.Launch,
+        task_id=st.sampled_from(TASKS),
+        resources=resources,
+        payload=st.just(b"x"),
+        health_check=health_checks,
+        kill_policy=kill_policies,
+    ),
     max_size=3,
 )
+# Checks and policies Mesos would refuse, as raw msgpack arrays (the Python
+# types refuse to build them).
+BAD_CHECKS: list[list[Any]] = [
+    ["HTTP"],
+    ["COMMAND"],
+    ["COMMAND", ""],
+    ["UNKNOWN", "true"],
+    ["TCP", None, 80, "/x"],
+    ["HTTP", None, 80, "health"],
+    ["HTTP", None, 0],
+    ["HTTP", None, 70000],
+    ["COMMAND", "true", 80],
+    ["COMMAND", "true", None, None, None, -1.0],
+    ["COMMAND", "true", None, None, None, 15.0, 0.0],
+    ["COMMAND", "true", None, None, None, 15.0, 10.0, float("nan")],
+    ["COMMAND", "true", None, None, None, 15.0, 10.0, 20.0, 0],
+    ["COMMAND", "true", None, None, None, 15.0, 10.0, 20.0, 3, 1e9],
+]
+BAD_POLICIES: list[list[Any]] = [[-1.0], [float("inf")], []]
 
 
 constraints = st.sampled_from(
@@ -96,6 +141,13 @@ needs = st.one_of(
     ),
     scalars,
 )
+# Mostly valid strategies (inactive <= expunge), sometimes malformed ones.
+unreachable_strategies = st.builds(
+    m.UnreachableStrategy,
+    inactive_after_seconds=st.sampled_from([-1.0, 0.0, 1.0, 2.0, 5.0]),
+    expunge_after_seconds=st.sampled_from([0.0, 2.0, 3.0, 8.0]),
+    kill_selection=st.sampled_from(["YoungestFirst", "OldestFirst"]),
+)
 task_requests = st.lists(
     st.builds(
         m.TaskRequest,
@@ -108,8 +160,19 @@ task_requests = st.lists(
         payload=st.just(b"p"),
         port_names=st.lists(st.sampled_from(["http", "admin"]), max_size=2),
         strategy=st.none() | st.sampled_from(["binpack", "spread"]),
+        unreachable=st.none() | unreachable_strategies,
+        role=st.none() | st.sampled_from(["web", "batch"]),
+        health_check=health_checks,
+        kill_policy=kill_policies,
     ),
     max_size=3,
+)
+framework_updates = st.builds(
+    m.UpdateFramework,
+    roles=st.none() | st.lists(st.sampled_from(["web", "batch", ""]), max_size=3),
+    suppressed_roles=st.none() | st.lists(st.sampled_from(["web", "batch"]), max_size=2),
+    capabilities=st.none() | st.just(["MULTI_ROLE"]),
+    failover_timeout=st.none() | st.sampled_from([0.0, 60.0, -1.0, float("nan")]),
 )
 
 
@@ -255,6 +318,25 @@ class ReducerComparison(RuleBasedStateMachine):
             task = data.draw(st.sampled_from(pending))
             self.send(m.Update(m.TaskStatus(task, "TASK_RUNNING", reason=REASONS[0])))
 
+    @rule(
+        task=st.sampled_from(REQUESTED),
+        check=st.none() | st.sampled_from(BAD_CHECKS),
+        policy=st.none() | st.sampled_from(BAD_POLICIES),
+        accept=st.booleans(),
+    )
+    def bad_health_check(
+        self, task: str, check: list[Any] | None, policy: list[Any] | None, accept: bool
+    ) -> None:
+        """A request or launch whose check or policy Mesos would refuse: a
+        MessageError on both sides (or accepted alike when both are None)."""
+        if accept:
+            launch = [task, "", [], b"", [], check, policy]
+            message: list[Any] = ["Accept", [OFFERS[0]], [launch], 5.0]
+        else:
+            request = [task, [], 0, [], "", None, "", b"", [], None, check, policy]
+            message = ["Request", [request]]
+        self.send(message, data=msgspec.msgpack.encode(message))
+
     @rule(agent=st.sampled_from(AGENTS), executor=st.none() | st.just("e1"))
     def failure(self, agent: str, executor: str | None) -> None:
         self.send(m.Failure(agent, executor_id=executor))
@@ -379,6 +461,10 @@ class ReducerComparison(RuleBasedStateMachine):
     def send_message(self) -> None:
         self.send(m.SendMessage("a1", "e1", b"ping"))
 
+    @rule(update=framework_updates)
+    def update_framework(self, update: m.UpdateFramework) -> None:
+        self.send(update)
+
     @rule()
     def custom(self) -> None:
         self.send(m.CustomEnvelope(kind="Ping", body=b"\x91\x01"))
@@ -458,18 +544,27 @@ class DemandComparison(RuleBasedStateMachine):
         assert view == self.reference.view(), f"{message!r}"
         # Requests are placed once: a launched id is never in the demand too.
         assert not {r.task_id for r in view.demand} & {t.task_id for t in view.tasks}
+        # A group held by its launch backoff has nothing launched.
+        held = {b.group for b in before.backoffs if b.until is not None and b.until > self.now}
+        launched = {lt.task_id for e in effects if isinstance(e, fx.Accept) for lt in e.launches}
+        assert not {g for t, g in view.groups if t in launched} & held, "a held group launched"
         check_offers_end(before, message, effects, view)
         return effects
 
-    @rule(ids=st.permutations(OFFERS), cpus=st.sampled_from([1.0, 2.0, 4.0]), n=st.integers(1, 4))
-    def offers(self, ids: list[str], cpus: float, n: int) -> None:
+    @rule(
+        ids=st.permutations(OFFERS),
+        cpus=st.sampled_from([1.0, 2.0, 4.0]),
+        n=st.integers(1, 4),
+        roles=st.lists(st.none() | st.sampled_from(["web", "batch"]), min_size=4, max_size=4),
+    )
+    def offers(self, ids: list[str], cpus: float, n: int, roles: list[str | None]) -> None:
         resources = [
             m.Resource("cpus", scalar=cpus),
             m.Resource("mem", scalar=64.0),
             m.Resource("ports", ranges=[(31000, 31003)]),
         ]
         batch = [
-            m.Offer(offer_id, agent, f"h{k % 2}", resources)
+            m.Offer(offer_id, agent, f"h{k % 2}", resources, role=roles[k])
             for k, (offer_id, agent) in enumerate(zip(ids[:n], AGENTS, strict=False))
         ]
         self.send(m.Offers(batch))
@@ -504,6 +599,12 @@ class DemandComparison(RuleBasedStateMachine):
     @rule(offer_id=st.sampled_from(OFFERS))
     def rescind(self, offer_id: str) -> None:
         self.send(m.Rescind(offer_id))
+
+    @rule(seconds=st.sampled_from([0.0, 0.5, 2.0, 7.0]))
+    def tick(self, seconds: float) -> None:
+        """Time passes (launch delays end, running groups turn stable), then a Tick."""
+        self.now += seconds
+        self.send(m.Tick())
 
     @rule()
     def reconnect(self) -> None:

@@ -95,6 +95,7 @@ def task(
     ts: float | None = None,
     at: float = 0.0,
     unreconciled: bool = False,
+    healthy: bool | None = None,
 ) -> TaskRecord:
     return TaskRecord(
         task_id,
@@ -107,6 +108,7 @@ def task(
         ts,
         at,
         unreconciled,
+        healthy,
     )
 
 
@@ -429,6 +431,7 @@ def test_unknown_task_is_adopted() -> None:
             uuid=U1,
             ts=100.0,
             at=5.0,
+            healthy=True,
         )
     ]
 

@@ -405,7 +405,7 @@ OPERATIONS = [
 @pytest.mark.parametrize("launches", [0, 1])
 def test_an_accept_with_operations_is_the_same_call_on_every_road(launches: int) -> None:
     launch = fx.LaunchTask("t1", "a1", "db", [disk(100.0, "v1")], b"", [])
-    effect = fx.Accept(["o1"], "a1", [launch] * launches, 5.0, OPERATIONS)
+    effect = fx.Accept(["o1"], "a1", [launch] * launches, 5.0, operations=OPERATIONS)
     expected = wire.call(effect, "fw-1")
     steps = expected["accept"]["operations"]
     assert [s["type"] for s in steps] == ["RESERVE", "CREATE", "DESTROY", "UNRESERVE"] + [

@@ -14,7 +14,8 @@ importable from ``ark``.
 * Reading its state: :class:`Snapshot` (``scheduler.snapshot()``),
   :class:`StateView`, :class:`TaskRecord`, :class:`Metrics`.
 * Matching offers yourself: :func:`match_offers`, :class:`TaskRequest`,
-  :class:`Constraint`.
+  :class:`Constraint`, with a :class:`HealthCheck` and a :class:`KillPolicy`
+  per task.
 * High availability (the ``ha`` extra): :class:`Standby`, over a
   :class:`ZooKeeperStore`; :class:`FileStore` for one process that restarts.
 * The flight recorder: :class:`Recorder` (``Scheduler(..., recorder=)``), read
@@ -46,7 +47,7 @@ from ark.errors import (
 )
 from ark.high_availability import Standby
 from ark.matching import Constraint, Decisions, TaskRequest, match_offers
-from ark.messages import Custom
+from ark.messages import Custom, HealthCheck, KillPolicy
 from ark.metrics import Metrics
 from ark.recorder import Recorder
 from ark.scheduler import Driver, Scheduler
@@ -68,10 +69,12 @@ __all__ = [
     "Driver",
     "ElectionError",
     "FileStore",
+    "HealthCheck",
     "HookError",
     "Inbox",
     "InboxClosed",
     "InternalError",
+    "KillPolicy",
     "MessageError",
     "Metrics",
     "MissingExtra",

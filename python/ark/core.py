@@ -99,9 +99,19 @@ class Snapshot:
     def pending(self) -> dict[str, str | None]:
         """Task requests not yet placed, in arrival order, with why they did not fit.
 
-        ``None`` for a request no matching cycle has considered yet. O(state).
+        ``None`` for a request no matching cycle has considered yet; a
+        request whose group's launch backoff is set reads ``launch backoff
+        until <time>`` (the loop's clock, as ``time.time()``). O(state).
         """
-        return {r.task_id: r.reason for r in self.view().demand}
+        return {
+            r.task_id: r.reason if r.delayed_until is None else _delayed(r.delayed_until)
+            for r in self.view().demand
+        }
+
+    def unreachable(self) -> dict[str, str | None]:
+        """Unreachable tasks with an unreachable strategy, sorted, and the id of
+        each one's replacement (None until it is requested). O(state)."""
+        return {r.task_id: r.replacement for r in self.view().unreachable}
 
     def records(self, table: Table = "tasks") -> list[dict[str, Any]]:
         """One table of the state as a list of flat dicts, for pandas, Arrow or JSON.
@@ -200,3 +210,7 @@ class Reducer:
     def view(self) -> StateView:
         """The whole state as plain values; O(number of tasks)."""
         return self.snapshot().view()
+
+
+def _delayed(until: float) -> str:
+    return f"launch backoff until {until:.3f}"

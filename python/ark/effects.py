@@ -16,7 +16,7 @@ from typing import TypeAlias
 import msgspec
 
 from ark.decoding import decode_pausing_gc
-from ark.messages import Operation, Resource
+from ark.messages import HealthCheck, KillPolicy, Operation, Resource
 
 __all__ = [
     "Accept",
@@ -32,6 +32,7 @@ __all__ = [
     "Suppress",
     "Timer",
     "Unreconciled",
+    "UpdateFramework",
     "decode_effects",
 ]
 
@@ -44,6 +45,8 @@ class LaunchTask(msgspec.Struct, frozen=True, array_like=True):
     payload: bytes
     #: The port each requested name got, in the request's order.
     named_ports: list[tuple[str, int]] = []
+    health_check: HealthCheck | None = None
+    kill_policy: KillPolicy | None = None
 
 
 class ReconcileTask(msgspec.Struct, frozen=True, array_like=True):
@@ -58,6 +61,8 @@ class Accept(msgspec.Struct, tag=True, frozen=True, array_like=True):
     agent_id: str
     launches: list[LaunchTask]
     refuse_seconds: float
+    #: The role the offers are allocated to: the launches' resources carry it.
+    role: str | None = None
     operations: list[Operation] = []
 
 
@@ -99,6 +104,20 @@ class Message(msgspec.Struct, tag=True, frozen=True, array_like=True):
     data: bytes
 
 
+class UpdateFramework(msgspec.Struct, tag=True, frozen=True, array_like=True):
+    """UPDATE_FRAMEWORK: the driver applies these parts to its FrameworkInfo.
+
+    ``suppressed`` says whether the core has suppressed offers: without
+    ``suppressed_roles``, every role is suppressed then, none otherwise.
+    """
+
+    roles: list[str] | None
+    suppressed_roles: list[str] | None
+    capabilities: list[str] | None
+    failover_timeout: float | None
+    suppressed: bool
+
+
 class Timer(msgspec.Struct, tag=True, frozen=True, array_like=True):
     """Push ``ReconcileTimeout(round)`` after ``seconds``."""
 
@@ -121,6 +140,7 @@ Effect: TypeAlias = (
     | Suppress
     | Revive
     | Message
+    | UpdateFramework
     | Timer
     | Unreconciled
 )

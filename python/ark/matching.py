@@ -66,11 +66,12 @@ class _Input(msgspec.Struct, frozen=True, array_like=True):
 
 
 class Placement(msgspec.Struct, frozen=True, array_like=True, gc=False):
-    """Launches on one agent, using all of its offers."""
+    """Launches on one agent, using all of its offers allocated to ``role``."""
 
     agent_id: str
     offer_ids: list[str]
     launches: list[m.Launch]
+    role: str | None = None
 
 
 class Pending(msgspec.Struct, frozen=True, array_like=True, gc=False):

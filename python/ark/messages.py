@@ -36,8 +36,10 @@ __all__ = [
     "Error",
     "Failure",
     "FrameworkMessage",
+    "HealthCheck",
     "Heartbeat",
     "Kill",
+    "KillPolicy",
     "Launch",
     "Message",
     "Offer",
@@ -60,7 +62,9 @@ __all__ = [
     "TaskStatus",
     "Tick",
     "Track",
+    "UnreachableStrategy",
     "Update",
+    "UpdateFramework",
     "Withdraw",
     "decode",
     "encode",
@@ -144,11 +148,19 @@ class Attribute(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
 
 
 class Offer(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
+    """An offer of one agent's resources.
+
+    ``role`` is the role the resources are allocated to (Mesos's
+    ``Offer.allocation_info.role``): with MULTI_ROLE, one of the framework's
+    roles; ``None`` from a master that does not say.
+    """
+
     id: str
     agent_id: str
     hostname: str
     resources: list[Resource] = []
     attributes: list[Attribute] = []
+    role: str | None = None
 
 
 class TaskStatus(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -267,11 +279,91 @@ class Tick(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknow
 # --- Commands -------------------------------------------------------------------
 
 
+class HealthCheck(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A Mesos health check (``mesos.v1.HealthCheck``), run by the task's executor.
+
+    ``COMMAND`` runs the shell ``command`` (exit 0 is healthy); ``HTTP`` gets
+    ``scheme://127.0.0.1:port/path`` (2xx and 3xx are healthy); ``TCP``
+    connects to ``127.0.0.1:port``. The first check runs ``delay_seconds``
+    after the task starts, then one every ``interval_seconds``; a check that
+    takes over ``timeout_seconds`` fails (0: no timeout). Failures before the
+    first success within ``grace_period_seconds`` of the start are ignored;
+    after ``consecutive_failures`` failures in a row the executor kills the
+    task. The defaults are Mesos's. ``port`` is a plain number (not a name).
+    """
+
+    type: Literal["COMMAND", "HTTP", "TCP"]
+    command: str | None = None
+    port: int | None = None
+    path: str | None = None
+    scheme: Literal["http", "https"] | None = None
+    delay_seconds: float = 15.0
+    interval_seconds: float = 10.0
+    timeout_seconds: float = 20.0
+    consecutive_failures: int = 3
+    grace_period_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        problem = self.problem()
+        if problem is not None:
+            raise ValueError(problem)
+
+    def problem(self) -> str | None:
+        """Why Mesos would refuse this check (``checks::validation::healthCheck``), or None."""
+        if self.type == "COMMAND":
+            if not self.command:
+                return "a COMMAND health check needs a command"
+            if self.port is not None or self.path is not None or self.scheme is not None:
+                return "a COMMAND health check takes no port, path or scheme"
+        else:
+            if self.command is not None:
+                return f"the {self.type} health check takes no command"
+            if self.port is None or not 0 < self.port < 65536:
+                return f"the {self.type} health check needs a port from 1 to 65535"
+            if self.type == "TCP" and (self.path is not None or self.scheme is not None):
+                return "a TCP health check takes no path or scheme"
+            if self.path is not None and not self.path.startswith("/"):
+                return f"the path {self.path!r} of an HTTP health check must start with '/'"
+        for name in ("delay_seconds", "interval_seconds", "timeout_seconds"):
+            value = getattr(self, name)
+            if not 0 <= value < _MAX_SECONDS:
+                return f"health check {name} must be from 0 to {_MAX_SECONDS:.0f}, not {value}"
+        if not self.interval_seconds > 0:
+            return "health check interval_seconds must be over 0"
+        if not 0 <= self.grace_period_seconds < _MAX_SECONDS:
+            return f"health check grace_period_seconds must be from 0 to {_MAX_SECONDS:.0f}"
+        if not 1 <= self.consecutive_failures <= 0xFFFF_FFFF:
+            return "health check consecutive_failures must be at least 1"
+        return None
+
+
+class KillPolicy(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """How long a killed task has between SIGTERM and SIGKILL (``mesos.v1.KillPolicy``).
+
+    Without one, Mesos's command executor waits 3 seconds.
+    """
+
+    grace_period_seconds: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.grace_period_seconds < _MAX_SECONDS:
+            raise ValueError(
+                f"kill policy grace_period_seconds must be from 0 to {_MAX_SECONDS:.0f}, "
+                f"not {self.grace_period_seconds}"
+            )
+
+
+#: Longest duration a check or kill policy may name: a week, well inside
+#: ``DurationInfo``'s int64 nanoseconds, and finite.
+_MAX_SECONDS = 7 * 24 * 3600.0
+
+
 class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """One task to launch. ``payload`` (command or executor) is carried through untouched.
 
     ``named_ports`` says which port each name got: each must be one of the
-    launch's own ``ports``.
+    launch's own ``ports``. ``health_check`` and ``kill_policy`` go into the
+    ``TaskInfo`` (over any the payload sets).
     """
 
     task_id: str
@@ -279,6 +371,8 @@ class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields
     resources: list[Resource] = []
     payload: bytes = b""
     named_ports: list[tuple[str, int]] = []
+    health_check: HealthCheck | None = None
+    kill_policy: KillPolicy | None = None
 
 
 Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"]
@@ -300,6 +394,24 @@ class Constraint(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     value: str = ""
 
 
+class UnreachableStrategy(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """What to do with a task whose agent is unreachable: Marathon's ``unreachableStrategy``.
+
+    Unreachable (TASK_UNREACHABLE) for ``inactive_after_seconds``, the task is
+    replaced: a copy is requested from the matcher under the id
+    ``<task_id>.<n>`` (the least ``n`` from 1 not yet used). If the old task
+    comes back, the copy ``kill_selection`` names is killed: the replacement
+    (``YoungestFirst``) or the old task (``OldestFirst``). Unreachable for
+    ``expunge_after_seconds`` (at least ``inactive_after_seconds``), it is
+    given up: if it ever comes back it is killed. Defaults are Marathon's.
+    See docs/reducer.md, "Partitions".
+    """
+
+    inactive_after_seconds: float = 300.0
+    expunge_after_seconds: float = 600.0
+    kill_selection: Literal["YoungestFirst", "OldestFirst"] = "YoungestFirst"
+
+
 class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """A task to place: scalar ``resources`` (each of its role), a count of ``ports``.
 
@@ -308,7 +420,11 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     ``group`` scopes UNIQUE, MAX_PER and GROUP_BY, and ``agent_id`` pins the
     request to one agent. ``strategy`` places this request by ``binpack`` or
     ``spread`` instead of the cycle's (``Config.matching_strategy``).
-    ``name`` and ``payload`` are carried to the launch untouched.
+    ``name``, ``payload``, ``health_check`` and ``kill_policy`` are carried to
+    the launch untouched. ``unreachable`` replaces the task when its agent is
+    unreachable (None: Ark leaves an unreachable task alone, as Mesos reports
+    it). ``role`` (MULTI_ROLE) takes the request from offers allocated to that
+    role only; ``None`` takes any offer.
     """
 
     task_id: str
@@ -321,6 +437,10 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     payload: bytes = b""
     port_names: list[str] = []
     strategy: Literal["binpack", "spread"] | None = None
+    unreachable: UnreachableStrategy | None = None
+    role: str | None = None
+    health_check: HealthCheck | None = None
+    kill_policy: KillPolicy | None = None
 
 
 class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -418,6 +538,25 @@ class SendMessage(
     data: bytes
 
 
+class UpdateFramework(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """Change the framework's info without a failover (the v1 UPDATE_FRAMEWORK call).
+
+    A part left ``None`` stays as it is. ``roles`` (MULTI_ROLE) replaces the
+    roles: offers of a role left are rescinded; ``suppressed_roles`` are the
+    roles not offered resources (``None``: all of them while the core has
+    suppressed offers, else none); ``capabilities`` replaces the capability
+    names (``"MULTI_ROLE"``, ...); ``failover_timeout`` in seconds. The driver
+    keeps the new info: a later SUBSCRIBE (after a master failover) carries it.
+    """
+
+    roles: list[str] | None = None
+    suppressed_roles: list[str] | None = None
+    capabilities: list[str] | None = None
+    failover_timeout: float | None = None
+
+
 # --- User messages ----------------------------------------------------------------
 
 
@@ -473,6 +612,7 @@ Message: TypeAlias = (
     | Suppress
     | Revive
     | SendMessage
+    | UpdateFramework
     | CustomEnvelope
 )
 

@@ -15,12 +15,14 @@ from ark.messages import Attribute, Resource, TaskState
 
 __all__ = [
     "AgentRecord",
+    "BackoffRecord",
     "Config",
     "OfferRecord",
     "Reconciliation",
     "RequestRecord",
     "StateView",
     "TaskRecord",
+    "UnreachableRecord",
     "VolumeRecord",
 ]
 
@@ -50,6 +52,15 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     offer_idle_refuse_seconds: float = 300.0
     #: How the matcher places requests: ``binpack`` (few agents) or ``spread``.
     matching_strategy: Literal["binpack", "spread"] = "binpack"
+    #: Launch backoff of a request group whose task failed (Marathon's
+    #: ``backoffSeconds``): the first delay before the group launches again...
+    backoff_seconds: float = 1.0
+    #: ...multiplied by this at each further failure (``backoffFactor``)...
+    backoff_factor: float = 1.15
+    #: ...up to this (``maxLaunchDelaySeconds``)...
+    backoff_max_seconds: float = 300.0
+    #: ...and forgotten once a task of the group has run this long.
+    backoff_reset_seconds: float = 60.0
 
 
 class TaskRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -76,6 +87,9 @@ class TaskRecord(msgspec.Struct, frozen=True, array_like=True):
     updated_at: float
     #: Reported by reconciliation as never answering; cleared by the next update.
     unreconciled: bool
+    #: The last health check result Mesos reported (None: no result yet, or
+    #: no check); a status without one leaves it as it was.
+    healthy: bool | None = None
 
 
 class AgentRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -110,6 +124,35 @@ class RequestRecord(msgspec.Struct, frozen=True, array_like=True):
 
     task_id: str
     reason: str | None
+    #: When its group's launch backoff ends (the loop's clock), if one is set.
+    delayed_until: float | None = None
+
+
+class BackoffRecord(msgspec.Struct, frozen=True, array_like=True):
+    """The launch backoff of one request group (see docs/reducer.md, Launch backoff)."""
+
+    group: str
+    #: The current delay, seconds: it grows at each failure of the group.
+    delay: float
+    #: When the group may launch again; ``None`` once a ``Tick`` saw the delay end.
+    until: float | None
+    #: Since when a task of the group has run with no failure since.
+    stable_since: float | None
+
+
+class UnreachableRecord(msgspec.Struct, frozen=True, array_like=True):
+    """A task with an unreachable strategy whose agent is unreachable (docs/reducer.md, Partitions).
+
+    ``replacement`` is the id of the copy requested in its place once it had
+    been unreachable ``inactive_after_seconds``; ``expunged`` once it was
+    given up (``expunge_after_seconds``): if it comes back, it is killed.
+    """
+
+    task_id: str
+    #: When its TASK_UNREACHABLE came (the loop's clock).
+    since: float
+    replacement: str | None
+    expunged: bool
 
 
 class VolumeRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -151,6 +194,10 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     blacklist: list[str] = []
     #: ``(task_id, group)`` of each live task the matcher placed, sorted.
     groups: list[tuple[str, str]] = []
+    #: Unreachable tasks with an unreachable strategy, sorted by id.
+    unreachable: list[UnreachableRecord] = []
+    #: Launch backoffs of groups whose tasks failed, sorted by group.
+    backoffs: list[BackoffRecord] = []
     #: The persistent volumes the framework holds (from offers and CREATE), sorted.
     volumes: list[VolumeRecord] = []
     #: ``(agent_id, name, role, amount)`` the framework reserved by RESERVE, sorted.

@@ -64,6 +64,7 @@ Command: TypeAlias = (
     | m.Suppress
     | m.Revive
     | m.SendMessage
+    | m.UpdateFramework
     | m.Request
     | m.Withdraw
     | m.Blacklist

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,13 +45,13 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
     """
     out: dict[str, Any] = {"framework_id": {"value": framework_id}}
     match effect:
-        case fx.Accept(offer_ids, agent_id, launches, refuse_seconds, operations):
-            steps = [_operation_json(op) for op in operations]
+        case fx.Accept(offer_ids, agent_id, launches, refuse_seconds, role, operations):
+            steps = [_operation_json(op, role) for op in operations]
             if launches:
                 steps.append(
                     {
                         "type": "LAUNCH",
-                        "launch": {"task_infos": [task_info(t, agent_id) for t in launches]},
+                        "launch": {"task_infos": [task_info(t, agent_id, role) for t in launches]},
                     }
                 )
             out["type"] = "ACCEPT"
@@ -97,8 +98,11 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
     return out
 
 
-def task_info(task: fx.LaunchTask, agent_id: str) -> dict[str, Any]:
+def task_info(task: fx.LaunchTask, agent_id: str, role: str | None = None) -> dict[str, Any]:
     """The v1 ``TaskInfo`` of one launch: its payload's fields plus Ark's own.
+
+    With a ``role`` (the offers' allocation role), each resource carries it as
+    ``allocation_info``, as a MULTI_ROLE framework's must.
 
     Named ports go where a task and service discovery look for them, unless
     the payload set them itself: ``discovery.ports``, and ``PORT_<NAME>``
@@ -109,7 +113,7 @@ def task_info(task: fx.LaunchTask, agent_id: str) -> dict[str, Any]:
     info["name"] = task.name or task.task_id
     info["task_id"] = {"value": task.task_id}
     info["agent_id"] = {"value": agent_id}
-    info["resources"] = [_resource_json(r) for r in task.resources]
+    info["resources"] = [_resource_json(r, role) for r in task.resources]
     if task.named_ports:
         ports = [{"number": p, "name": n, "protocol": "tcp"} for n, p in task.named_ports]
         info.setdefault(
@@ -125,7 +129,35 @@ def task_info(task: fx.LaunchTask, agent_id: str) -> dict[str, Any]:
                 key = "PORT_" + n.upper().replace("-", "_")
                 if key not in known:
                     variables.append({"name": key, "value": str(p)})
+    if task.health_check is not None:
+        info["health_check"] = health_check_json(task.health_check)
+    if task.kill_policy is not None:
+        # Rounded to the nanosecond as rust/src/health.rs rounds it.
+        nanoseconds = math.floor(task.kill_policy.grace_period_seconds * 1e9 + 0.5)
+        info["kill_policy"] = {"grace_period": {"nanoseconds": nanoseconds}}
     return info
+
+
+def health_check_json(check: m.HealthCheck) -> dict[str, Any]:
+    """The v1 JSON ``HealthCheck`` of a check (a COMMAND check runs in a shell)."""
+    out: dict[str, Any] = {"type": check.type}
+    if check.type == "COMMAND":
+        out["command"] = {"shell": True, "value": check.command}
+    elif check.type == "HTTP":
+        http: dict[str, Any] = {"port": check.port}
+        if check.path is not None:
+            http["path"] = check.path
+        if check.scheme is not None:
+            http["scheme"] = check.scheme
+        out["http"] = http
+    else:
+        out["tcp"] = {"port": check.port}
+    out["delay_seconds"] = check.delay_seconds
+    out["interval_seconds"] = check.interval_seconds
+    out["timeout_seconds"] = check.timeout_seconds
+    out["consecutive_failures"] = check.consecutive_failures
+    out["grace_period_seconds"] = check.grace_period_seconds
+    return out
 
 
 def task_payload(
@@ -175,7 +207,7 @@ def _reconcile_task(task: fx.ReconcileTask) -> dict[str, Any]:
     return out
 
 
-def _resource_json(r: m.Resource) -> dict[str, Any]:
+def _resource_json(r: m.Resource, allocated_to: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"name": r.name}
     if r.scalar is not None:
         out["type"] = "SCALAR"
@@ -192,6 +224,8 @@ def _resource_json(r: m.Resource) -> dict[str, Any]:
     elif r.role != "*":
         # Pre-reservation-refinement shape, which every v1 master still reads.
         out["role"] = r.role
+    if allocated_to is not None:
+        out["allocation_info"] = {"role": allocated_to}
     if r.persistence_id is not None:
         disk: dict[str, Any] = {"persistence": {"id": r.persistence_id}}
         principal = r.reservations[-1].principal if r.reservations else None
@@ -224,12 +258,12 @@ _OPERATION_FIELDS = {
 }
 
 
-def _operation_json(op: m.Operation) -> dict[str, Any]:
+def _operation_json(op: m.Operation, role: str | None) -> dict[str, Any]:
     """One ``Offer.Operation`` (RESERVE, UNRESERVE, CREATE or DESTROY)."""
     field, items = _OPERATION_FIELDS[op.type]
     out: dict[str, Any] = {
         "type": op.type,
-        field: {items: [_resource_json(r) for r in op.resources]},
+        field: {items: [_resource_json(r, role) for r in op.resources]},
     }
     if op.id is not None:
         out["id"] = {"value": op.id}

@@ -17,7 +17,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor};
 use serde_json::{json, Map, Value};
 
-use crate::effects::{Effect, LaunchTask, ReconcileTask};
+use crate::effects::{AcceptOffers, Effect, LaunchTask, ReconcileTask};
 use crate::messages::{Operation, OperationType, Reservation, ReservationType, Resource};
 use crate::protobuf::mesos::v1 as pb;
 use crate::protobuf::mesos::v1::scheduler::{call, Call};
@@ -61,7 +61,7 @@ pub fn encode(
     framework_id: &str,
     encoding: Encoding,
 ) -> Result<EncodedCall, String> {
-    if encoding == Encoding::Protobuf && !matches!(effect, Effect::Accept { .. }) {
+    if encoding == Encoding::Protobuf && !matches!(effect, Effect::Accept(_)) {
         let call = protobuf_call(effect, framework_id)?;
         return Ok(EncodedCall {
             kind: kind(effect),
@@ -90,7 +90,7 @@ pub fn encode(
 /// The `Call.type` name of an effect.
 pub fn kind(effect: &Effect) -> &'static str {
     match effect {
-        Effect::Accept { .. } => "ACCEPT",
+        Effect::Accept(_) => "ACCEPT",
         Effect::Decline { .. } => "DECLINE",
         Effect::Kill { .. } => "KILL",
         Effect::Reconcile { .. } => "RECONCILE",
@@ -98,13 +98,19 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::Suppress => "SUPPRESS",
         Effect::Revive => "REVIVE",
         Effect::Message { .. } => "MESSAGE",
+        Effect::UpdateFramework { .. } => "UPDATE_FRAMEWORK",
         Effect::Timer { .. } => "Timer",
         Effect::Unreconciled { .. } => "Unreconciled",
     }
 }
 
 fn not_a_call(effect: &Effect) -> String {
-    format!("{} is not a Mesos call", kind(effect))
+    match effect {
+        Effect::UpdateFramework { .. } => {
+            "UPDATE_FRAMEWORK carries the FrameworkInfo, which the driver holds: it sends it".into()
+        }
+        _ => format!("{} is not a Mesos call", kind(effect)),
+    }
 }
 
 fn call_descriptor() -> &'static MessageDescriptor {
@@ -206,9 +212,10 @@ fn protobuf_call(effect: &Effect, framework_id: &str) -> Result<Call, String> {
             });
             call::Type::Message
         }
-        Effect::Accept { .. } | Effect::Timer { .. } | Effect::Unreconciled { .. } => {
-            return Err(not_a_call(effect))
-        }
+        Effect::Accept(_)
+        | Effect::UpdateFramework { .. }
+        | Effect::Timer { .. }
+        | Effect::Unreconciled { .. } => return Err(not_a_call(effect)),
     };
     out.r#type = Some(kind as i32);
     Ok(out)
@@ -230,18 +237,20 @@ pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
     out.insert("framework_id".into(), value_id(framework_id));
     out.insert("type".into(), Value::from(kind(effect)));
     match effect {
-        Effect::Accept {
+        Effect::Accept(AcceptOffers {
             offer_ids,
             agent_id,
             launches,
             refuse_seconds,
+            role,
             operations,
-        } => {
-            let mut steps: Vec<Value> = operations.iter().map(operation).collect();
+        }) => {
+            let role = role.as_deref();
+            let mut steps: Vec<Value> = operations.iter().map(|op| operation(op, role)).collect();
             if !launches.is_empty() {
                 let infos = launches
                     .iter()
-                    .map(|t| task_info(t, agent_id))
+                    .map(|t| task_info(t, agent_id, role))
                     .collect::<Result<Vec<_>, _>>()?;
                 steps.push(json!({"type": "LAUNCH", "launch": {"task_infos": infos}}));
             }
@@ -307,7 +316,9 @@ pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
                 }),
             );
         }
-        Effect::Timer { .. } | Effect::Unreconciled { .. } => return Err(not_a_call(effect)),
+        Effect::UpdateFramework { .. } | Effect::Timer { .. } | Effect::Unreconciled { .. } => {
+            return Err(not_a_call(effect))
+        }
     }
     Ok(Value::Object(out))
 }
@@ -324,8 +335,9 @@ fn reconcile_task(task: &ReconcileTask) -> Value {
 }
 
 /// One launch's `TaskInfo`: its payload's fields plus Ark's own, as
-/// `ark.wire.task_info` builds it (named ports included).
-fn task_info(task: &LaunchTask, agent_id: &str) -> Result<Value, String> {
+/// `ark.wire.task_info` builds it (named ports included); its resources
+/// carry `allocation_info` when the offers are allocated to a `role`.
+fn task_info(task: &LaunchTask, agent_id: &str, role: Option<&str>) -> Result<Value, String> {
     let mut info = if task.payload.is_empty() {
         Map::new()
     } else {
@@ -350,10 +362,16 @@ fn task_info(task: &LaunchTask, agent_id: &str) -> Result<Value, String> {
     info.insert("agent_id".into(), value_id(agent_id));
     info.insert(
         "resources".into(),
-        task.resources.iter().map(resource).collect(),
+        task.resources.iter().map(|r| resource(r, role)).collect(),
     );
     if !task.named_ports.is_empty() {
         add_named_ports(&mut info, &task.named_ports, name);
+    }
+    if let Some(check) = &task.health_check {
+        info.insert("health_check".into(), check.to_json());
+    }
+    if let Some(policy) = &task.kill_policy {
+        info.insert("kill_policy".into(), policy.to_json());
     }
     Ok(Value::Object(info))
 }
@@ -394,7 +412,7 @@ fn add_named_ports(info: &mut Map<String, Value>, ports: &[(String, i64)], name:
     }
 }
 
-fn resource(r: &Resource) -> Value {
+fn resource(r: &Resource, allocated_to: Option<&str>) -> Value {
     let mut out = Map::new();
     out.insert("name".into(), Value::from(r.name.as_str()));
     if let Some(scalar) = r.scalar {
@@ -418,6 +436,11 @@ fn resource(r: &Resource) -> Value {
     } else if r.role != "*" {
         // Pre-reservation-refinement shape, which every v1 master still reads.
         out.insert("role".into(), Value::from(r.role.as_str()));
+    }
+    if let Some(role) = allocated_to {
+        // A MULTI_ROLE framework says which of its roles' allocation a
+        // resource comes from; it must be the offer's (Mesos's accept()).
+        out.insert("allocation_info".into(), json!({ "role": role }));
     }
     if let Some(id) = &r.persistence_id {
         let mut persistence = Map::new();
@@ -468,14 +491,18 @@ fn reservation(v: &Reservation) -> Value {
 
 /// One `Offer.Operation` (RESERVE, UNRESERVE, CREATE or DESTROY), as
 /// `ark.wire` writes it.
-fn operation(op: &Operation) -> Value {
+fn operation(op: &Operation, allocated_to: Option<&str>) -> Value {
     let (field, items) = match op.kind {
         OperationType::Reserve => ("reserve", "resources"),
         OperationType::Unreserve => ("unreserve", "resources"),
         OperationType::Create => ("create", "volumes"),
         OperationType::Destroy => ("destroy", "volumes"),
     };
-    let resources: Vec<Value> = op.resources.iter().map(resource).collect();
+    let resources: Vec<Value> = op
+        .resources
+        .iter()
+        .map(|r| resource(r, allocated_to))
+        .collect();
     let mut out = Map::new();
     out.insert("type".into(), Value::from(op.kind.name()));
     out.insert(field.into(), json!({ items: resources }));
@@ -505,17 +532,20 @@ mod tests {
             }],
             payload: ByteBuf::from(payload.as_bytes().to_vec()),
             named_ports: vec![],
+            health_check: None,
+            kill_policy: None,
         }
     }
 
     fn accept(payload: &str) -> Effect {
-        Effect::Accept {
+        Effect::Accept(AcceptOffers {
             offer_ids: vec!["o1".into()],
             agent_id: "a1".into(),
             launches: vec![launch(payload)],
             refuse_seconds: 5.0,
+            role: None,
             operations: vec![],
-        }
+        })
     }
 
     fn decode(body: &[u8]) -> Call {
@@ -578,6 +608,23 @@ mod tests {
     }
 
     #[test]
+    fn an_accept_answers_in_the_role_of_its_offers() {
+        let mut effect = accept("{}");
+        if let Effect::Accept(a) = &mut effect {
+            a.role = Some("eng/web".into());
+        }
+        let pb = encode(&effect, "f1", Encoding::Protobuf).unwrap();
+        let accept = decode(&pb.body).accept.unwrap();
+        let task = &accept.operations[0].launch.as_ref().unwrap().task_infos[0];
+        let allocation = task.resources[0].allocation_info.as_ref().unwrap();
+        assert_eq!(allocation.role.as_deref(), Some("eng/web"));
+        let js = encode(&effect, "f1", Encoding::Json).unwrap();
+        let value: Value = serde_json::from_slice(&js.body).unwrap();
+        let resource = &value["accept"]["operations"][0]["launch"]["task_infos"][0]["resources"][0];
+        assert_eq!(resource["allocation_info"], json!({"role": "eng/web"}));
+    }
+
+    #[test]
     fn scheduler_effects_are_not_calls() {
         let timer = Effect::Timer {
             round: 1,
@@ -591,7 +638,7 @@ mod tests {
     fn named_ports_reach_discovery_and_the_environment() {
         let mut task = launch(r#"{"command":{"value":"x"}}"#);
         task.named_ports = vec![("http-api".into(), 31000)];
-        let info = task_info(&task, "a1").unwrap();
+        let info = task_info(&task, "a1", None).unwrap();
         assert_eq!(info["discovery"]["ports"]["ports"][0]["number"], 31000);
         assert_eq!(
             info["command"]["environment"]["variables"][0],

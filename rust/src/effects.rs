@@ -2,13 +2,15 @@
 //! Serialized as msgpack arrays, the type name first (msgspec's `array_like`
 //! tagged structs of `ark.effects`).
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_bytes::{ByteArray, ByteBuf};
 
+use crate::health::{HealthCheck, KillPolicy};
 use crate::messages::{Operation, Resource};
 use crate::state::{Id, TaskId};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct LaunchTask {
     pub task_id: String,
     pub agent_id: Id,
@@ -16,6 +18,82 @@ pub struct LaunchTask {
     pub resources: Vec<Resource>,
     pub payload: ByteBuf,
     pub named_ports: Vec<(String, i64)>,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
+}
+
+impl Serialize for LaunchTask {
+    /// As derived, but trailing fields that are None are left out: a launch
+    /// without a check encodes as it did before checks existed, so flight
+    /// recordings made then still replay byte for byte.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = if self.kill_policy.is_some() {
+            8
+        } else if self.health_check.is_some() {
+            7
+        } else {
+            6
+        };
+        let mut out = serializer.serialize_struct("LaunchTask", len)?;
+        out.serialize_field("task_id", &self.task_id)?;
+        out.serialize_field("agent_id", &self.agent_id)?;
+        out.serialize_field("name", &self.name)?;
+        out.serialize_field("resources", &self.resources)?;
+        out.serialize_field("payload", &self.payload)?;
+        out.serialize_field("named_ports", &self.named_ports)?;
+        if len > 6 {
+            out.serialize_field("health_check", &self.health_check)?;
+        }
+        if len > 7 {
+            out.serialize_field("kill_policy", &self.kill_policy)?;
+        }
+        out.end()
+    }
+}
+
+/// ACCEPT: run `operations` in order, then launch `launches`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct AcceptOffers {
+    pub offer_ids: Vec<String>,
+    pub agent_id: Id,
+    pub launches: Vec<LaunchTask>,
+    pub refuse_seconds: f64,
+    /// The role the offers are allocated to; each launch's resources
+    /// carry it as `allocation_info` (MULTI_ROLE).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Offer operations (RESERVE, CREATE, ...), run before the launches.
+    #[serde(default)]
+    pub operations: Vec<Operation>,
+}
+
+impl Serialize for AcceptOffers {
+    /// As derived, but trailing fields that are None or empty are left out:
+    /// an Accept without a role or operations encodes as it did before they
+    /// existed, so flight recordings made then still replay byte for byte.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = if !self.operations.is_empty() {
+            6
+        } else if self.role.is_some() {
+            5
+        } else {
+            4
+        };
+        let mut out = serializer.serialize_struct("AcceptOffers", len)?;
+        out.serialize_field("offer_ids", &self.offer_ids)?;
+        out.serialize_field("agent_id", &self.agent_id)?;
+        out.serialize_field("launches", &self.launches)?;
+        out.serialize_field("refuse_seconds", &self.refuse_seconds)?;
+        if len > 4 {
+            out.serialize_field("role", &self.role)?;
+        }
+        if len > 5 {
+            out.serialize_field("operations", &self.operations)?;
+        }
+        out.end()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,16 +105,7 @@ pub struct ReconcileTask {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Effect {
-    Accept {
-        offer_ids: Vec<String>,
-        agent_id: Id,
-        launches: Vec<LaunchTask>,
-        refuse_seconds: f64,
-        /// Run before the launches, in order; left out when empty, so that
-        /// recorded effects replay byte for byte.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        operations: Vec<Operation>,
-    },
+    Accept(AcceptOffers),
     /// `offer_ids` sorted.
     Decline {
         offer_ids: Vec<Id>,
@@ -67,6 +136,17 @@ pub enum Effect {
         round: u32,
         seconds: f64,
     },
+    /// UPDATE_FRAMEWORK: the driver applies the parts given to the
+    /// FrameworkInfo it subscribes with, and sends the call when subscribed.
+    /// `suppressed` is whether the core has suppressed offers: without
+    /// `suppressed_roles`, all the roles are suppressed then, none otherwise.
+    UpdateFramework {
+        roles: Option<Vec<String>>,
+        suppressed_roles: Option<Vec<String>>,
+        capabilities: Option<Vec<String>>,
+        failover_timeout: Option<f64>,
+        suppressed: bool,
+    },
     /// Tasks that never answered reconciliation, sorted.
     Unreconciled {
         task_ids: Vec<TaskId>,
@@ -83,4 +163,63 @@ pub fn encode(effects: &[Effect]) -> Vec<u8> {
 /// to the core to be sent.
 pub fn decode(data: &[u8]) -> Result<Vec<Effect>, String> {
     rmp_serde::from_slice(data).map_err(|e| format!("bad effects: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::KillPolicy;
+
+    fn launch(kill_policy: Option<KillPolicy>) -> LaunchTask {
+        LaunchTask {
+            task_id: "t".into(),
+            agent_id: "a".into(),
+            name: String::new(),
+            resources: vec![],
+            payload: ByteBuf::new(),
+            named_ports: vec![],
+            health_check: None,
+            kill_policy,
+        }
+    }
+
+    #[test]
+    fn a_launch_leaves_out_its_trailing_nones_and_reads_back() {
+        let plain = rmp_serde::to_vec(&launch(None)).unwrap();
+        assert_eq!(plain[0], 0x96, "six fields, as before checks existed");
+        let policy = launch(Some(KillPolicy {
+            grace_period_seconds: 1.0,
+        }));
+        let bytes = rmp_serde::to_vec(&policy).unwrap();
+        assert_eq!(bytes[0], 0x98);
+        assert_eq!(rmp_serde::from_slice::<LaunchTask>(&bytes).unwrap(), policy);
+        assert_eq!(
+            rmp_serde::from_slice::<LaunchTask>(&plain).unwrap(),
+            launch(None)
+        );
+    }
+
+    #[test]
+    fn an_accept_writes_its_role_when_it_has_operations() {
+        use crate::messages::OperationType;
+        let mut accept = AcceptOffers {
+            offer_ids: vec!["o".into()],
+            agent_id: "a".into(),
+            launches: vec![],
+            refuse_seconds: 5.0,
+            role: None,
+            operations: vec![],
+        };
+        let effect = |a: &AcceptOffers| encode(&[Effect::Accept(a.clone())]);
+        // The list, then the Accept: its tag and four fields, as before roles.
+        assert_eq!(effect(&accept)[1], 0x95);
+        accept.operations.push(Operation {
+            kind: OperationType::Reserve,
+            resources: vec![],
+            id: None,
+        });
+        let bytes = effect(&accept);
+        assert_eq!(bytes[1], 0x97, "role written as nil before the operations");
+        assert_eq!(decode(&bytes).unwrap(), vec![Effect::Accept(accept)]);
+    }
 }

@@ -38,7 +38,8 @@ tuple_fields!(0);
 tuple_fields!(1, A);
 tuple_fields!(3, A, B, C);
 
-/// `ark.messages.Offer`: id, agent id, hostname, resources, attributes.
+/// `ark.messages.Offer`: id, agent id, hostname, resources, attributes,
+/// allocation role.
 #[derive(Serialize)]
 pub struct Offer<'a>(
     pub &'a str,
@@ -46,6 +47,7 @@ pub struct Offer<'a>(
     pub &'a str,
     pub Vec<Resource<'a>>,
     pub Vec<Attribute<'a>>,
+    pub Option<&'a str>,
 );
 
 /// `ark.messages.Resource`: name, scalar, ranges, set, role, reservations,

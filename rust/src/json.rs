@@ -133,6 +133,8 @@ struct JsonOffer<'a> {
     resources: Option<Vec<JsonValue<'a>>>,
     #[serde(borrow)]
     attributes: Option<Vec<JsonValue<'a>>>,
+    #[serde(borrow)]
+    allocation_info: Option<Obj<Allocation<'a>>>,
 }
 
 /// A resource or an attribute: a name, a typed value, and a resource's role.
@@ -375,6 +377,7 @@ fn offer<'a>(o: &'a JsonOffer<'a>) -> Result<Offer<'a>, CoreError> {
         &o.hostname,
         resources.iter().map(resource).collect::<Result<_, _>>()?,
         attributes.iter().map(attribute).collect::<Result<_, _>>()?,
+        o.allocation_info.as_ref().and_then(|a| a.0.role.as_deref()),
     ))
 }
 

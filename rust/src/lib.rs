@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod effects;
 pub mod error;
 pub mod event_stream;
+pub mod health;
 pub mod http;
 pub mod inbox;
 pub mod inbox_message;

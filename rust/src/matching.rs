@@ -65,6 +65,7 @@ mod tests {
                     set: None,
                 })
                 .collect(),
+            role: None,
         }
     }
 
@@ -87,6 +88,10 @@ mod tests {
             payload: b"",
             port_names: vec![],
             strategy: None,
+            unreachable: None,
+            role: None,
+            health_check: None,
+            kill_policy: None,
         }
     }
 
@@ -263,6 +268,37 @@ mod tests {
         );
         let d = match_offers(&i);
         assert_eq!(d.pending[0].reason, "invalid regex \"(\"");
+    }
+
+    #[test]
+    fn a_request_with_a_role_takes_only_offers_allocated_to_it() {
+        let with_role = |o: Offer, role: &str| Offer {
+            role: Some(role.into()),
+            ..o
+        };
+        let offers = vec![
+            with_role(offer("o1", "a1", 4.0, &[]), "web"),
+            with_role(offer("o2", "a1", 4.0, &[]), "batch"),
+            with_role(offer("o3", "a2", 4.0, &[]), "batch"),
+        ];
+        let mut web = request("t0", 1.0, vec![]);
+        web.role = Some("web");
+        let mut batch = request("t1", 6.0, vec![]);
+        batch.role = Some("batch");
+        let mut ops = request("t2", 1.0, vec![]);
+        ops.role = Some("ops");
+        let i = input(offers, vec![web, batch, ops], Strategy::Binpack);
+        let d = match_offers(&i);
+        // a1's offers of two roles are two agents: never accepted together.
+        assert_eq!(d.accepts.len(), 1);
+        assert_eq!(d.accepts[0].offer_ids, vec!["o1"]);
+        assert_eq!(d.accepts[0].role, Some("web"));
+        assert_eq!(d.declines, vec!["o2", "o3"]);
+        assert_eq!(
+            d.pending[0].reason,
+            "not enough cpus (role *) on 2 agents; not offered to role batch on 1 agent"
+        );
+        assert_eq!(d.pending[1].reason, "not offered to role ops on 3 agents");
     }
 
     #[test]

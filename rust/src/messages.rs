@@ -16,6 +16,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
+use crate::health::{self, HealthCheck, KillPolicy};
 use crate::request::StoredRequest;
 
 /// A Mesos task state (`mesos.v1.TaskState`).
@@ -250,6 +251,9 @@ pub struct Offer {
     pub resources: Vec<Resource>,
     #[serde(default)]
     pub attributes: Vec<Attribute>,
+    /// The role the offer is allocated to (`Offer.allocation_info.role`).
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 /// A status update. Its strings borrow from the message bytes: updates are
@@ -276,7 +280,6 @@ pub struct TaskStatus<'a> {
     #[serde(default)]
     pub timestamp: Option<f64>,
     #[serde(default)]
-    #[allow(dead_code)] // decoded to validate it
     pub healthy: Option<bool>,
 }
 
@@ -293,6 +296,10 @@ pub struct Launch {
     /// Which port each name got (from the matcher, or the user's own labels).
     #[serde(default)]
     pub named_ports: Vec<(String, i64)>,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
 }
 
 fn default_refuse() -> f64 {
@@ -365,6 +372,14 @@ pub enum Message<'a> {
         agent_id: String,
         executor_id: String,
         data: Vec<u8>,
+    },
+    /// Change the subscribed framework's info without a failover (see
+    /// docs/reducer.md, **Roles**); `None` leaves a part as it is.
+    UpdateFramework {
+        roles: Option<Vec<String>>,
+        suppressed_roles: Option<Vec<String>>,
+        capabilities: Option<Vec<String>>,
+        failover_timeout: Option<f64>,
     },
     Custom,
 }
@@ -521,6 +536,19 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    pub struct UpdateFramework {
+        #[serde(default)]
+        pub roles: Option<Vec<String>>,
+        #[serde(default)]
+        pub suppressed_roles: Option<Vec<String>>,
+        #[serde(default)]
+        pub capabilities: Option<Vec<String>>,
+        #[serde(default)]
+        pub failover_timeout: Option<f64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct CustomEnvelope {
         #[allow(dead_code)] // decoded to validate it: the body is for user hooks
         pub kind: String,
@@ -591,6 +619,16 @@ impl<'de> Visitor<'de> for MessageVisitor {
             },
             "Accept" => {
                 let w: wire::Accept = body(rest)?;
+                for l in &w.launches {
+                    let problem = health::problem(
+                        &l.task_id,
+                        l.health_check.as_ref(),
+                        l.kill_policy.as_ref(),
+                    );
+                    if let Some(problem) = problem {
+                        return Err(de::Error::custom(problem));
+                    }
+                }
                 Message::Accept {
                     offer_ids: w.offer_ids,
                     launches: w.launches,
@@ -613,7 +651,20 @@ impl<'de> Visitor<'de> for MessageVisitor {
                 let tasks = w
                     .tasks
                     .iter()
-                    .map(|t| Ok(StoredRequest::from(t)))
+                    .map(|t| {
+                        // A malformed check first, as msgspec refuses it when
+                        // the reference decodes the message.
+                        let problem = health::problem(
+                            t.task_id,
+                            t.health_check.as_deref(),
+                            t.kill_policy.as_ref(),
+                        )
+                        .or_else(|| t.unreachable.and_then(|u| u.invalid(t.task_id)));
+                        match problem {
+                            Some(problem) => Err(de::Error::custom(problem)),
+                            None => Ok(StoredRequest::from(t)),
+                        }
+                    })
                     .collect::<Result<_, _>>()?;
                 Message::Request { tasks }
             }
@@ -636,6 +687,15 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     agent_id: w.agent_id,
                     executor_id: w.executor_id,
                     data: w.data,
+                }
+            }
+            "UpdateFramework" => {
+                let w: wire::UpdateFramework = body(rest)?;
+                Message::UpdateFramework {
+                    roles: w.roles,
+                    suppressed_roles: w.suppressed_roles,
+                    capabilities: w.capabilities,
+                    failover_timeout: w.failover_timeout,
                 }
             }
             "CustomEnvelope" => {

@@ -109,6 +109,7 @@ fn offer(o: &pb::Offer) -> Result<Offer<'_>, CoreError> {
             .iter()
             .map(attribute)
             .collect::<Result<_, _>>()?,
+        o.allocation_info.as_ref().and_then(|a| a.role.as_deref()),
     ))
 }
 
@@ -239,7 +240,11 @@ fn status(s: &pb::TaskStatus) -> Result<Status<'_>, CoreError> {
         .and_then(|r| pb::task_status::Source::try_from(r).ok())
         .map(|r| r.as_str_name());
     Ok(Status(
-        id(&s.task_id.value, "status.task_id")?,
+        // Not `id()`: a master answers a launch with an empty task id by a
+        // TASK_ERROR whose `task_id {value: ""}` is present and empty, and
+        // proto2's required string cannot tell that from a missing one. The
+        // master always sets it, and the JSON lift reads "" as given too.
+        &s.task_id.value,
         state.as_str_name(),
         s.agent_id.as_ref().map(|a| a.value.as_str()),
         s.executor_id.as_ref().map(|e| e.value.as_str()),
@@ -257,7 +262,7 @@ fn present<'a, T>(value: Option<&'a T>, where_: &str) -> Result<&'a T, CoreError
 }
 
 /// An id is a required string: protobuf cannot tell it missing from empty,
-/// and Mesos never sends an empty one.
+/// and Mesos sends an empty one only as a TASK_ERROR's task id (see `status`).
 fn id<'a>(value: &'a str, where_: &str) -> Result<&'a str, CoreError> {
     if value.is_empty() {
         Err(malformed(format!("{where_}.value: missing")))
@@ -361,6 +366,28 @@ mod tests {
             err.to_string().contains("resource 'cpus'.scalar: missing"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_task_error_for_an_empty_task_id_lifts_with_that_id() {
+        // Mesos's answer to a launch whose TaskID is "" (validation.cpp).
+        let e = Event {
+            r#type: Some(event::Type::Update as i32),
+            update: Some(event::Update {
+                status: pb::TaskStatus {
+                    task_id: pb::TaskId { value: "".into() },
+                    state: pb::TaskState::TaskError as i32,
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        };
+        let (tag, bytes) = decode_event(&e.encode_to_vec()).unwrap().unwrap();
+        assert_eq!(tag, "Update");
+        let Message::Update(status) = Message::decode(&bytes).unwrap() else {
+            panic!("not Update");
+        };
+        assert_eq!(status.task_id, "");
     }
 
     #[test]

@@ -278,6 +278,7 @@ mod tests {
             hostname: "h".into(),
             resources: vec![],
             attributes: vec![],
+            role: None,
         };
         let out = step(&mut r, Message::Offers(vec![offer.clone(), offer]), 1.0);
         assert_eq!(

@@ -20,10 +20,13 @@ use crate::messages::{Message, TaskStatus};
 use crate::reconcile;
 use crate::state::{Config, Id, State, Task, TaskId};
 
+mod backoff;
 mod demand;
 mod offers;
 #[cfg(test)]
 mod tests;
+mod unreachable;
+mod update_framework;
 
 /// The reducer: a state, its configuration, and an interner for the ids and
 /// reasons that repeat across millions of records.
@@ -110,7 +113,11 @@ impl Reducer {
             Message::ReconcileTimeout { round } => {
                 reconcile::timeout(state, config, round, now, out)
             }
-            Message::Tick => self.expire_offers(now, out),
+            Message::Tick => {
+                self.expire_offers(now, out);
+                self.unreachable_tick(now, out);
+                self.tick_backoffs(now, out);
+            }
             Message::Accept {
                 offer_ids,
                 launches,
@@ -166,6 +173,19 @@ impl Reducer {
                 executor_id,
                 data: ByteBuf::from(data),
             }),
+            Message::UpdateFramework {
+                roles,
+                suppressed_roles,
+                capabilities,
+                failover_timeout,
+            } => update_framework::update_framework(
+                state,
+                roles,
+                suppressed_roles,
+                capabilities,
+                failover_timeout,
+                out,
+            )?,
         }
         Ok(())
     }
@@ -191,6 +211,7 @@ impl Reducer {
         let finished = reconcile::answered(&mut self.state, status.task_id);
         let interner = &mut self.interner;
         let task_id = TaskId::from(status.task_id);
+        let mut applied = None;
         if let (Some(uuid), Some(agent_id)) = (uuid, status.agent_id) {
             out.push(Effect::Acknowledge {
                 agent_id: interner.intern(agent_id),
@@ -210,6 +231,7 @@ impl Reducer {
                     state: status.state,
                     source: None,
                     unreconciled: false,
+                    healthy: None,
                 };
                 apply(&mut task, &status, uuid, now, interner);
                 self.state.tasks.insert(task_id, task);
@@ -233,7 +255,13 @@ impl Reducer {
                 );
                 if !duplicate && !older {
                     apply(task, &status, uuid, now, interner);
+                    applied = Some(status.state);
                 }
+            }
+        }
+        if let Some(task_state) = applied.filter(|&s| backoff::concerns(&self.state, s)) {
+            if let Some(group) = self.state.groups.get(status.task_id).cloned() {
+                backoff::task_changed(&mut self.state, &self.config, &group, task_state, now);
             }
         }
         if !self.state.groups.is_empty()
@@ -244,6 +272,9 @@ impl Reducer {
                 .is_some_and(|t| t.state.is_terminal())
         {
             self.state.groups.remove(status.task_id);
+        }
+        if !self.state.strategies.is_empty() {
+            self.unreachable_update(status.task_id, now, out);
         }
         if finished {
             reconcile::finish(&mut self.state, now, out);
@@ -304,6 +335,11 @@ fn apply(
     // time it answers, which would make the agent's pending updates look stale.
     if uuid.is_some() && status.timestamp.is_some() {
         task.status_timestamp = status.timestamp;
+    }
+    // A status without a check result (TASK_KILLING, or a task whose check
+    // has not run yet) says nothing about health: the last result stands.
+    if status.healthy.is_some() {
+        task.healthy = status.healthy;
     }
     task.updated_at = now;
     task.unreconciled = false;

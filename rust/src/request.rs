@@ -6,9 +6,12 @@
 //! as a [`StoredRequest`], decoded once when its message is, and lends it to
 //! every cycle (decoding 50,000 stored msgpack requests took 25-31 ms a cycle).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::health::{HealthCheck, KillPolicy};
 
 /// How requests are placed: on the first agent that takes them, or after
 /// the agent last chosen for their shape (docs/matching.md, Placement).
@@ -91,6 +94,52 @@ fn any_role() -> &'static str {
     "*"
 }
 
+/// Which copy goes when an unreachable task comes back after it was replaced
+/// (Marathon's `killSelection`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum KillSelection {
+    #[default]
+    YoungestFirst,
+    OldestFirst,
+}
+
+/// What to do with a task whose agent is unreachable, as
+/// `ark.messages.UnreachableStrategy` (docs/reducer.md, Partitions).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+pub struct UnreachableStrategy {
+    #[serde(default = "default_inactive_after")]
+    pub inactive_after_seconds: f64,
+    #[serde(default = "default_expunge_after")]
+    pub expunge_after_seconds: f64,
+    #[serde(default)]
+    pub kill_selection: KillSelection,
+}
+
+// Marathon's defaults.
+fn default_inactive_after() -> f64 {
+    300.0
+}
+
+fn default_expunge_after() -> f64 {
+    600.0
+}
+
+impl UnreachableStrategy {
+    /// Why the strategy is malformed, if it is: it needs `0 <= inactive <=
+    /// expunge` (NaN fails every comparison, so it is refused too).
+    pub fn invalid(&self, task_id: &str) -> Option<String> {
+        let (inactive, expunge) = (self.inactive_after_seconds, self.expunge_after_seconds);
+        if 0.0 <= inactive && inactive <= expunge {
+            None
+        } else {
+            Some(format!(
+                "task {task_id:?}: an unreachable strategy needs 0 <= inactive_after_seconds \
+                 ({inactive}) <= expunge_after_seconds ({expunge})"
+            ))
+        }
+    }
+}
+
 /// A task request, as `ark.matching.TaskRequest`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct TaskRequest<'a> {
@@ -115,6 +164,18 @@ pub struct TaskRequest<'a> {
     /// This request's strategy; None: the cycle's.
     #[serde(default)]
     pub strategy: Option<Strategy>,
+    /// What to do when its agent is unreachable; None: nothing.
+    #[serde(default)]
+    pub unreachable: Option<UnreachableStrategy>,
+    /// The role whose offers it takes (MULTI_ROLE); None: any.
+    #[serde(default, borrow)]
+    pub role: Option<&'a str>,
+    /// Carried to the launch untouched: owned when decoded, lent by a
+    /// stored request.
+    #[serde(default)]
+    pub health_check: Option<Cow<'a, HealthCheck>>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
 }
 
 impl TaskRequest<'_> {
@@ -137,6 +198,10 @@ pub struct StoredRequest {
     payload: Box<[u8]>,
     port_names: Vec<Box<str>>,
     strategy: Option<Strategy>,
+    pub unreachable: Option<UnreachableStrategy>,
+    role: Option<Box<str>>,
+    health_check: Option<Box<HealthCheck>>,
+    kill_policy: Option<KillPolicy>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -178,11 +243,20 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             payload: r.payload.into(),
             port_names: r.port_names.iter().map(|&n| n.into()).collect(),
             strategy: r.strategy,
+            unreachable: r.unreachable,
+            role: r.role.map(Into::into),
+            health_check: r.health_check.as_deref().map(|h| Box::new(h.clone())),
+            kill_policy: r.kill_policy,
         }
     }
 }
 
 impl StoredRequest {
+    /// The group the request belongs to (launch backoff is per group).
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
     /// The request as the matcher reads it, borrowing every string.
     pub fn view(&self) -> TaskRequest<'_> {
         TaskRequest {
@@ -215,6 +289,19 @@ impl StoredRequest {
             payload: &self.payload,
             port_names: self.port_names.iter().map(|n| &**n).collect(),
             strategy: self.strategy,
+            unreachable: self.unreachable,
+            role: self.role.as_deref(),
+            health_check: self.health_check.as_deref().map(Cow::Borrowed),
+            kill_policy: self.kill_policy,
+        }
+    }
+
+    /// The same request under another task id: an unreachable task's
+    /// replacement.
+    pub fn with_task_id(&self, task_id: &str) -> Self {
+        StoredRequest {
+            task_id: task_id.into(),
+            ..self.clone()
         }
     }
 }
@@ -257,6 +344,27 @@ mod tests {
             payload: b"\x81",
             port_names: vec!["http"],
             strategy: Some(Strategy::Spread),
+            unreachable: Some(UnreachableStrategy {
+                inactive_after_seconds: 1.0,
+                expunge_after_seconds: 2.0,
+                kill_selection: KillSelection::OldestFirst,
+            }),
+            role: Some("web"),
+            health_check: Some(Cow::Owned(HealthCheck {
+                kind: crate::health::CheckType::Tcp,
+                command: None,
+                port: Some(8080),
+                path: None,
+                scheme: None,
+                delay_seconds: 1.0,
+                interval_seconds: 2.0,
+                timeout_seconds: 3.0,
+                consecutive_failures: 4,
+                grace_period_seconds: 5.0,
+            })),
+            kill_policy: Some(KillPolicy {
+                grace_period_seconds: 6.0,
+            }),
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

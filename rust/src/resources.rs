@@ -176,6 +176,7 @@ mod tests {
             resources,
             attributes: vec![],
             received_at: 0.0,
+            role: None,
         })
     }
 
@@ -186,6 +187,8 @@ mod tests {
             resources,
             payload: vec![],
             named_ports: vec![],
+            health_check: None,
+            kill_policy: None,
         }
     }
 

@@ -41,6 +41,14 @@ pub struct Config {
     pub offer_idle_refuse_seconds: f64,
     /// The strategy of requests that do not set their own (see `matching`).
     pub matching_strategy: Strategy,
+    /// Launch backoff (see `reducer::backoff`): the first delay of a group...
+    pub backoff_seconds: f64,
+    /// ...its growth at each further failure...
+    pub backoff_factor: f64,
+    /// ...its cap...
+    pub backoff_max_seconds: f64,
+    /// ...and how long a task of the group must run for the delay to reset.
+    pub backoff_reset_seconds: f64,
 }
 
 impl Default for Config {
@@ -55,6 +63,11 @@ impl Default for Config {
             offer_refuse_seconds: 5.0,
             offer_idle_refuse_seconds: 300.0,
             matching_strategy: Strategy::Binpack,
+            // Marathon's backoffSeconds, backoffFactor, maxLaunchDelaySeconds.
+            backoff_seconds: 1.0,
+            backoff_factor: 1.15,
+            backoff_max_seconds: 300.0,
+            backoff_reset_seconds: 60.0,
         }
     }
 }
@@ -91,6 +104,8 @@ pub struct Task {
     pub state: TaskState,
     pub source: Option<Source>,
     pub unreconciled: bool,
+    /// The last health check result reported (docs/reducer.md, Health checks).
+    pub healthy: Option<bool>,
 }
 
 impl Task {
@@ -107,6 +122,7 @@ impl Task {
             state: TaskState::Staging,
             source: None,
             unreconciled: false,
+            healthy: None,
         }
     }
 }
@@ -124,6 +140,20 @@ pub struct Offer {
     pub resources: Vec<Resource>,
     pub attributes: Vec<Attribute>,
     pub received_at: f64,
+    /// The role the offer is allocated to: an ACCEPT answers in it.
+    pub role: Option<Id>,
+}
+
+/// A task with an unreachable strategy whose agent is unreachable
+/// (docs/reducer.md, Partitions).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unreachable {
+    /// When its TASK_UNREACHABLE came.
+    pub since: f64,
+    /// The copy requested in its place once it was unreachable long enough.
+    pub replacement: Option<TaskId>,
+    /// Given up: if it comes back, it is killed.
+    pub expunged: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -144,6 +174,16 @@ pub struct Reconciliation {
     pub declined: bool,
     pub completed: u64,
     pub last_completed_at: Option<f64>,
+}
+
+/// A group's launch delay (see `reducer::backoff`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backoff {
+    pub delay: f64,
+    /// When the current delay ends; None once a `Tick` saw it end.
+    pub until: Option<f64>,
+    /// Since when a task of the group has been running with no failure since.
+    pub stable_since: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -167,6 +207,13 @@ pub struct State {
     pub blacklist: Arc<Vec<String>>,
     /// The group of each live task the matcher placed (for UNIQUE and MAX_PER).
     pub groups: OrdMap<TaskId, Id>,
+    /// The request of each live task the matcher placed with an unreachable
+    /// strategy: what its replacement would be.
+    pub strategies: OrdMap<TaskId, Arc<StoredRequest>>,
+    /// Those of them now unreachable.
+    pub unreachable: OrdMap<TaskId, Unreachable>,
+    /// Launch delays of groups whose tasks failed, by group.
+    pub backoffs: OrdMap<Id, Backoff>,
     /// The persistent volumes the framework holds, by persistence id.
     pub volumes: OrdMap<Id, Arc<Volume>>,
     /// The scalars the framework reserved, by agent, name and role.
@@ -221,6 +268,9 @@ impl Default for State {
             pending_reasons: OrdMap::new(),
             blacklist: Arc::new(Vec::new()),
             groups: OrdMap::new(),
+            strategies: OrdMap::new(),
+            unreachable: OrdMap::new(),
+            backoffs: OrdMap::new(),
             volumes: OrdMap::new(),
             reserved: OrdMap::new(),
         }
@@ -248,6 +298,7 @@ pub struct TaskView<'a> {
     pub status_timestamp: Option<f64>,
     pub updated_at: f64,
     pub unreconciled: bool,
+    pub healthy: Option<bool>,
 }
 
 impl<'a> TaskView<'a> {
@@ -263,6 +314,7 @@ impl<'a> TaskView<'a> {
             status_timestamp: task.status_timestamp,
             updated_at: task.updated_at,
             unreconciled: task.unreconciled,
+            healthy: task.healthy,
         }
     }
 }
@@ -298,6 +350,23 @@ struct ReconciliationView<'a> {
 struct RequestView<'a> {
     task_id: &'a str,
     reason: Option<&'a str>,
+    delayed_until: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct BackoffView<'a> {
+    group: &'a str,
+    delay: f64,
+    until: Option<f64>,
+    stable_since: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct UnreachableView<'a> {
+    task_id: &'a str,
+    since: f64,
+    replacement: Option<&'a str>,
+    expunged: bool,
 }
 
 #[derive(Serialize)]
@@ -315,6 +384,8 @@ struct StateView<'a> {
     demand: Vec<RequestView<'a>>,
     blacklist: &'a [String],
     groups: Vec<(&'a str, &'a str)>,
+    unreachable: Vec<UnreachableView<'a>>,
+    backoffs: Vec<BackoffView<'a>>,
     volumes: Vec<VolumeView<'a>>,
     reserved: Vec<(&'a str, &'a str, &'a str, f64)>,
 }
@@ -399,13 +470,34 @@ impl State {
             demand: self
                 .demand
                 .iter()
-                .map(|(id, _)| RequestView {
+                .map(|(id, request)| RequestView {
                     task_id: id,
                     reason: self.pending_reasons.get(id).map(|r| &**r),
+                    delayed_until: self.backoffs.get(request.group()).and_then(|b| b.until),
                 })
                 .collect(),
             blacklist: &self.blacklist,
             groups: self.groups.iter().map(|(t, g)| (&**t, &**g)).collect(),
+            unreachable: self
+                .unreachable
+                .iter()
+                .map(|(id, u)| UnreachableView {
+                    task_id: id,
+                    since: u.since,
+                    replacement: u.replacement.as_deref(),
+                    expunged: u.expunged,
+                })
+                .collect(),
+            backoffs: self
+                .backoffs
+                .iter()
+                .map(|(group, b)| BackoffView {
+                    group,
+                    delay: b.delay,
+                    until: b.until,
+                    stable_since: b.stable_since,
+                })
+                .collect(),
             volumes: self
                 .volumes
                 .iter()
@@ -531,7 +623,7 @@ mod tests {
         assert_eq!(v[9][0], "idle");
         assert_eq!(
             v[10],
-            serde_json::json!([["r1", null], ["r2", "no offers"]])
+            serde_json::json!([["r1", null, null], ["r2", "no offers", null]])
         );
     }
 }

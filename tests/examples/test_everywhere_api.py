@@ -19,7 +19,7 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from ark import Scheduler
+from ark import Config, Scheduler
 from ark.drivers import V1Driver
 from ark.examples.everywhere.api import MAX_HEAD_BYTES, create_app
 from ark.examples.everywhere.framework import Everywhere, EverywhereManager, TaskSpec
@@ -44,10 +44,14 @@ class Stack:
 
     def __init__(self, master: Master, address: str | None = None) -> None:
         self.master = master
-        spec = TaskSpec(backoff_seconds=0.05, refuse_seconds=0.2)
+        spec = TaskSpec(refuse_seconds=0.2)
         self.driver = V1Driver(address or master.url, {"name": "everywhere", "user": "test"})
         self.scheduler = Scheduler(
-            EverywhereManager(spec), Everywhere(), self.driver, reconcile_seconds=None
+            EverywhereManager(spec),
+            Everywhere(),
+            self.driver,
+            config=Config(backoff_seconds=0.05),
+            reconcile_seconds=None,
         )
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
@@ -215,14 +219,18 @@ def test_tasks_that_fail_come_back_with_backoff() -> None:
         staging_seconds=0.01, starting_seconds=0.01, run_seconds=0.1, failure_rate=1.0
     )
     with Cluster(three_agents(tasks=failing)) as cluster, Stack(sim(cluster)) as stack:
-        wait_until(
-            lambda: min(a["failures"] for a in stack.state()["agents"] or [{"failures": 0}]) >= 3,
-            30,
-            "three failures on every agent",
-        )
-        failed = stack.state()["tasks_by_state"].get("TASK_FAILED", [])
-        assert len(failed) >= 9
-        assert len(set(failed)) == len(failed)
+        agents = wait_until(lambda: stack.state()["agents"], 20, "agents")
+
+        def failed() -> list[str]:
+            found: list[str] = stack.state()["tasks_by_state"].get("TASK_FAILED", [])
+            return found
+
+        wait_until(lambda: len(failed()) >= 3 * len(agents), 30, "three failures per agent")
+        assert len(set(failed())) == len(failed())
+        # The core's launch backoff of each agent's copies has grown past its
+        # first delay (the Stack's 0.05 s), by 1.15 at each failure in a row.
+        delays = [a["backoff"]["delay"] for a in stack.state()["agents"] if a["backoff"]]
+        assert delays and all(d > 0.05 for d in delays), stack.state()["agents"]
 
 
 def test_master_failover_keeps_one_copy_per_agent(zookeeper: str) -> None:

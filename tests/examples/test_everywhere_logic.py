@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ark import Reducer
+from ark import Config, Reducer
 from ark import effects as fx
 from ark import messages as m
 from ark.examples.everywhere.framework import (
@@ -33,13 +33,13 @@ CPUS = [m.Resource("cpus", scalar=1.0), m.Resource("mem", scalar=512.0)]
 class World:
     """The core, the hooks, and the tasks Mesos runs (task id -> agent)."""
 
-    def __init__(self) -> None:
-        self.core = Reducer()
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self.core = Reducer(self.config)
         self.manager = EverywhereManager()
         self.state = Everywhere()
         self.live: dict[str, str] = {}
         self.kills: list[str] = []
-        self.declines: list[float] = []
         self.replies: list[Any] = []
         self.clock = 0.0
         self.offers = 0
@@ -60,8 +60,6 @@ class World:
                     self.live[launch.task_id] = effect.agent_id
             elif isinstance(effect, fx.Kill):
                 self.kills.append(effect.task_id)
-            elif isinstance(effect, fx.Decline):
-                self.declines.append(effect.refuse_seconds)
 
     def offer(self, agent: str) -> None:
         self.offers += 1
@@ -76,11 +74,17 @@ class World:
         )
 
     def settle(self) -> None:
-        """Pending kills land, then every agent offers (twice: once to end a backoff)."""
+        """Pending kills land, every launch backoff ends, then every agent offers twice.
+
+        Twice: a copy asked for on an offer the core's matcher had already
+        answered (something else was wanted) takes the agent's next offer.
+        """
         while self.kills:
             task = self.kills.pop()
             if task in self.live:
                 self.status(task, "TASK_KILLED")
+        self.clock += self.config.backoff_max_seconds
+        self.deliver(m.Tick())
         for _ in range(2):
             for agent in AGENTS:
                 self.offer(agent)
@@ -129,20 +133,27 @@ def test_exactly_one_copy_per_allowed_agent(ops: list[tuple[Any, ...]]) -> None:
         assert len(tasks) == expected, (agent, tasks, world.state)
 
 
-def test_backoff_doubles_and_resets_after_a_stable_run() -> None:
-    world = World()
+def test_a_failed_copy_waits_for_the_cores_launch_backoff() -> None:
+    # Delays longer than the model's one second per message.
+    world = World(Config(backoff_seconds=10.0))
     world.offer("a0")
+    delays = []
     for _ in range(3):
         (task,) = world.copies()["a0"]
-        world.status(task, "TASK_FAILED")
-        world.offer("a0")  # declined for the backoff
+        world.status(task, "TASK_FAILED")  # asked for again at once, held by the core
+        (backoff,) = world.core.view().backoffs
+        delays.append(round(backoff.delay, 6))
+        world.offer("a0")  # declined while the delay runs
+        assert world.copies()["a0"] == []
+        world.clock += backoff.delay
+        world.deliver(m.Tick())
         world.offer("a0")  # launches again
-    assert world.declines == [1.0, 2.0, 4.0]
+    assert delays == [10.0, 11.5, 13.225]
     (task,) = world.copies()["a0"]
     world.status(task, "TASK_RUNNING")
-    world.clock += 120
-    world.status(task, "TASK_FAILED")
-    assert world.state.failures["a0"] == 1
+    world.clock += world.config.backoff_reset_seconds
+    world.deliver(m.Tick())
+    assert world.core.view().backoffs == []  # ran stably: the next failure starts at 1 s
 
 
 def test_api_messages_are_answered() -> None:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ark import Scheduler
+from ark import Config, Scheduler
 from ark.drivers import V1Driver
 from ark.election import Term
 from ark.examples.everywhere.framework import Everywhere, EverywhereManager, TaskSpec
@@ -26,7 +26,9 @@ from ark.store import Store
 
 #: Short intervals, so that a dropped call is repaired in seconds; offers are
 #: declined for 0.2 s only, so a leader calls Mesos all the time.
-SPEC = TaskSpec(command="sleep 3600", refuse_seconds=0.2, backoff_seconds=0.2)
+SPEC = TaskSpec(command="sleep 3600", refuse_seconds=0.2)
+#: The core's launch backoff after a copy fails: short, as the rest.
+CONFIG = Config(backoff_seconds=0.2)
 #: Task ids of a term start at ``epoch * TERM_IDS``: never one id in two terms.
 TERM_IDS = 1_000_000
 
@@ -58,6 +60,7 @@ def main() -> None:
             driver,
             store=store,
             on_fenced=on_fenced,
+            config=CONFIG,
             reconcile_seconds=2.0,
         )
 

@@ -71,21 +71,7 @@ def test_ark_records_task_error_for_ids_mesos_refuses(master: Master, encoding: 
     assert {states[t] for t in ("a/b", ".", "x" * 256)} == {"TASK_ERROR"}
 
 
-@pytest.mark.parametrize(
-    "encoding",
-    [
-        "json",
-        pytest.param(
-            "protobuf",
-            marks=pytest.mark.xfail(
-                reason="Ark's protobuf decoder (rust/src/protobuf.rs) reads TaskID{value: ''} "
-                "as a missing value and skips the master's TASK_ERROR as malformed, so the "
-                "task stays TASK_STAGING in Ark's bookkeeping",
-                raises=AssertionError,
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("encoding", ["json", "protobuf"])
 def test_ark_records_task_error_for_an_empty_task_id(master: Master, encoding: str) -> None:
     """Mesos answers an empty task id with TASK_ERROR carrying ``task_id {value: ""}``."""
     states = ark_states(master, encoding, [""], timeout=5.0)

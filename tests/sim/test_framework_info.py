@@ -147,3 +147,23 @@ def test_a_resubscription_keeps_user_and_checkpoint(master: Master) -> None:
         assert (state["user"], state["checkpoint"], state["name"]) == ("first", True, "after")
     finally:
         sub.close()
+
+
+def test_offers_show_allocation_info_only_to_multi_role_frameworks(master: Master) -> None:
+    """``Master::offer`` (MESOS-8237): a framework without MULTI_ROLE gets offers and
+    resources without ``allocation_info``; a MULTI_ROLE one gets both, with its role."""
+    plain = Subscriber(master.url, {"user": "test", "name": "plain"})
+    try:
+        offer = plain.wait_offer()
+    finally:
+        plain.close()  # Its offers go back to the allocator.
+    assert "allocation_info" not in offer
+    assert all("allocation_info" not in r for r in offer["resources"])
+    info = {"user": "test", "name": "multi", "roles": ["web"]}
+    multi = Subscriber(master.url, {**info, "capabilities": [{"type": "MULTI_ROLE"}]})
+    try:
+        offer = multi.wait_offer()
+    finally:
+        multi.close()
+    assert offer["allocation_info"] == {"role": "web"}
+    assert all(r["allocation_info"] == {"role": "web"} for r in offer["resources"])

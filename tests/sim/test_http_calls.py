@@ -206,8 +206,7 @@ def test_update_framework_applies_the_new_info_and_suppressed_roles(master: Mast
 
         def update(**body: object) -> tuple[int, bytes]:
             call = {"type": "UPDATE_FRAMEWORK", "update_framework": body}
-            # Ark's .proto subset has no UPDATE_FRAMEWORK: JSON only.
-            return sub.call(call, encoding="json")
+            return sub.call(call)
 
         assert update(framework_info=new_info, suppressed_roles=["*"]) == (200, b"")
         assert framework_state(master, framework_id)["name"] == "after"

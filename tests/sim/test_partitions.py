@@ -60,13 +60,19 @@ def test_reconciling_tasks_of_an_unreachable_agent(faulty: FaultyMaster) -> None
     (case 4); TASK_LOST for both to a framework that is not PARTITION_AWARE."""
     aware = Subscriber(faulty.url, PARTITION_AWARE)
     plain = Subscriber(faulty.url, PLAIN)
+    # TaskStatus.unreachable_time (field 14) reaches a protobuf subscriber too.
+    in_protobuf = Subscriber(faulty.url, PARTITION_AWARE, encoding="protobuf")
     try:
         agent_id = running(aware, "cut")
         running(plain, "plain-cut", agent_id)
+        running(in_protobuf, "protobuf-cut", agent_id)
         running(aware, "fine", other_agent(faulty, agent_id))
         faulty.partition_agent(agent_id)
         unreachable = aware.wait_update("cut", "TASK_UNREACHABLE")
         assert unreachable["reason"] == "REASON_AGENT_REMOVED"
+        assert "nanoseconds" in unreachable["unreachable_time"]
+        seen = in_protobuf.wait_update("protobuf-cut", "TASK_UNREACHABLE")
+        assert seen["unreachable_time"] == unreachable["unreachable_time"]
         plain.wait_update("plain-cut", "TASK_LOST", reason="REASON_AGENT_REMOVED")
 
         start = len(aware.events)
@@ -100,6 +106,7 @@ def test_reconciling_tasks_of_an_unreachable_agent(faulty: FaultyMaster) -> None
         faulty.heal_agent(agent_id)
         aware.close()
         plain.close()
+        in_protobuf.close()
 
 
 def test_unreachable_agent_that_reregisters(faulty: FaultyMaster) -> None:

@@ -29,7 +29,7 @@ from ark import _core, wire
 from ark import effects as fx
 from ark import messages as m
 from ark._core import Inbox
-from ark.drivers.framework_info import framework_info
+from ark.drivers.framework_info import framework_info, update_framework_call, updated
 from ark.errors import ArkError
 from ark.extras import require
 
@@ -127,6 +127,15 @@ class PymesosDriver:
     def _send(self, effect: fx.Effect) -> None:
         driver = self._driver
         framework_id = driver.framework_id
+        if isinstance(effect, fx.UpdateFramework):
+            # pymesos subscribes again with the very dict it was given.
+            new = updated(self._info, effect)
+            self._info.clear()
+            self._info.update(new)
+            if driver.connected and framework_id is not None:
+                # ``driver.framework``: the info as pymesos subscribes with it.
+                driver._send(update_framework_call(driver.framework, framework_id, effect))
+            return
         if not driver.connected or framework_id is None:
             log.warning("ark: %s dropped: pymesos is not connected", type(effect).__name__)
             return

@@ -38,7 +38,7 @@ from ark import effects as fx
 from ark import messages as m
 from ark._core import CallSender, EventStream, Inbox
 from ark.drivers.detector import MasterDetector, parse_address
-from ark.drivers.framework_info import framework_info
+from ark.drivers.framework_info import framework_info, update_framework_call, updated
 from ark.errors import ArkError, InboxClosed
 
 __all__ = ["V1Driver"]
@@ -148,9 +148,16 @@ class V1Driver:
         """Queue the calls for ``effects`` (effects the core did not send itself); never blocks.
 
         The sender encodes them for the current subscription, or drops and
-        counts them when there is none.
+        counts them when there is none. An ``UpdateFramework`` changes the
+        FrameworkInfo every later SUBSCRIBE carries, and goes as the
+        UPDATE_FRAMEWORK call from a thread of its own when subscribed.
         """
-        self._calls.send(_effects_encoder.encode(list(effects)))
+        calls = [e for e in effects if not isinstance(e, fx.UpdateFramework)]
+        if calls:
+            self._calls.send(_effects_encoder.encode(calls))
+        for effect in effects:
+            if isinstance(effect, fx.UpdateFramework):
+                self._update_framework(effect)
 
     def stop(self, failover: bool) -> None:
         """Close the stream; without ``failover``, TEARDOWN first (Mesos kills every task)."""
@@ -254,7 +261,8 @@ class V1Driver:
         return kind, json.dumps(call).encode(), JSON
 
     def _framework_info(self) -> dict[str, Any]:
-        info = dict(self._info)
+        with self._lock:
+            info = dict(self._info)
         if self._framework_id is not None:
             info["id"] = {"value": self._framework_id}
         return info
@@ -301,6 +309,46 @@ class V1Driver:
             self._stopping.set()
             return False
         return True
+
+    def _update_framework(self, effect: fx.UpdateFramework) -> None:
+        with self._lock:
+            self._info = updated(self._info, effect)
+            info = self._info
+        target = self._calls.target
+        if target is None:
+            log.info("ark: not subscribed: the next SUBSCRIBE carries the updated FrameworkInfo")
+            return
+        host, port, stream_id, framework_id, _ = target
+        call = update_framework_call(info, framework_id, effect)
+        thread = threading.Thread(
+            target=self._post_update,
+            args=(host, port, stream_id, call),
+            name="ark-v1-update-framework",
+            daemon=True,
+        )
+        thread.start()
+
+    def _post_update(self, host: str, port: int, stream_id: str, call: dict[str, Any]) -> None:
+        """POST one UPDATE_FRAMEWORK (Mesos answers 200 OK, or 4xx with the reason)."""
+        _, body, media_type = self._encode(call)
+        conn = http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
+        try:
+            headers = {**self._headers, "Content-Type": media_type, "Mesos-Stream-Id": stream_id}
+            conn.request("POST", API, body, headers)
+            response = conn.getresponse()
+            text = response.read()
+            if response.status == 200:
+                log.info("ark: framework updated: %s", call["update_framework"]["suppressed_roles"])
+            else:
+                log.error(
+                    "ark: UPDATE_FRAMEWORK answered %d: %s",
+                    response.status,
+                    text.decode(errors="replace"),
+                )
+        except (OSError, http.client.HTTPException) as exc:
+            log.warning("ark: UPDATE_FRAMEWORK not sent: %r", exc)
+        finally:
+            conn.close()
 
     def _teardown(self, target: tuple[str, int, str, str, str]) -> None:
         """TEARDOWN now, on the caller's thread (Mesos kills every task)."""

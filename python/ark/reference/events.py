@@ -95,7 +95,18 @@ def _offer(obj: object) -> m.Offer:
         _str(obj, "hostname", "offer"),
         [_resource(r) for r in _opt_list(obj, "resources", "offer")],
         [_attribute(a) for a in _opt_list(obj, "attributes", "offer")],
+        _allocation_role(obj),
     )
+
+
+def _allocation_role(obj: Mapping[str, Any]) -> str | None:
+    """``Offer.allocation_info.role``, the role the offer is allocated to."""
+    allocation = obj.get("allocation_info")
+    if allocation is None:
+        return None
+    if not isinstance(allocation, Mapping):
+        raise WireError("offer.allocation_info: expected an object")
+    return _opt_str(allocation, "role", "offer.allocation_info")
 
 
 def _resource(obj: object) -> m.Resource:
@@ -351,6 +362,9 @@ def _pb_offer(o: Any) -> m.Offer:
         o.hostname,
         [_pb_resource(r) for r in o.resources],
         [_pb_attribute(a) for a in o.attributes],
+        o.allocation_info.role
+        if o.HasField("allocation_info") and o.allocation_info.HasField("role")
+        else None,
     )
 
 
@@ -425,7 +439,9 @@ def _pb_status(s: Any) -> m.TaskStatus:
     # A reason or source newer than this build is dropped, not the update
     # (protobuf puts an unknown enum value among the unknown fields).
     return m.TaskStatus(
-        _pb_id(s.task_id, "status.task_id"),
+        # Not _pb_id: a master answers a launch with an empty task id by a
+        # TASK_ERROR whose task id is present and empty.
+        str(s.task_id.value),
         state.name,  # one of TaskState, by the .proto
         agent_id=s.agent_id.value if s.HasField("agent_id") else None,
         executor_id=s.executor_id.value if s.HasField("executor_id") else None,
@@ -446,7 +462,7 @@ def _pb_present(message: Any, field: str, where: str) -> Any:
 
 def _pb_id(value: Any, where: str) -> str:
     # A required string: protobuf cannot tell missing from empty, and Mesos
-    # never sends an empty id.
+    # sends an empty one only as a TASK_ERROR's task id (see _pb_status).
     if not value.value:
         raise WireError(f"{where}.value: missing")
     return str(value.value)
@@ -520,6 +536,8 @@ def _fill_offer(out: Any, offer: m.Offer) -> None:
     out.framework_id.value = ""
     out.agent_id.value = offer.agent_id
     out.hostname = offer.hostname
+    if offer.role is not None:
+        out.allocation_info.role = offer.role
     for r in offer.resources:
         res = out.resources.add()
         res.name = r.name

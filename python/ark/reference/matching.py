@@ -23,10 +23,13 @@ _COUNTING = ("UNIQUE", "MAX_PER", "GROUP_BY")
 
 
 class _Agent:
-    __slots__ = ("attributes", "free", "hostname", "id", "launches", "offer_ids", "ports")
+    """The offers of one agent allocated to one role, combined."""
+
+    __slots__ = ("attributes", "free", "hostname", "id", "launches", "offer_ids", "ports", "role")
 
     def __init__(self, offer: m.Offer) -> None:
         self.id = offer.agent_id
+        self.role = offer.role
         self.hostname = offer.hostname
         self.attributes = offer.attributes
         self.offer_ids: list[str] = []
@@ -101,6 +104,8 @@ def _refusal(
         return "agent blacklisted"
     if request.agent_id is not None and request.agent_id != agent.id:
         return f"pinned to {request.agent_id}"
+    if request.role is not None and request.role != agent.role:
+        return f"not offered to role {request.role}"
     for c, pattern in zip(request.constraints, patterns, strict=True):
         value = _field(agent.hostname, agent.attributes, c.field)
         if c.operator == "EQ":
@@ -170,6 +175,7 @@ def _shape(request: TaskRequest) -> object:
         tuple(request.constraints),
         request.group,
         request.agent_id,
+        request.role,
     )
 
 
@@ -191,9 +197,13 @@ def reference_match(
         for c in q.constraints:
             if c.operator not in ("EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"):
                 raise ValueError(f"task {q.task_id!r}: unknown constraint operator {c.operator!r}")
-    by_id: dict[str, _Agent] = {}
+    # Offers of one agent allocated to two roles cannot be accepted together
+    # (Mesos: "Aggregated offers must be allocated to the same role"): each
+    # (agent, role) is an agent of its own, ordered as Rust orders the pair.
+    by_id: dict[tuple[str, tuple[bool, str]], _Agent] = {}
     for offer in offers:
-        agent = by_id.setdefault(offer.agent_id, _Agent(offer))
+        unit = (offer.agent_id, (offer.role is not None, offer.role or ""))
+        agent = by_id.setdefault(unit, _Agent(offer))
         agent.offer_ids.append(offer.id)
         for r in offer.resources:
             if r.scalar is not None:
@@ -260,7 +270,7 @@ def reference_match(
             at = _field(agent.hostname, agent.attributes, name)
             if at is not None:
                 counts[(request.group, name, at)] = counts.get((request.group, name, at), 0) + 1
-    accepts = [Placement(a.id, a.offer_ids, a.launches) for a in pool if a.launches]
+    accepts = [Placement(a.id, a.offer_ids, a.launches, a.role) for a in pool if a.launches]
     declines = sorted(o for a in pool if not a.launches for o in a.offer_ids)
     return Decisions(accepts, declines, pending)
 
@@ -290,7 +300,15 @@ def _place(agent: _Agent, request: TaskRequest) -> m.Launch:
         resources.append(m.Resource("ports", ranges=taken))
         lowest = [p for lo, hi in taken for p in range(lo, hi + 1)]
         named = list(zip(request.port_names, lowest, strict=False))
-    return m.Launch(request.task_id, request.name, resources, request.payload, named)
+    return m.Launch(
+        request.task_id,
+        request.name,
+        resources,
+        request.payload,
+        named,
+        request.health_check,
+        request.kill_policy,
+    )
 
 
 def _summary(

@@ -23,10 +23,14 @@ from ark import effects as fx
 from ark import messages as m
 from ark.errors import CommandRejected, MessageError
 from ark.matching import AgentInfo, Existing
+from ark.reference.backoff import REASON as BACKOFF_REASON
+from ark.reference.backoff import Backoffs
 from ark.reference.matching import reference_match
 from ark.reference.operations import track, volume_of
 from ark.reference.reconcile import Reconciler
 from ark.reference.resources import check_fits
+from ark.reference.unreachable import Partitions, check_strategy
+from ark.reference.update_framework import update_framework
 from ark.state import (
     AgentRecord,
     Config,
@@ -53,6 +57,7 @@ class TaskEntry:
 
     __slots__ = (
         "agent_id",
+        "healthy",
         "message",
         "reason",
         "source",
@@ -83,6 +88,7 @@ class TaskEntry:
         self.status_timestamp = status_timestamp
         self.updated_at = updated_at
         self.unreconciled = False
+        self.healthy: bool | None = None
 
 
 class _Agent:
@@ -126,6 +132,8 @@ class Reducer:
         self._reasons: dict[str, str] = {}
         self._blacklist: list[str] = []
         self._groups: dict[str, str] = {}
+        self._partitions = Partitions()
+        self._backoffs = Backoffs(self._config)
         self._volumes: dict[str, VolumeRecord] = {}
         self._reserved: dict[tuple[str, str, str], float] = {}
         self._handlers: dict[type[Any], _Handler] = {
@@ -153,6 +161,7 @@ class Reducer:
             m.Suppress: self._suppress,
             m.Revive: self._revive,
             m.SendMessage: self._send_message,
+            m.UpdateFramework: self._update_framework,
             m.CustomEnvelope: self._nothing,
         }
 
@@ -235,13 +244,21 @@ class Reducer:
                     t.status_timestamp,
                     t.updated_at,
                     t.unreconciled,
+                    t.healthy,
                 )
                 for task_id, t in sorted(self._tasks.items())
             ],
             reconciliation=rec,
-            demand=[RequestRecord(r.task_id, self._reasons.get(r.task_id)) for r in self._demand],
+            demand=[
+                RequestRecord(
+                    r.task_id, self._reasons.get(r.task_id), self._backoffs.until(r.group)
+                )
+                for r in self._demand
+            ],
             blacklist=list(self._blacklist),
             groups=sorted(self._groups.items()),
+            unreachable=self._partitions.view(),
+            backoffs=self._backoffs.view(),
             volumes=[v for _, v in sorted(self._volumes.items())],
             reserved=[(*k, x) for k, x in sorted(self._reserved.items())],
         )
@@ -342,6 +359,7 @@ class Reducer:
                 status.timestamp if uuid is not None else None,
                 now,
             )
+            self._tasks[status.task_id].healthy = status.healthy
         elif task.state in _TERMINAL:
             if status.state not in _TERMINAL:
                 # A zombie, e.g. TASK_LOST back after a partition: the first
@@ -367,10 +385,24 @@ class Reducer:
             # Only agent updates (with a uuid) date the change; see docs/reducer.md.
             if uuid is not None and status.timestamp is not None:
                 task.status_timestamp = status.timestamp
+            # No check result in this status: the last one stands.
+            if status.healthy is not None:
+                task.healthy = status.healthy
             task.updated_at = now
             task.unreconciled = False
+            group = self._groups.get(status.task_id)
+            if group is not None:
+                self._backoffs.task_changed(group, status.state, now)
         if status.task_id in self._groups and self._tasks[status.task_id].state in _TERMINAL:
             del self._groups[status.task_id]
+        partitions = self._partitions
+        if partitions.strategies:
+            kills, withdrawn = partitions.updated(
+                status.task_id, self._tasks, {r.task_id for r in self._demand}, now
+            )
+            out.extend(kills)
+            if withdrawn is not None:
+                out.extend(self._withdraw(m.Withdraw([withdrawn]), now))
         if finish:
             self._reconciliation.finish(now, out, self._suppressed)
         return out
@@ -425,12 +457,27 @@ class Reducer:
             for offer_id, (_, received_at) in self._offers.items()
             if received_at + hold <= now
         )
-        if not expired:
-            return []
-        for offer_id in expired:
-            del self._offers[offer_id]
-        idle = not self._demand and self._suppressed
-        return [fx.Decline(expired, self._refuse_seconds(idle))]
+        out: list[fx.Effect] = []
+        if expired:
+            for offer_id in expired:
+                del self._offers[offer_id]
+            idle = not self._demand and self._suppressed
+            out.append(fx.Decline(expired, self._refuse_seconds(idle)))
+        if self._partitions.unreachable:
+            due = self._partitions.tick(self._tasks, {r.task_id for r in self._demand}, now)
+            if due:
+                # As a Request: new demand revives offers (docs/reducer.md, Partitions).
+                if not self._demand:
+                    self._suppressed = False
+                    out.append(fx.Revive())
+                self._demand.extend(due)
+                out.extend(self._match(now))
+        ended = self._backoffs.tick(now)
+        if ended and any(r.group in ended for r in self._demand):
+            # The offers declined while the group was held come back at once.
+            self._suppressed = False
+            out.append(fx.Revive())
+        return out
 
     def _refuse_seconds(self, idle: bool) -> float:
         # Nothing wanted: a long filter, which the Revive of new demand clears.
@@ -454,6 +501,9 @@ class Reducer:
         agent_id = offers[0].agent_id
         if any(o.agent_id != agent_id for o in offers):
             raise CommandRejected(f"offers {offer_ids} are not all of one agent")
+        role = offers[0].role
+        if any(o.role != role for o in offers):
+            raise CommandRejected(f"offers {offer_ids} are not all allocated to one role")
         if not msg.launches and not msg.operations:
             raise CommandRejected("Accept launches no task and runs no operation")
         task_ids: set[str] = set()
@@ -489,9 +539,13 @@ class Reducer:
                     launch.resources,
                     launch.payload,
                     launch.named_ports,
+                    launch.health_check,
+                    launch.kill_policy,
                 )
             )
-        return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds, msg.operations)]
+        return [
+            fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds, role, msg.operations)
+        ]
 
     def _decline(self, msg: m.Decline, now: float) -> list[fx.Effect]:
         offer_ids = msg.offer_ids
@@ -518,6 +572,9 @@ class Reducer:
     # --- demand and the matcher (docs/reducer.md, docs/matching.md) --------------
 
     def _request(self, msg: m.Request, now: float) -> list[fx.Effect]:
+        for t in msg.tasks:
+            # Malformed, as a bad strategy name is when decoded: before any rejection.
+            check_strategy(t)
         ids: set[str] = set()
         for t in msg.tasks:
             if t.task_id in ids:
@@ -562,6 +619,7 @@ class Reducer:
             or self._reconciliation.explicit
         ):
             return []
+        held = [r.task_id for r in self._demand if self._backoffs.holds(r.group, now)]
         offers = [self._offers[k][0] for k in sorted(self._offers)]
         offered = {o.agent_id for o in offers}
         existing = [
@@ -587,7 +645,7 @@ class Reducer:
         ]
         decisions = reference_match(
             plain,
-            self._demand,
+            [r for r in self._demand if r.task_id not in held],
             self._config.matching_strategy,
             blacklist=self._blacklist,
             existing=existing,
@@ -596,15 +654,16 @@ class Reducer:
         out: list[fx.Effect] = []
         placed = {launch.task_id for p in decisions.accepts for launch in p.launches}
         # Every request placed: the framework wants nothing more for now.
-        refuse = self._refuse_seconds(not decisions.pending)
-        group_of = {r.task_id: r.group for r in self._demand}
+        refuse = self._refuse_seconds(not decisions.pending and not held)
+        request_of = {r.task_id: r for r in self._demand}
         for p in decisions.accepts:
             launches = []
             for launch in p.launches:
                 self._tasks[launch.task_id] = TaskEntry(
                     "TASK_STAGING", p.agent_id, None, None, None, None, None, now
                 )
-                self._groups[launch.task_id] = group_of[launch.task_id]
+                self._groups[launch.task_id] = request_of[launch.task_id].group
+                self._partitions.placed(request_of[launch.task_id])
                 launches.append(
                     fx.LaunchTask(
                         launch.task_id,
@@ -613,17 +672,20 @@ class Reducer:
                         launch.resources,
                         launch.payload,
                         launch.named_ports,
+                        launch.health_check,
+                        launch.kill_policy,
                     )
                 )
             for offer_id in p.offer_ids:
                 del self._offers[offer_id]
-            out.append(fx.Accept(p.offer_ids, p.agent_id, launches, refuse))
+            out.append(fx.Accept(p.offer_ids, p.agent_id, launches, refuse, p.role))
         for offer_id in decisions.declines:
             del self._offers[offer_id]
         if decisions.declines:
             out.append(fx.Decline(decisions.declines, refuse))
         self._demand = [r for r in self._demand if r.task_id not in placed]
         self._reasons = {p.task_id: p.reason for p in decisions.pending}
+        self._reasons.update((task_id, BACKOFF_REASON) for task_id in held)
         if not self._demand and not self._suppressed:
             self._suppressed = True
             out.append(fx.Suppress())
@@ -646,6 +708,9 @@ class Reducer:
         # Always sent: it also clears the refuse filters (docs/reducer.md).
         self._suppressed = False
         return [fx.Revive()]
+
+    def _update_framework(self, msg: m.UpdateFramework, now: float) -> list[fx.Effect]:
+        return [update_framework(msg, self._suppressed)]
 
     def _send_message(self, msg: m.SendMessage, now: float) -> list[fx.Effect]:
         return [fx.Message(msg.agent_id, msg.executor_id, msg.data)]

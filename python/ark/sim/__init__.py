@@ -55,10 +55,13 @@ Where the simulator had to choose, it does what Mesos 1.11 does:
   FINISHED or FAILED on seeded, configurable durations and failure rate
   (per task through the labels ``ark.sim/staging``, ``ark.sim/duration``
   and ``ark.sim/outcome``); KILL gives TASK_KILLING (only with the
-  TASK_KILLING_STATE capability) then TASK_KILLED, or, while STAGING, an
-  immediate TASK_KILLED from the agent. Agents keep each task's updates in
-  order and re-send the oldest unacknowledged one (10 s doubling to 10 min
-  by default) until it is acknowledged; each carries a uuid and, as in
+  TASK_KILLING_STATE capability) then TASK_KILLED when the task exits after
+  SIGTERM (``kill_seconds``, or the ``ark.sim/kill`` label) or at SIGKILL
+  after its kill policy's grace, or, while STAGING, an immediate
+  TASK_KILLED from the agent. Health checks run on Mesos's schedule, their
+  results set by ``Cluster.set_health`` (``sim/health.py``). Agents keep
+  each task's updates in order and re-send the oldest unacknowledged one
+  (10 s doubling to 10 min by default) until it is acknowledged; each carries a uuid and, as in
   Mesos, the task's latest state, which the master follows: resources
   return to the agent as soon as the task has ended, acknowledged or not.
   Updates the master makes itself (reconciliation, invalid offers, agent

@@ -30,8 +30,9 @@ from typing import Any, Protocol
 from .allocator import Allocator
 from .config import AgentShape, TaskBehaviour, Timing
 from .frameworks import Framework, Offer, Task, master_update, update_event
+from .health import HealthChecker, kill_grace_seconds
 from .registry import Registry
-from .resources import Resources
+from .resources import Resources, split_key
 from .tasks import OUTCOMES, is_terminal, make_status
 
 __all__ = [
@@ -74,10 +75,13 @@ class AgentTask:
 
     __slots__ = (
         "backoff",
+        "checker",
         "executor_id",
         "framework_id",
         "info",
+        "killed_by_health_check",
         "lifecycle",
+        "passing",
         "resources",
         "retry",
         "state",
@@ -96,6 +100,11 @@ class AgentTask:
         self.retry: asyncio.TimerHandle | None = None
         self.lifecycle: asyncio.TimerHandle | None = None
         self.backoff = 0.0
+        #: The health checker while the task runs with a check (sim/health.py).
+        self.checker: HealthChecker | None = None
+        #: What the task's health checks answer (``Cluster.set_health``).
+        self.passing = _label(info, "ark.sim/health") != "fail"
+        self.killed_by_health_check = False
 
 
 class SimAgent:
@@ -133,6 +142,12 @@ class SimAgent:
         self.partitioned = False
         self.tasks: dict[tuple[str, str], AgentTask] = {}
         self.frameworks: dict[str, dict[str, Any]] = {}
+        #: Operations with an id whose status is not acknowledged yet, by
+        #: (framework id, operation id): `ark.sim.operations`.
+        self.operations: dict[tuple[str, str], Any] = {}
+        #: The data of each persistent volume, by persistence id: what tasks
+        #: on the volume wrote (``ark.sim/volume-write``) and a later one reads.
+        self.volumes: dict[str, dict[str, str]] = {}
 
     # -- Views -------------------------------------------------------------
 
@@ -196,13 +211,44 @@ class SimAgent:
                 message="Killed before delivery to the executor",
             )
             return True
-        capabilities = self.frameworks.get(framework_id, {}).get("capabilities", [])
+        self._executor_kill(task)
+        return True
+
+    def _executor_kill(self, task: AgentTask) -> None:
+        """The command executor's kill: TASK_KILLING if the framework takes it,
+        SIGTERM, and SIGKILL after the kill policy's grace (sim/health.py)."""
+        if task.checker is not None:
+            task.checker.stop()
+            task.checker = None
+        capabilities = self.frameworks.get(task.framework_id, {}).get("capabilities", [])
         if any(c.get("type") == "TASK_KILLING_STATE" for c in capabilities):
             self._transition(task, "TASK_KILLING")
+        # Mesos marks the terminal update of a task its health check killed.
+        healthy = False if task.killed_by_health_check else None
+        exits = _seconds_label(task.info, "ark.sim/kill", self.behaviour.kill_seconds)
         task.lifecycle = self.loop.call_later(
-            self.behaviour.kill_seconds, self._transition, task, "TASK_KILLED"
+            min(exits, kill_grace_seconds(task.info)),
+            lambda: self._transition(task, "TASK_KILLED", healthy=healthy),
         )
-        return True
+
+    def set_health(self, framework_id: str, task_id: str, passing: bool) -> None:
+        """Make the task's health checks pass or fail from now on."""
+        task = self.tasks.get((framework_id, task_id))
+        if task is not None:
+            task.passing = passing
+
+    def _health_result(self, task: AgentTask, healthy: bool, kill: bool) -> None:
+        """The executor's ``taskHealthUpdated``: a TASK_RUNNING update, then maybe a kill."""
+        if task.state != "TASK_RUNNING":
+            return  # Killed or ended meanwhile: Mesos's executor drops the result.
+        self._transition(
+            task, "TASK_RUNNING", "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", healthy=healthy
+        )
+        if kill:
+            task.killed_by_health_check = True
+            if task.lifecycle is not None:
+                task.lifecycle.cancel()
+            self._executor_kill(task)
 
     def shutdown_executor(self, framework_id: str, executor_id: str) -> None:
         """Shut an executor down, killing its tasks (TASK_KILLED)."""
@@ -306,9 +352,31 @@ class SimAgent:
                 self.behaviour.starting_seconds, self._advance, task, "TASK_RUNNING"
             )
         elif state == "TASK_RUNNING":
+            self._write_volumes(task)
+            check = task.info.get("health_check")
+            if isinstance(check, dict):
+                task.checker = HealthChecker(
+                    check,
+                    self.loop,
+                    lambda: task.passing,
+                    lambda healthy, kill: self._health_result(task, healthy, kill),
+                )
             duration = self._duration(task)
             if duration is not None:
                 task.lifecycle = self.loop.call_later(duration, self._finish, task)
+
+    def _write_volumes(self, task: AgentTask) -> None:
+        """A running task's ``ark.sim/volume-write`` label (``key=value``) is
+        written into each persistent volume among its resources."""
+        label = _label(task.info, "ark.sim/volume-write")
+        if label is None:
+            return
+        key, _, value = label.partition("=")
+        for resource_key in task.resources.scalars:
+            disk = split_key(resource_key)[2] or {}
+            persistence_id = (disk.get("persistence") or {}).get("id")
+            if persistence_id in self.volumes:
+                self.volumes[persistence_id][key] = value
 
     def _duration(self, task: AgentTask) -> float | None:
         label = _label(task.info, "ark.sim/duration")
@@ -344,8 +412,12 @@ class SimAgent:
         *,
         source: str = "SOURCE_EXECUTOR",
         message: str | None = None,
+        healthy: bool | None = None,
     ) -> None:
         task.state = state
+        if task.checker is not None and is_terminal(state):
+            task.checker.stop()
+            task.checker = None
         uuid = base64.b64encode(self.rng.getrandbits(128).to_bytes(16, "big")).decode()
         status = make_status(
             task.info["task_id"]["value"],
@@ -356,6 +428,7 @@ class SimAgent:
             message=message,
             uuid=uuid,
             executor_id=task.executor_id or None,
+            healthy=healthy,
         )
         task.updates.append(PendingUpdate(status, uuid))
         if len(task.updates) == 1:
@@ -376,6 +449,9 @@ class SimAgent:
         task.retry = self.loop.call_later(task.backoff, self._send_head, task)
 
     def _forget(self, key: tuple[str, str], task: AgentTask) -> None:
+        if task.checker is not None:
+            task.checker.stop()
+            task.checker = None
         for handle in (task.retry, task.lifecycle):
             if handle is not None:
                 handle.cancel()
@@ -502,6 +578,10 @@ class MasterAgent:
     @offered.setter
     def offered(self, value: Resources) -> None:
         self._offered = value
+        self._available = None
+
+    def resources_changed(self) -> None:
+        """The agent's own resources changed (an offer operation): recompute what is free."""
         self._available = None
 
     def available(self) -> Resources:
@@ -763,7 +843,11 @@ class AgentLifecycle(Allocator):
                 if is_terminal(latest):
                     master_agent.used = master_agent.used - task.resources
                 task.state = latest
-            if not task.statuses or task.statuses[-1]["state"] != status["state"]:
+            # Master::updateTask keeps the latest status of each state: a
+            # health update replaces the TASK_RUNNING before it.
+            if task.statuses and task.statuses[-1]["state"] == status["state"]:
+                task.statuses[-1] = status
+            else:
                 task.statuses.append(status)
             task.status = status
         if framework.connected:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Timing
 from .frameworks import Framework, Offer
-from .resources import Resources
+from .resources import Resources, split_key
 
 if TYPE_CHECKING:
     from .agents import MasterAgent, SimAgent
@@ -126,6 +126,7 @@ class Allocator:
         )
         frameworks = [f for f in self.frameworks.values() if f.connected and not f.suppressed]
         if not frameworks:
+            self._allocate_inverse_offers([f for f in self.frameworks.values() if f.connected])
             return 0
         # DRF-like: the framework holding the smallest share of cpus goes first.
         shares = {f.id: self._cpu_share(f) for f in frameworks}
@@ -136,38 +137,63 @@ class Allocator:
             if not agent.reachable or not master_agent.connected:
                 continue
             available = master_agent.available()
-            if available.empty() or not any(
-                available.contains(least) for least in MIN_ALLOCATABLE_RESOURCES
-            ):
-                continue
             has_gpus = agent.resources.scalars.get("gpus", 0.0) > 0
-            best: Framework | None = None
-            for framework in frameworks:
-                if has_gpus and not framework.has_capability("GPU_RESOURCES"):
-                    continue
-                if self._filtered(framework, agent.id, available):
-                    continue
-                if best is None or shares[framework.id] < shares[best.id]:
-                    best = framework
-            if best is None:
-                continue
-            offer = Offer(f"{self.id}-O{next(self._offer_seq)}", best.id, agent.id, available)
-            self.offers[offer.id] = offer
-            best.offers[offer.id] = offer
-            master_agent.offers[offer.id] = offer
-            master_agent.offered = master_agent.offered + available
-            shares[best.id] += available.scalars.get("cpus", 0.0)
-            if self.timing.offer_timeout is not None:
-                offer.timeout = self.loop.call_later(
-                    self.timing.offer_timeout, self.rescind_offer, offer.id
+            offered_to: set[str] = set()
+            # Reserved resources go only to their role's frameworks; an agent
+            # with reservations of several roles may make several offers.
+            while not available.empty():
+                best: Framework | None = None
+                best_resources = available
+                for framework in frameworks:
+                    if framework.id in offered_to:
+                        continue
+                    if has_gpus and not framework.has_capability("GPU_RESOURCES"):
+                        continue
+                    resources = _allocatable(available, framework)
+                    if not _allocatable_enough(resources):
+                        continue
+                    if self._filtered(framework, agent.id, resources):
+                        continue
+                    if best is None or shares[framework.id] < shares[best.id]:
+                        best, best_resources = framework, resources
+                if best is None:
+                    break
+                offered_to.add(best.id)
+                available = (
+                    Resources() if best_resources is available else available - best_resources
                 )
-            batches.setdefault(best.id, []).append(self._offer_json(offer, best, agent))
-            count += 1
+                offer = Offer(
+                    f"{self.id}-O{next(self._offer_seq)}",
+                    best.id,
+                    agent.id,
+                    best_resources,
+                    _allocation_role(best_resources, best),
+                )
+                self.offers[offer.id] = offer
+                best.offers[offer.id] = offer
+                master_agent.offers[offer.id] = offer
+                master_agent.offered = master_agent.offered + best_resources
+                shares[best.id] += best_resources.quantities().scalars.get("cpus", 0.0)
+                if self.timing.offer_timeout is not None:
+                    offer.timeout = self.loop.call_later(
+                        self.timing.offer_timeout, self.rescind_offer, offer.id
+                    )
+                batches.setdefault(best.id, []).append(self._offer_json(offer, best, agent))
+                count += 1
         for framework_id, offers in batches.items():
             self.frameworks[framework_id].send({"type": "OFFERS", "offers": {"offers": offers}})
             for listener in self.offer_listeners:
                 listener(framework_id, len(offers))
+        # Suppressed frameworks are still active: they get inverse offers too.
+        self._allocate_inverse_offers([f for f in self.frameworks.values() if f.connected])
         return count
+
+    def _allocate_inverse_offers(self, frameworks: list[Framework]) -> None:
+        """Send the inverse offers of draining agents: `ark.sim.maintenance`."""
+
+    def unavailability(self, hostname: str) -> dict[str, Any] | None:
+        """When the machine of agent ``hostname`` is scheduled down: `ark.sim.maintenance`."""
+        return None
 
     def _cpu_share(self, framework: Framework) -> float:
         used = sum(t.resources.scalars.get("cpus", 0.0) for t in framework.tasks.values())
@@ -175,8 +201,11 @@ class Allocator:
         return used + offered
 
     def _offer_json(self, offer: Offer, framework: Framework, agent: SimAgent) -> dict[str, Any]:
-        role = framework.role
-        return {
+        role = offer.role
+        resources = offer.resources.to_json(
+            role, refinement=framework.has_capability("RESERVATION_REFINEMENT")
+        )
+        offer_json: dict[str, Any] = {
             "id": {"value": offer.id},
             "framework_id": {"value": framework.id},
             "agent_id": {"value": agent.id},
@@ -186,7 +215,51 @@ class Allocator:
                 "address": {"hostname": agent.hostname, "ip": "127.0.0.1", "port": agent.port},
                 "path": "/slave(1)",
             },
-            "resources": offer.resources.to_json(role),
+            "resources": resources,
             "attributes": agent.attributes_json(),
             "allocation_info": {"role": role},
         }
+        unavailability = self.unavailability(agent.hostname)
+        if unavailability is not None:
+            offer_json["unavailability"] = unavailability
+        # Master::offer (MESOS-8237): a framework that is not MULTI_ROLE sees
+        # no allocation_info, neither on the offer nor on its resources.
+        if not framework.has_capability("MULTI_ROLE"):
+            del offer_json["allocation_info"]
+            for resource in resources:
+                resource.pop("allocation_info", None)
+        return offer_json
+
+
+def _allocation_role(resources: Resources, framework: Framework) -> str:
+    """The role an offer of ``resources`` is allocated to: that of its
+    reservations if it holds some (they are offered only to their role), else
+    the framework's roles in turn (``Framework.next_role``)."""
+    for key in resources.scalars:
+        reservations = split_key(key)[1]
+        if reservations:
+            role: str = reservations[-1]["role"]
+            return role
+    return framework.next_role()
+
+
+def _allocatable(available: Resources, framework: Framework) -> Resources:
+    """What of an agent's free resources ``framework`` may be offered: the
+    unreserved ones and those reserved for one of its roles."""
+    roles = set(framework.roles)
+    if not available.roles():
+        return available
+    return available.filter(
+        lambda key: not split_key(key)[1] or split_key(key)[1][-1]["role"] in roles
+    )
+
+
+def _allocatable_enough(resources: Resources) -> bool:
+    """Whether ``resources`` hold one of ``MIN_ALLOCATABLE_RESOURCES`` (by quantity,
+    as Mesos compares them) or a persistent volume, which is offered whatever its size."""
+    if resources.empty():
+        return False
+    quantities = resources.quantities()
+    if any(quantities.contains(least) for least in MIN_ALLOCATABLE_RESOURCES):
+        return True
+    return any(split_key(k)[2] is not None for k in resources.scalars)

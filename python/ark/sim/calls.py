@@ -15,9 +15,11 @@ import time
 from collections import deque
 from typing import Any
 
-from .agents import AgentLifecycle, MasterAgent
-from .frameworks import Framework, Task, master_update, update_event
-from .resources import ResourceError, Resources
+from .agents import MasterAgent
+from .frameworks import Framework, Offer, Task, master_update, update_event
+from .maintenance import Maintenance
+from .operations import RESOURCE_OPERATIONS
+from .resources import ResourceError, Resources, mesos_text
 from .tasks import is_terminal, make_status
 from .validation import (
     CallError,
@@ -35,7 +37,7 @@ __all__ = ["CallHandlers"]
 log = logging.getLogger(__name__)
 
 
-class CallHandlers(AgentLifecycle):
+class CallHandlers(Maintenance):
     """The master's call handlers; a layer of `ark.sim.master.Master`."""
 
     completed_frameworks: deque[Framework]
@@ -75,13 +77,14 @@ class CallHandlers(AgentLifecycle):
     def _call_revive(self, framework: Framework, call: dict[str, Any]) -> None:
         if not self._roles_valid(framework, call.get("revive")):
             return
-        framework.suppressed = False
+        # No roles: all of them (``Master::revive``).
+        framework.suppressed_roles -= set(_call_roles(call.get("revive")) or framework.roles)
         framework.filters.clear()
         self._schedule_allocation()
 
     def _call_suppress(self, framework: Framework, call: dict[str, Any]) -> None:
         if self._roles_valid(framework, call.get("suppress")):
-            framework.suppressed = True
+            framework.suppressed_roles |= set(_call_roles(call.get("suppress")) or framework.roles)
 
     def _roles_valid(self, framework: Framework, body: Any) -> bool:
         """Whether REVIVE's or SUPPRESS's ``roles`` are all the framework's.
@@ -132,44 +135,13 @@ class CallHandlers(AgentLifecycle):
             )
         framework.info = info
         # The call says every suppressed role: the others are revived.
-        framework.suppressed = framework.role in suppressed
+        framework.suppressed_roles = set(suppressed)
+        # ``Master::updateFramework``: offers of the roles left are rescinded.
+        for offer in list(framework.offers.values()):
+            if offer.role not in roles:
+                self._rescind(offer)
         if not framework.suppressed:
             self._schedule_allocation()
-
-    def _call_reconcile_operations(self, framework: Framework, call: dict[str, Any]) -> None:
-        """``Master::reconcileOperations``; the simulator runs no operations, so
-        every one asked about is unknown, and an implicit call has no answer."""
-        operations = call["reconcile_operations"].get("operations", [])
-        if not isinstance(operations, list):
-            raise _bad_json("operations")
-        for entry in operations:
-            operation_id = required_value(entry, "operation_id")
-            agent_id = optional_value(entry, "agent_id")
-            status: dict[str, Any] = {
-                "operation_id": {"value": operation_id},
-                "state": "OPERATION_UNKNOWN",
-            }
-            if agent_id is None:
-                status["message"] = (
-                    "Reconciliation: Operation is unknown and no 'agent_id' was provided"
-                )
-            else:
-                status["agent_id"] = {"value": agent_id}
-                status["message"] = (
-                    "Reconciliation: Operation is unknown"
-                    if agent_id in self.agents
-                    else "Reconciliation: Both operation and agent are unknown"
-                )
-            framework.send(
-                {"type": "UPDATE_OPERATION_STATUS", "update_operation_status": {"status": status}}
-            )
-
-    def _call_acknowledge_operation_status(
-        self, framework: Framework, call: dict[str, Any]
-    ) -> None:
-        body = call["acknowledge_operation_status"]
-        _uuid_of(body)
-        required_value(body, "agent_id")  # No operation waits for it: nothing else to do.
 
     def _call_decline(self, framework: Framework, call: dict[str, Any]) -> None:
         body = call["decline"]
@@ -197,6 +169,8 @@ class CallHandlers(AgentLifecycle):
         elif any(o is None or o.framework_id != framework.id for o in offers):
             missing = [i for i, o in zip(offer_ids, offers, strict=True) if o is None]
             error = f"Offer {missing[0] if missing else offer_ids[0]} is no longer valid"
+        elif len({o.role for o in offers if o is not None}) > 1:
+            error = _mixed_roles(offer_ids, offers)
         elif len({o.agent_id for o in offers if o is not None}) > 1:
             error = "Aggregated offers must belong to one single agent"
         valid = [o for o in offers if o is not None and o.framework_id == framework.id]
@@ -217,21 +191,34 @@ class CallHandlers(AgentLifecycle):
             return
         agent_id = valid[0].agent_id
         master_agent = self.agents[agent_id]
+        _inject_allocation_info(operations, valid[0].role)
         remaining = Resources()
         for offer in valid:
             remaining = remaining + offer.resources
             self._remove_offer(offer)
         for operation in operations:
             kind = operation.get("type")
-            if kind == "LAUNCH":
+            if kind == "LAUNCH" and operation.get("id") is not None:
+                # ``Master::accept``: LAUNCH gets no operation feedback.
                 for task_info in operation["launch"].get("task_infos", []):
-                    remaining = self._launch(framework, master_agent, task_info, remaining)
+                    self._task_error_update(
+                        framework,
+                        task_info,
+                        "REASON_TASK_INVALID",
+                        "The `id` field cannot be set on LAUNCH operations",
+                    )
+            elif kind == "LAUNCH":
+                for task_info in operation["launch"].get("task_infos", []):
+                    remaining = self._launch(
+                        framework, master_agent, task_info, remaining, valid[0].role
+                    )
             elif kind == "LAUNCH_GROUP":
                 remaining = self._launch_group(
                     framework, master_agent, operation["launch_group"], remaining
                 )
+            elif kind in RESOURCE_OPERATIONS:
+                remaining = self._resource_operation(framework, master_agent, operation, remaining)
             else:
-                # Reservations and volumes are not simulated; Mesos would apply them.
                 log.info("ignoring unsupported operation %r", kind)
         if not remaining.empty():
             self._filter(framework, agent_id, remaining, refuse)
@@ -242,8 +229,12 @@ class CallHandlers(AgentLifecycle):
         master_agent: MasterAgent,
         task_info: dict[str, Any],
         remaining: Resources,
+        role: str | None = None,
     ) -> Resources:
         """Validate and launch one task of a LAUNCH; return what is left of the offers.
+
+        ``role`` is the offers' allocation role: resources allocated to another
+        are not among the offered ones (Mesos compares allocations too).
 
         Mesos's ``validation::task::validate`` in ``Master::_accept``: an
         invalid task gets TASK_ERROR (REASON_TASK_INVALID) and the others
@@ -260,11 +251,13 @@ class CallHandlers(AgentLifecycle):
             error = _executor_error(executor, framework, launch_group=False)
         if error is None:
             resources = resources + self._new_executor_resources(framework, master_agent, executor)
-            if not remaining.contains(resources):
+            offered = role or framework.role
+            asked = _launch_role(task_info) or offered
+            if not remaining.contains(resources) or asked != offered:
                 error = (
-                    f"Total resources {_mesos_text(resources, framework.role)} required by "
+                    f"Total resources {_mesos_text(resources, asked)} required by "
                     "task and its executor is more than available "
-                    f"{_mesos_text(remaining, framework.role)}"
+                    f"{_mesos_text(remaining, offered)}"
                 )
         if error is not None:
             self._task_error_update(framework, task_info, "REASON_TASK_INVALID", error)
@@ -483,6 +476,8 @@ class CallHandlers(AgentLifecycle):
             source="SOURCE_MASTER",
             reason="REASON_RECONCILIATION",
             message="Reconciliation: Latest task state",
+            # Mesos's getTaskHealth: the last status's, if it has one.
+            healthy=task.statuses[-1].get("healthy") if task.statuses else None,
         )
 
     def _reconcile_unknown(self, framework: Framework, task_id: str, agent_id: str | None) -> None:
@@ -537,6 +532,7 @@ class CallHandlers(AgentLifecycle):
 
     def _remove_framework(self, framework: Framework) -> None:
         self.frameworks.pop(framework.id, None)
+        self._drop_inverse_offers(framework.id)
         self.removed_framework_ids.add(framework.id)
         for handle in (framework.heartbeat, framework.failover):
             if handle is not None:
@@ -554,6 +550,47 @@ class CallHandlers(AgentLifecycle):
         if framework.sink is not None:
             framework.sink.close()
             framework.sink = None
+
+
+def _inject_allocation_info(operations: list[dict[str, Any]], role: str) -> None:
+    """``protobuf::injectAllocationInfo``: a launched resource without an
+    allocation gets the offers' (a MULTI_ROLE framework sets its own)."""
+    for operation in operations:
+        launch = operation.get("launch") if operation.get("type") == "LAUNCH" else None
+        task_infos = launch.get("task_infos") if isinstance(launch, dict) else None
+        for info in task_infos if isinstance(task_infos, list) else []:
+            resources = info.get("resources") if isinstance(info, dict) else None
+            for resource in resources if isinstance(resources, list) else []:
+                if isinstance(resource, dict) and "allocation_info" not in resource:
+                    resource["allocation_info"] = {"role": role}
+
+
+def _launch_role(task_info: dict[str, Any]) -> str | None:
+    """The allocation role a task's resources name (the first that names one)."""
+    for resource in task_info.get("resources") or []:
+        allocation = resource.get("allocation_info") if isinstance(resource, dict) else None
+        if isinstance(allocation, dict) and isinstance(allocation.get("role"), str):
+            role: str = allocation["role"]
+            return role
+    return None
+
+
+def _mixed_roles(offer_ids: list[str], offers: list[Offer | None]) -> str:
+    """``validateAllocationRole``'s error: the first offer of another role than the first's."""
+    first = offers[0].role if offers[0] is not None else ""
+    for offer_id, offer in zip(offer_ids, offers, strict=True):
+        if offer is not None and offer.role != first:
+            return (
+                f"Aggregated offers must be allocated to the same role. Offer {offer_id} "
+                f"uses role '{offer.role} but another is using role '{first}"
+            )
+    return ""
+
+
+def _call_roles(body: Any) -> list[str]:
+    """The ``roles`` of a REVIVE or SUPPRESS (checked by ``_roles_valid``)."""
+    roles = body.get("roles", []) if isinstance(body, dict) else []
+    return [r for r in roles if isinstance(r, str)]
 
 
 def _uuid_of(body: dict[str, Any]) -> str:
@@ -642,12 +679,4 @@ def _number(value: float | None, unit: str = "") -> str:
 
 def _mesos_text(resources: Resources, role: str) -> str:
     """Resources as Mesos prints them: ``cpus(allocated: *):1; mem(allocated: *):32``."""
-    parts = [
-        f"{name}(allocated: {role}):" + f"{value:.3f}".rstrip("0").rstrip(".")
-        for name, value in resources.scalars.items()
-    ]
-    parts += [
-        f"{name}(allocated: {role}):[" + ", ".join(f"{b}-{e}" for b, e in ranges) + "]"
-        for name, ranges in resources.ranges.items()
-    ]
-    return "; ".join(parts)
+    return mesos_text(resources, role)

@@ -362,6 +362,30 @@ class Cluster:
         if master is not None:
             master.register_agent(agent)
 
+    def volume(self, agent_id: str, persistence_id: str) -> dict[str, str]:
+        """A copy of the data in a persistent volume of an agent (what its tasks wrote)."""
+        return self.run(lambda: dict(self._volume(agent_id, persistence_id)))
+
+    def write_volume(self, agent_id: str, persistence_id: str, key: str, value: str) -> None:
+        """Write ``key=value`` into a persistent volume, as a task on it would."""
+        self.run(lambda: self._volume(agent_id, persistence_id).__setitem__(key, value))
+
+    def _volume(self, agent_id: str, persistence_id: str) -> dict[str, str]:
+        volumes = self._agent(agent_id).volumes
+        if persistence_id not in volumes:
+            raise SimError(f"no persistent volume {persistence_id!r} on agent {agent_id!r}")
+        return volumes[persistence_id]
+
+    def set_health(self, task_id: str, passing: bool) -> None:
+        """Make a task's health checks pass or fail from their next run (sim/health.py)."""
+        self.run(lambda: self._set_health(task_id, passing))
+
+    def _set_health(self, task_id: str, passing: bool) -> None:
+        for agent in self.agents.values():
+            for framework_id, known in list(agent.tasks):
+                if known == task_id:
+                    agent.set_health(framework_id, task_id, passing)
+
     def mark_agent_gone(self, agent_id: str) -> None:
         """An operator marks the agent gone (its tasks: TASK_GONE_BY_OPERATOR)."""
         self.run(lambda: self._require_leader().mark_gone(self._agent(agent_id).id))
@@ -430,8 +454,17 @@ class Cluster:
             self._heal_agent(str(fault["agent_id"]))
         elif kind == "RESTART_AGENT":
             self._restart_agent(str(fault["agent_id"]))
+        elif kind == "READ_VOLUME":
+            return {
+                "data": dict(self._volume(str(fault["agent_id"]), str(fault["persistence_id"])))
+            }
+        elif kind == "WRITE_VOLUME":
+            volume = self._volume(str(fault["agent_id"]), str(fault["persistence_id"]))
+            volume[str(fault["key"])] = str(fault["value"])
         elif kind == "MARK_AGENT_GONE":
             self._require_leader().mark_gone(self._agent(str(fault["agent_id"])).id)
+        elif kind == "SET_HEALTH":
+            self._set_health(str(fault["task_id"]), bool(fault["passing"]))
         elif kind == "DROP_STREAM":
             return {"dropped": self._require_leader().drop_stream(str(fault["framework_id"]))}
         elif kind == "DELAY_EVENTS":

@@ -36,8 +36,10 @@ class TaskBehaviour:
 
     A task's labels override these per task: ``ark.sim/staging`` (seconds
     of STAGING), ``ark.sim/duration`` (seconds of RUNNING, ``inf`` to run
-    until killed) and ``ark.sim/outcome`` (the terminal state, e.g.
-    ``TASK_FAILED``).
+    until killed), ``ark.sim/outcome`` (the terminal state, e.g.
+    ``TASK_FAILED``), ``ark.sim/kill`` (seconds to exit after SIGTERM, ``inf``
+    for a task that ignores it) and ``ark.sim/health`` (``fail``: its health
+    checks fail).
     """
 
     staging_seconds: float = 0.01
@@ -48,6 +50,7 @@ class TaskBehaviour:
     run_jitter_seconds: float = 0.0
     #: Probability that an ending task ends TASK_FAILED instead of TASK_FINISHED.
     failure_rate: float = 0.0
+    #: Seconds a task takes to exit after SIGTERM (a kill policy's grace caps it).
     kill_seconds: float = 0.01
 
 

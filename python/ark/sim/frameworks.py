@@ -44,13 +44,22 @@ class EventSink(Protocol):
 class Offer:
     """An outstanding offer of one agent's resources to one framework."""
 
-    __slots__ = ("agent_id", "framework_id", "id", "resources", "timeout")
+    __slots__ = ("agent_id", "framework_id", "id", "resources", "role", "timeout")
 
-    def __init__(self, offer_id: str, framework_id: str, agent_id: str, resources: Resources):
+    def __init__(
+        self,
+        offer_id: str,
+        framework_id: str,
+        agent_id: str,
+        resources: Resources,
+        role: str = "*",
+    ):
         self.id = offer_id
         self.framework_id = framework_id
         self.agent_id = agent_id
         self.resources = resources
+        #: The role the resources are allocated to (``Offer.allocation_info``).
+        self.role = role
         self.timeout: asyncio.TimerHandle | None = None
 
 
@@ -102,7 +111,10 @@ class Framework:
         self.id = framework_id
         self.info = info
         self.sink: EventSink | None = None
-        self.suppressed = False
+        #: Roles not offered resources (SUPPRESS, or ``suppressed_roles``).
+        self.suppressed_roles: set[str] = set()
+        #: Turns of the roles offered to, so that each role gets offers.
+        self.role_turn = 0
         #: agent id -> refused resources of that agent, each with the time it ends.
         self.filters: dict[str, list[tuple[Resources, float]]] = {}
         self.offers: dict[str, Offer] = {}
@@ -125,6 +137,18 @@ class Framework:
     def partition_aware(self) -> bool:
         """Whether the framework has the PARTITION_AWARE capability."""
         return _has_capability(self.info, "PARTITION_AWARE")
+
+    @property
+    def suppressed(self) -> bool:
+        """Whether every role is suppressed: the allocator offers the framework nothing."""
+        return set(self.roles) <= self.suppressed_roles
+
+    def next_role(self) -> str:
+        """The role of the framework's next offer: its unsuppressed roles in turn."""
+        active = [r for r in self.roles if r not in self.suppressed_roles]
+        role = active[self.role_turn % len(active)]
+        self.role_turn += 1
+        return role
 
     @property
     def roles(self) -> list[str]:

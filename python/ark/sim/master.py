@@ -75,6 +75,7 @@ class Master(CallHandlers):
         self._unresponsive: dict[str, asyncio.TimerHandle] = {}
         #: Hooks for tests and benches: called with every OFFERS event sent.
         self.offer_listeners: list[Callable[[str, int], None]] = []
+        self._maintenance_init()
 
     # -- Leadership -------------------------------------------------------
 
@@ -166,13 +167,14 @@ class Master(CallHandlers):
                 framework.sink = None
             for offer in list(framework.offers.values()):
                 self._remove_offer(offer)
+            self._drop_inverse_offers(framework.id)
         if framework.failover is not None:
             framework.failover.cancel()
             framework.failover = None
         framework.sink = sink
         # The allocator's filters survive a connected framework's re-subscription;
         # a disconnection clears them (``deactivateFramework``).
-        framework.suppressed = set(framework.roles) <= set(suppressed_roles)
+        framework.suppressed_roles = set(suppressed_roles)
         sink.send(
             {
                 "type": "SUBSCRIBED",
@@ -203,6 +205,7 @@ class Master(CallHandlers):
 
     def _disconnect(self, framework: Framework) -> None:
         framework.sink = None
+        self._drop_inverse_offers(framework.id)
         framework.unregistered_time = time.time()
         framework.filters.clear()
         if framework.heartbeat is not None:
@@ -283,5 +286,6 @@ def master_info(
         "hostname": name,
         "version": version,
         "address": {"hostname": name, "ip": host, "port": port},
-        "capabilities": [{"type": "AGENT_UPDATE"}, {"type": "AGENT_DRAINING"}],
+        # A 1.12 master's (Master::initialize: MasterInfo's capabilities).
+        "capabilities": [{"type": t} for t in ("AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2")],
     }

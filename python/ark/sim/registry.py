@@ -8,6 +8,7 @@ simulated masters share one `Registry` object instead.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 __all__ = ["Registry"]
 
@@ -19,6 +20,8 @@ class Registry:
         self.admitted: set[str] = set()
         self.unreachable: dict[str, float] = {}
         self.gone: dict[str, float] = {}
+        #: The maintenance schedule (``ark.sim.maintenance``), kept across failovers.
+        self.maintenance: dict[str, Any] = {}
 
     def admit(self, agent_id: str) -> None:
         """Record ``agent_id`` as registered (and reachable again)."""

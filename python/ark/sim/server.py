@@ -3,7 +3,9 @@
 Endpoints: ``POST /api/v1/scheduler`` (the v1 scheduler API, also under
 ``/master``),
 ``GET /version``, ``GET /master/state`` (and ``/state``), ``GET /health``,
-``GET /master/redirect`` and the simulator's own ``POST /admin/fault``.
+``GET /master/redirect``, the maintenance calls of the operator API
+(``POST /api/v1``, ``/master/maintenance/schedule`` and ``/status``) and the
+simulator's own ``POST /admin/fault``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aiohttp import web
 from ark.recordio import frame
 
 from . import codec
+from .maintenance import operator_call
 from .master import Master
 from .validation import CallError, validate
 
@@ -162,6 +165,10 @@ class MasterServer:
         app.router.add_get("/master/health", self._health)
         app.router.add_get("/master/redirect", self._redirect)
         app.router.add_post("/admin/fault", self._fault)
+        for path in ("/api/v1", "/master/api/v1"):
+            app.router.add_post(path, self._operator)
+        app.router.add_route("*", "/master/maintenance/schedule", self._maintenance_schedule)
+        app.router.add_get("/master/maintenance/status", self._maintenance_status)
         # Cancelling handlers on disconnect is how a closed subscription is noticed
         # at once, as libprocess notices a closed socket.
         runner = web.AppRunner(
@@ -257,6 +264,48 @@ class MasterServer:
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             return _text(400, f"Bad fault: {exc}")
         return web.json_response(result)
+
+    async def _operator(self, request: web.Request) -> web.Response:
+        """The v1 operator API; the simulator serves its maintenance calls."""
+        refusal = self._not_leading("/master/api/v1")
+        if refusal is not None:
+            return refusal
+        assert self.master is not None
+        try:
+            call = codec.decode_call(await request.read())
+            status, answer = operator_call(self.master, call)
+        except codec.CodecError as exc:
+            return _text(400, str(exc))
+        except CallError as exc:
+            return _text(exc.status, exc.message)
+        if answer is None:
+            return web.Response(status=status)
+        return web.json_response(answer, status=status)
+
+    async def _maintenance_schedule(self, request: web.Request) -> web.Response:
+        """``/master/maintenance/schedule``: GET the schedule, POST a new one."""
+        refusal = self._not_leading(request.path)
+        if refusal is not None:
+            return refusal
+        assert self.master is not None
+        if request.method == "GET":
+            return web.json_response(self.master.schedule)
+        if request.method != "POST":
+            return _text(405, f"Expecting 'GET' or 'POST', received '{request.method}'")
+        try:
+            self.master.update_schedule(codec.decode_call(await request.read()))
+        except codec.CodecError as exc:
+            return _text(400, str(exc))
+        except CallError as exc:
+            return _text(exc.status, exc.message)
+        return web.Response(status=200)
+
+    async def _maintenance_status(self, request: web.Request) -> web.Response:
+        refusal = self._not_leading(request.path)
+        if refusal is not None:
+            return refusal
+        assert self.master is not None
+        return web.json_response(self.master.maintenance_status())
 
     async def _scheduler(self, request: web.Request) -> web.StreamResponse:
         # As ``Master::Http::scheduler``: a standby redirects whatever the

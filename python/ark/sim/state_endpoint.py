@@ -29,14 +29,25 @@ def master_state(master: Master, leader_info: dict[str, Any] | None) -> dict[str
                 "resources": agent.resources.to_state(),
                 "used_resources": master_agent.used.to_state(),
                 "offered_resources": master_agent.offered.to_state(),
-                "reserved_resources": {},
-                "unreserved_resources": agent.resources.to_state(),
+                "reserved_resources": {
+                    role: agent.resources.reserved(role).to_state()
+                    for role in sorted(agent.resources.roles())
+                },
+                "unreserved_resources": agent.resources.unreserved().to_state(),
                 "attributes": {
                     k: v if isinstance(v, str) else float(v) for k, v in agent.attributes.items()
                 },
                 "active": agent.reachable,
                 "version": master.info["version"],
-                "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
+                # RESOURCE_PROVIDER and AGENT_OPERATION_FEEDBACK: operations on
+                # the agent's resources get feedback (``Master::accept``).
+                "capabilities": [
+                    "MULTI_ROLE",
+                    "HIERARCHICAL_ROLE",
+                    "RESERVATION_REFINEMENT",
+                    "RESOURCE_PROVIDER",
+                    "AGENT_OPERATION_FEEDBACK",
+                ],
             }
         )
     frameworks = [_framework_state(f) for f in master.frameworks.values()]
@@ -122,6 +133,15 @@ def _framework_state(framework: Framework) -> dict[str, Any]:
     }
 
 
+def _allocation_role(info: dict[str, Any]) -> str | None:
+    resources = info.get("resources")
+    if not isinstance(resources, list) or not resources or not isinstance(resources[0], dict):
+        return None
+    allocation = resources[0].get("allocation_info")
+    role = allocation.get("role") if isinstance(allocation, dict) else None
+    return role if isinstance(role, str) else None
+
+
 def _task_state(task: Task) -> dict[str, Any]:
     """The task in ``/master/state``'s shape."""
     out: dict[str, Any] = {
@@ -135,6 +155,10 @@ def _task_state(task: Task) -> dict[str, Any]:
         "resources": task.resources.to_state(),
         "statuses": [{"state": s["state"], "timestamp": s["timestamp"]} for s in task.statuses],
     }
+    role = _allocation_role(task.info)
+    if role is not None:
+        # Mesos's ``json(Task)``: the role of the first resource's allocation.
+        out["role"] = role
     if "labels" in task.info:
         out["labels"] = task.info["labels"].get("labels", [])
     return out

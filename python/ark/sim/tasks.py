@@ -33,6 +33,7 @@ def make_status(
     uuid: str | None = None,
     executor_id: str | None = None,
     unreachable_time: float | None = None,
+    healthy: bool | None = None,
 ) -> dict[str, Any]:
     """A v1 JSON ``TaskStatus``; ``uuid`` is base64, as JSON encodes bytes.
 
@@ -55,6 +56,8 @@ def make_status(
         status["message"] = message
     if uuid is not None:
         status["uuid"] = uuid
+    if healthy is not None:
+        status["healthy"] = healthy
     if unreachable_time is not None:
         status["unreachable_time"] = {"nanoseconds": int(unreachable_time * 1e9)}
     return status

@@ -238,6 +238,15 @@ def _check_framework_info(info: dict[str, Any], call_field: str) -> None:
             raise _bad("framework_info.capabilities")
 
 
+#: RESERVE, UNRESERVE, CREATE and DESTROY: each one's body and its list of resources.
+_RESOURCE_OPERATIONS = {
+    "RESERVE": ("reserve", "resources"),
+    "UNRESERVE": ("unreserve", "resources"),
+    "CREATE": ("create", "volumes"),
+    "DESTROY": ("destroy", "volumes"),
+}
+
+
 def _check_operations(operations: Any) -> None:
     """Reject ACCEPT operations of a wrong JSON shape before anything changes."""
     if not isinstance(operations, list):
@@ -261,6 +270,14 @@ def _check_operations(operations: Any) -> None:
             if not _id_shaped((executor or {}).get("executor_id")):
                 raise _bad("operations.launch_group.executor.executor_id")
             tasks = group.get("task_group", {}).get("tasks", [])
+        elif kind in _RESOURCE_OPERATIONS:
+            field, listed = _RESOURCE_OPERATIONS[kind]
+            body = operation.get(field, {})
+            if not isinstance(body, dict) or not isinstance(body.get(listed, []), list):
+                raise _bad(f"operations.{field}")
+            if not all(isinstance(r, dict) for r in body.get(listed, [])):
+                raise _bad(f"operations.{field}.{listed}")
+            continue
         else:
             continue
         if not isinstance(tasks, list):

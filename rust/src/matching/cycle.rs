@@ -95,16 +95,20 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Decisions<'a> {
     decide(agents, out)
 }
 
-/// Agents from offers, in agent-id order, offers of one agent combined.
+/// Agents from offers, in (agent id, role) order, the offers of one agent
+/// allocated to one role combined: Mesos refuses to aggregate offers of two
+/// roles in one ACCEPT.
 fn build_agents<'a>(
     offers: &'a [MatchOffer<'a>],
     ids: &Ids<'a>,
     texts: &mut Interner<'a>,
 ) -> Vec<Agent<'a>> {
-    let mut by_id: BTreeMap<&str, Agent> = BTreeMap::new();
+    let mut by_id: BTreeMap<(&str, Option<&str>), Agent> = BTreeMap::new();
     for offer in offers {
-        let agent = by_id.entry(offer.agent_id).or_insert_with(|| Agent {
+        let unit = (offer.agent_id, offer.role);
+        let agent = by_id.entry(unit).or_insert_with(|| Agent {
             id: offer.agent_id,
+            role: offer.role,
             values: values_of(offer.hostname, &offer.attributes, &ids.fields, texts),
             offer_ids: Vec::new(),
             free: vec![0.0; ids.scalars.len()],
@@ -221,6 +225,7 @@ fn decide<'a>(agents: Vec<Agent<'a>>, mut out: Decisions<'a>) -> Decisions<'a> {
                 agent_id: agent.id,
                 offer_ids: agent.offer_ids,
                 launches: agent.launches,
+                role: agent.role,
             });
         }
     }

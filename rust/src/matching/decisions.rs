@@ -4,6 +4,7 @@
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use crate::health::{HealthCheck, KillPolicy};
 use crate::request::RequestResource;
 
 /// A launch's resource, as `ark.messages.Resource` (never a set).
@@ -28,6 +29,8 @@ pub struct OutLaunch<'a> {
     pub payload: &'a [u8],
     /// The port each of the request's `port_names` got, in the request's order.
     pub named_ports: Vec<(&'a str, i64)>,
+    pub health_check: Option<&'a HealthCheck>,
+    pub kill_policy: Option<KillPolicy>,
 }
 
 impl OutLaunch<'_> {
@@ -77,12 +80,14 @@ impl Serialize for OutLaunch<'_> {
                 serializer.collect_seq(self.0.resources())
             }
         }
-        let mut out = serializer.serialize_struct("OutLaunch", 5)?;
+        let mut out = serializer.serialize_struct("OutLaunch", 7)?;
         out.serialize_field("task_id", self.task_id)?;
         out.serialize_field("name", self.name)?;
         out.serialize_field("resources", &Resources(self))?;
         out.serialize_field("payload", serde_bytes::Bytes::new(self.payload))?;
         out.serialize_field("named_ports", &self.named_ports)?;
+        out.serialize_field("health_check", &self.health_check)?;
+        out.serialize_field("kill_policy", &self.kill_policy)?;
         out.end()
     }
 }
@@ -92,6 +97,8 @@ pub struct Placement<'a> {
     pub agent_id: &'a str,
     pub offer_ids: Vec<&'a str>,
     pub launches: Vec<OutLaunch<'a>>,
+    /// The role the offers are allocated to: the ACCEPT answers in it.
+    pub role: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -33,6 +33,9 @@ pub struct MatchOffer<'a> {
     pub resources: Vec<RequestResource<'a>>,
     #[serde(default, borrow)]
     pub attributes: Vec<AttributeRef<'a>>,
+    /// The role the offer is allocated to.
+    #[serde(default, borrow)]
+    pub role: Option<&'a str>,
 }
 
 impl<'a> From<&'a Offer> for MatchOffer<'a> {
@@ -43,6 +46,7 @@ impl<'a> From<&'a Offer> for MatchOffer<'a> {
             hostname: &o.hostname,
             resources: o.resources.iter().map(RequestResource::from).collect(),
             attributes: o.attributes.iter().map(AttributeRef::from).collect(),
+            role: o.role.as_deref(),
         }
     }
 }

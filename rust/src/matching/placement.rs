@@ -5,10 +5,11 @@ use super::constraints::Value;
 use super::decisions::OutLaunch;
 use crate::request::TaskRequest;
 
-/// An agent in a cycle: its offers combined, what is still free, and the
-/// launches placed on it so far.
+/// An agent in a cycle: its offers allocated to one role combined, what is
+/// still free, and the launches placed on it so far.
 pub(super) struct Agent<'a> {
     pub(super) id: &'a str,
+    pub(super) role: Option<&'a str>,
     pub(super) offer_ids: Vec<&'a str>,
     /// Free scalars by (name, role) index (see `match_offers`).
     pub(super) free: Vec<f64>,
@@ -68,6 +69,8 @@ pub(super) fn place<'a>(
         ports,
         payload: request.payload,
         named_ports,
+        health_check: request.health_check.as_deref(),
+        kill_policy: request.kill_policy,
     }
 }
 

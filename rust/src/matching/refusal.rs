@@ -17,6 +17,7 @@ const EPSILON: f64 = 1e-9;
 pub(super) enum Refusal {
     Blacklisted,
     Pinned,
+    Role,
     Constraint(usize),
     Resource(usize),
     Ports,
@@ -26,6 +27,7 @@ fn describe(refusal: Refusal, request: &TaskRequest<'_>) -> String {
     match refusal {
         Refusal::Blacklisted => "agent blacklisted".into(),
         Refusal::Pinned => format!("pinned to {}", request.agent_id.unwrap_or("")),
+        Refusal::Role => format!("not offered to role {}", request.role.unwrap_or("")),
         Refusal::Constraint(i) => {
             let c = &request.constraints[i];
             format!("constraint {} {} {}", c.field, c.operator, c.value)
@@ -65,6 +67,9 @@ pub(super) fn refusal(
         if pin != agent.id {
             return Some(Refusal::Pinned);
         }
+    }
+    if request.role.is_some() && request.role != agent.role {
+        return Some(Refusal::Role);
     }
     for (i, c) in check.prepared.iter().enumerate() {
         let value = agent.values[c.field];

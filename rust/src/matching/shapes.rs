@@ -20,6 +20,7 @@ struct ShapeRef<'a> {
     constraints: &'a [Constraint<'a>],
     group: &'a str,
     agent_id: Option<&'a str>,
+    role: Option<&'a str>,
 }
 
 impl ShapeRef<'_> {
@@ -37,6 +38,7 @@ impl PartialEq for ShapeRef<'_> {
             && self.strategy == other.strategy
             && self.group == other.group
             && self.agent_id == other.agent_id
+            && self.role == other.role
             && self.constraints == other.constraints
             && self.resources.len() == other.resources.len()
             && self.scalars().eq(other.scalars())
@@ -52,6 +54,7 @@ impl std::hash::Hash for ShapeRef<'_> {
         self.strategy.hash(state);
         self.group.hash(state);
         self.agent_id.hash(state);
+        self.role.hash(state);
         self.constraints.hash(state);
         for scalar in self.scalars() {
             scalar.hash(state);
@@ -164,6 +167,7 @@ impl<'a> Shapes<'a> {
             constraints: &request.constraints,
             group: request.group,
             agent_id: request.agent_id,
+            role: request.role,
         };
         if let Some(&index) = self.index.get(&shape) {
             return index;

@@ -8,8 +8,8 @@ use imbl::OrdMap;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_bytes::ByteBuf;
 
-use super::{Interner, Reducer};
-use crate::effects::{Effect, LaunchTask};
+use super::{backoff, Interner, Reducer};
+use crate::effects::{AcceptOffers, Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::matching::{self, Decisions, MatchInput, OutLaunch};
 use crate::messages::Resource;
@@ -106,11 +106,22 @@ impl Reducer {
         {
             return;
         }
-        let input = matching_input(state, &self.config);
+        let held: Vec<TaskId> = if state.backoffs.is_empty() {
+            Vec::new()
+        } else {
+            state
+                .demand
+                .iter()
+                .filter(|(_, r)| backoff::holds(state, r.group(), now))
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let input = matching_input(state, &self.config, &held);
         let decisions = matching::match_offers(&input);
         let cycle = Cycle::decided(
             &input,
             &decisions,
+            &held,
             &state.pending_reasons,
             &self.config,
             &mut self.interner,
@@ -139,9 +150,14 @@ fn forget_known_requests(state: &mut State) {
 /// The matcher's input, borrowed from the state: the demand, the
 /// outstanding offers, the blacklist, the live tasks it placed, and the
 /// agents without an offer now that such tasks may run on.
-fn matching_input<'s>(state: &'s State, config: &'s Config) -> MatchInput<'s> {
-    let requests: Vec<matching::TaskRequest<'_>> =
-        state.demand.iter().map(|(_, r)| r.view()).collect();
+/// Requests `held` back by their group's launch backoff are left out.
+fn matching_input<'s>(state: &'s State, config: &'s Config, held: &[TaskId]) -> MatchInput<'s> {
+    let requests: Vec<matching::TaskRequest<'_>> = state
+        .demand
+        .iter()
+        .filter(|(id, _)| !held.contains(id))
+        .map(|(_, r)| r.view())
+        .collect();
     let offered: HashSet<&str> = state.offers.values().map(|o| &*o.agent_id).collect();
     MatchInput {
         offers: state
@@ -160,6 +176,7 @@ fn matching_input<'s>(state: &'s State, config: &'s Config) -> MatchInput<'s> {
                     .map(Into::into)
                     .collect(),
                 attributes: o.attributes.iter().map(Into::into).collect(),
+                role: o.role.as_deref(),
             })
             .collect(),
         requests,
@@ -215,6 +232,7 @@ impl Cycle {
     fn decided(
         input: &MatchInput<'_>,
         decisions: &Decisions<'_>,
+        held: &[TaskId],
         reasons_before: &OrdMap<TaskId, Arc<str>>,
         config: &Config,
         interner: &mut Interner,
@@ -231,7 +249,7 @@ impl Cycle {
             .map(|r| (TaskId::from(r.task_id), interner.intern(r.group)))
             .collect();
         // Every request placed: the framework wants nothing more for now.
-        let refuse_seconds = config.refuse_seconds(decisions.pending.is_empty());
+        let refuse_seconds = config.refuse_seconds(decisions.pending.is_empty() && held.is_empty());
         let mut accepts = Vec::new();
         let mut launched = Vec::new();
         for p in &decisions.accepts {
@@ -244,26 +262,28 @@ impl Cycle {
             for l in &launches {
                 launched.push((TaskId::from(l.task_id.as_str()), agent_id.clone()));
             }
-            accepts.push(Effect::Accept {
+            accepts.push(Effect::Accept(AcceptOffers {
                 offer_ids: p.offer_ids.iter().map(|&id| id.to_owned()).collect(),
                 agent_id,
                 launches,
                 refuse_seconds,
+                role: p.role.map(str::to_owned),
                 operations: Vec::new(),
-            });
+            }));
         }
         // Most requests wait for the same reason cycle after cycle: only the
         // changed ones are written, and equal texts share one allocation.
         let mut texts: HashMap<&str, Arc<str>> = HashMap::default();
-        let reasons: Vec<(TaskId, Arc<str>)> = decisions
+        let pending = decisions
             .pending
             .iter()
-            .filter(|p| reasons_before.get(p.task_id).map(|r| &**r) != Some(p.reason.as_str()))
-            .map(|p| {
-                let text = texts
-                    .entry(p.reason.as_str())
-                    .or_insert_with(|| Arc::from(p.reason.as_str()));
-                (TaskId::from(p.task_id), text.clone())
+            .map(|p| (p.task_id, p.reason.as_str()))
+            .chain(held.iter().map(|id| (id.as_str(), backoff::REASON)));
+        let reasons: Vec<(TaskId, Arc<str>)> = pending
+            .filter(|(id, reason)| reasons_before.get(*id).map(|r| &**r) != Some(*reason))
+            .map(|(id, reason)| {
+                let text = texts.entry(reason).or_insert_with(|| Arc::from(reason));
+                (TaskId::from(id), text.clone())
             })
             .collect();
         let used: Vec<String> = decisions
@@ -300,6 +320,11 @@ impl Cycle {
         }
         for (task_id, group) in self.groups {
             state.groups.insert(task_id, group);
+        }
+        for (id, request) in state.demand.iter() {
+            if request.unreachable.is_some() && self.placed.contains(id) {
+                state.strategies.insert(id.clone(), request.clone());
+            }
         }
         state.demand.retain(|(id, _)| !self.placed.contains(id));
         for id in &self.placed {
@@ -347,5 +372,7 @@ fn launch_task(l: &OutLaunch<'_>, agent_id: &Id) -> LaunchTask {
             .iter()
             .map(|&(name, port)| (name.to_owned(), port))
             .collect(),
+        health_check: l.health_check.cloned(),
+        kill_policy: l.kill_policy,
     }
 }

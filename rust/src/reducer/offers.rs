@@ -8,7 +8,7 @@ use rustc_hash::FxHashSet as HashSet;
 use serde_bytes::ByteBuf;
 
 use super::Reducer;
-use crate::effects::{Effect, LaunchTask};
+use crate::effects::{AcceptOffers, Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::messages::{Launch, Offer as OfferMessage, Operation, OperationType};
 use crate::reconcile;
@@ -54,6 +54,7 @@ impl Reducer {
                         resources: offer.resources,
                         attributes: offer.attributes,
                         received_at: now,
+                        role: offer.role.as_deref().map(|r| self.interner.intern(r)),
                     }),
                 );
             }
@@ -88,6 +89,14 @@ impl Reducer {
             return Err(CoreError::Rejected(format!(
                 "Accept combines offers of agents {:?} and {:?}",
                 &*agent_id, &*other.agent_id
+            )));
+        }
+        let role = offers[0].role.clone();
+        if let Some(other) = offers.iter().find(|o| o.role != role) {
+            return Err(CoreError::Rejected(format!(
+                "Accept combines offers allocated to roles {:?} and {:?}",
+                role.as_deref(),
+                other.role.as_deref()
             )));
         }
         let mut task_ids: HashSet<&str> =
@@ -144,15 +153,18 @@ impl Reducer {
                 resources: launch.resources,
                 payload: ByteBuf::from(launch.payload),
                 named_ports: launch.named_ports,
+                health_check: launch.health_check,
+                kill_policy: launch.kill_policy,
             });
         }
-        out.push(Effect::Accept {
+        out.push(Effect::Accept(AcceptOffers {
             offer_ids,
             agent_id,
             launches: launched,
             refuse_seconds,
+            role: role.map(|r| r.to_string()),
             operations,
-        });
+        }));
         Ok(())
     }
 

@@ -4,7 +4,8 @@ use super::*;
 use crate::messages::{Launch, Offer as OfferMessage, Resource, Source, TaskState};
 use crate::state::Phase;
 
-fn cpus(amount: f64) -> Resource {
+/// Shared with the feature modules' own tests (backoff, unreachable).
+pub(super) fn cpus(amount: f64) -> Resource {
     Resource {
         name: "cpus".into(),
         scalar: Some(amount),
@@ -26,13 +27,14 @@ fn ports(lo: i64, hi: i64) -> Resource {
     }
 }
 
-fn offer(id: &str, agent: &str, resources: Vec<Resource>) -> OfferMessage {
+pub(super) fn offer(id: &str, agent: &str, resources: Vec<Resource>) -> OfferMessage {
     OfferMessage {
         id: id.into(),
         agent_id: agent.into(),
         hostname: format!("{agent}.example"),
         resources,
         attributes: vec![],
+        role: None,
     }
 }
 
@@ -43,6 +45,8 @@ fn launch(task: &str, resources: Vec<Resource>) -> Launch {
         resources,
         payload: vec![],
         named_ports: vec![],
+        health_check: None,
+        kill_policy: None,
     }
 }
 

@@ -2,11 +2,14 @@
 
 The original library's example (``OneTaskPerSlaveStateManager``) made real:
 
-* an offer from an agent without a copy launches one there;
-* a copy that ends is launched again, after a backoff that doubles with each
-  failure in a row on that agent (reset once a copy has run for
-  ``stable_seconds``); the backoff is Mesos's own refuse filter on that
-  agent's next offer, so hooks need no clock;
+* an offer from an agent without a copy asks the core's matcher for one
+  there: a request pinned to the agent, in the agent's own group;
+* a copy that ends is asked for again at once; if it failed, the core's
+  launch backoff holds its agent's group for a delay that grows with each
+  failure in a row (``Config.backoff_*``, Marathon's), reset once a copy has
+  run for ``Config.backoff_reset_seconds``; hooks need no clock;
+* offers keep coming once every copy is placed (the core suppresses them
+  when nothing is wanted; this framework revives, to find new agents);
 * blacklisting an agent kills its copy; removing it revives offers and the
   copy comes back;
 * a copy Ark did not launch in this process (found by reconciliation after a
@@ -48,23 +51,13 @@ class TaskSpec(msgspec.Struct, frozen=True, kw_only=True):
     mem: float = 32.0
     #: Refuse filter, seconds, on offers we have no use for.
     refuse_seconds: float = 30.0
-    backoff_seconds: float = 1.0
-    backoff_cap_seconds: float = 300.0
-    #: A copy that ran this long was not crash-looping: its agent's failures reset.
-    stable_seconds: float = 60.0
 
 
 class Everywhere(msgspec.Struct, frozen=True):
-    """The framework's own state (Ark keeps the Mesos bookkeeping)."""
+    """The framework's own state (Ark keeps the Mesos bookkeeping and the backoff)."""
 
-    #: agent id -> the task id of its copy (launched, not yet terminal).
+    #: agent id -> the task id of its copy (requested or launched, not yet terminal).
     copies: dict[str, str] = {}
-    #: agent id -> failures in a row.
-    failures: dict[str, int] = {}
-    #: agent id -> when its copy reported RUNNING (the agent's clock).
-    running_since: dict[str, float] = {}
-    #: Agents whose next offer is declined for their backoff.
-    cooling: frozenset[str] = frozenset()
     blacklist: frozenset[str] = frozenset()
     launched: int = 0
 
@@ -106,26 +99,29 @@ class EverywhereManager(StateManager[Everywhere]):
     def offers(
         self, state: Everywhere, offers: Sequence[m.Offer], framework: Snapshot
     ) -> Step[Everywhere]:
+        wanted = {
+            o.agent_id
+            for o in offers
+            if o.agent_id not in state.blacklist
+            and o.agent_id not in state.copies
+            and self._fits(o)
+        }
         commands: list[Command] = []
-        copies, launched, cooling = state.copies, state.launched, set(state.cooling)
-        for offer in offers:
-            agent = offer.agent_id
-            if agent in cooling:
-                cooling.discard(agent)
-                commands.append(m.Decline([offer.id], self._backoff(state, agent)))
-            elif agent in state.blacklist or agent in copies or not self._fits(offer):
-                commands.append(m.Decline([offer.id], self.spec.refuse_seconds))
-            else:
-                task_id = f"{self.spec.name}-{agent}-{launched}"
-                launched += 1
-                copies = {**copies, agent: task_id}
-                launch = m.Launch(
-                    task_id, name=self.spec.name, resources=self._resources, payload=self._payload
-                )
-                commands.append(m.Accept([offer.id], [launch], self.spec.refuse_seconds))
-        new = msgspec.structs.replace(
-            state, copies=copies, launched=launched, cooling=frozenset(cooling)
-        )
+        if framework.offer_count:
+            # Nothing was wanted, so the core holds these offers for us: give
+            # back the ones no new copy will use, before asking for copies.
+            unused = [o.id for o in offers if o.agent_id not in wanted]
+            if unused:
+                commands.append(m.Decline(unused, self.spec.refuse_seconds))
+        # (Otherwise the core's matcher has answered them: copies asked for
+        # now take the agents' next offers.)
+        new = state
+        requests = []
+        for agent in sorted(wanted):
+            new, request = self._request(new, agent)
+            requests.append(request)
+        if requests:
+            commands.append(m.Request(requests))
         return new, commands
 
     def status_update(
@@ -138,17 +134,25 @@ class EverywhereManager(StateManager[Everywhere]):
         if status.state in m.TERMINAL_STATES:
             if mine != status.task_id:
                 return state, ()
-            return self._ended(state, agent, status), [m.Revive()]
-        if mine is None:
-            # Reconciliation found a copy launched before a restart: adopt it.
-            return msgspec.structs.replace(
-                state, copies={**state.copies, agent: status.task_id}
-            ), ()
+            copies = {a: t for a, t in state.copies.items() if a != agent}
+            new = msgspec.structs.replace(state, copies=copies)
+            if agent in state.blacklist:
+                return new, ()
+            # Asked for again at once: after a failure, the core's launch
+            # backoff holds the agent's group for a while.
+            new, request = self._request(new, agent)
+            return new, [m.Request([request])]
+        if mine is None or (mine != status.task_id and framework.task(mine) is None):
+            # Reconciliation found a copy launched before a restart: adopt it,
+            # and withdraw the request it makes unnecessary.
+            adopted = msgspec.structs.replace(state, copies={**state.copies, agent: status.task_id})
+            return adopted, [m.Withdraw([mine])] if mine is not None else ()
         if mine != status.task_id:
             return state, [m.Kill(status.task_id)]
-        if status.state == "TASK_RUNNING" and status.timestamp is not None:
-            since = {**state.running_since, agent: status.timestamp}
-            return msgspec.structs.replace(state, running_since=since), ()
+        if status.state == "TASK_RUNNING" and framework.suppressed:
+            # Every copy is placed and the core stopped offers: revive them,
+            # to see agents that join later.
+            return state, [m.Revive()]
         return state, ()
 
     def custom(self, state: Everywhere, message: m.Custom, framework: Snapshot) -> Step[Everywhere]:
@@ -160,10 +164,14 @@ class EverywhereManager(StateManager[Everywhere]):
             agent = message.agent_id
             if agent in state.blacklist:
                 return state, [Reply(False)]
-            new = msgspec.structs.replace(state, blacklist=state.blacklist | {agent})
             copy = state.copies.get(agent)
-            kill = [m.Kill(copy)] if copy is not None and framework.task(copy) is not None else []
-            return new, [*kill, Reply(True)]
+            copies = {a: t for a, t in state.copies.items() if a != agent}
+            new = msgspec.structs.replace(state, blacklist=state.blacklist | {agent}, copies=copies)
+            if copy is None:
+                return new, [Reply(True)]
+            if framework.task(copy) is None:  # asked for, not launched yet
+                return new, [m.Withdraw([copy]), Reply(True)]
+            return new, [m.Kill(copy), Reply(True)]
         if isinstance(message, RemoveFromBlacklist):
             agent = message.agent_id
             if agent not in state.blacklist:
@@ -182,32 +190,23 @@ class EverywhereManager(StateManager[Everywhere]):
                 have[r.name] = have.get(r.name, 0.0) + r.scalar
         return have.get("cpus", 0.0) >= self.spec.cpus and have.get("mem", 0.0) >= self.spec.mem
 
-    def _backoff(self, state: Everywhere, agent: str) -> float:
-        n = state.failures.get(agent, 1)
-        delay: float = self.spec.backoff_seconds * 2.0 ** (n - 1)
-        return min(self.spec.backoff_cap_seconds, delay)
-
-    def _ended(self, state: Everywhere, agent: str, status: m.TaskStatus) -> Everywhere:
-        copies = {a: t for a, t in state.copies.items() if a != agent}
-        running_since = {a: t for a, t in state.running_since.items() if a != agent}
-        failures = dict(state.failures)
-        cooling = state.cooling
-        killed_on_purpose = agent in state.blacklist and status.state == "TASK_KILLED"
-        if not killed_on_purpose and status.state != "TASK_FINISHED":
-            since = state.running_since.get(agent)
-            stable = (
-                since is not None
-                and status.timestamp is not None
-                and status.timestamp - since >= self.spec.stable_seconds
-            )
-            failures[agent] = 1 if stable else failures.get(agent, 0) + 1
-            cooling = cooling | {agent}
-        return msgspec.structs.replace(
-            state, copies=copies, running_since=running_since, failures=failures, cooling=cooling
+    def _request(self, state: Everywhere, agent: str) -> tuple[Everywhere, m.TaskRequest]:
+        """A copy for ``agent``, in the agent's own group: its launch backoff is its own."""
+        task_id = f"{self.spec.name}-{agent}-{state.launched}"
+        request = m.TaskRequest(
+            task_id,
+            resources=self._resources,
+            group=f"{self.spec.name}@{agent}",
+            agent_id=agent,
+            name=self.spec.name,
+            payload=self._payload,
         )
+        copies = {**state.copies, agent: task_id}
+        return msgspec.structs.replace(state, copies=copies, launched=state.launched + 1), request
 
     def _describe(self, state: Everywhere, framework: Snapshot) -> dict[str, Any]:
         view = framework.view()
+        delays = {b.group: {"delay": b.delay, "until": b.until} for b in view.backoffs}
         return {
             "framework_id": framework.framework_id,
             "registered": framework.registered,
@@ -223,7 +222,8 @@ class EverywhereManager(StateManager[Everywhere]):
                     "active": a.active,
                     "blacklisted": a.agent_id in state.blacklist,
                     "task_id": state.copies.get(a.agent_id),
-                    "failures": state.failures.get(a.agent_id, 0),
+                    # The core's launch backoff of the agent's copies.
+                    "backoff": delays.get(f"{self.spec.name}@{a.agent_id}"),
                 }
                 for a in view.agents
             ],
