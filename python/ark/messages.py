@@ -48,6 +48,7 @@ __all__ = [
     "Reconcile",
     "ReconcileTick",
     "ReconcileTimeout",
+    "Replace",
     "Request",
     "Reregistered",
     "Rescind",
@@ -65,6 +66,7 @@ __all__ = [
     "UnreachableStrategy",
     "Update",
     "UpdateFramework",
+    "Volume",
     "Withdraw",
     "decode",
     "encode",
@@ -412,6 +414,30 @@ class UnreachableStrategy(msgspec.Struct, frozen=True, array_like=True, forbid_u
     kill_selection: Literal["YoungestFirst", "OldestFirst"] = "YoungestFirst"
 
 
+class Volume(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """The persistent volume a request's task keeps its data in (docs/reducer.md).
+
+    The matcher reserves ``size_mb`` of disk for ``role`` (the framework's; a
+    MULTI_ROLE request's own ``role``) and creates the volume in the ACCEPT
+    that launches the task, or, once the core knows the volume, places the
+    task on the agent that holds it. ``principal`` signs the reservation.
+    """
+
+    persistence_id: str
+    container_path: str
+    size_mb: float
+    role: str
+    principal: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.persistence_id or not self.container_path:
+            raise ValueError("a volume needs a persistence_id and a container_path")
+        if not (0.0 < self.size_mb < float("inf")):
+            raise ValueError("a volume needs a finite size_mb > 0")
+        if not self.role or self.role == "*":
+            raise ValueError('a volume needs a role (not "*") to reserve its disk for')
+
+
 class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """A task to place: scalar ``resources`` (each of its role), a count of ``ports``.
 
@@ -424,7 +450,9 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     the launch untouched. ``unreachable`` replaces the task when its agent is
     unreachable (None: Ark leaves an unreachable task alone, as Mesos reports
     it). ``role`` (MULTI_ROLE) takes the request from offers allocated to that
-    role only; ``None`` takes any offer.
+    role only; ``None`` takes any offer. ``volume`` is the persistent volume
+    the task needs: reserved and created with its launch, kept across its
+    restarts (docs/reducer.md, Stateful services).
     """
 
     task_id: str
@@ -441,6 +469,7 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     role: str | None = None
     health_check: HealthCheck | None = None
     kill_policy: KillPolicy | None = None
+    volume: Volume | None = None
 
 
 class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -499,6 +528,17 @@ class Decline(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unk
 
 
 class Kill(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
+    task_id: str
+
+
+class Replace(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """Give a task's reservation and volume up and place it afresh (dcos-commons' pod replace).
+
+    The task (placed from a request with a ``volume``) is killed if it runs;
+    its volume is destroyed and its disk unreserved when next offered; then
+    its next copy is placed as a new request would be (docs/reducer.md).
+    """
+
     task_id: str
 
 
@@ -604,6 +644,7 @@ Message: TypeAlias = (
     | Accept
     | Decline
     | Kill
+    | Replace
     | Request
     | Withdraw
     | Blacklist

@@ -92,6 +92,7 @@ mod tests {
             role: None,
             health_check: None,
             kill_policy: None,
+            volume: None,
         }
     }
 

@@ -348,6 +348,10 @@ pub enum Message<'a> {
     Kill {
         task_id: String,
     },
+    /// Give a task's reservation and volume up and place it afresh.
+    Replace {
+        task_id: String,
+    },
     /// Task requests for the matcher, decoded once here and kept so in the
     /// demand until placed or withdrawn.
     Request {
@@ -500,6 +504,12 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    pub struct Replace {
+        pub task_id: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct Request<'a> {
         #[serde(borrow)]
         pub tasks: Vec<crate::request::TaskRequest<'a>>,
@@ -646,6 +656,9 @@ impl<'de> Visitor<'de> for MessageVisitor {
             "Kill" => Message::Kill {
                 task_id: body::<wire::Kill, _>(rest)?.task_id,
             },
+            "Replace" => Message::Replace {
+                task_id: body::<wire::Replace, _>(rest)?.task_id,
+            },
             "Request" => {
                 let w: wire::Request = body(rest)?;
                 let tasks = w
@@ -659,7 +672,11 @@ impl<'de> Visitor<'de> for MessageVisitor {
                             t.health_check.as_deref(),
                             t.kill_policy.as_ref(),
                         )
-                        .or_else(|| t.unreachable.and_then(|u| u.invalid(t.task_id)));
+                        .or_else(|| t.unreachable.and_then(|u| u.invalid(t.task_id)))
+                        .or_else(|| {
+                            let volume = t.volume.as_deref()?;
+                            volume.invalid(t.task_id, t.role)
+                        });
                         match problem {
                             Some(problem) => Err(de::Error::custom(problem)),
                             None => Ok(StoredRequest::from(t)),

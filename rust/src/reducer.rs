@@ -27,6 +27,7 @@ mod offers;
 mod tests;
 mod unreachable;
 mod update_framework;
+mod volumes;
 
 /// The reducer: a state, its configuration, and an interner for the ids and
 /// reasons that repeat across millions of records.
@@ -73,6 +74,10 @@ impl Reducer {
             }
             Message::Offers(offers) => {
                 self.offers(offers, now, out);
+                let usable = self.state.registered && !self.state.is_reconciling();
+                if usable && !self.state.releasing.is_empty() {
+                    self.release_volumes(out);
+                }
                 self.run_matching(now, out);
             }
             Message::Rescind { offer_id } => {
@@ -140,6 +145,7 @@ impl Reducer {
                     });
                 }
             }
+            Message::Replace { task_id } => self.replace(&task_id, out)?,
             Message::Request { tasks } => self.request(tasks, now, out)?,
             Message::Withdraw { task_ids } => self.withdraw(&task_ids, out),
             Message::Blacklist { agent_ids } => self.blacklist(agent_ids, now, out),
@@ -275,6 +281,9 @@ impl Reducer {
         }
         if !self.state.strategies.is_empty() {
             self.unreachable_update(status.task_id, now, out);
+        }
+        if !self.state.stateful.is_empty() {
+            self.volume_update(status.task_id, now, out);
         }
         if finished {
             reconcile::finish(&mut self.state, now, out);

@@ -140,6 +140,39 @@ impl UnreachableStrategy {
     }
 }
 
+/// The persistent volume a request's task keeps its data in, as
+/// `ark.messages.Volume` (docs/reducer.md, Stateful services).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct VolumeRequest {
+    pub persistence_id: String,
+    pub container_path: String,
+    pub size_mb: f64,
+    /// The role its disk is reserved for: the framework's (a MULTI_ROLE
+    /// framework's request must take offers of that role).
+    pub role: String,
+    #[serde(default)]
+    pub principal: Option<String>,
+}
+
+impl VolumeRequest {
+    /// Why a request's volume is malformed, if it is: it needs ids, a size
+    /// and a role to reserve in, the request's own if it names one.
+    pub fn invalid(&self, task_id: &str, role: Option<&str>) -> Option<String> {
+        let problem = if self.persistence_id.is_empty() || self.container_path.is_empty() {
+            "a volume needs a persistence_id and a container_path"
+        } else if !(self.size_mb > 0.0 && self.size_mb.is_finite()) {
+            "a volume needs a finite size_mb > 0"
+        } else if self.role.is_empty() || self.role == "*" {
+            "a volume needs a role (not \"*\") to reserve its disk for"
+        } else if role.is_some_and(|r| r != self.role) {
+            "a volume's role must be the request's role"
+        } else {
+            return None;
+        };
+        Some(format!("task {task_id:?}: {problem}"))
+    }
+}
+
 /// A task request, as `ark.matching.TaskRequest`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct TaskRequest<'a> {
@@ -176,6 +209,10 @@ pub struct TaskRequest<'a> {
     pub health_check: Option<Cow<'a, HealthCheck>>,
     #[serde(default)]
     pub kill_policy: Option<KillPolicy>,
+    /// The persistent volume its task needs: the matcher reserves and
+    /// creates it, or places the task where it is.
+    #[serde(default)]
+    pub volume: Option<Cow<'a, VolumeRequest>>,
 }
 
 impl TaskRequest<'_> {
@@ -202,6 +239,7 @@ pub struct StoredRequest {
     role: Option<Box<str>>,
     health_check: Option<Box<HealthCheck>>,
     kill_policy: Option<KillPolicy>,
+    pub volume: Option<Box<VolumeRequest>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -247,6 +285,7 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             role: r.role.map(Into::into),
             health_check: r.health_check.as_deref().map(|h| Box::new(h.clone())),
             kill_policy: r.kill_policy,
+            volume: r.volume.as_deref().map(|v| Box::new(v.clone())),
         }
     }
 }
@@ -293,6 +332,7 @@ impl StoredRequest {
             role: self.role.as_deref(),
             health_check: self.health_check.as_deref().map(Cow::Borrowed),
             kill_policy: self.kill_policy,
+            volume: self.volume.as_deref().map(Cow::Borrowed),
         }
     }
 
@@ -365,6 +405,13 @@ mod tests {
             kill_policy: Some(KillPolicy {
                 grace_period_seconds: 6.0,
             }),
+            volume: Some(Cow::Owned(VolumeRequest {
+                persistence_id: "pg-0".into(),
+                container_path: "data".into(),
+                size_mb: 64.0,
+                role: "db".into(),
+                principal: Some("me".into()),
+            })),
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

@@ -218,6 +218,11 @@ pub struct State {
     pub volumes: OrdMap<Id, Arc<Volume>>,
     /// The scalars the framework reserved, by agent, name and role.
     pub reserved: OrdMap<(Id, Id, Id), f64>,
+    /// The request of each task with a volume, requested or live, under its
+    /// first task id: what it is placed again from when it ends.
+    pub stateful: OrdMap<TaskId, Arc<StoredRequest>>,
+    /// The volumes a Replace gives up: destroyed and unreserved when offered.
+    pub releasing: imbl::OrdSet<Id>,
 }
 
 /// A persistent volume, as its offers and CREATE show it.
@@ -273,6 +278,8 @@ impl Default for State {
             backoffs: OrdMap::new(),
             volumes: OrdMap::new(),
             reserved: OrdMap::new(),
+            stateful: OrdMap::new(),
+            releasing: imbl::OrdSet::new(),
         }
     }
 }

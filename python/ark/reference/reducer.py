@@ -31,6 +31,15 @@ from ark.reference.reconcile import Reconciler
 from ark.reference.resources import check_fits
 from ark.reference.unreachable import Partitions, check_strategy
 from ark.reference.update_framework import update_framework
+from ark.reference.volumes import (
+    check_volume,
+    forget_agent,
+    next_id,
+    plan,
+    release,
+    view,
+    waiting,
+)
 from ark.state import (
     AgentRecord,
     Config,
@@ -136,6 +145,11 @@ class Reducer:
         self._backoffs = Backoffs(self._config)
         self._volumes: dict[str, VolumeRecord] = {}
         self._reserved: dict[tuple[str, str, str], float] = {}
+        # The request of each task with a volume, requested or live, under its
+        # first task id: what it is placed again from when it ends.
+        self._stateful: dict[str, m.TaskRequest] = {}
+        # The volumes a Replace gives up: destroyed and unreserved when offered.
+        self._releasing: set[str] = set()
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -145,6 +159,7 @@ class Reducer:
             m.Accept: self._accept,
             m.Decline: self._decline,
             m.Kill: self._kill,
+            m.Replace: self._replace,
             m.Track: self._track,
             m.Request: self._request,
             m.Withdraw: self._withdraw,
@@ -322,7 +337,14 @@ class Reducer:
             return declined + self._match(now)
         for offer in fresh:
             self._offers[offer.id] = (offer, now)
-        return self._match(now)
+        releases: list[fx.Accept] = []
+        if self._releasing:
+            releases = release(self._offers, self._releasing, self._refuse_seconds(False))
+            for accept in releases:
+                for offer_id in accept.offer_ids:
+                    del self._offers[offer_id]
+                track(self._volumes, self._reserved, accept.agent_id, accept.operations)
+        return [*releases, *self._match(now)]
 
     def _rescind(self, msg: m.Rescind, now: float) -> list[fx.Effect]:
         # An unknown id is normal: the rescind raced with our own decline.
@@ -403,6 +425,8 @@ class Reducer:
             out.extend(kills)
             if withdrawn is not None:
                 out.extend(self._withdraw(m.Withdraw([withdrawn]), now))
+        if self._stateful:
+            out.extend(self._volume_update(status.task_id, now))
         if finish:
             self._reconciliation.finish(now, out, self._suppressed)
         return out
@@ -575,6 +599,7 @@ class Reducer:
         for t in msg.tasks:
             # Malformed, as a bad strategy name is when decoded: before any rejection.
             check_strategy(t)
+            check_volume(t)
         ids: set[str] = set()
         for t in msg.tasks:
             if t.task_id in ids:
@@ -600,6 +625,7 @@ class Reducer:
         self._demand = [r for r in self._demand if r.task_id not in gone]
         for task_id in gone:
             self._reasons.pop(task_id, None)
+            self._stateful.pop(task_id, None)
         if not self._demand and not self._suppressed:
             self._suppressed = True
             return [fx.Suppress()]
@@ -619,8 +645,12 @@ class Reducer:
             or self._reconciliation.explicit
         ):
             return []
-        held = [r.task_id for r in self._demand if self._backoffs.holds(r.group, now)]
+        held = {
+            r.task_id: BACKOFF_REASON for r in self._demand if self._backoffs.holds(r.group, now)
+        }
         offers = [self._offers[k][0] for k in sorted(self._offers)]
+        if self._stateful or self._volumes:
+            held.update(waiting(self._demand, self._volumes, self._releasing, offers))
         offered = {o.agent_id for o in offers}
         existing = [
             Existing(group, agent_id)
@@ -645,7 +675,7 @@ class Reducer:
         ]
         decisions = reference_match(
             plain,
-            [r for r in self._demand if r.task_id not in held],
+            [view(r, self._volumes) for r in self._demand if r.task_id not in held],
             self._config.matching_strategy,
             blacklist=self._blacklist,
             existing=existing,
@@ -656,9 +686,17 @@ class Reducer:
         # Every request placed: the framework wants nothing more for now.
         refuse = self._refuse_seconds(not decisions.pending and not held)
         request_of = {r.task_id: r for r in self._demand}
+        accepts: list[fx.Accept] = []
         for p in decisions.accepts:
             launches = []
+            operations: list[m.Operation] = []
             for launch in p.launches:
+                resources = launch.resources
+                volume = request_of[launch.task_id].volume
+                if volume is not None:
+                    shown = [self._offers[o][0] for o in p.offer_ids]
+                    resources, ops = plan(volume, resources, self._volumes, shown)
+                    operations.extend(ops)
                 self._tasks[launch.task_id] = TaskEntry(
                     "TASK_STAGING", p.agent_id, None, None, None, None, None, now
                 )
@@ -669,27 +707,65 @@ class Reducer:
                         launch.task_id,
                         p.agent_id,
                         launch.name,
-                        launch.resources,
+                        resources,
                         launch.payload,
                         launch.named_ports,
                         launch.health_check,
                         launch.kill_policy,
                     )
                 )
-            for offer_id in p.offer_ids:
+            accepts.append(fx.Accept(p.offer_ids, p.agent_id, launches, refuse, p.role, operations))
+        for accept in accepts:
+            for offer_id in accept.offer_ids:
                 del self._offers[offer_id]
-            out.append(fx.Accept(p.offer_ids, p.agent_id, launches, refuse, p.role))
+            track(self._volumes, self._reserved, accept.agent_id, accept.operations)
+            for t in accept.launches:
+                request = request_of[t.task_id]
+                if request.volume is not None:
+                    self._stateful.setdefault(t.task_id, request)
+            out.append(accept)
         for offer_id in decisions.declines:
             del self._offers[offer_id]
         if decisions.declines:
             out.append(fx.Decline(decisions.declines, refuse))
         self._demand = [r for r in self._demand if r.task_id not in placed]
         self._reasons = {p.task_id: p.reason for p in decisions.pending}
-        self._reasons.update((task_id, BACKOFF_REASON) for task_id in held)
+        self._reasons.update(held)
         if not self._demand and not self._suppressed:
             self._suppressed = True
             out.append(fx.Suppress())
         return out
+
+    def _replace(self, msg: m.Replace, now: float) -> list[fx.Effect]:
+        request = self._stateful.get(msg.task_id)
+        if request is None or request.volume is None:
+            raise CommandRejected(f"task {msg.task_id!r} has no volume to give up")
+        if request.volume.persistence_id in self._volumes:
+            self._releasing.add(request.volume.persistence_id)
+        task = self._tasks.get(msg.task_id)
+        if task is not None and task.state not in _TERMINAL:
+            return [fx.Kill(msg.task_id, task.agent_id)]
+        return []
+
+    def _volume_update(self, task_id: str, now: float) -> list[fx.Effect]:
+        # A task with a volume that ended without finishing is requested
+        # again (docs/reducer.md, Stateful services).
+        task = self._tasks.get(task_id)
+        if task is None or task.state not in _TERMINAL:
+            return []
+        request = self._stateful.pop(task_id, None)
+        if request is None or task.state == "TASK_FINISHED":
+            return []
+        forget_agent(task.state, task.agent_id, self._volumes, self._reserved)
+        taken = {*self._tasks, *self._stateful, *(r.task_id for r in self._demand)}
+        new_id = next_id(request.task_id, taken)
+        out: list[fx.Effect] = []
+        if not self._demand:
+            self._suppressed = False
+            out.append(fx.Revive())
+        self._demand.append(msgspec.structs.replace(request, task_id=new_id))
+        self._stateful[new_id] = request
+        return out + self._match(now)
 
     def _track(self, msg: m.Track, now: float) -> list[fx.Effect]:
         if msg.task_id not in self._tasks:

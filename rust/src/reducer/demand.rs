@@ -8,7 +8,7 @@ use imbl::OrdMap;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_bytes::ByteBuf;
 
-use super::{backoff, Interner, Reducer};
+use super::{backoff, volumes, Interner, Reducer};
 use crate::effects::{AcceptOffers, Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::matching::{self, Decisions, MatchInput, OutLaunch};
@@ -73,6 +73,7 @@ impl Reducer {
         state.demand.retain(|(id, _)| !gone.contains(id.as_str()));
         for id in &gone {
             state.pending_reasons.remove(*id);
+            state.stateful.remove(*id);
         }
         if state.demand.is_empty() && !state.suppressed {
             state.suppressed = true;
@@ -106,19 +107,23 @@ impl Reducer {
         {
             return;
         }
-        let held: Vec<TaskId> = if state.backoffs.is_empty() {
+        let mut held: Vec<(TaskId, Arc<str>)> = if state.backoffs.is_empty() {
             Vec::new()
         } else {
+            let reason: Arc<str> = Arc::from(backoff::REASON);
             state
                 .demand
                 .iter()
                 .filter(|(_, r)| backoff::holds(state, r.group(), now))
-                .map(|(id, _)| id.clone())
+                .map(|(id, _)| (id.clone(), reason.clone()))
                 .collect()
         };
+        if !state.stateful.is_empty() || !state.volumes.is_empty() {
+            held.extend(volumes::waiting(state));
+        }
         let input = matching_input(state, &self.config, &held);
         let decisions = matching::match_offers(&input);
-        let cycle = Cycle::decided(
+        let mut cycle = Cycle::decided(
             &input,
             &decisions,
             &held,
@@ -126,6 +131,8 @@ impl Reducer {
             &self.config,
             &mut self.interner,
         );
+        drop(input);
+        volumes::plan(&self.state, &mut cycle.accepts);
         cycle.commit(&mut self.state, now, out);
     }
 }
@@ -150,13 +157,17 @@ fn forget_known_requests(state: &mut State) {
 /// The matcher's input, borrowed from the state: the demand, the
 /// outstanding offers, the blacklist, the live tasks it placed, and the
 /// agents without an offer now that such tasks may run on.
-/// Requests `held` back by their group's launch backoff are left out.
-fn matching_input<'s>(state: &'s State, config: &'s Config, held: &[TaskId]) -> MatchInput<'s> {
+/// Requests `held` back (launch backoff, a volume not offered) are left out.
+fn matching_input<'s>(
+    state: &'s State,
+    config: &'s Config,
+    held: &[(TaskId, Arc<str>)],
+) -> MatchInput<'s> {
     let requests: Vec<matching::TaskRequest<'_>> = state
         .demand
         .iter()
-        .filter(|(id, _)| !held.contains(id))
-        .map(|(_, r)| r.view())
+        .filter(|(id, _)| !held.iter().any(|(h, _)| h == id))
+        .map(|(_, r)| volumes::view(state, r))
         .collect();
     let offered: HashSet<&str> = state.offers.values().map(|o| &*o.agent_id).collect();
     MatchInput {
@@ -232,7 +243,7 @@ impl Cycle {
     fn decided(
         input: &MatchInput<'_>,
         decisions: &Decisions<'_>,
-        held: &[TaskId],
+        held: &[(TaskId, Arc<str>)],
         reasons_before: &OrdMap<TaskId, Arc<str>>,
         config: &Config,
         interner: &mut Interner,
@@ -278,7 +289,7 @@ impl Cycle {
             .pending
             .iter()
             .map(|p| (p.task_id, p.reason.as_str()))
-            .chain(held.iter().map(|id| (id.as_str(), backoff::REASON)));
+            .chain(held.iter().map(|(id, reason)| (id.as_str(), &**reason)));
         let reasons: Vec<(TaskId, Arc<str>)> = pending
             .filter(|(id, reason)| reasons_before.get(*id).map(|r| &**r) != Some(*reason))
             .map(|(id, reason)| {
@@ -321,6 +332,7 @@ impl Cycle {
         for (task_id, group) in self.groups {
             state.groups.insert(task_id, group);
         }
+        volumes::placed(state, &self.accepts);
         for (id, request) in state.demand.iter() {
             if request.unreachable.is_some() && self.placed.contains(id) {
                 state.strategies.insert(id.clone(), request.clone());

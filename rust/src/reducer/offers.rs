@@ -218,7 +218,7 @@ impl Reducer {
 
 /// Record what accepted operations reserve and create on `agent_id`, and
 /// forget what they unreserve and destroy.
-fn track(state: &mut State, agent_id: &Id, operations: &[Operation]) {
+pub(super) fn track(state: &mut State, agent_id: &Id, operations: &[Operation]) {
     for op in operations {
         for r in &op.resources {
             let key = (
