@@ -26,7 +26,7 @@ from hypothesis.stateful import (
 from ark import Config, Reducer, reference
 from ark import effects as fx
 from ark import messages as m
-from ark.errors import ArkError, MessageError
+from ark.errors import ArkError, CommandRejected, MessageError
 from ark.state import StateView
 
 ROLE = "db"
@@ -34,12 +34,15 @@ AGENTS = ["a1", "a2", "a3"]
 SIZE = 64.0
 
 
+RESERVED = [m.Reservation(ROLE, principal="ark")]
+
+
 def volume_resource(pid: str, size: float = SIZE) -> m.Resource:
     return m.Resource(
         "disk",
         scalar=size,
         role=ROLE,
-        reservations=[m.Reservation(ROLE, principal="ark")],
+        reservations=RESERVED,
         persistence_id=pid,
         container_path="data",
     )
@@ -119,6 +122,14 @@ class VolumeRequests(RuleBasedStateMachine):
                 assert r.persistence_id not in agent.volumes, "a volume created twice"
                 assert r.persistence_id is not None
                 agent.volumes[r.persistence_id] = r.scalar
+            elif op.type == "DESTROY":
+                in_use = {p for _, p in agent.tasks.values()}
+                assert r.persistence_id in agent.volumes, "DESTROY of a volume not there"
+                assert r.persistence_id not in in_use, "DESTROY of a volume in use"
+                del agent.volumes[r.persistence_id]
+            else:
+                assert op.type == "UNRESERVE"
+                agent.disk += r.scalar
         for launch in accept.launches:
             pids = [r.persistence_id for r in launch.resources if r.persistence_id]
             assert len(pids) <= 1
@@ -180,6 +191,13 @@ class VolumeRequests(RuleBasedStateMachine):
     def withdraw(self, data: st.DataObject) -> None:
         self.send(m.Withdraw([data.draw(st.sampled_from(self.view.demand)).task_id]))
 
+    @rule(data=st.data())
+    def replace(self, data: st.DataObject) -> None:
+        live = [t for model in self.agents.values() for t in model.tasks]
+        waiting = [r.task_id for r in self.view.demand]
+        task = data.draw(st.sampled_from([*sorted(live + waiting), "unknown"]))
+        self.send(m.Replace(task))
+
     @rule()
     def tick(self) -> None:
         self.send(m.Tick())
@@ -188,6 +206,16 @@ class VolumeRequests(RuleBasedStateMachine):
     def a_volume_is_where_it_was_created(self) -> None:
         model = {v: a for a, agent in self.agents.items() if not agent.gone for v in agent.volumes}
         assert {v.persistence_id: v.agent_id for v in self.view.volumes} == model
+
+    @invariant()
+    def nothing_reserved_but_the_volumes(self) -> None:
+        reserved = {(a, amount) for a, name, _, amount in self.view.reserved if name == "disk"}
+        model = {
+            (a, sum(agent.volumes.values()))
+            for a, agent in self.agents.items()
+            if agent.volumes and not agent.gone
+        }
+        assert reserved == model
 
 
 def test_volume_requests_rust_matches_the_reference() -> None:
@@ -224,6 +252,36 @@ def test_restart_on_the_volume_then_replace_when_its_agent_is_gone(make: Any) ->
     # Finished: nothing more.
     assert core.step(m.Update(m.TaskStatus("pg.2", "TASK_FINISHED", agent_id="a2")), 8.0) == []
     assert core.view().demand == []
+
+
+@pytest.mark.parametrize("make", [Reducer, reference.Reducer])
+def test_replace_gives_the_volume_up_then_places_afresh(make: Any) -> None:
+    core = make(Config())
+    core.step(m.Subscribed("fw"), 0.0)
+    core.step(m.Request([request("pg", "pg-0")]), 1.0)
+    free = [m.Resource("cpus", scalar=4.0), m.Resource("disk", scalar=100.0)]
+    core.step(m.Offers([m.Offer("o1", "a1", "h1", free)]), 2.0)
+    with pytest.raises(CommandRejected):
+        core.step(m.Replace("other"), 3.0)
+    assert core.step(m.Replace("pg"), 3.0) == [fx.Kill("pg", "a1")]
+    core.step(m.Update(m.TaskStatus("pg", "TASK_KILLED", agent_id="a1")), 4.0)
+    # Held while its volume is given up, though a2 has room.
+    core.step(m.Offers([m.Offer("o9", "a2", "h2", free)]), 4.5)
+    [waiting] = core.view().demand
+    assert waiting.task_id == "pg.1" and "given up" in (waiting.reason or "")
+    shows = [m.Resource("cpus", scalar=4.0), volume_resource("pg-0")]
+    release, *_ = core.step(m.Offers([m.Offer("o2", "a1", "h1", shows)]), 5.0)
+    assert (release.offer_ids, release.launches) == (["o2"], [])
+    unreserved = m.Resource("disk", scalar=SIZE, role=ROLE, reservations=RESERVED)
+    assert release.operations == [
+        m.Operation("DESTROY", [volume_resource("pg-0")]),
+        m.Operation("UNRESERVE", [unreserved]),
+    ]
+    assert core.view().volumes == [] and core.view().reserved == []
+    # Placed afresh on the next offer with room, with a new reservation and volume.
+    [fresh, *_] = core.step(m.Offers([m.Offer("o3", "a2", "h2", free)]), 6.0)
+    assert (fresh.agent_id, fresh.launches[0].task_id) == ("a2", "pg.1")
+    assert [op.type for op in fresh.operations] == ["RESERVE", "CREATE"]
 
 
 @pytest.mark.parametrize("make", [Reducer, reference.Reducer])

@@ -2,7 +2,8 @@
 
 Each replica asks the core's matcher for a persistent volume; the core
 reserves, creates and launches in one ACCEPT, restarts a replica that dies on
-the agent that holds its data, and places one afresh when its agent is gone.
+the agent that holds its data, and places one afresh when its agent is gone
+or when the framework replaces it.
 The simulator keeps what the tasks write in their volumes (``Cluster.volume``).
 """
 
@@ -51,7 +52,7 @@ def running(scheduler: Scheduler[bool], task_id: str) -> TaskRecord | None:
     return record if record is not None and record.state == "TASK_RUNNING" else None
 
 
-def test_three_replicas_survive_a_task_failure_and_an_agent_loss() -> None:
+def test_three_replicas_survive_a_task_failure_an_agent_loss_and_a_replace() -> None:
     config = ClusterConfig(agents=(AgentShape(count=4),))
     framework = {"name": "pg", "role": ROLE, "principal": "ark"}
     with Cluster(config) as cluster:
@@ -83,3 +84,12 @@ def test_three_replicas_survive_a_task_failure_and_an_agent_loss() -> None:
             assert cluster.volume(moved, "pg-1-data") == {"marker": "pg-1"}
             volumes = {v.persistence_id: v.agent_id for v in scheduler.snapshot().view().volumes}
             assert volumes["pg-1-data"] == moved
+
+            # pg-2 is replaced on purpose: its volume is destroyed, its disk
+            # unreserved, and its next copy starts from an empty volume.
+            cluster.write_volume(agents["pg-2"], "pg-2-data", "rows", "7")
+            scheduler.push(m.Replace("pg-2"))
+            wait_for("pg-2.1 running", lambda: running(scheduler, "pg-2.1"), timeout=60.0)
+            fresh = running(scheduler, "pg-2.1").agent_id  # type: ignore[union-attr]
+            assert fresh is not None
+            assert cluster.volume(fresh, "pg-2-data") == {"marker": "pg-2"}

@@ -482,4 +482,37 @@ mod tests {
         assert_eq!(a.operations.len(), 2);
         assert_eq!(&*r.state.volumes.get("pg-0").expect("anew").agent_id, "a2");
     }
+
+    #[test]
+    fn replace_destroys_and_unreserves_the_volume_when_offered_then_places_afresh() {
+        let (mut r, volume) = placed();
+        let mut out = Vec::new();
+        let unknown = Message::Replace {
+            task_id: "other".into(),
+        };
+        assert!(r.step(unknown, 3.0, &mut out).is_err());
+        let replace = Message::Replace {
+            task_id: "pg".into(),
+        };
+        let killed = step(&mut r, replace, 3.0);
+        assert!(matches!(&killed[..], [Effect::Kill { task_id, .. }] if &**task_id == "pg"));
+        step(&mut r, update("pg", TaskState::Killed, "a1"), 4.0);
+        let shows = offer("o2", "a1", vec![cpus(4.0), volume.clone()]);
+        let out = step(&mut r, Message::Offers(vec![shows]), 5.0);
+        let a = accept(&out);
+        assert!(a.launches.is_empty());
+        let kinds: Vec<_> = a.operations.iter().map(|op| op.kind).collect();
+        assert_eq!(kinds, [OperationType::Destroy, OperationType::Unreserve]);
+        assert_eq!(a.operations[1].resources[0].persistence_id, None);
+        assert!(r.state.volumes.is_empty() && r.state.reserved.is_empty());
+        assert!(r.state.releasing.is_empty());
+        let fresh = offer("o3", "a2", vec![cpus(4.0), disk(100.0)]);
+        let out = step(&mut r, Message::Offers(vec![fresh]), 6.0);
+        let a = accept(&out);
+        assert_eq!(
+            (&*a.agent_id, a.launches[0].task_id.as_str()),
+            ("a2", "pg.1")
+        );
+        assert_eq!(a.operations.len(), 2);
+    }
 }
