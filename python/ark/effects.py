@@ -16,7 +16,7 @@ from typing import TypeAlias
 import msgspec
 
 from ark.decoding import decode_pausing_gc
-from ark.messages import HealthCheck, KillPolicy, Operation, Resource
+from ark.messages import HealthCheck, KillPolicy, Operation, PodTask, Resource
 
 __all__ = [
     "Accept",
@@ -47,6 +47,13 @@ class LaunchTask(msgspec.Struct, frozen=True, array_like=True):
     named_ports: list[tuple[str, int]] = []
     health_check: HealthCheck | None = None
     kill_policy: KillPolicy | None = None
+    #: A pod's members, launched in one LAUNCH_GROUP under the default
+    #: executor that ``task_id`` names (``resources`` are the executor's).
+    pod: list[PodTask] = []
+
+    def task_ids(self) -> list[str]:
+        """The tasks this launch starts: itself, or a pod's members."""
+        return [t.task_id for t in self.pod] if self.pod else [self.task_id]
 
 
 class ReconcileTask(msgspec.Struct, frozen=True, array_like=True):

@@ -45,6 +45,7 @@ __all__ = [
     "Offer",
     "Offers",
     "Operation",
+    "PodTask",
     "Reconcile",
     "ReconcileTick",
     "ReconcileTimeout",
@@ -360,12 +361,28 @@ class KillPolicy(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
 _MAX_SECONDS = 7 * 24 * 3600.0
 
 
+class PodTask(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
+    """One task of a pod: launched with the others, as one LAUNCH_GROUP, on one agent.
+
+    ``payload`` is the task's other ``TaskInfo`` fields as JSON (its
+    ``command``, ``labels`` ...), carried to the launch untouched.
+    """
+
+    task_id: str
+    resources: list[Resource] = []
+    name: str = ""
+    payload: bytes = b""
+
+
 class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """One task to launch. ``payload`` (command or executor) is carried through untouched.
 
     ``named_ports`` says which port each name got: each must be one of the
     launch's own ``ports``. ``health_check`` and ``kill_policy`` go into the
-    ``TaskInfo`` (over any the payload sets).
+    ``TaskInfo`` (over any the payload sets). A launch with ``pod`` members is a pod: its
+    ``task_id`` names the default executor, its ``resources`` are the
+    executor's, its ``payload`` more ``ExecutorInfo`` fields, and the members
+    go in one LAUNCH_GROUP (see :mod:`ark.pods`).
     """
 
     task_id: str
@@ -375,6 +392,7 @@ class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields
     named_ports: list[tuple[str, int]] = []
     health_check: HealthCheck | None = None
     kill_policy: KillPolicy | None = None
+    pod: list[PodTask] = []
 
 
 Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"]
@@ -450,9 +468,16 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     the launch untouched. ``unreachable`` replaces the task when its agent is
     unreachable (None: Ark leaves an unreachable task alone, as Mesos reports
     it). ``role`` (MULTI_ROLE) takes the request from offers allocated to that
-    role only; ``None`` takes any offer. ``volume`` is the persistent volume
-    the task needs: reserved and created with its launch, kept across its
-    restarts (docs/reducer.md, Stateful services).
+    role only; ``None`` takes any offer.
+
+    ``pod``: this request is a pod, its members placed together as one unit
+    on one agent (the sum of their resources and ``resources``, the default
+    executor's) and launched as one LAUNCH_GROUP; ``task_id`` names the pod
+    (see :mod:`ark.pods`).
+
+    ``volume`` is the persistent volume the task needs: reserved and created
+    with its launch, kept across its restarts (docs/reducer.md, Stateful
+    services).
     """
 
     task_id: str
@@ -469,6 +494,7 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     role: str | None = None
     health_check: HealthCheck | None = None
     kill_policy: KillPolicy | None = None
+    pod: list[PodTask] = []
     volume: Volume | None = None
 
 

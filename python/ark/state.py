@@ -198,6 +198,8 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     unreachable: list[UnreachableRecord] = []
     #: Launch backoffs of groups whose tasks failed, sorted by group.
     backoffs: list[BackoffRecord] = []
+    #: The pod of each task launched as a pod's member, as (task id, pod id).
+    pods: list[tuple[str, str]] = []
     #: The persistent volumes the framework holds (from offers and CREATE), sorted.
     volumes: list[VolumeRecord] = []
     #: ``(agent_id, name, role, amount)`` the framework reserved by RESERVE, sorted.

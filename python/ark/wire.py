@@ -25,6 +25,7 @@ from typing import Any
 from ark import effects as fx
 from ark import messages as m
 from ark.errors import WireError
+from ark.messages import PodTask
 
 __all__ = ["WireError", "call", "task_payload"]
 
@@ -46,14 +47,9 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
     out: dict[str, Any] = {"framework_id": {"value": framework_id}}
     match effect:
         case fx.Accept(offer_ids, agent_id, launches, refuse_seconds, role, operations):
+            # The offer operations run first, in order, then the launches.
             steps = [_operation_json(op, role) for op in operations]
-            if launches:
-                steps.append(
-                    {
-                        "type": "LAUNCH",
-                        "launch": {"task_infos": [task_info(t, agent_id, role) for t in launches]},
-                    }
-                )
+            steps += _operations(launches, agent_id, framework_id, role)
             out["type"] = "ACCEPT"
             out["accept"] = {
                 "offer_ids": [{"value": o} for o in offer_ids],
@@ -96,6 +92,52 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
         case _:
             raise ValueError(f"{type(effect).__name__} is not a Mesos call")
     return out
+
+
+def _operations(
+    launches: list[fx.LaunchTask], agent_id: str, framework_id: str, role: str | None
+) -> list[dict[str, Any]]:
+    # The plain tasks in one LAUNCH, then one LAUNCH_GROUP per pod.
+    plain = [task_info(t, agent_id, role) for t in launches if not t.pod]
+    out: list[dict[str, Any]] = []
+    if plain:
+        out.append({"type": "LAUNCH", "launch": {"task_infos": plain}})
+    for t in launches:
+        if t.pod:
+            out.append(
+                {
+                    "type": "LAUNCH_GROUP",
+                    "launch_group": {
+                        "executor": executor_info(t, framework_id, role),
+                        "task_group": {
+                            "tasks": [_member_info(member, agent_id, role) for member in t.pod]
+                        },
+                    },
+                }
+            )
+    return out
+
+
+def _member_info(member: PodTask, agent_id: str, role: str | None) -> dict[str, Any]:
+    launch = fx.LaunchTask(member.task_id, agent_id, member.name, member.resources, member.payload)
+    return task_info(launch, agent_id, role)
+
+
+def executor_info(pod: fx.LaunchTask, framework_id: str, role: str | None = None) -> dict[str, Any]:
+    """The ``ExecutorInfo`` of a pod: the default executor, named by the pod's id.
+
+    Its payload's fields (``labels`` ...) plus Ark's own: ``type`` DEFAULT,
+    ``executor_id``, ``framework_id`` (a LAUNCH_GROUP must carry it), the
+    pod's ``resources`` and, if given, its ``name``.
+    """
+    info = _payload(pod)
+    info["type"] = "DEFAULT"
+    info["executor_id"] = {"value": pod.task_id}
+    info["framework_id"] = {"value": framework_id}
+    info["resources"] = [_resource_json(r, role) for r in pod.resources]
+    if pod.name:
+        info["name"] = pod.name
+    return info
 
 
 def task_info(task: fx.LaunchTask, agent_id: str, role: str | None = None) -> dict[str, Any]:

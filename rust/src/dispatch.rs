@@ -259,9 +259,11 @@ impl<P> Dispatcher<P> {
                     agent_id, launches, ..
                 }) = effect
                 {
+                    // A pod's members are the tasks to remember, not the pod.
                     let intents = launches
                         .iter()
-                        .map(|l| (l.task_id.clone().into(), agent_id.clone()));
+                        .flat_map(|l| l.task_ids())
+                        .map(|t| (t.into(), agent_id.clone()));
                     pumped.intents.extend(intents);
                 }
             }

@@ -26,7 +26,7 @@ mod placement;
 mod refusal;
 mod shapes;
 
-pub use crate::request::{Constraint, Operator, RequestResource, Strategy, TaskRequest};
+pub use crate::request::{Constraint, Operator, PodTask, RequestResource, Strategy, TaskRequest};
 pub use cycle::match_offers;
 pub use decisions::{Decisions, OutLaunch, OutResource, Pending, Placement};
 pub use input::{AgentInfo, AttributeRef, Existing, MatchInput, MatchOffer};
@@ -92,6 +92,7 @@ mod tests {
             role: None,
             health_check: None,
             kill_policy: None,
+            pod: vec![],
             volume: None,
         }
     }

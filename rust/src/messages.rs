@@ -300,6 +300,23 @@ pub struct Launch {
     pub health_check: Option<HealthCheck>,
     #[serde(default)]
     pub kill_policy: Option<KillPolicy>,
+    /// A pod's members: `task_id` then names the default executor and
+    /// `resources` are its own (see docs/reducer.md, **Pods**).
+    #[serde(default)]
+    pub pod: Vec<PodTask>,
+}
+
+/// One task of a pod, as `ark.messages.PodTask`, owned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodTask {
+    pub task_id: String,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, with = "serde_bytes")]
+    pub payload: Vec<u8>,
 }
 
 fn default_refuse() -> f64 {
@@ -672,10 +689,13 @@ impl<'de> Visitor<'de> for MessageVisitor {
                             t.health_check.as_deref(),
                             t.kill_policy.as_ref(),
                         )
-                        .or_else(|| t.unreachable.and_then(|u| u.invalid(t.task_id)))
+                        .or_else(|| {
+                            t.unreachable
+                                .and_then(|u| u.invalid(t.task_id, !t.pod.is_empty()))
+                        })
                         .or_else(|| {
                             let volume = t.volume.as_deref()?;
-                            volume.invalid(t.task_id, t.role)
+                            volume.invalid(t.task_id, t.role, !t.pod.is_empty())
                         });
                         match problem {
                             Some(problem) => Err(de::Error::custom(problem)),

@@ -23,6 +23,7 @@ use crate::state::{Config, Id, State, Task, TaskId};
 mod backoff;
 mod demand;
 mod offers;
+mod pods;
 #[cfg(test)]
 mod tests;
 mod unreachable;
@@ -133,18 +134,7 @@ impl Reducer {
                 offer_ids,
                 refuse_seconds,
             } => self.decline(offer_ids, refuse_seconds, out)?,
-            Message::Kill { task_id } => {
-                let (id, task) = state
-                    .tasks
-                    .get_key_value(task_id.as_str())
-                    .ok_or_else(|| CoreError::Rejected(format!("no task {task_id:?} to kill")))?;
-                if !task.state.is_terminal() {
-                    out.push(Effect::Kill {
-                        task_id: id.clone(),
-                        agent_id: task.agent_id.clone(),
-                    });
-                }
-            }
+            Message::Kill { task_id } => pods::kill(state, &task_id, out)?,
             Message::Replace { task_id } => self.replace(&task_id, out)?,
             Message::Request { tasks } => self.request(tasks, now, out)?,
             Message::Withdraw { task_ids } => self.withdraw(&task_ids, out),

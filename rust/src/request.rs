@@ -126,10 +126,16 @@ fn default_expunge_after() -> f64 {
 
 impl UnreachableStrategy {
     /// Why the strategy is malformed, if it is: it needs `0 <= inactive <=
-    /// expunge` (NaN fails every comparison, so it is refused too).
-    pub fn invalid(&self, task_id: &str) -> Option<String> {
+    /// expunge` (NaN fails every comparison, so it is refused too), on a
+    /// request that is not a pod.
+    pub fn invalid(&self, task_id: &str, is_pod: bool) -> Option<String> {
         let (inactive, expunge) = (self.inactive_after_seconds, self.expunge_after_seconds);
-        if 0.0 <= inactive && inactive <= expunge {
+        if is_pod {
+            // A replacement pod would need its members renamed too: not built.
+            Some(format!(
+                "task {task_id:?}: a pod takes no unreachable strategy (not supported yet)"
+            ))
+        } else if 0.0 <= inactive && inactive <= expunge {
             None
         } else {
             Some(format!(
@@ -138,6 +144,18 @@ impl UnreachableStrategy {
             ))
         }
     }
+}
+
+/// One task of a pod, as `ark.messages.PodTask`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct PodTask<'a> {
+    pub task_id: &'a str,
+    #[serde(default, borrow)]
+    pub resources: Vec<RequestResource<'a>>,
+    #[serde(default)]
+    pub name: &'a str,
+    #[serde(default, with = "serde_bytes")]
+    pub payload: &'a [u8],
 }
 
 /// The persistent volume a request's task keeps its data in, as
@@ -156,8 +174,9 @@ pub struct VolumeRequest {
 
 impl VolumeRequest {
     /// Why a request's volume is malformed, if it is: it needs ids, a size
-    /// and a role to reserve in, the request's own if it names one.
-    pub fn invalid(&self, task_id: &str, role: Option<&str>) -> Option<String> {
+    /// and a role to reserve in, the request's own if it names one; a pod
+    /// takes none yet.
+    pub fn invalid(&self, task_id: &str, role: Option<&str>, pod: bool) -> Option<String> {
         let problem = if self.persistence_id.is_empty() || self.container_path.is_empty() {
             "a volume needs a persistence_id and a container_path"
         } else if !(self.size_mb > 0.0 && self.size_mb.is_finite()) {
@@ -166,6 +185,8 @@ impl VolumeRequest {
             "a volume needs a role (not \"*\") to reserve its disk for"
         } else if role.is_some_and(|r| r != self.role) {
             "a volume's role must be the request's role"
+        } else if pod {
+            "a pod cannot have a volume yet"
         } else {
             return None;
         };
@@ -209,6 +230,9 @@ pub struct TaskRequest<'a> {
     pub health_check: Option<Cow<'a, HealthCheck>>,
     #[serde(default)]
     pub kill_policy: Option<KillPolicy>,
+    /// A pod's members: placed as one unit, launched as one LAUNCH_GROUP.
+    #[serde(default, borrow)]
+    pub pod: Vec<PodTask<'a>>,
     /// The persistent volume its task needs: the matcher reserves and
     /// creates it, or places the task where it is.
     #[serde(default)]
@@ -219,6 +243,14 @@ impl TaskRequest<'_> {
     /// How many ports the request takes: `ports` plus one per name.
     pub fn port_count(&self) -> i64 {
         i64::from(self.ports) + self.port_names.len() as i64
+    }
+
+    /// Every scalar the request needs: its own resources, then its pod
+    /// members' (a pod's own are its executor's).
+    pub fn all_resources(&self) -> impl Iterator<Item = &RequestResource<'_>> + '_ {
+        self.resources
+            .iter()
+            .chain(self.pod.iter().flat_map(|t| t.resources.iter()))
     }
 }
 
@@ -239,7 +271,16 @@ pub struct StoredRequest {
     role: Option<Box<str>>,
     health_check: Option<Box<HealthCheck>>,
     kill_policy: Option<KillPolicy>,
+    pod: Vec<StoredPodTask>,
     pub volume: Option<Box<VolumeRequest>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct StoredPodTask {
+    task_id: Box<str>,
+    resources: Vec<StoredResource>,
+    name: Box<str>,
+    payload: Box<[u8]>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -251,24 +292,39 @@ struct StoredResource {
     role: Box<str>,
 }
 
+impl From<&RequestResource<'_>> for StoredResource {
+    fn from(x: &RequestResource<'_>) -> Self {
+        StoredResource {
+            name: x.name.into(),
+            scalar: x.scalar,
+            ranges: x.ranges.clone(),
+            set: x
+                .set
+                .as_ref()
+                .map(|s| s.iter().map(|&v| v.into()).collect()),
+            role: x.role.into(),
+        }
+    }
+}
+
+impl StoredResource {
+    fn view(&self) -> RequestResource<'_> {
+        RequestResource {
+            name: &self.name,
+            scalar: self.scalar,
+            ranges: self.ranges.clone(),
+            set: self.set.as_ref().map(|s| s.iter().map(|v| &**v).collect()),
+            role: &self.role,
+            ..Default::default()
+        }
+    }
+}
+
 impl From<&TaskRequest<'_>> for StoredRequest {
     fn from(r: &TaskRequest<'_>) -> Self {
         StoredRequest {
             task_id: r.task_id.into(),
-            resources: r
-                .resources
-                .iter()
-                .map(|x| StoredResource {
-                    name: x.name.into(),
-                    scalar: x.scalar,
-                    ranges: x.ranges.clone(),
-                    set: x
-                        .set
-                        .as_ref()
-                        .map(|s| s.iter().map(|&v| v.into()).collect()),
-                    role: x.role.into(),
-                })
-                .collect(),
+            resources: r.resources.iter().map(StoredResource::from).collect(),
             ports: r.ports,
             constraints: r
                 .constraints
@@ -285,6 +341,16 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             role: r.role.map(Into::into),
             health_check: r.health_check.as_deref().map(|h| Box::new(h.clone())),
             kill_policy: r.kill_policy,
+            pod: r
+                .pod
+                .iter()
+                .map(|t| StoredPodTask {
+                    task_id: t.task_id.into(),
+                    resources: t.resources.iter().map(StoredResource::from).collect(),
+                    name: t.name.into(),
+                    payload: t.payload.into(),
+                })
+                .collect(),
             volume: r.volume.as_deref().map(|v| Box::new(v.clone())),
         }
     }
@@ -300,18 +366,7 @@ impl StoredRequest {
     pub fn view(&self) -> TaskRequest<'_> {
         TaskRequest {
             task_id: &self.task_id,
-            resources: self
-                .resources
-                .iter()
-                .map(|x| RequestResource {
-                    name: &x.name,
-                    scalar: x.scalar,
-                    ranges: x.ranges.clone(),
-                    set: x.set.as_ref().map(|s| s.iter().map(|v| &**v).collect()),
-                    role: &x.role,
-                    ..Default::default()
-                })
-                .collect(),
+            resources: self.resources.iter().map(StoredResource::view).collect(),
             ports: self.ports,
             constraints: self
                 .constraints
@@ -332,6 +387,16 @@ impl StoredRequest {
             role: self.role.as_deref(),
             health_check: self.health_check.as_deref().map(Cow::Borrowed),
             kill_policy: self.kill_policy,
+            pod: self
+                .pod
+                .iter()
+                .map(|t| PodTask {
+                    task_id: &t.task_id,
+                    resources: t.resources.iter().map(StoredResource::view).collect(),
+                    name: &t.name,
+                    payload: &t.payload,
+                })
+                .collect(),
             volume: self.volume.as_deref().map(Cow::Borrowed),
         }
     }
@@ -343,6 +408,11 @@ impl StoredRequest {
             task_id: task_id.into(),
             ..self.clone()
         }
+    }
+
+    /// The ids of a pod's members (none for a plain request).
+    pub fn member_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.pod.iter().map(|t| &*t.task_id)
     }
 }
 
@@ -405,6 +475,12 @@ mod tests {
             kill_policy: Some(KillPolicy {
                 grace_period_seconds: 6.0,
             }),
+            pod: vec![PodTask {
+                task_id: "web-1.sidecar",
+                resources: vec![],
+                name: "sidecar",
+                payload: b"{}",
+            }],
             volume: Some(Cow::Owned(VolumeRequest {
                 persistence_id: "pg-0".into(),
                 container_path: "data".into(),

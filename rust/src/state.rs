@@ -214,6 +214,8 @@ pub struct State {
     pub unreachable: OrdMap<TaskId, Unreachable>,
     /// Launch delays of groups whose tasks failed, by group.
     pub backoffs: OrdMap<Id, Backoff>,
+    /// The pod of each task launched as a pod's member.
+    pub pods: OrdMap<TaskId, Id>,
     /// The persistent volumes the framework holds, by persistence id.
     pub volumes: OrdMap<Id, Arc<Volume>>,
     /// The scalars the framework reserved, by agent, name and role.
@@ -276,6 +278,7 @@ impl Default for State {
             strategies: OrdMap::new(),
             unreachable: OrdMap::new(),
             backoffs: OrdMap::new(),
+            pods: OrdMap::new(),
             volumes: OrdMap::new(),
             reserved: OrdMap::new(),
             stateful: OrdMap::new(),
@@ -393,6 +396,7 @@ struct StateView<'a> {
     groups: Vec<(&'a str, &'a str)>,
     unreachable: Vec<UnreachableView<'a>>,
     backoffs: Vec<BackoffView<'a>>,
+    pods: Vec<(&'a str, &'a str)>,
     volumes: Vec<VolumeView<'a>>,
     reserved: Vec<(&'a str, &'a str, &'a str, f64)>,
 }
@@ -505,6 +509,7 @@ impl State {
                     stable_since: b.stable_since,
                 })
                 .collect(),
+            pods: self.pods.iter().map(|(t, p)| (&**t, &**p)).collect(),
             volumes: self
                 .volumes
                 .iter()

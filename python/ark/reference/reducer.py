@@ -27,6 +27,7 @@ from ark.reference.backoff import REASON as BACKOFF_REASON
 from ark.reference.backoff import Backoffs
 from ark.reference.matching import reference_match
 from ark.reference.operations import track, volume_of
+from ark.reference.pods import claimed_ids, kill_members
 from ark.reference.reconcile import Reconciler
 from ark.reference.resources import check_fits
 from ark.reference.unreachable import Partitions, check_strategy
@@ -143,6 +144,8 @@ class Reducer:
         self._groups: dict[str, str] = {}
         self._partitions = Partitions()
         self._backoffs = Backoffs(self._config)
+        # The pod of each task launched as a pod's member.
+        self._pods: dict[str, str] = {}
         self._volumes: dict[str, VolumeRecord] = {}
         self._reserved: dict[tuple[str, str, str], float] = {}
         # The request of each task with a volume, requested or live, under its
@@ -274,6 +277,7 @@ class Reducer:
             groups=sorted(self._groups.items()),
             unreachable=self._partitions.view(),
             backoffs=self._backoffs.view(),
+            pods=sorted(self._pods.items()),
             volumes=[v for _, v in sorted(self._volumes.items())],
             reserved=[(*k, x) for k, x in sorted(self._reserved.items())],
         )
@@ -531,15 +535,15 @@ class Reducer:
         if not msg.launches and not msg.operations:
             raise CommandRejected("Accept launches no task and runs no operation")
         task_ids: set[str] = set()
-        requested = {r.task_id for r in self._demand}
-        for launch in msg.launches:
-            if launch.task_id in requested:
-                raise CommandRejected(f"task {launch.task_id!r} is requested from the matcher")
-            if launch.task_id in task_ids:
-                raise CommandRejected(f"task {launch.task_id!r} is launched twice")
-            if launch.task_id in self._tasks:
-                raise CommandRejected(f"task {launch.task_id!r} is already known")
-            task_ids.add(launch.task_id)
+        requested = {i for r in self._demand for i in claimed_ids(r)}
+        for task_id in (i for launch in msg.launches for i in claimed_ids(launch)):
+            if task_id in requested:
+                raise CommandRejected(f"task {task_id!r} is requested from the matcher")
+            if task_id in task_ids:
+                raise CommandRejected(f"task {task_id!r} is launched twice")
+            if task_id in self._tasks:
+                raise CommandRejected(f"task {task_id!r} is already known")
+            task_ids.add(task_id)
         for op in msg.operations:
             for r in op.resources if op.type == "CREATE" else []:
                 known = self._volumes.get(r.persistence_id or "")
@@ -552,9 +556,7 @@ class Reducer:
         track(self._volumes, self._reserved, agent_id, msg.operations)
         launched: list[fx.LaunchTask] = []
         for launch in msg.launches:
-            self._tasks[launch.task_id] = TaskEntry(
-                "TASK_STAGING", agent_id, None, None, None, None, None, now
-            )
+            self._record_launch(launch, agent_id, now)
             launched.append(
                 fx.LaunchTask(
                     launch.task_id,
@@ -565,6 +567,7 @@ class Reducer:
                     launch.named_ports,
                     launch.health_check,
                     launch.kill_policy,
+                    launch.pod,
                 )
             )
         return [
@@ -584,9 +587,24 @@ class Reducer:
             del self._offers[offer_id]
         return [fx.Decline(sorted(offer_ids), msg.refuse_seconds)]
 
+    def _record_launch(self, launch: m.Launch, agent_id: str, now: float) -> list[str]:
+        """Record a launch's tasks (a pod's members) as staging; their ids."""
+        ids = [t.task_id for t in launch.pod] if launch.pod else [launch.task_id]
+        for task_id in ids:
+            self._tasks[task_id] = TaskEntry(
+                "TASK_STAGING", agent_id, None, None, None, None, None, now
+            )
+            if launch.pod:
+                self._pods[task_id] = launch.task_id
+        return ids
+
     def _kill(self, msg: m.Kill, now: float) -> list[fx.Effect]:
         task = self._tasks.get(msg.task_id)
         if task is None:
+            states = {k: (t.agent_id, t.state) for k, t in self._tasks.items()}
+            kills = kill_members(msg.task_id, self._pods, states)
+            if kills is not None:
+                return kills
             raise CommandRejected(f"cannot kill unknown task {msg.task_id!r}")
         if task.state in _TERMINAL:
             return []
@@ -601,13 +619,13 @@ class Reducer:
             check_strategy(t)
             check_volume(t)
         ids: set[str] = set()
-        for t in msg.tasks:
-            if t.task_id in ids:
-                raise CommandRejected(f"task {t.task_id!r} appears twice in one Request")
-            if t.task_id in self._tasks:
-                raise CommandRejected(f"task {t.task_id!r} is already known")
-            ids.add(t.task_id)
-        if any(r.task_id in ids for r in self._demand):
+        for task_id in (i for t in msg.tasks for i in claimed_ids(t)):
+            if task_id in ids:
+                raise CommandRejected(f"task {task_id!r} appears twice in one Request")
+            if task_id in self._tasks:
+                raise CommandRejected(f"task {task_id!r} is already known")
+            ids.add(task_id)
+        if any(i in ids for r in self._demand for i in claimed_ids(r)):
             raise CommandRejected("a requested task id is already requested")
         if not msg.tasks:
             return []
@@ -637,7 +655,9 @@ class Reducer:
 
     def _match(self, now: float) -> list[fx.Effect]:
         # A request whose id became known meanwhile (a Track) is not launched again.
-        self._demand = [r for r in self._demand if r.task_id not in self._tasks]
+        self._demand = [
+            r for r in self._demand if not any(i in self._tasks for i in claimed_ids(r))
+        ]
         if (
             not self._demand
             or not self._offers
@@ -652,11 +672,19 @@ class Reducer:
         if self._stateful or self._volumes:
             held.update(waiting(self._demand, self._volumes, self._releasing, offers))
         offered = {o.agent_id for o in offers}
-        existing = [
-            Existing(group, agent_id)
-            for task_id, group in sorted(self._groups.items())
-            if (agent_id := self._tasks[task_id].agent_id) is not None
-        ]
+        existing = []
+        counted_pods: set[str] = set()
+        for task_id, group in sorted(self._groups.items()):
+            agent_id = self._tasks[task_id].agent_id
+            if agent_id is None:
+                continue
+            # A pod counts once, however many of its members live.
+            pod = self._pods.get(task_id)
+            if pod is not None:
+                if pod in counted_pods:
+                    continue
+                counted_pods.add(pod)
+            existing.append(Existing(group, agent_id))
         agents = [
             AgentInfo(agent_id, a.hostname)
             for agent_id, a in self._agents.items()
@@ -691,17 +719,16 @@ class Reducer:
             launches = []
             operations: list[m.Operation] = []
             for launch in p.launches:
+                request = request_of[launch.task_id]
+                for task_id in self._record_launch(launch, p.agent_id, now):
+                    self._groups[task_id] = request.group
+                self._partitions.placed(request)
                 resources = launch.resources
-                volume = request_of[launch.task_id].volume
+                volume = request.volume
                 if volume is not None:
                     shown = [self._offers[o][0] for o in p.offer_ids]
                     resources, ops = plan(volume, resources, self._volumes, shown)
                     operations.extend(ops)
-                self._tasks[launch.task_id] = TaskEntry(
-                    "TASK_STAGING", p.agent_id, None, None, None, None, None, now
-                )
-                self._groups[launch.task_id] = request_of[launch.task_id].group
-                self._partitions.placed(request_of[launch.task_id])
                 launches.append(
                     fx.LaunchTask(
                         launch.task_id,
@@ -712,6 +739,7 @@ class Reducer:
                         launch.named_ports,
                         launch.health_check,
                         launch.kill_policy,
+                        launch.pod,
                     )
                 )
             accepts.append(fx.Accept(p.offer_ids, p.agent_id, launches, refuse, p.role, operations))

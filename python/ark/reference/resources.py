@@ -45,7 +45,8 @@ def check_fits(
     used_ranges: dict[Key, list[tuple[int, int]]] = {}
     used_set: dict[Key, set[str]] = {}
     for launch in launches:
-        for r in launch.resources:
+        # A pod's members take their share with its executor's.
+        for r in [*launch.resources, *(r for t in launch.pod for r in t.resources)]:
             k = key(r)
             if r.scalar is not None:
                 if r.scalar < 0:

@@ -22,10 +22,12 @@ _GONE = ("TASK_GONE", "TASK_GONE_BY_OPERATOR")
 
 
 def check_volume(request: m.TaskRequest) -> None:
-    """Raise MessageError if the request's volume is of another role than the request."""
+    """Raise MessageError if a request's volume is of another role than it, or on a pod."""
     v = request.volume
     if v is not None and request.role is not None and request.role != v.role:
         raise MessageError(f"task {request.task_id!r}: a volume's role must be the request's role")
+    if v is not None and request.pod:
+        raise MessageError(f"task {request.task_id!r}: a pod cannot have a volume yet")
 
 
 def waiting(

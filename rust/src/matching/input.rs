@@ -121,6 +121,8 @@ pub(super) struct Ids<'a> {
     pub(super) fields: Vec<&'a str>,
     pub(super) groups: HashMap<&'a str, u32>,
     pub(super) scalars: HashMap<(&'a str, &'a str), usize>,
+    /// The (name, role) of each scalar id.
+    pub(super) scalar_keys: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> Ids<'a> {
@@ -137,16 +139,21 @@ impl<'a> Ids<'a> {
             }
         }
         let mut scalars: HashMap<(&str, &str), usize> = HashMap::default();
+        let mut scalar_keys = Vec::new();
         for r in requests {
-            for res in &r.resources {
+            for res in r.all_resources() {
                 let next = scalars.len();
-                scalars.entry((res.name, res.role)).or_insert(next);
+                scalars.entry((res.name, res.role)).or_insert_with(|| {
+                    scalar_keys.push((res.name, res.role));
+                    next
+                });
             }
         }
         Ids {
             fields,
             groups,
             scalars,
+            scalar_keys,
         }
     }
 

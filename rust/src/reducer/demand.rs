@@ -12,7 +12,8 @@ use super::{backoff, volumes, Interner, Reducer};
 use crate::effects::{AcceptOffers, Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::matching::{self, Decisions, MatchInput, OutLaunch};
-use crate::messages::Resource;
+use crate::messages::{PodTask, Resource};
+use crate::request::RequestResource;
 use crate::request::StoredRequest;
 use crate::state::{Config, Id, State, Task, TaskId};
 
@@ -27,7 +28,11 @@ impl Reducer {
         let state = &mut self.state;
         let mut ids: HashSet<&str> =
             HashSet::with_capacity_and_hasher(tasks.len(), Default::default());
-        for id in tasks.iter().map(|t| &*t.task_id) {
+        // A pod claims its own id and its members'.
+        let claimed = tasks
+            .iter()
+            .flat_map(|t| std::iter::once(&*t.task_id).chain(t.member_ids()));
+        for id in claimed {
             if !ids.insert(id) {
                 return Err(CoreError::Rejected(format!(
                     "task {id:?} appears twice in one Request"
@@ -39,7 +44,11 @@ impl Reducer {
                 )));
             }
         }
-        if state.demand.iter().any(|(id, _)| ids.contains(id.as_str())) {
+        if state
+            .demand
+            .iter()
+            .any(|(id, r)| ids.contains(id.as_str()) || r.member_ids().any(|m| ids.contains(m)))
+        {
             return Err(CoreError::Rejected(
                 "a requested task id is already requested".into(),
             ));
@@ -145,7 +154,9 @@ fn forget_known_requests(state: &mut State) {
         let known: Vec<TaskId> = state
             .demand
             .iter()
-            .filter(|(id, _)| tasks.contains_key(id.as_str()))
+            .filter(|(id, r)| {
+                tasks.contains_key(id.as_str()) || r.member_ids().any(|m| tasks.contains_key(m))
+            })
             .map(|(id, _)| id.clone())
             .collect();
         if !known.is_empty() {
@@ -170,6 +181,7 @@ fn matching_input<'s>(
         .map(|(_, r)| volumes::view(state, r))
         .collect();
     let offered: HashSet<&str> = state.offers.values().map(|o| &*o.agent_id).collect();
+    let mut counted_pods: HashSet<&str> = HashSet::default();
     MatchInput {
         offers: state
             .offers
@@ -198,6 +210,12 @@ fn matching_input<'s>(
             .iter()
             .filter_map(|(task_id, group)| {
                 let agent = state.tasks.get(task_id.as_str())?.agent_id.as_deref()?;
+                // A pod counts once, however many of its members live.
+                if let Some(pod) = state.pods.get(task_id) {
+                    if !counted_pods.insert(&**pod) {
+                        return None;
+                    }
+                }
                 Some(matching::Existing {
                     group,
                     agent_id: agent,
@@ -226,8 +244,10 @@ struct Cycle {
     accepts: Vec<Effect>,
     /// Each task launched, with its agent.
     launched: Vec<(TaskId, Id)>,
-    /// Each placed request's group.
+    /// Each placed task's group (each member's, for a pod).
     groups: Vec<(TaskId, Id)>,
+    /// Each pod member launched, with its pod.
+    pods: Vec<(TaskId, Id)>,
     placed: HashSet<TaskId>,
     /// The offers accepted or declined: none stays outstanding.
     used: Vec<String>,
@@ -253,16 +273,24 @@ impl Cycle {
             .iter()
             .flat_map(|p| p.launches.iter().map(|l| l.task_id))
             .collect();
-        let groups: Vec<(TaskId, Id)> = input
-            .requests
-            .iter()
-            .filter(|r| placed.contains(r.task_id))
-            .map(|r| (TaskId::from(r.task_id), interner.intern(r.group)))
-            .collect();
+        let mut groups: Vec<(TaskId, Id)> = Vec::new();
+        for r in input.requests.iter().filter(|r| placed.contains(r.task_id)) {
+            let group = interner.intern(r.group);
+            if r.pod.is_empty() {
+                groups.push((TaskId::from(r.task_id), group));
+            } else {
+                groups.extend(
+                    r.pod
+                        .iter()
+                        .map(|t| (TaskId::from(t.task_id), group.clone())),
+                );
+            }
+        }
         // Every request placed: the framework wants nothing more for now.
         let refuse_seconds = config.refuse_seconds(decisions.pending.is_empty() && held.is_empty());
         let mut accepts = Vec::new();
         let mut launched = Vec::new();
+        let mut pods = Vec::new();
         for p in &decisions.accepts {
             let agent_id = interner.intern(p.agent_id);
             let launches = p
@@ -271,7 +299,14 @@ impl Cycle {
                 .map(|l| launch_task(l, &agent_id))
                 .collect::<Vec<_>>();
             for l in &launches {
-                launched.push((TaskId::from(l.task_id.as_str()), agent_id.clone()));
+                if l.pod.is_empty() {
+                    launched.push((TaskId::from(l.task_id.as_str()), agent_id.clone()));
+                }
+                let pod_id = Id::from(l.task_id.as_str());
+                for t in &l.pod {
+                    launched.push((TaskId::from(t.task_id.as_str()), agent_id.clone()));
+                    pods.push((TaskId::from(t.task_id.as_str()), pod_id.clone()));
+                }
             }
             accepts.push(Effect::Accept(AcceptOffers {
                 offer_ids: p.offer_ids.iter().map(|&id| id.to_owned()).collect(),
@@ -310,6 +345,7 @@ impl Cycle {
             accepts,
             launched,
             groups,
+            pods,
             placed,
             used,
             declines,
@@ -337,6 +373,9 @@ impl Cycle {
             if request.unreachable.is_some() && self.placed.contains(id) {
                 state.strategies.insert(id.clone(), request.clone());
             }
+        }
+        for (task_id, pod) in self.pods {
+            state.pods.insert(task_id, pod);
         }
         state.demand.retain(|(id, _)| !self.placed.contains(id));
         for id in &self.placed {
@@ -386,5 +425,31 @@ fn launch_task(l: &OutLaunch<'_>, agent_id: &Id) -> LaunchTask {
             .collect(),
         health_check: l.health_check.cloned(),
         kill_policy: l.kill_policy,
+        pod: l
+            .pod
+            .iter()
+            .map(|t| PodTask {
+                task_id: t.task_id.to_owned(),
+                resources: t.resources.iter().map(owned).collect(),
+                name: t.name.to_owned(),
+                payload: t.payload.to_vec(),
+            })
+            .collect(),
+    }
+}
+
+fn owned(r: &RequestResource<'_>) -> Resource {
+    Resource {
+        name: r.name.to_owned(),
+        scalar: r.scalar,
+        ranges: r.ranges.clone(),
+        set: r
+            .set
+            .as_ref()
+            .map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
+        role: r.role.to_owned(),
+        reservations: Vec::new(),
+        persistence_id: None,
+        container_path: None,
     }
 }

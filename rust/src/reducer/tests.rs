@@ -47,6 +47,7 @@ fn launch(task: &str, resources: Vec<Resource>) -> Launch {
         named_ports: vec![],
         health_check: None,
         kill_policy: None,
+        pod: vec![],
     }
 }
 
