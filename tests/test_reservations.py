@@ -429,5 +429,6 @@ def test_an_accept_with_operations_is_the_same_call_on_every_road(launches: int)
 
 def test_the_readme_s_stateful_example_runs() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    [block] = [b for b in re.findall(r"```python\n(.*?)```", readme, re.DOTALL) if "CREATE" in b]
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    [block] = [b for b in blocks if 'm.Operation("CREATE"' in b]
     exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
