@@ -325,7 +325,9 @@ def test_a_member_s_health_check_reaches_its_launch_and_a_bad_one_is_refused(nam
     assert accept.launches[0].pod == [app]
     # A malformed check (here: TCP without a port) makes the Request malformed.
     raw = msgspec.msgpack.decode(m.encode(m.Request([pod("db", [app])])))
-    raw[1][0][-1][0][4] = ["TCP", None, None, None, None, 1.0, 1.0, 1.0, 1, 1.0]
+    pod_at = m.TaskRequest.__struct_fields__.index("pod")
+    check_at = m.PodTask.__struct_fields__.index("health_check")
+    raw[1][0][pod_at][0][check_at] = ["TCP", None, None, None, None, 1.0, 1.0, 1.0, 1, 1.0]
     before = r.view()
     with pytest.raises(MessageError, match="needs a port"):
         r.step_bytes(msgspec.msgpack.encode(raw), 3.0)

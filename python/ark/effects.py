@@ -16,7 +16,7 @@ from typing import TypeAlias
 import msgspec
 
 from ark.decoding import decode_pausing_gc
-from ark.messages import HealthCheck, KillPolicy, PodTask, Resource
+from ark.messages import HealthCheck, KillPolicy, Operation, PodTask, Resource
 
 __all__ = [
     "Accept",
@@ -64,12 +64,15 @@ class ReconcileTask(msgspec.Struct, frozen=True, array_like=True):
 
 
 class Accept(msgspec.Struct, tag=True, frozen=True, array_like=True):
+    """ACCEPT: the ``operations`` (RESERVE, CREATE ...) in order, then one LAUNCH."""
+
     offer_ids: list[str]
     agent_id: str
     launches: list[LaunchTask]
     refuse_seconds: float
     #: The role the offers are allocated to: the launches' resources carry it.
     role: str | None = None
+    operations: list[Operation] = []
 
 
 class Decline(msgspec.Struct, tag=True, frozen=True, array_like=True):

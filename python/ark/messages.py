@@ -50,14 +50,17 @@ __all__ = [
     "Message",
     "Offer",
     "Offers",
+    "Operation",
     "PodTask",
     "Reconcile",
     "ReconcileTick",
     "ReconcileTimeout",
+    "Replace",
     "Request",
     "Reregistered",
     "Rescind",
     "RescindInverseOffer",
+    "Reservation",
     "Resource",
     "Revive",
     "SendMessage",
@@ -72,6 +75,7 @@ __all__ = [
     "UnreachableStrategy",
     "Update",
     "UpdateFramework",
+    "Volume",
     "Withdraw",
     "decode",
     "encode",
@@ -110,14 +114,38 @@ TERMINAL_STATES: frozenset[str] = frozenset(
 )
 
 
+class Reservation(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """One level of a resource's reservation (Mesos ``Resource.ReservationInfo``).
+
+    ``DYNAMIC`` reservations are made by RESERVE operations (and undone by
+    UNRESERVE); ``STATIC`` ones by the agent's ``--resources`` flag.
+    ``labels`` are ``(key, value)`` pairs, ``value`` empty when Mesos has none.
+    """
+
+    role: str
+    principal: str | None = None
+    labels: list[tuple[str, str]] = []
+    type: Literal["STATIC", "DYNAMIC"] = "DYNAMIC"
+
+
 class Resource(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
-    """A Mesos resource: one of ``scalar``, ``ranges`` (inclusive) or ``set``."""
+    """A Mesos resource: one of ``scalar``, ``ranges`` (inclusive) or ``set``.
+
+    ``role`` is the role the resource is reserved for (its last reservation's)
+    or allocated to. ``reservations`` is its reservation stack, empty when it
+    is unreserved; a persistent volume is a reserved ``disk`` with a
+    ``persistence_id`` (``disk.persistence.id``) mounted at ``container_path``
+    (``disk.volume.container_path``, read-write).
+    """
 
     name: str
     scalar: float | None = None
     ranges: list[tuple[int, int]] | None = None
     set: list[str] | None = None
     role: str = "*"
+    reservations: list[Reservation] = []
+    persistence_id: str | None = None
+    container_path: str | None = None
 
 
 class Attribute(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
@@ -461,6 +489,30 @@ class UnreachableStrategy(msgspec.Struct, frozen=True, array_like=True, forbid_u
     kill_selection: Literal["YoungestFirst", "OldestFirst"] = "YoungestFirst"
 
 
+class Volume(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """The persistent volume a request's task keeps its data in (docs/reducer.md).
+
+    The matcher reserves ``size_mb`` of disk for ``role`` (the framework's; a
+    MULTI_ROLE request's own ``role``) and creates the volume in the ACCEPT
+    that launches the task, or, once the core knows the volume, places the
+    task on the agent that holds it. ``principal`` signs the reservation.
+    """
+
+    persistence_id: str
+    container_path: str
+    size_mb: float
+    role: str
+    principal: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.persistence_id or not self.container_path:
+            raise ValueError("a volume needs a persistence_id and a container_path")
+        if not (0.0 < self.size_mb < float("inf")):
+            raise ValueError("a volume needs a finite size_mb > 0")
+        if not self.role or self.role == "*":
+            raise ValueError('a volume needs a role (not "*") to reserve its disk for')
+
+
 class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """A task to place: scalar ``resources`` (each of its role), a count of ``ports``.
 
@@ -479,6 +531,10 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     on one agent (the sum of their resources and ``resources``, the default
     executor's) and launched as one LAUNCH_GROUP; ``task_id`` names the pod
     (see :mod:`ark.pods`).
+
+    ``volume`` is the persistent volume the task needs: reserved and created
+    with its launch, kept across its restarts (docs/reducer.md, Stateful
+    services).
     """
 
     task_id: str
@@ -496,6 +552,7 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     health_check: HealthCheck | None = None
     kill_policy: KillPolicy | None = None
     pod: list[PodTask] = []
+    volume: Volume | None = None
 
 
 class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -516,12 +573,36 @@ class Blacklist(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_u
     agent_ids: list[str]
 
 
+OperationType: TypeAlias = Literal["RESERVE", "UNRESERVE", "CREATE", "DESTROY"]
+
+
+class Operation(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """An offer operation on an agent's resources, applied before the launches.
+
+    ``RESERVE`` reserves unreserved scalars (``resources`` carry their
+    ``reservations``); ``UNRESERVE`` gives reserved ones back; ``CREATE``
+    makes persistent volumes of reserved ``disk`` (each with a
+    ``persistence_id`` and ``container_path``); ``DESTROY`` deletes them.
+    ``id`` asks Mesos for operation status updates (``Offer.Operation.id``).
+    """
+
+    type: OperationType
+    resources: list[Resource]
+    id: str | None = None
+
+
 class Accept(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """Launch tasks on offers of one agent; unused resources are refused for a while."""
+    """Launch tasks on offers of one agent; unused resources are refused for a while.
+
+    ``operations`` run first, in order, on the offers' resources (see
+    :class:`Operation`); the launches then use what they leave. An Accept
+    with operations may launch nothing.
+    """
 
     offer_ids: list[str]
     launches: list[Launch]
     refuse_seconds: float = 5.0
+    operations: list[Operation] = []
 
 
 class Decline(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -551,6 +632,17 @@ class DeclineInverseOffers(
 
 
 class Kill(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
+    task_id: str
+
+
+class Replace(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """Give a task's reservation and volume up and place it afresh (dcos-commons' pod replace).
+
+    The task (placed from a request with a ``volume``) is killed if it runs;
+    its volume is destroyed and its disk unreserved when next offered; then
+    its next copy is placed as a new request would be (docs/reducer.md).
+    """
+
     task_id: str
 
 
@@ -683,6 +775,7 @@ Message: TypeAlias = (
     | Accept
     | Decline
     | Kill
+    | Replace
     | Request
     | Withdraw
     | Blacklist

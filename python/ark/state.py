@@ -26,6 +26,7 @@ __all__ = [
     "TaskRecord",
     "UnreachableRecord",
     "VersionCount",
+    "VolumeRecord",
 ]
 
 
@@ -204,6 +205,18 @@ class DeploymentRecord(msgspec.Struct, frozen=True, array_like=True):
     other: VersionCount
 
 
+class VolumeRecord(msgspec.Struct, frozen=True, array_like=True):
+    """A persistent volume the framework holds: where it is, its size in MB."""
+
+    persistence_id: str
+    agent_id: str
+    role: str
+    size: float
+    container_path: str | None
+    #: The principal of its reservation.
+    principal: str | None
+
+
 class StateView(msgspec.Struct, frozen=True, array_like=True):
     """The whole of the core's bookkeeping at one moment, as plain Python values.
 
@@ -241,3 +254,7 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     inverse_offers: list[InverseOfferRecord] = []
     #: Rolling updates, in progress or the last one ended, sorted by group.
     deployments: list[DeploymentRecord] = []
+    #: The persistent volumes the framework holds (from offers and CREATE), sorted.
+    volumes: list[VolumeRecord] = []
+    #: ``(agent_id, name, role, amount)`` the framework reserved by RESERVE, sorted.
+    reserved: list[tuple[str, str, str, float]] = []

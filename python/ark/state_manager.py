@@ -61,6 +61,7 @@ Command: TypeAlias = (
     m.Accept
     | m.Decline
     | m.Kill
+    | m.Replace
     | m.Reconcile
     | m.Suppress
     | m.Revive

@@ -46,11 +46,14 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
     """
     out: dict[str, Any] = {"framework_id": {"value": framework_id}}
     match effect:
-        case fx.Accept(offer_ids, agent_id, launches, refuse_seconds, role):
+        case fx.Accept(offer_ids, agent_id, launches, refuse_seconds, role, operations):
+            # The offer operations run first, in order, then the launches.
+            steps = [_operation_json(op, role) for op in operations]
+            steps += _operations(launches, agent_id, framework_id, role)
             out["type"] = "ACCEPT"
             out["accept"] = {
                 "offer_ids": [{"value": o} for o in offer_ids],
-                "operations": _operations(launches, agent_id, framework_id, role),
+                "operations": steps,
                 "filters": {"refuse_seconds": refuse_seconds},
             }
         case fx.Decline(offer_ids, refuse_seconds):
@@ -277,9 +280,53 @@ def _resource_json(r: m.Resource, allocated_to: str | None) -> dict[str, Any]:
     elif r.set is not None:
         out["type"] = "SET"
         out["set"] = {"item": list(r.set)}
-    if r.role != "*":
+    if r.reservations:
+        # Post-reservation-refinement shape: the stack of reservations.
+        out["reservations"] = [_reservation_json(v) for v in r.reservations]
+    elif r.role != "*":
         # Pre-reservation-refinement shape, which every v1 master still reads.
         out["role"] = r.role
     if allocated_to is not None:
         out["allocation_info"] = {"role": allocated_to}
+    if r.persistence_id is not None:
+        disk: dict[str, Any] = {"persistence": {"id": r.persistence_id}}
+        principal = r.reservations[-1].principal if r.reservations else None
+        if principal is not None:
+            disk["persistence"]["principal"] = principal
+        if r.container_path is not None:
+            disk["volume"] = {"container_path": r.container_path, "mode": "RW"}
+        out["disk"] = disk
+    return out
+
+
+def _reservation_json(v: m.Reservation) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": v.type, "role": v.role}
+    if v.principal is not None:
+        out["principal"] = v.principal
+    if v.labels:
+        out["labels"] = {"labels": [_label_json(k, value) for k, value in v.labels]}
+    return out
+
+
+def _label_json(key: str, value: str) -> dict[str, str]:
+    return {"key": key, "value": value} if value else {"key": key}
+
+
+_OPERATION_FIELDS = {
+    "RESERVE": ("reserve", "resources"),
+    "UNRESERVE": ("unreserve", "resources"),
+    "CREATE": ("create", "volumes"),
+    "DESTROY": ("destroy", "volumes"),
+}
+
+
+def _operation_json(op: m.Operation, role: str | None) -> dict[str, Any]:
+    """One ``Offer.Operation`` (RESERVE, UNRESERVE, CREATE or DESTROY)."""
+    field, items = _OPERATION_FIELDS[op.type]
+    out: dict[str, Any] = {
+        "type": op.type,
+        field: {items: [_resource_json(r, role) for r in op.resources]},
+    }
+    if op.id is not None:
+        out["id"] = {"value": op.id}
     return out

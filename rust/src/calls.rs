@@ -18,8 +18,8 @@ use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageD
 use serde_bytes::ByteBuf;
 use serde_json::{json, Map, Value};
 
-use crate::effects::{Effect, LaunchTask, ReconcileTask};
-use crate::messages::Resource;
+use crate::effects::{AcceptOffers, Effect, LaunchTask, ReconcileTask};
+use crate::messages::{Operation, OperationType, Reservation, ReservationType, Resource};
 use crate::protobuf::mesos::v1 as pb;
 use crate::protobuf::mesos::v1::scheduler::{call, Call};
 use crate::protobuf::DESCRIPTOR_SET;
@@ -63,7 +63,7 @@ pub fn encode(
     framework_id: &str,
     encoding: Encoding,
 ) -> Result<EncodedCall, String> {
-    if encoding == Encoding::Protobuf && !matches!(effect, Effect::Accept { .. }) {
+    if encoding == Encoding::Protobuf && !matches!(effect, Effect::Accept(_)) {
         let call = protobuf_call(effect, framework_id)?;
         return Ok(EncodedCall {
             kind: kind(effect),
@@ -92,7 +92,7 @@ pub fn encode(
 /// The `Call.type` name of an effect.
 pub fn kind(effect: &Effect) -> &'static str {
     match effect {
-        Effect::Accept { .. } => "ACCEPT",
+        Effect::Accept(_) => "ACCEPT",
         Effect::Decline { .. } => "DECLINE",
         Effect::Kill { .. } => "KILL",
         Effect::Reconcile { .. } => "RECONCILE",
@@ -240,7 +240,7 @@ fn protobuf_call(effect: &Effect, framework_id: &str) -> Result<Call, String> {
             });
             call::Type::DeclineInverseOffers
         }
-        Effect::Accept { .. }
+        Effect::Accept(_)
         | Effect::UpdateFramework { .. }
         | Effect::Timer { .. }
         | Effect::Unreconciled { .. } => return Err(not_a_call(effect)),
@@ -265,19 +265,26 @@ pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
     out.insert("framework_id".into(), value_id(framework_id));
     out.insert("type".into(), Value::from(kind(effect)));
     match effect {
-        Effect::Accept {
+        Effect::Accept(AcceptOffers {
             offer_ids,
             agent_id,
             launches,
             refuse_seconds,
             role,
-        } => {
-            let operations = operations(launches, agent_id, framework_id, role.as_deref())?;
+            operations: offer_operations,
+        }) => {
+            // The offer operations run first, in order, then the launches.
+            let role = role.as_deref();
+            let mut steps: Vec<Value> = offer_operations
+                .iter()
+                .map(|op| operation(op, role))
+                .collect();
+            steps.extend(operations(launches, agent_id, framework_id, role)?);
             out.insert(
                 "accept".into(),
                 json!({
                     "offer_ids": offer_ids.iter().map(|o| value_id(o)).collect::<Vec<_>>(),
-                    "operations": operations,
+                    "operations": steps,
                     "filters": {"refuse_seconds": refuse_seconds},
                 }),
             );
@@ -539,7 +546,11 @@ fn resource(r: &Resource, allocated_to: Option<&str>) -> Value {
         out.insert("type".into(), Value::from("SET"));
         out.insert("set".into(), json!({ "item": set }));
     }
-    if r.role != "*" {
+    if !r.reservations.is_empty() {
+        // Post-reservation-refinement shape: the stack of reservations.
+        let stack: Vec<Value> = r.reservations.iter().map(reservation).collect();
+        out.insert("reservations".into(), Value::Array(stack));
+    } else if r.role != "*" {
         // Pre-reservation-refinement shape, which every v1 master still reads.
         out.insert("role".into(), Value::from(r.role.as_str()));
     }
@@ -547,6 +558,73 @@ fn resource(r: &Resource, allocated_to: Option<&str>) -> Value {
         // A MULTI_ROLE framework says which of its roles' allocation a
         // resource comes from; it must be the offer's (Mesos's accept()).
         out.insert("allocation_info".into(), json!({ "role": role }));
+    }
+    if let Some(id) = &r.persistence_id {
+        let mut persistence = Map::new();
+        persistence.insert("id".into(), Value::from(id.as_str()));
+        if let Some(principal) = r.reservations.last().and_then(|v| v.principal.as_ref()) {
+            persistence.insert("principal".into(), Value::from(principal.as_str()));
+        }
+        let mut disk = Map::new();
+        disk.insert("persistence".into(), Value::Object(persistence));
+        if let Some(path) = &r.container_path {
+            disk.insert(
+                "volume".into(),
+                json!({"container_path": path, "mode": "RW"}),
+            );
+        }
+        out.insert("disk".into(), Value::Object(disk));
+    }
+    Value::Object(out)
+}
+
+fn reservation(v: &Reservation) -> Value {
+    let mut out = Map::new();
+    let kind = match v.kind {
+        ReservationType::Static => "STATIC",
+        ReservationType::Dynamic => "DYNAMIC",
+    };
+    out.insert("type".into(), Value::from(kind));
+    out.insert("role".into(), Value::from(v.role.as_str()));
+    if let Some(principal) = &v.principal {
+        out.insert("principal".into(), Value::from(principal.as_str()));
+    }
+    if !v.labels.is_empty() {
+        let labels: Vec<Value> = v
+            .labels
+            .iter()
+            .map(|(key, value)| {
+                if value.is_empty() {
+                    json!({ "key": key })
+                } else {
+                    json!({"key": key, "value": value})
+                }
+            })
+            .collect();
+        out.insert("labels".into(), json!({ "labels": labels }));
+    }
+    Value::Object(out)
+}
+
+/// One `Offer.Operation` (RESERVE, UNRESERVE, CREATE or DESTROY), as
+/// `ark.wire` writes it.
+fn operation(op: &Operation, allocated_to: Option<&str>) -> Value {
+    let (field, items) = match op.kind {
+        OperationType::Reserve => ("reserve", "resources"),
+        OperationType::Unreserve => ("unreserve", "resources"),
+        OperationType::Create => ("create", "volumes"),
+        OperationType::Destroy => ("destroy", "volumes"),
+    };
+    let resources: Vec<Value> = op
+        .resources
+        .iter()
+        .map(|r| resource(r, allocated_to))
+        .collect();
+    let mut out = Map::new();
+    out.insert("type".into(), Value::from(op.kind.name()));
+    out.insert(field.into(), json!({ items: resources }));
+    if let Some(id) = &op.id {
+        out.insert("id".into(), value_id(id));
     }
     Value::Object(out)
 }
@@ -568,6 +646,7 @@ mod tests {
                 ranges: None,
                 set: None,
                 role: "*".into(),
+                ..Resource::scalar("cpus", 0.5, "*")
             }],
             payload: ByteBuf::from(payload.as_bytes().to_vec()),
             named_ports: vec![],
@@ -578,13 +657,14 @@ mod tests {
     }
 
     fn accept(payload: &str) -> Effect {
-        Effect::Accept {
+        Effect::Accept(AcceptOffers {
             offer_ids: vec!["o1".into()],
             agent_id: "a1".into(),
             launches: vec![launch(payload)],
             refuse_seconds: 5.0,
             role: None,
-        }
+            operations: vec![],
+        })
     }
 
     fn decode(body: &[u8]) -> Call {
@@ -649,8 +729,8 @@ mod tests {
     #[test]
     fn an_accept_answers_in_the_role_of_its_offers() {
         let mut effect = accept("{}");
-        if let Effect::Accept { role, .. } = &mut effect {
-            *role = Some("eng/web".into());
+        if let Effect::Accept(a) = &mut effect {
+            a.role = Some("eng/web".into());
         }
         let pb = encode(&effect, "f1", Encoding::Protobuf).unwrap();
         let accept = decode(&pb.body).accept.unwrap();
@@ -688,13 +768,14 @@ mod tests {
                 grace_period_seconds: 4.0,
             }),
         }];
-        let effect = Effect::Accept {
+        let effect = Effect::Accept(AcceptOffers {
             offer_ids: vec!["o1".into()],
             agent_id: "a1".into(),
             launches: vec![pod, launch(r#"{"command":{"value":"x"}}"#)],
             refuse_seconds: 5.0,
             role: Some("web".into()),
-        };
+            operations: vec![],
+        });
         let out = encode(&effect, "f1", Encoding::Protobuf).unwrap();
         assert_eq!(out.media_type, PROTOBUF);
         let accept = decode(&out.body).accept.unwrap();

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::call_sender::CallSender;
-use crate::effects::Effect;
+use crate::effects::{AcceptOffers, Effect};
 use crate::error::CoreError;
 use crate::inbox::{Closed, Inbox};
 use crate::messages::Message;
@@ -255,9 +255,9 @@ impl<P> Dispatcher<P> {
         let Some(sender) = route.sender else { return };
         if route.hold_launches {
             for effect in &calls {
-                if let Effect::Accept {
+                if let Effect::Accept(AcceptOffers {
                     agent_id, launches, ..
-                } = effect
+                }) = effect
                 {
                     // A pod's members are the tasks to remember, not the pod.
                     let intents = launches
@@ -289,7 +289,7 @@ impl<P> Dispatcher<P> {
         let c = &mut self.counters;
         *c.effects.entry(effect_name(effect)).or_default() += 1;
         match effect {
-            Effect::Accept { offer_ids, .. } => c.offers_accepted += offer_ids.len() as u64,
+            Effect::Accept(a) => c.offers_accepted += a.offer_ids.len() as u64,
             Effect::Decline { offer_ids, .. } => c.offers_declined += offer_ids.len() as u64,
             Effect::Reconcile { tasks } if tasks.is_empty() => c.reconcile_implicit += 1,
             Effect::Reconcile { .. } => c.reconcile_explicit += 1,
@@ -301,7 +301,7 @@ impl<P> Dispatcher<P> {
 /// The `ark.effects` class name of an effect.
 pub fn effect_name(effect: &Effect) -> &'static str {
     match effect {
-        Effect::Accept { .. } => "Accept",
+        Effect::Accept(_) => "Accept",
         Effect::Decline { .. } => "Decline",
         Effect::Kill { .. } => "Kill",
         Effect::Reconcile { .. } => "Reconcile",
@@ -321,7 +321,7 @@ fn used_offers(effects: &[Effect]) -> Vec<String> {
     effects
         .iter()
         .flat_map(|e| match e {
-            Effect::Accept { offer_ids, .. } => offer_ids.clone(),
+            Effect::Accept(a) => a.offer_ids.clone(),
             Effect::Decline { offer_ids, .. } => offer_ids.iter().map(|o| o.to_string()).collect(),
             _ => Vec::new(),
         })

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_bytes::{ByteArray, ByteBuf};
 
 use crate::health::{HealthCheck, KillPolicy};
-use crate::messages::{PodTask, Resource};
+use crate::messages::{Operation, PodTask, Resource};
 use crate::state::{Id, TaskId};
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -73,6 +73,49 @@ impl Serialize for LaunchTask {
     }
 }
 
+/// ACCEPT: run `operations` in order, then launch `launches`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct AcceptOffers {
+    pub offer_ids: Vec<String>,
+    pub agent_id: Id,
+    pub launches: Vec<LaunchTask>,
+    pub refuse_seconds: f64,
+    /// The role the offers are allocated to; each launch's resources
+    /// carry it as `allocation_info` (MULTI_ROLE).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Offer operations (RESERVE, CREATE, ...), run before the launches.
+    #[serde(default)]
+    pub operations: Vec<Operation>,
+}
+
+impl Serialize for AcceptOffers {
+    /// As derived, but trailing fields that are None or empty are left out:
+    /// an Accept without a role or operations encodes as it did before they
+    /// existed, so flight recordings made then still replay byte for byte.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = if !self.operations.is_empty() {
+            6
+        } else if self.role.is_some() {
+            5
+        } else {
+            4
+        };
+        let mut out = serializer.serialize_struct("AcceptOffers", len)?;
+        out.serialize_field("offer_ids", &self.offer_ids)?;
+        out.serialize_field("agent_id", &self.agent_id)?;
+        out.serialize_field("launches", &self.launches)?;
+        out.serialize_field("refuse_seconds", &self.refuse_seconds)?;
+        if len > 4 {
+            out.serialize_field("role", &self.role)?;
+        }
+        if len > 5 {
+            out.serialize_field("operations", &self.operations)?;
+        }
+        out.end()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReconcileTask {
     pub task_id: TaskId,
@@ -82,17 +125,7 @@ pub struct ReconcileTask {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Effect {
-    Accept {
-        offer_ids: Vec<String>,
-        agent_id: Id,
-        launches: Vec<LaunchTask>,
-        refuse_seconds: f64,
-        /// The role the offers are allocated to; each launch's resources
-        /// carry it as `allocation_info` (MULTI_ROLE). Left out when None,
-        /// so that effects recorded before it still compare equal.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        role: Option<String>,
-    },
+    Accept(AcceptOffers),
     /// `offer_ids` sorted.
     Decline {
         offer_ids: Vec<Id>,
@@ -213,5 +246,29 @@ mod tests {
             "a pod writes every field before its members"
         );
         assert_eq!(rmp_serde::from_slice::<LaunchTask>(&bytes).unwrap(), pod);
+    }
+
+    #[test]
+    fn an_accept_writes_its_role_when_it_has_operations() {
+        use crate::messages::OperationType;
+        let mut accept = AcceptOffers {
+            offer_ids: vec!["o".into()],
+            agent_id: "a".into(),
+            launches: vec![],
+            refuse_seconds: 5.0,
+            role: None,
+            operations: vec![],
+        };
+        let effect = |a: &AcceptOffers| encode(&[Effect::Accept(a.clone())]);
+        // The list, then the Accept: its tag and four fields, as before roles.
+        assert_eq!(effect(&accept)[1], 0x95);
+        accept.operations.push(Operation {
+            kind: OperationType::Reserve,
+            resources: vec![],
+            id: None,
+        });
+        let bytes = effect(&accept);
+        assert_eq!(bytes[1], 0x97, "role written as nil before the operations");
+        assert_eq!(decode(&bytes).unwrap(), vec![Effect::Accept(accept)]);
     }
 }

@@ -66,7 +66,8 @@ impl Unavailability {
 #[derive(Serialize)]
 pub struct InverseOffer<'a>(pub &'a str, pub &'a str, pub Unavailability);
 
-/// `ark.messages.Resource`: name, scalar, ranges, set, role.
+/// `ark.messages.Resource`: name, scalar, ranges, set, role, reservations,
+/// persistence id, container path.
 #[derive(Serialize)]
 pub struct Resource<'a>(
     pub &'a str,
@@ -74,6 +75,18 @@ pub struct Resource<'a>(
     pub Option<Vec<(i64, i64)>>,
     pub Option<Vec<&'a str>>,
     pub &'a str,
+    pub Vec<Reservation<'a>>,
+    pub Option<&'a str>,
+    pub Option<&'a str>,
+);
+
+/// `ark.messages.Reservation`: role, principal, labels, type.
+#[derive(Serialize)]
+pub struct Reservation<'a>(
+    pub &'a str,
+    pub Option<&'a str>,
+    pub Vec<(&'a str, &'a str)>,
+    pub &'static str,
 );
 
 /// `ark.messages.Attribute`: name, text, scalar, ranges, set.
@@ -114,11 +127,38 @@ impl<'a> Resource<'a> {
     /// `None` for a text value, which a resource cannot have.
     pub fn new(name: &'a str, value: Value<'a>, role: &'a str) -> Option<Self> {
         Some(match value {
-            Value::Scalar(x) => Resource(name, Some(x), None, None, role),
-            Value::Ranges(r) => Resource(name, None, Some(r), None, role),
-            Value::Set(s) => Resource(name, None, None, Some(s), role),
+            Value::Scalar(x) => Resource(name, Some(x), None, None, role, vec![], None, None),
+            Value::Ranges(r) => Resource(name, None, Some(r), None, role, vec![], None, None),
+            Value::Set(s) => Resource(name, None, None, Some(s), role, vec![], None, None),
             Value::Text(_) => return None,
         })
+    }
+
+    /// The same resource with its reservations and volume: its role becomes
+    /// the last reservation's, the role it is reserved for.
+    pub fn reserved(
+        mut self,
+        reservations: Vec<Reservation<'a>>,
+        persistence_id: Option<&'a str>,
+        container_path: Option<&'a str>,
+    ) -> Self {
+        if let Some(last) = reservations.last() {
+            self.4 = last.0;
+        }
+        self.5 = reservations;
+        self.6 = persistence_id;
+        self.7 = container_path;
+        self
+    }
+}
+
+/// The name Ark gives a `ReservationInfo.Type` number: STATIC, else DYNAMIC
+/// (a reservation Mesos sends without one is a framework's or operator's).
+pub fn reservation_type(name: Option<&str>) -> &'static str {
+    if name == Some("STATIC") {
+        "STATIC"
+    } else {
+        "DYNAMIC"
     }
 }
 

@@ -13,7 +13,8 @@ use serde_json::value::RawValue;
 
 use crate::error::CoreError;
 use crate::inbox_message::{
-    tagged, Attribute, InverseOffer, Offer, Resource, Status, Unavailability, Value,
+    reservation_type, tagged, Attribute, InverseOffer, Offer, Reservation, Resource, Status,
+    Unavailability, Value,
 };
 use crate::protobuf::mesos::v1::{task_status, TaskState};
 
@@ -199,6 +200,59 @@ struct JsonValue<'a> {
     role: Option<Cow<'a, str>>,
     #[serde(borrow)]
     allocation_info: Option<Obj<Allocation<'a>>>,
+    /// Pre-reservation-refinement: one reservation, its role in `role`.
+    #[serde(borrow)]
+    reservation: Option<Obj<JsonReservation<'a>>>,
+    #[serde(borrow)]
+    reservations: Option<Vec<Obj<JsonReservation<'a>>>>,
+    #[serde(borrow)]
+    disk: Option<Obj<Disk<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct JsonReservation<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    role: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    principal: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    labels: Option<Obj<Labels<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Labels<'a> {
+    #[serde(default, borrow)]
+    labels: Vec<Obj<Label<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Label<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Disk<'a> {
+    #[serde(borrow)]
+    persistence: Option<Obj<Persistence<'a>>>,
+    #[serde(borrow)]
+    volume: Option<Obj<Volume<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Persistence<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Volume<'a> {
+    #[serde(borrow)]
+    container_path: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -413,10 +467,53 @@ fn resource<'a>(r: &'a JsonValue<'a>) -> Result<Resource<'a>, CoreError> {
         .or_else(|| r.allocation_info.as_ref().and_then(|a| a.0.role.as_deref()))
         .unwrap_or("*");
     let role = if role.is_empty() { "*" } else { role };
-    match value(r, &where_)? {
-        Value::Text(_) => Err(unknown_type(r.kind.as_deref(), &where_)),
-        v => Ok(Resource::new(&r.name, v, role).expect("not text")),
-    }
+    let resource = match value(r, &where_)? {
+        Value::Text(_) => return Err(unknown_type(r.kind.as_deref(), &where_)),
+        v => Resource::new(&r.name, v, role).expect("not text"),
+    };
+    let reservations: Vec<Reservation<'_>> = match (&r.reservations, &r.reservation) {
+        (Some(stack), _) if !stack.is_empty() => stack
+            .iter()
+            .map(|v| reservation(&v.0, None))
+            .collect::<Result<_, _>>()?,
+        (_, Some(v)) => vec![reservation(&v.0, Some(role))?],
+        _ => Vec::new(),
+    };
+    let disk = r.disk.as_ref().map(|d| &d.0);
+    let persistence_id = disk.and_then(|d| d.persistence.as_ref()).map(|p| &*p.0.id);
+    let container_path = disk
+        .and_then(|d| d.volume.as_ref())
+        .map(|v| &*v.0.container_path);
+    Ok(resource.reserved(reservations, persistence_id, container_path))
+}
+
+/// One reservation; `role` is the resource's own in the
+/// pre-reservation-refinement shape, where the reservation has none.
+fn reservation<'a>(
+    v: &'a JsonReservation<'a>,
+    role: Option<&'a str>,
+) -> Result<Reservation<'a>, CoreError> {
+    let role = v
+        .role
+        .as_deref()
+        .or(role)
+        .ok_or_else(|| malformed("a reservation has no role".into()))?;
+    let labels = v
+        .labels
+        .as_ref()
+        .map(|l| {
+            l.0.labels
+                .iter()
+                .map(|l| (&*l.0.key, l.0.value.as_deref().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Reservation(
+        role,
+        v.principal.as_deref(),
+        labels,
+        reservation_type(v.kind.as_deref()),
+    ))
 }
 
 fn attribute<'a>(a: &'a JsonValue<'a>) -> Result<Attribute<'a>, CoreError> {

@@ -17,6 +17,7 @@ pub mod inbox_message;
 pub mod json;
 pub mod matching;
 pub mod messages;
+pub mod operations;
 pub mod protobuf;
 pub mod reconcile;
 pub mod recorder;

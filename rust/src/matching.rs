@@ -43,6 +43,7 @@ mod tests {
             ranges: None,
             set: None,
             role: "*".into(),
+            ..Resource::scalar(name, x, "*")
         };
         let ports = Resource {
             ranges: Some(vec![(31000, 31009)]),
@@ -78,6 +79,7 @@ mod tests {
                 ranges: None,
                 set: None,
                 role: "*",
+                ..Default::default()
             }],
             ports: 0,
             constraints,
@@ -92,6 +94,7 @@ mod tests {
             health_check: None,
             kill_policy: None,
             pod: vec![],
+            volume: None,
         }
     }
 

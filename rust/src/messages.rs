@@ -100,7 +100,7 @@ pub enum Source {
     Executor,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     pub name: String,
@@ -112,6 +112,115 @@ pub struct Resource {
     pub set: Option<Vec<String>>,
     #[serde(default = "any_role")]
     pub role: String,
+    /// The reservation stack, empty when unreserved (`ark.messages.Reservation`).
+    #[serde(default)]
+    pub reservations: Vec<Reservation>,
+    /// `disk.persistence.id`: this disk is a persistent volume.
+    #[serde(default)]
+    pub persistence_id: Option<String>,
+    /// `disk.volume.container_path` of a persistent volume.
+    #[serde(default)]
+    pub container_path: Option<String>,
+}
+
+impl Serialize for Resource {
+    /// A plain resource is written as its first five fields, as before the
+    /// reservation fields existed, so recorded effects replay byte for byte.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let plain = self.reservations.is_empty()
+            && self.persistence_id.is_none()
+            && self.container_path.is_none();
+        let mut out = s.serialize_struct("Resource", if plain { 5 } else { 8 })?;
+        out.serialize_field("name", &self.name)?;
+        out.serialize_field("scalar", &self.scalar)?;
+        out.serialize_field("ranges", &self.ranges)?;
+        out.serialize_field("set", &self.set)?;
+        out.serialize_field("role", &self.role)?;
+        if !plain {
+            out.serialize_field("reservations", &self.reservations)?;
+            out.serialize_field("persistence_id", &self.persistence_id)?;
+            out.serialize_field("container_path", &self.container_path)?;
+        }
+        out.end()
+    }
+}
+
+impl Resource {
+    /// An unreserved, plain resource of `role` with one scalar.
+    pub fn scalar(name: &str, amount: f64, role: &str) -> Self {
+        Resource {
+            name: name.to_owned(),
+            scalar: Some(amount),
+            ranges: None,
+            set: None,
+            role: role.to_owned(),
+            reservations: Vec::new(),
+            persistence_id: None,
+            container_path: None,
+        }
+    }
+}
+
+/// How a reservation was made (`Resource.ReservationInfo.Type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReservationType {
+    #[serde(rename = "STATIC")]
+    Static,
+    #[serde(rename = "DYNAMIC")]
+    Dynamic,
+}
+
+fn dynamic() -> ReservationType {
+    ReservationType::Dynamic
+}
+
+/// One level of a reservation (`Resource.ReservationInfo`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reservation {
+    pub role: String,
+    #[serde(default)]
+    pub principal: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<(String, String)>,
+    #[serde(rename = "type", default = "dynamic")]
+    pub kind: ReservationType,
+}
+
+/// The kind of an offer operation (`Offer.Operation.Type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OperationType {
+    #[serde(rename = "RESERVE")]
+    Reserve,
+    #[serde(rename = "UNRESERVE")]
+    Unreserve,
+    #[serde(rename = "CREATE")]
+    Create,
+    #[serde(rename = "DESTROY")]
+    Destroy,
+}
+
+impl OperationType {
+    pub fn name(self) -> &'static str {
+        match self {
+            OperationType::Reserve => "RESERVE",
+            OperationType::Unreserve => "UNRESERVE",
+            OperationType::Create => "CREATE",
+            OperationType::Destroy => "DESTROY",
+        }
+    }
+}
+
+/// An offer operation of an Accept (`ark.messages.Operation`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operation {
+    #[serde(rename = "type")]
+    pub kind: OperationType,
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 fn any_role() -> String {
@@ -285,12 +394,17 @@ pub enum Message<'a> {
         offer_ids: Vec<String>,
         launches: Vec<Launch>,
         refuse_seconds: f64,
+        operations: Vec<Operation>,
     },
     Decline {
         offer_ids: Vec<String>,
         refuse_seconds: f64,
     },
     Kill {
+        task_id: String,
+    },
+    /// Give a task's reservation and volume up and place it afresh.
+    Replace {
         task_id: String,
     },
     /// Task requests for the matcher, decoded once here and kept so in the
@@ -452,6 +566,8 @@ mod wire {
         pub launches: Vec<Launch>,
         #[serde(default = "default_refuse")]
         pub refuse_seconds: f64,
+        #[serde(default)]
+        pub operations: Vec<Operation>,
     }
 
     #[derive(Deserialize)]
@@ -465,6 +581,12 @@ mod wire {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Kill {
+        pub task_id: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Replace {
         pub task_id: String,
     }
 
@@ -654,6 +776,7 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     offer_ids: w.offer_ids,
                     launches: w.launches,
                     refuse_seconds: w.refuse_seconds,
+                    operations: w.operations,
                 }
             }
             "Decline" => {
@@ -665,6 +788,9 @@ impl<'de> Visitor<'de> for MessageVisitor {
             }
             "Kill" => Message::Kill {
                 task_id: body::<wire::Kill, _>(rest)?.task_id,
+            },
+            "Replace" => Message::Replace {
+                task_id: body::<wire::Replace, _>(rest)?.task_id,
             },
             "Request" => {
                 let w: wire::Request = body(rest)?;
@@ -691,6 +817,10 @@ impl<'de> Visitor<'de> for MessageVisitor {
                         .or_else(|| {
                             t.unreachable
                                 .and_then(|u| u.invalid(t.task_id, !t.pod.is_empty()))
+                        })
+                        .or_else(|| {
+                            let volume = t.volume.as_deref()?;
+                            volume.invalid(t.task_id, t.role, !t.pod.is_empty())
                         });
                         match problem {
                             Some(problem) => Err(de::Error::custom(problem)),

@@ -9,7 +9,8 @@
 
 use crate::error::CoreError;
 use crate::inbox_message::{
-    tagged, Attribute, InverseOffer, Offer, Resource, Status, Unavailability, Value,
+    reservation_type, tagged, Attribute, InverseOffer, Offer, Reservation, Resource, Status,
+    Unavailability, Value,
 };
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
@@ -160,7 +161,53 @@ fn resource(r: &pb::Resource) -> Result<Resource<'_>, CoreError> {
         None,
         &where_,
     )?;
-    Resource::new(&r.name, value, role).ok_or_else(|| unknown_type(r.r#type, &where_))
+    let resource =
+        Resource::new(&r.name, value, role).ok_or_else(|| unknown_type(r.r#type, &where_))?;
+    let reservations: Vec<Reservation<'_>> = if !r.reservations.is_empty() {
+        r.reservations
+            .iter()
+            .map(|v| reservation(v, None))
+            .collect::<Result<_, _>>()?
+    } else if let Some(v) = &r.reservation {
+        vec![reservation(v, Some(role))?]
+    } else {
+        Vec::new()
+    };
+    let disk = r.disk.as_ref();
+    let persistence_id = disk.and_then(|d| d.persistence.as_ref()).map(|p| &*p.id);
+    let container_path = disk
+        .and_then(|d| d.volume.as_ref())
+        .map(|v| &*v.container_path);
+    Ok(resource.reserved(reservations, persistence_id, container_path))
+}
+
+/// One reservation; `role` is the resource's own in the
+/// pre-reservation-refinement shape, where the reservation has none.
+fn reservation<'a>(
+    v: &'a pb::resource::ReservationInfo,
+    role: Option<&'a str>,
+) -> Result<Reservation<'a>, CoreError> {
+    let role = v
+        .role
+        .as_deref()
+        .or(role)
+        .ok_or_else(|| CoreError::Message("a reservation has no role".into()))?;
+    let kind = match v.r#type {
+        Some(1) => Some("STATIC"),
+        _ => None,
+    };
+    let labels = v
+        .labels
+        .iter()
+        .flat_map(|l| &l.labels)
+        .map(|l| (&*l.key, l.value.as_deref().unwrap_or("")))
+        .collect();
+    Ok(Reservation(
+        role,
+        v.principal.as_deref(),
+        labels,
+        reservation_type(kind),
+    ))
 }
 
 fn attribute(a: &pb::Attribute) -> Result<Attribute<'_>, CoreError> {

@@ -30,6 +30,7 @@ mod pods;
 mod tests;
 mod unreachable;
 mod update_framework;
+mod volumes;
 
 /// The reducer: a state, its configuration, and an interner for the ids and
 /// reasons that repeat across millions of records.
@@ -76,6 +77,10 @@ impl Reducer {
             }
             Message::Offers(offers) => {
                 self.offers(offers, now, out);
+                let usable = self.state.registered && !self.state.is_reconciling();
+                if usable && !self.state.releasing.is_empty() {
+                    self.release_volumes(out);
+                }
                 self.run_matching(now, out);
             }
             Message::Rescind { offer_id } => {
@@ -139,12 +144,14 @@ impl Reducer {
                 offer_ids,
                 launches,
                 refuse_seconds,
-            } => self.accept(offer_ids, launches, refuse_seconds, now, out)?,
+                operations,
+            } => self.accept(offer_ids, launches, operations, refuse_seconds, now, out)?,
             Message::Decline {
                 offer_ids,
                 refuse_seconds,
             } => self.decline(offer_ids, refuse_seconds, out)?,
             Message::Kill { task_id } => pods::kill(state, &task_id, out)?,
+            Message::Replace { task_id } => self.replace(&task_id, out)?,
             Message::Request { tasks } => self.request(tasks, now, out)?,
             Message::Withdraw { task_ids } => self.withdraw(&task_ids, out),
             Message::Blacklist { agent_ids } => self.blacklist(agent_ids, now, out),
@@ -327,6 +334,9 @@ impl Reducer {
         if let Some(group) = deployed {
             let applied = applied.map(|s| (s, status.healthy));
             self.deployment_update(&group, status.task_id, applied, now, out);
+        }
+        if !self.state.stateful.is_empty() {
+            self.volume_update(status.task_id, now, out);
         }
         if finished {
             reconcile::finish(&mut self.state, now, out);

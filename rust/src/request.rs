@@ -69,7 +69,7 @@ pub struct Constraint<'a> {
 }
 
 /// A request's resource, as `ark.messages.Resource` (only scalars count here).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 pub struct RequestResource<'a> {
     pub name: &'a str,
     #[serde(default)]
@@ -80,6 +80,14 @@ pub struct RequestResource<'a> {
     pub set: Option<Vec<&'a str>>,
     #[serde(default = "any_role")]
     pub role: &'a str,
+    // A request asks for plain resources: its reservations and volume
+    // fields are read past (a volume is asked for by the request's own field).
+    #[serde(default, skip_serializing)]
+    pub reservations: Vec<serde::de::IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub persistence_id: Option<serde::de::IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub container_path: Option<serde::de::IgnoredAny>,
 }
 
 fn any_role() -> &'static str {
@@ -155,6 +163,42 @@ pub struct PodTask<'a> {
     pub kill_policy: Option<KillPolicy>,
 }
 
+/// The persistent volume a request's task keeps its data in, as
+/// `ark.messages.Volume` (docs/reducer.md, Stateful services).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct VolumeRequest {
+    pub persistence_id: String,
+    pub container_path: String,
+    pub size_mb: f64,
+    /// The role its disk is reserved for: the framework's (a MULTI_ROLE
+    /// framework's request must take offers of that role).
+    pub role: String,
+    #[serde(default)]
+    pub principal: Option<String>,
+}
+
+impl VolumeRequest {
+    /// Why a request's volume is malformed, if it is: it needs ids, a size
+    /// and a role to reserve in, the request's own if it names one; a pod
+    /// takes none yet.
+    pub fn invalid(&self, task_id: &str, role: Option<&str>, pod: bool) -> Option<String> {
+        let problem = if self.persistence_id.is_empty() || self.container_path.is_empty() {
+            "a volume needs a persistence_id and a container_path"
+        } else if !(self.size_mb > 0.0 && self.size_mb.is_finite()) {
+            "a volume needs a finite size_mb > 0"
+        } else if self.role.is_empty() || self.role == "*" {
+            "a volume needs a role (not \"*\") to reserve its disk for"
+        } else if role.is_some_and(|r| r != self.role) {
+            "a volume's role must be the request's role"
+        } else if pod {
+            "a pod cannot have a volume yet"
+        } else {
+            return None;
+        };
+        Some(format!("task {task_id:?}: {problem}"))
+    }
+}
+
 /// A task request, as `ark.matching.TaskRequest`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct TaskRequest<'a> {
@@ -194,6 +238,10 @@ pub struct TaskRequest<'a> {
     /// A pod's members: placed as one unit, launched as one LAUNCH_GROUP.
     #[serde(default, borrow)]
     pub pod: Vec<PodTask<'a>>,
+    /// The persistent volume its task needs: the matcher reserves and
+    /// creates it, or places the task where it is.
+    #[serde(default)]
+    pub volume: Option<Cow<'a, VolumeRequest>>,
 }
 
 impl TaskRequest<'_> {
@@ -229,6 +277,7 @@ pub struct StoredRequest {
     health_check: Option<Box<HealthCheck>>,
     kill_policy: Option<KillPolicy>,
     pod: Vec<StoredPodTask>,
+    pub volume: Option<Box<VolumeRequest>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -273,6 +322,7 @@ impl StoredResource {
             ranges: self.ranges.clone(),
             set: self.set.as_ref().map(|s| s.iter().map(|v| &**v).collect()),
             role: &self.role,
+            ..Default::default()
         }
     }
 }
@@ -310,6 +360,7 @@ impl From<&TaskRequest<'_>> for StoredRequest {
                     kill_policy: t.kill_policy,
                 })
                 .collect(),
+            volume: r.volume.as_deref().map(|v| Box::new(v.clone())),
         }
     }
 }
@@ -357,6 +408,7 @@ impl StoredRequest {
                     kill_policy: t.kill_policy,
                 })
                 .collect(),
+            volume: self.volume.as_deref().map(Cow::Borrowed),
         }
     }
 
@@ -395,6 +447,7 @@ mod tests {
                     ranges: None,
                     set: None,
                     role: "*",
+                    ..Default::default()
                 },
                 RequestResource {
                     name: "disks",
@@ -402,6 +455,7 @@ mod tests {
                     ranges: Some(vec![(1, 2)]),
                     set: Some(vec!["ssd"]),
                     role: "web",
+                    ..Default::default()
                 },
             ],
             ports: 2,
@@ -447,6 +501,13 @@ mod tests {
                     grace_period_seconds: 7.0,
                 }),
             }],
+            volume: Some(Cow::Owned(VolumeRequest {
+                persistence_id: "pg-0".into(),
+                container_path: "data".into(),
+                size_mb: 64.0,
+                role: "db".into(),
+                principal: Some("me".into()),
+            })),
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

@@ -3,21 +3,38 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::messages::Launch;
+use crate::messages::{Launch, Operation, Resource};
+use crate::operations;
 use crate::state::Offer;
 
 /// Sums of scalars may differ by float rounding; Mesos itself uses fixed point.
-const EPSILON: f64 = 1e-9;
+pub const EPSILON: f64 = 1e-9;
 
-/// `Ok` when every launch resource lies within the offers (spec, Accept),
-/// else why not.
-pub fn check_fit(offers: &[Arc<Offer>], launches: &[Launch]) -> Result<(), String> {
-    type Key<'a> = (&'a str, &'a str);
+/// What tells resources of one name apart: their role, whether they are
+/// reserved, and the persistent volume they are.
+pub type Key<'a> = (&'a str, &'a str, bool, Option<&'a str>);
+
+pub fn key(r: &Resource) -> Key<'_> {
+    (
+        &r.name,
+        &r.role,
+        !r.reservations.is_empty(),
+        r.persistence_id.as_deref(),
+    )
+}
+
+/// `Ok` when every launch resource lies within the offers once the
+/// operations ran on them (spec, Accept), else why not.
+pub fn check_fit(
+    offers: &[Arc<Offer>],
+    operations: &[Operation],
+    launches: &[Launch],
+) -> Result<(), String> {
     let mut scalars: HashMap<Key, (f64, f64)> = HashMap::new();
     let mut offered_ranges: HashMap<Key, Vec<(i64, i64)>> = HashMap::new();
     let mut offered_sets: HashMap<Key, Vec<&str>> = HashMap::new();
     for resource in offers.iter().flat_map(|o| &o.resources) {
-        let key = (resource.name.as_str(), resource.role.as_str());
+        let key = key(resource);
         if let Some(amount) = resource.scalar {
             scalars.entry(key).or_default().0 += amount;
         }
@@ -31,13 +48,14 @@ pub fn check_fit(offers: &[Arc<Offer>], launches: &[Launch]) -> Result<(), Strin
                 .extend(items.iter().map(String::as_str));
         }
     }
+    operations::apply(operations, &mut scalars)?;
     let mut used_ranges: HashMap<Key, Vec<(i64, i64)>> = HashMap::new();
     let mut used_items: HashMap<Key, Vec<&str>> = HashMap::new();
     for launch in launches {
         // A pod's members take their share with its executor's.
         let members = launch.pod.iter().flat_map(|t| &t.resources);
         for resource in launch.resources.iter().chain(members) {
-            let key = (resource.name.as_str(), resource.role.as_str());
+            let key = key(resource);
             if let Some(amount) = resource.scalar {
                 if amount < 0.0 {
                     return Err(format!(
@@ -99,7 +117,7 @@ pub fn check_fit(offers: &[Arc<Offer>], launches: &[Launch]) -> Result<(), Strin
             }
         }
     }
-    for ((name, role), (offered, asked)) in &scalars {
+    for ((name, role, _, _), (offered, asked)) in &scalars {
         // The spec's words, computed the same way as the reference: a
         // shortfall of 1e-9 or more rejects.
         if asked - offered >= EPSILON {
@@ -108,7 +126,7 @@ pub fn check_fit(offers: &[Arc<Offer>], launches: &[Launch]) -> Result<(), Strin
             ));
         }
     }
-    for ((name, _), ranges) in &mut used_ranges {
+    for ((name, ..), ranges) in &mut used_ranges {
         ranges.sort_unstable();
         if let Some(w) = ranges.windows(2).find(|w| w[1].0 <= w[0].1) {
             return Err(format!(
@@ -117,7 +135,7 @@ pub fn check_fit(offers: &[Arc<Offer>], launches: &[Launch]) -> Result<(), Strin
             ));
         }
     }
-    for ((name, _), items) in &mut used_items {
+    for ((name, ..), items) in &mut used_items {
         items.sort_unstable();
         if let Some(w) = items.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("the launches use {name} {:?} twice", w[0]));
@@ -132,13 +150,7 @@ mod tests {
     use crate::messages::Resource;
 
     fn scalar(name: &str, amount: f64, role: &str) -> Resource {
-        Resource {
-            name: name.into(),
-            scalar: Some(amount),
-            ranges: None,
-            set: None,
-            role: role.into(),
-        }
+        Resource::scalar(name, amount, role)
     }
 
     fn ranges(lo: i64, hi: i64) -> Resource {
@@ -146,8 +158,7 @@ mod tests {
             name: "ports".into(),
             scalar: None,
             ranges: Some(vec![(lo, hi)]),
-            set: None,
-            role: "*".into(),
+            ..Resource::scalar("ports", 0.0, "*")
         }
     }
 
@@ -155,9 +166,8 @@ mod tests {
         Resource {
             name: "disks".into(),
             scalar: None,
-            ranges: None,
             set: Some(items.iter().map(|s| (*s).to_owned()).collect()),
-            role: "*".into(),
+            ..Resource::scalar("disks", 0.0, "*")
         }
     }
 
@@ -195,7 +205,7 @@ mod tests {
     }
 
     fn check(launches: &[Launch]) -> Result<(), String> {
-        check_fit(&offers(), launches)
+        check_fit(&offers(), &[], launches)
     }
 
     #[test]

@@ -288,6 +288,41 @@ pub struct State {
     pub inverse_offers: OrdMap<Id, InverseOffer>,
     /// Rolling updates, by group: in progress, or the last one ended.
     pub deployments: OrdMap<Id, Deployment>,
+    /// The persistent volumes the framework holds, by persistence id.
+    pub volumes: OrdMap<Id, Arc<Volume>>,
+    /// The scalars the framework reserved, by agent, name and role.
+    pub reserved: OrdMap<(Id, Id, Id), f64>,
+    /// The request of each task with a volume, requested or live, under its
+    /// first task id: what it is placed again from when it ends.
+    pub stateful: OrdMap<TaskId, Arc<StoredRequest>>,
+    /// The volumes a Replace gives up: destroyed and unreserved when offered.
+    pub releasing: imbl::OrdSet<Id>,
+}
+
+/// A persistent volume, as its offers and CREATE show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Volume {
+    pub agent_id: Id,
+    pub role: String,
+    pub size: f64,
+    pub container_path: Option<String>,
+    /// The principal of its reservation.
+    pub principal: Option<String>,
+}
+
+impl Volume {
+    /// The volume a disk resource is, if it is one; `None` for any other.
+    pub fn of(agent_id: &Id, r: &Resource) -> Option<(Id, Volume)> {
+        let id = r.persistence_id.as_deref()?;
+        let volume = Volume {
+            agent_id: agent_id.clone(),
+            role: r.role.clone(),
+            size: r.scalar.unwrap_or(0.0),
+            container_path: r.container_path.clone(),
+            principal: r.reservations.last().and_then(|v| v.principal.clone()),
+        };
+        Some((Id::from(id), volume))
+    }
 }
 
 impl Default for State {
@@ -318,6 +353,10 @@ impl Default for State {
             pods: OrdMap::new(),
             inverse_offers: OrdMap::new(),
             deployments: OrdMap::new(),
+            volumes: OrdMap::new(),
+            reserved: OrdMap::new(),
+            stateful: OrdMap::new(),
+            releasing: imbl::OrdSet::new(),
         }
     }
 }
@@ -462,6 +501,19 @@ struct StateView<'a> {
     pods: Vec<(&'a str, &'a str)>,
     inverse_offers: Vec<InverseOfferView<'a>>,
     deployments: Vec<DeploymentView<'a>>,
+    volumes: Vec<VolumeView<'a>>,
+    reserved: Vec<(&'a str, &'a str, &'a str, f64)>,
+}
+
+/// A volume as `ark.state.VolumeRecord`.
+#[derive(Serialize)]
+struct VolumeView<'a> {
+    persistence_id: &'a str,
+    agent_id: &'a str,
+    role: &'a str,
+    size: f64,
+    container_path: Option<&'a str>,
+    principal: Option<&'a str>,
 }
 
 impl State {
@@ -594,6 +646,23 @@ impl State {
                         other: count(c.other),
                     }
                 })
+                .collect(),
+            volumes: self
+                .volumes
+                .iter()
+                .map(|(id, v)| VolumeView {
+                    persistence_id: id,
+                    agent_id: &v.agent_id,
+                    role: &v.role,
+                    size: v.size,
+                    container_path: v.container_path.as_deref(),
+                    principal: v.principal.as_deref(),
+                })
+                .collect(),
+            reserved: self
+                .reserved
+                .iter()
+                .map(|((a, n, r), x)| (&**a, &**n, &**r, *x))
                 .collect(),
         };
         rmp_serde::to_vec(&view).expect("views are plain data and always encode")

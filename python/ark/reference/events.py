@@ -165,7 +165,57 @@ def _resource(obj: object) -> m.Resource:
     if role is not None and not isinstance(role, str):
         raise WireError(f"{where}.role: expected a string")
     value = _value(obj, where)
-    return m.Resource(name, role=role or "*", **value)
+    stack = obj.get("reservations")
+    if stack is not None and not isinstance(stack, list):
+        raise WireError(f"{where}.reservations: expected a list")
+    single = obj.get("reservation")
+    if stack:
+        reservations = [_reservation(v, None, where) for v in stack]
+    elif single is not None:
+        reservations = [_reservation(single, role or "*", where)]
+    else:
+        reservations = []
+    persistence_id = container_path = None
+    disk = obj.get("disk")
+    if disk is not None:
+        if not isinstance(disk, Mapping):
+            raise WireError(f"{where}.disk: expected an object")
+        if disk.get("persistence") is not None:
+            persistence_id = _str(_obj(disk, "persistence", where), "id", f"{where}.persistence")
+        if disk.get("volume") is not None:
+            volume = _obj(disk, "volume", where)
+            container_path = _str(volume, "container_path", f"{where}.volume")
+    if reservations:
+        role = reservations[-1].role
+    return m.Resource(
+        name,
+        role=role or "*",
+        reservations=reservations,
+        persistence_id=persistence_id,
+        container_path=container_path,
+        **value,
+    )
+
+
+def _reservation(obj: object, role: str | None, where: str) -> m.Reservation:
+    """One ``ReservationInfo``; ``role`` is the resource's own in the pre-refinement shape."""
+    if not isinstance(obj, Mapping):
+        raise WireError(f"{where}.reservation: expected an object")
+    own = _opt_str(obj, "role", where)
+    if own is None and role is None:
+        raise WireError(f"{where}: a reservation has no role")
+    labels = []
+    if obj.get("labels") is not None:
+        for label in _opt_list(_obj(obj, "labels", where), "labels", where):
+            if not isinstance(label, Mapping):
+                raise WireError(f"{where}.labels: expected objects")
+            labels.append((_str(label, "key", where), _opt_str(label, "value", where) or ""))
+    return m.Reservation(
+        own if own is not None else role or "*",
+        principal=_opt_str(obj, "principal", where),
+        labels=labels,
+        type="STATIC" if obj.get("type") == "STATIC" else "DYNAMIC",
+    )
 
 
 def _attribute(obj: object) -> m.Attribute:
@@ -404,13 +454,38 @@ def _pb_resource(r: Any) -> m.Resource:
         role = r.allocation_info.role
     else:
         role = "*"
+    if r.reservations:
+        reservations = [_pb_reservation(v, None) for v in r.reservations]
+    elif r.HasField("reservation"):
+        reservations = [_pb_reservation(r.reservation, role)]
+    else:
+        reservations = []
+    if reservations:
+        role = reservations[-1].role
+    extra: dict[str, Any] = {"role": role, "reservations": reservations}
+    if r.HasField("disk"):
+        if r.disk.HasField("persistence"):
+            extra["persistence_id"] = r.disk.persistence.id
+        if r.disk.HasField("volume"):
+            extra["container_path"] = r.disk.volume.container_path
     if r.type == _VALUE.SCALAR:
-        return m.Resource(r.name, scalar=_pb_present(r, "scalar", where).value, role=role)
+        return m.Resource(r.name, scalar=_pb_present(r, "scalar", where).value, **extra)
     if r.type == _VALUE.RANGES:
-        return m.Resource(r.name, ranges=_pb_ranges(r, where), role=role)
+        return m.Resource(r.name, ranges=_pb_ranges(r, where), **extra)
     if r.type == _VALUE.SET:
-        return m.Resource(r.name, set=list(_pb_present(r, "set", where).item), role=role)
+        return m.Resource(r.name, set=list(_pb_present(r, "set", where).item), **extra)
     raise WireError(f"{where}.type: unknown value type {_value_type_name(r.type)}")
+
+
+def _pb_reservation(v: Any, role: str | None) -> m.Reservation:
+    if not v.HasField("role") and role is None:
+        raise WireError("a reservation has no role")
+    return m.Reservation(
+        v.role if v.HasField("role") else role or "*",
+        principal=v.principal if v.HasField("principal") else None,
+        labels=[(label.key, label.value) for label in v.labels.labels],
+        type="STATIC" if v.type == 1 else "DYNAMIC",
+    )
 
 
 def _pb_attribute(a: Any) -> m.Attribute:
@@ -568,6 +643,22 @@ def _fill_offer(out: Any, offer: m.Offer) -> None:
         _fill_value(res, r.scalar, r.ranges, r.set)
         if r.role != "*":
             res.allocation_info.role = r.role
+        for v in r.reservations:
+            info = res.reservations.add()
+            info.type = 1 if v.type == "STATIC" else 2
+            info.role = v.role
+            if v.principal is not None:
+                info.principal = v.principal
+            for key, value in v.labels:
+                label = info.labels.labels.add()
+                label.key = key
+                if value:
+                    label.value = value
+        if r.persistence_id is not None:
+            res.disk.persistence.id = r.persistence_id
+        if r.container_path is not None:
+            res.disk.volume.container_path = r.container_path
+            res.disk.volume.mode = 1
     for a in offer.attributes:
         attr = out.attributes.add()
         attr.name = a.name

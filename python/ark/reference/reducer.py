@@ -28,11 +28,21 @@ from ark.reference.backoff import Backoffs
 from ark.reference.deployment import Deployments, Plan, check_deploy
 from ark.reference.maintenance import InverseOffers
 from ark.reference.matching import reference_match
+from ark.reference.operations import track, volume_of
 from ark.reference.pods import claimed_ids, kill_members
 from ark.reference.reconcile import Reconciler
 from ark.reference.resources import check_fits
 from ark.reference.unreachable import Partitions, check_strategy
 from ark.reference.update_framework import update_framework
+from ark.reference.volumes import (
+    check_volume,
+    forget_agent,
+    next_id,
+    plan,
+    release,
+    view,
+    waiting,
+)
 from ark.state import (
     AgentRecord,
     Config,
@@ -40,6 +50,7 @@ from ark.state import (
     RequestRecord,
     StateView,
     TaskRecord,
+    VolumeRecord,
 )
 
 __all__ = ["Reducer"]
@@ -142,6 +153,13 @@ class Reducer:
         except ValueError as e:
             raise MessageError(f"bad reducer config: {e}") from None
         self._deployments = Deployments()
+        self._volumes: dict[str, VolumeRecord] = {}
+        self._reserved: dict[tuple[str, str, str], float] = {}
+        # The request of each task with a volume, requested or live, under its
+        # first task id: what it is placed again from when it ends.
+        self._stateful: dict[str, m.TaskRequest] = {}
+        # The volumes a Replace gives up: destroyed and unreserved when offered.
+        self._releasing: set[str] = set()
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -151,6 +169,7 @@ class Reducer:
             m.Accept: self._accept,
             m.Decline: self._decline,
             m.Kill: self._kill,
+            m.Replace: self._replace,
             m.Track: self._track,
             m.Request: self._request,
             m.Withdraw: self._withdraw,
@@ -274,6 +293,8 @@ class Reducer:
             pods=sorted(self._pods.items()),
             inverse_offers=self._inverse.view(),
             deployments=self._deployments.view(self._tasks, self._groups, self._demand),
+            volumes=[v for _, v in sorted(self._volumes.items())],
+            reserved=[(*k, x) for k, x in sorted(self._reserved.items())],
         )
 
     # --- Mesos events ------------------------------------------------------------
@@ -314,6 +335,10 @@ class Reducer:
             else:
                 agent.hostname = offer.hostname
                 agent.active = True
+            for r in offer.resources:
+                volume = volume_of(offer.agent_id, r)
+                if volume is not None:
+                    self._volumes[volume.persistence_id] = volume
             if offer.id in self._offers or offer.id in seen:
                 continue
             seen.add(offer.id)
@@ -331,7 +356,14 @@ class Reducer:
             return declined + self._match(now)
         for offer in fresh:
             self._offers[offer.id] = (offer, now)
-        return self._match(now)
+        releases: list[fx.Accept] = []
+        if self._releasing:
+            releases = release(self._offers, self._releasing, self._refuse_seconds(False))
+            for accept in releases:
+                for offer_id in accept.offer_ids:
+                    del self._offers[offer_id]
+                track(self._volumes, self._reserved, accept.agent_id, accept.operations)
+        return [*releases, *self._match(now)]
 
     def _rescind(self, msg: m.Rescind, now: float) -> list[fx.Effect]:
         # An unknown id is normal: the rescind raced with our own decline.
@@ -430,6 +462,8 @@ class Reducer:
             )
             out.extend(self._carry_out(plan, now))
             out.extend(self._advance(deployed, now))
+        if self._stateful:
+            out.extend(self._volume_update(status.task_id, now))
         if finish:
             self._reconciliation.finish(now, out, self._suppressed)
         if self._inverse:
@@ -540,8 +574,8 @@ class Reducer:
         role = offers[0].role
         if any(o.role != role for o in offers):
             raise CommandRejected(f"offers {offer_ids} are not all allocated to one role")
-        if not msg.launches:
-            raise CommandRejected("Accept launches no task")
+        if not msg.launches and not msg.operations:
+            raise CommandRejected("Accept launches no task and runs no operation")
         task_ids: set[str] = set()
         requested = {i for r in self._demand for i in claimed_ids(r)}
         for task_id in (i for launch in msg.launches for i in claimed_ids(launch)):
@@ -552,10 +586,16 @@ class Reducer:
             if task_id in self._tasks:
                 raise CommandRejected(f"task {task_id!r} is already known")
             task_ids.add(task_id)
-        check_fits(offers, msg.launches)
+        for op in msg.operations:
+            for r in op.resources if op.type == "CREATE" else []:
+                known = self._volumes.get(r.persistence_id or "")
+                if known is not None:
+                    raise CommandRejected(f"volume {r.persistence_id!r} is on {known.agent_id}")
+        check_fits(offers, msg.launches, tuple(msg.operations))
 
         for offer_id in offer_ids:
             del self._offers[offer_id]
+        track(self._volumes, self._reserved, agent_id, msg.operations)
         launched: list[fx.LaunchTask] = []
         for launch in msg.launches:
             self._record_launch(launch, agent_id, now)
@@ -572,7 +612,9 @@ class Reducer:
                     launch.pod,
                 )
             )
-        return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds, role)]
+        return [
+            fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds, role, msg.operations)
+        ]
 
     def _decline(self, msg: m.Decline, now: float) -> list[fx.Effect]:
         offer_ids = msg.offer_ids
@@ -617,6 +659,7 @@ class Reducer:
         for t in msg.tasks:
             # Malformed, as a bad strategy name is when decoded: before any rejection.
             check_strategy(t)
+            check_volume(t)
         ids: set[str] = set()
         for task_id in (i for t in msg.tasks for i in claimed_ids(t)):
             if task_id in ids:
@@ -642,6 +685,7 @@ class Reducer:
         self._demand = [r for r in self._demand if r.task_id not in gone]
         for task_id in gone:
             self._reasons.pop(task_id, None)
+            self._stateful.pop(task_id, None)
         if not self._demand and not self._suppressed:
             self._suppressed = True
             return [fx.Suppress()]
@@ -663,8 +707,12 @@ class Reducer:
             or self._reconciliation.explicit
         ):
             return []
-        held = [r.task_id for r in self._demand if self._backoffs.holds(r.group, now)]
+        held = {
+            r.task_id: BACKOFF_REASON for r in self._demand if self._backoffs.holds(r.group, now)
+        }
         offers = [self._offers[k][0] for k in sorted(self._offers)]
+        if self._stateful or self._volumes:
+            held.update(waiting(self._demand, self._volumes, self._releasing, offers))
         offered = {o.agent_id for o in offers}
         existing = []
         counted_pods: set[str] = set()
@@ -684,9 +732,20 @@ class Reducer:
             for agent_id, a in self._agents.items()
             if agent_id not in offered and a.hostname is not None
         ]
+        # A request asks for plain resources: what is reserved, or a volume,
+        # is the framework's to use by operations and its own launches.
+        plain = [
+            msgspec.structs.replace(
+                o,
+                resources=[
+                    r for r in o.resources if not r.reservations and r.persistence_id is None
+                ],
+            )
+            for o in offers
+        ]
         decisions = reference_match(
-            offers,
-            [r for r in self._demand if r.task_id not in held],
+            plain,
+            [view(r, self._volumes) for r in self._demand if r.task_id not in held],
             self._config.matching_strategy,
             # Under the drain policy, agents under maintenance are kept out.
             blacklist=self._blacklist + self._inverse.draining_agents(offers, now),
@@ -698,19 +757,27 @@ class Reducer:
         # Every request placed: the framework wants nothing more for now.
         refuse = self._refuse_seconds(not decisions.pending and not held)
         request_of = {r.task_id: r for r in self._demand}
+        accepts: list[fx.Accept] = []
         for p in decisions.accepts:
             launches = []
+            operations: list[m.Operation] = []
             for launch in p.launches:
                 request = request_of[launch.task_id]
                 for task_id in self._record_launch(launch, p.agent_id, now):
                     self._groups[task_id] = request.group
                 self._partitions.placed(request)
+                resources = launch.resources
+                volume = request.volume
+                if volume is not None:
+                    shown = [self._offers[o][0] for o in p.offer_ids]
+                    resources, ops = plan(volume, resources, self._volumes, shown)
+                    operations.extend(ops)
                 launches.append(
                     fx.LaunchTask(
                         launch.task_id,
                         p.agent_id,
                         launch.name,
-                        launch.resources,
+                        resources,
                         launch.payload,
                         launch.named_ports,
                         launch.health_check,
@@ -718,20 +785,58 @@ class Reducer:
                         launch.pod,
                     )
                 )
-            for offer_id in p.offer_ids:
+            accepts.append(fx.Accept(p.offer_ids, p.agent_id, launches, refuse, p.role, operations))
+        for accept in accepts:
+            for offer_id in accept.offer_ids:
                 del self._offers[offer_id]
-            out.append(fx.Accept(p.offer_ids, p.agent_id, launches, refuse, p.role))
+            track(self._volumes, self._reserved, accept.agent_id, accept.operations)
+            for t in accept.launches:
+                request = request_of[t.task_id]
+                if request.volume is not None:
+                    self._stateful.setdefault(t.task_id, request)
+            out.append(accept)
         for offer_id in decisions.declines:
             del self._offers[offer_id]
         if decisions.declines:
             out.append(fx.Decline(decisions.declines, refuse))
         self._demand = [r for r in self._demand if r.task_id not in placed]
         self._reasons = {p.task_id: p.reason for p in decisions.pending}
-        self._reasons.update((task_id, BACKOFF_REASON) for task_id in held)
+        self._reasons.update(held)
         if not self._demand and not self._suppressed:
             self._suppressed = True
             out.append(fx.Suppress())
         return out
+
+    def _replace(self, msg: m.Replace, now: float) -> list[fx.Effect]:
+        request = self._stateful.get(msg.task_id)
+        if request is None or request.volume is None:
+            raise CommandRejected(f"task {msg.task_id!r} has no volume to give up")
+        if request.volume.persistence_id in self._volumes:
+            self._releasing.add(request.volume.persistence_id)
+        task = self._tasks.get(msg.task_id)
+        if task is not None and task.state not in _TERMINAL:
+            return [fx.Kill(msg.task_id, task.agent_id)]
+        return []
+
+    def _volume_update(self, task_id: str, now: float) -> list[fx.Effect]:
+        # A task with a volume that ended without finishing is requested
+        # again (docs/reducer.md, Stateful services).
+        task = self._tasks.get(task_id)
+        if task is None or task.state not in _TERMINAL:
+            return []
+        request = self._stateful.pop(task_id, None)
+        if request is None or task.state == "TASK_FINISHED":
+            return []
+        forget_agent(task.state, task.agent_id, self._volumes, self._reserved)
+        taken = {*self._tasks, *self._stateful, *(r.task_id for r in self._demand)}
+        new_id = next_id(request.task_id, taken)
+        out: list[fx.Effect] = []
+        if not self._demand:
+            self._suppressed = False
+            out.append(fx.Revive())
+        self._demand.append(msgspec.structs.replace(request, task_id=new_id))
+        self._stateful[new_id] = request
+        return out + self._match(now)
 
     def _track(self, msg: m.Track, now: float) -> list[fx.Effect]:
         if msg.task_id not in self._tasks:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ark import messages as m
 from ark.errors import CommandRejected
+from ark.reference.operations import Key, apply, key
 
 __all__ = ["check_fits"]
 
@@ -15,41 +16,47 @@ __all__ = ["check_fits"]
 _EPSILON = 1e-9
 
 
-def check_fits(offers: list[m.Offer], launches: list[m.Launch]) -> None:
-    """Raise :class:`CommandRejected` unless the launches fit in the offers' resources."""
-    have_scalar: dict[tuple[str, str], float] = {}
-    have_ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    have_set: dict[tuple[str, str], set[str]] = {}
+def check_fits(
+    offers: list[m.Offer], launches: list[m.Launch], operations: tuple[m.Operation, ...] = ()
+) -> None:
+    """Raise :class:`CommandRejected` unless the launches fit in the offers' resources.
+
+    The ``operations`` run first, in order, on the offered scalars.
+    """
+    have_scalar: dict[Key, float] = {}
+    have_ranges: dict[Key, list[tuple[int, int]]] = {}
+    have_set: dict[Key, set[str]] = {}
     # Spec reading: sums run in the order the offers are named, each offer's
     # resources in their order (float addition is not associative).
     for offer in offers:
         for r in offer.resources:
-            key = (r.name, r.role)
+            k = key(r)
             if r.scalar is not None:
-                have_scalar[key] = have_scalar.get(key, 0.0) + r.scalar
+                have_scalar[k] = have_scalar.get(k, 0.0) + r.scalar
             if r.ranges is not None:
-                have_ranges.setdefault(key, []).extend(r.ranges)
+                have_ranges.setdefault(k, []).extend(r.ranges)
             if r.set is not None:
                 # Spec reading: an offered set is a set; an item offered by two
                 # offers can still be used once only.
-                have_set.setdefault(key, set()).update(r.set)
+                have_set.setdefault(k, set()).update(r.set)
 
-    need_scalar: dict[tuple[str, str], float] = {}
-    used_ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    used_set: dict[tuple[str, str], set[str]] = {}
+    apply(list(operations), have_scalar)
+    need_scalar: dict[Key, float] = {}
+    used_ranges: dict[Key, list[tuple[int, int]]] = {}
+    used_set: dict[Key, set[str]] = {}
     for launch in launches:
         # A pod's members take their share with its executor's.
         for r in [*launch.resources, *(r for t in launch.pod for r in t.resources)]:
-            key = (r.name, r.role)
+            k = key(r)
             if r.scalar is not None:
                 if r.scalar < 0:
                     raise CommandRejected(
                         f"task {launch.task_id!r}: negative {r.name} ({r.scalar})"
                     )
-                need_scalar[key] = need_scalar.get(key, 0.0) + r.scalar
+                need_scalar[k] = need_scalar.get(k, 0.0) + r.scalar
             if r.ranges is not None:
-                offered = have_ranges.get(key, [])
-                taken = used_ranges.setdefault(key, [])
+                offered = have_ranges.get(k, [])
+                taken = used_ranges.setdefault(k, [])
                 for lo, hi in r.ranges:
                     if lo > hi:
                         raise CommandRejected(
@@ -67,8 +74,8 @@ def check_fits(offers: list[m.Offer], launches: list[m.Launch]) -> None:
                         )
                     taken.append((lo, hi))
             if r.set is not None:
-                offered_items = have_set.get(key, set())
-                taken_items = used_set.setdefault(key, set())
+                offered_items = have_set.get(k, set())
+                taken_items = used_set.setdefault(k, set())
                 for item in r.set:
                     if item not in offered_items:
                         raise CommandRejected(
@@ -95,9 +102,9 @@ def check_fits(offers: list[m.Offer], launches: list[m.Launch]) -> None:
     # so an offered negative scalar rejects even launches that do not use it.
     # "A difference under 1e-9 is allowed" is taken literally: rejected when
     # need - have >= 1e-9.
-    for key in have_scalar.keys() | need_scalar.keys():
-        need = need_scalar.get(key, 0.0)
-        have = have_scalar.get(key, 0.0)
+    for k in have_scalar.keys() | need_scalar.keys():
+        need = need_scalar.get(k, 0.0)
+        have = have_scalar.get(k, 0.0)
         if need - have >= _EPSILON:
-            name, role = key
+            name, role, _, _ = k
             raise CommandRejected(f"launches need {need} {name} (role {role}), offers hold {have}")

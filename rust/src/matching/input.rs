@@ -17,6 +17,7 @@ impl<'a> From<&'a Resource> for RequestResource<'a> {
                 .as_ref()
                 .map(|s| s.iter().map(String::as_str).collect()),
             role: &r.role,
+            ..Default::default()
         }
     }
 }

@@ -193,6 +193,9 @@ mod tests {
                     ranges: None,
                     set: None,
                     role: "*",
+                    reservations: vec![],
+                    persistence_id: None,
+                    container_path: None,
                 }],
                 group: "web",
                 ..Default::default()
@@ -217,7 +220,7 @@ mod tests {
         step(&mut r, request("w1"), 1.0);
         assert!(matches!(
             step(&mut r, offers("o1"), 1.0)[0],
-            Effect::Accept { .. }
+            Effect::Accept(_)
         ));
         let failed = TaskStatus {
             task_id: "w1",
@@ -242,7 +245,7 @@ mod tests {
         assert_eq!(step(&mut r, Message::Tick, 11.0), vec![Effect::Revive]);
         assert!(matches!(
             step(&mut r, offers("o3"), 11.5)[0],
-            Effect::Accept { .. }
+            Effect::Accept(_)
         ));
     }
 }

@@ -8,8 +8,8 @@ use imbl::OrdMap;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_bytes::ByteBuf;
 
-use super::{backoff, Interner, Reducer};
-use crate::effects::{Effect, LaunchTask};
+use super::{backoff, volumes, Interner, Reducer};
+use crate::effects::{AcceptOffers, Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::matching::{self, Decisions, MatchInput, OutLaunch};
 use crate::messages::{PodTask, Resource};
@@ -82,6 +82,7 @@ impl Reducer {
         state.demand.retain(|(id, _)| !gone.contains(id.as_str()));
         for id in &gone {
             state.pending_reasons.remove(*id);
+            state.stateful.remove(*id);
         }
         if state.demand.is_empty() && !state.suppressed {
             state.suppressed = true;
@@ -115,16 +116,20 @@ impl Reducer {
         {
             return;
         }
-        let held: Vec<TaskId> = if state.backoffs.is_empty() {
+        let mut held: Vec<(TaskId, Arc<str>)> = if state.backoffs.is_empty() {
             Vec::new()
         } else {
+            let reason: Arc<str> = Arc::from(backoff::REASON);
             state
                 .demand
                 .iter()
                 .filter(|(_, r)| backoff::holds(state, r.group(), now))
-                .map(|(id, _)| id.clone())
+                .map(|(id, _)| (id.clone(), reason.clone()))
                 .collect()
         };
+        if !state.stateful.is_empty() || !state.volumes.is_empty() {
+            held.extend(volumes::waiting(state));
+        }
         let mut input = matching_input(state, &self.config, &held);
         // Under the drain policy, agents under maintenance are kept out.
         input.blacklist.extend(super::maintenance::draining_agents(
@@ -133,7 +138,7 @@ impl Reducer {
             now,
         ));
         let decisions = matching::match_offers(&input);
-        let cycle = Cycle::decided(
+        let mut cycle = Cycle::decided(
             &input,
             &decisions,
             &held,
@@ -141,6 +146,8 @@ impl Reducer {
             &self.config,
             &mut self.interner,
         );
+        drop(input);
+        volumes::plan(&self.state, &mut cycle.accepts);
         cycle.commit(&mut self.state, now, out);
     }
 }
@@ -167,13 +174,17 @@ fn forget_known_requests(state: &mut State) {
 /// The matcher's input, borrowed from the state: the demand, the
 /// outstanding offers, the blacklist, the live tasks it placed, and the
 /// agents without an offer now that such tasks may run on.
-/// Requests `held` back by their group's launch backoff are left out.
-fn matching_input<'s>(state: &'s State, config: &'s Config, held: &[TaskId]) -> MatchInput<'s> {
+/// Requests `held` back (launch backoff, a volume not offered) are left out.
+fn matching_input<'s>(
+    state: &'s State,
+    config: &'s Config,
+    held: &[(TaskId, Arc<str>)],
+) -> MatchInput<'s> {
     let requests: Vec<matching::TaskRequest<'_>> = state
         .demand
         .iter()
-        .filter(|(id, _)| !held.contains(id))
-        .map(|(_, r)| r.view())
+        .filter(|(id, _)| !held.iter().any(|(h, _)| h == id))
+        .map(|(_, r)| volumes::view(state, r))
         .collect();
     let offered: HashSet<&str> = state.offers.values().map(|o| &*o.agent_id).collect();
     let mut counted_pods: HashSet<&str> = HashSet::default();
@@ -185,7 +196,14 @@ fn matching_input<'s>(state: &'s State, config: &'s Config, held: &[TaskId]) -> 
                 id,
                 agent_id: &o.agent_id,
                 hostname: &o.hostname,
-                resources: o.resources.iter().map(Into::into).collect(),
+                // A request asks for plain resources: what is reserved, or
+                // a volume, is for the framework's operations and launches.
+                resources: o
+                    .resources
+                    .iter()
+                    .filter(|r| r.reservations.is_empty() && r.persistence_id.is_none())
+                    .map(Into::into)
+                    .collect(),
                 attributes: o.attributes.iter().map(Into::into).collect(),
                 role: o.role.as_deref(),
                 unavailability: o.unavailability,
@@ -252,7 +270,7 @@ impl Cycle {
     fn decided(
         input: &MatchInput<'_>,
         decisions: &Decisions<'_>,
-        held: &[TaskId],
+        held: &[(TaskId, Arc<str>)],
         reasons_before: &OrdMap<TaskId, Arc<str>>,
         config: &Config,
         interner: &mut Interner,
@@ -297,13 +315,14 @@ impl Cycle {
                     pods.push((TaskId::from(t.task_id.as_str()), pod_id.clone()));
                 }
             }
-            accepts.push(Effect::Accept {
+            accepts.push(Effect::Accept(AcceptOffers {
                 offer_ids: p.offer_ids.iter().map(|&id| id.to_owned()).collect(),
                 agent_id,
                 launches,
                 refuse_seconds,
                 role: p.role.map(str::to_owned),
-            });
+                operations: Vec::new(),
+            }));
         }
         // Most requests wait for the same reason cycle after cycle: only the
         // changed ones are written, and equal texts share one allocation.
@@ -312,7 +331,7 @@ impl Cycle {
             .pending
             .iter()
             .map(|p| (p.task_id, p.reason.as_str()))
-            .chain(held.iter().map(|id| (id.as_str(), backoff::REASON)));
+            .chain(held.iter().map(|(id, reason)| (id.as_str(), &**reason)));
         let reasons: Vec<(TaskId, Arc<str>)> = pending
             .filter(|(id, reason)| reasons_before.get(*id).map(|r| &**r) != Some(*reason))
             .map(|(id, reason)| {
@@ -356,6 +375,7 @@ impl Cycle {
         for (task_id, group) in self.groups {
             state.groups.insert(task_id, group);
         }
+        volumes::placed(state, &self.accepts);
         for (id, request) in state.demand.iter() {
             if request.unreachable.is_some() && self.placed.contains(id) {
                 state.strategies.insert(id.clone(), request.clone());
@@ -399,6 +419,9 @@ fn launch_task(l: &OutLaunch<'_>, agent_id: &Id) -> LaunchTask {
                 ranges: r.ranges.map(<[_]>::to_vec),
                 set: r.set.map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
                 role: r.role.to_owned(),
+                reservations: Vec::new(),
+                persistence_id: None,
+                container_path: None,
             })
             .collect(),
         payload: ByteBuf::from(l.payload.to_vec()),
@@ -434,5 +457,8 @@ fn owned(r: &RequestResource<'_>) -> Resource {
             .as_ref()
             .map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
         role: r.role.to_owned(),
+        reservations: Vec::new(),
+        persistence_id: None,
+        container_path: None,
     }
 }

@@ -483,6 +483,9 @@ mod tests {
                 ranges: None,
                 set: None,
                 role: "*",
+                reservations: vec![],
+                persistence_id: None,
+                container_path: None,
             }],
             group: "web",
             ..Default::default()
@@ -535,7 +538,7 @@ mod tests {
         effects
             .iter()
             .filter_map(|e| match e {
-                Effect::Accept { launches, .. } => Some(launches),
+                Effect::Accept(a) => Some(&a.launches),
                 _ => None,
             })
             .flatten()

@@ -307,6 +307,9 @@ mod tests {
                     ranges: None,
                     set: None,
                     role: "*",
+                    reservations: vec![],
+                    persistence_id: None,
+                    container_path: None,
                 }],
                 ..Default::default()
             })],
@@ -328,6 +331,6 @@ mod tests {
         // Once the window is over, the agent takes tasks again.
         o2.id = "o3".into();
         let out = step(&mut r, Message::Offers(vec![o2]), 100.0 + HOUR);
-        assert!(matches!(&out[0], Effect::Accept { agent_id, .. } if agent_id.as_ref() == "a2"));
+        assert!(matches!(&out[0], Effect::Accept(a) if a.agent_id.as_ref() == "a2"));
     }
 }

@@ -8,12 +8,12 @@ use rustc_hash::FxHashSet as HashSet;
 use serde_bytes::ByteBuf;
 
 use super::{pods, Reducer};
-use crate::effects::{Effect, LaunchTask};
+use crate::effects::{AcceptOffers, Effect, LaunchTask};
 use crate::error::CoreError;
-use crate::messages::{Launch, Offer as OfferMessage};
+use crate::messages::{Launch, Offer as OfferMessage, Operation, OperationType};
 use crate::reconcile;
 use crate::resources;
-use crate::state::{Agent, Id, Offer, State, Task, TaskId};
+use crate::state::{Agent, Id, Offer, State, Task, TaskId, Volume};
 
 impl Reducer {
     pub(super) fn offers(&mut self, offers: Vec<OfferMessage>, now: f64, out: &mut Vec<Effect>) {
@@ -32,6 +32,13 @@ impl Reducer {
                     active: true,
                 },
             );
+            for r in &offer.resources {
+                if let Some((id, volume)) = Volume::of(&agent_id, r) {
+                    if self.state.volumes.get(&id).map(|v| &**v) != Some(&volume) {
+                        self.state.volumes.insert(id, Arc::new(volume));
+                    }
+                }
+            }
             let id = Id::from(offer.id.as_str());
             if !seen.insert(id.clone()) || self.state.offers.contains_key(&*id) {
                 continue;
@@ -63,6 +70,7 @@ impl Reducer {
         &mut self,
         offer_ids: Vec<String>,
         launches: Vec<Launch>,
+        operations: Vec<Operation>,
         refuse_seconds: f64,
         now: f64,
         out: &mut Vec<Effect>,
@@ -71,8 +79,10 @@ impl Reducer {
         if offer_ids.is_empty() {
             return Err(CoreError::Rejected("Accept names no offer".into()));
         }
-        if launches.is_empty() {
-            return Err(CoreError::Rejected("Accept launches no task".into()));
+        if launches.is_empty() && operations.is_empty() {
+            return Err(CoreError::Rejected(
+                "Accept launches no task and runs no operation".into(),
+            ));
         }
         let offers = outstanding(state, &offer_ids)?;
         let agent_id = offers[0].agent_id.clone();
@@ -117,11 +127,25 @@ impl Reducer {
                 )));
             }
         }
-        resources::check_fit(&offers, &launches).map_err(CoreError::Rejected)?;
+        for r in operations
+            .iter()
+            .filter(|op| op.kind == OperationType::Create)
+            .flat_map(|op| &op.resources)
+        {
+            let id = r.persistence_id.as_deref().unwrap_or_default();
+            if let Some(v) = state.volumes.get(id) {
+                return Err(CoreError::Rejected(format!(
+                    "volume {id:?} exists already, on agent {:?}",
+                    &*v.agent_id
+                )));
+            }
+        }
+        resources::check_fit(&offers, &operations, &launches).map_err(CoreError::Rejected)?;
 
         for id in &offer_ids {
             state.offers.remove(id.as_str());
         }
+        track(state, &agent_id, &operations);
         let mut launched = Vec::with_capacity(launches.len());
         for launch in launches {
             if launch.pod.is_empty() {
@@ -145,13 +169,14 @@ impl Reducer {
                 pod: launch.pod,
             });
         }
-        out.push(Effect::Accept {
+        out.push(Effect::Accept(AcceptOffers {
             offer_ids,
             agent_id,
             launches: launched,
             refuse_seconds,
             role: role.map(|r| r.to_string()),
-        });
+            operations,
+        }));
         Ok(())
     }
 
@@ -200,6 +225,45 @@ impl Reducer {
             offer_ids: expired,
             refuse_seconds: config.refuse_seconds(idle),
         });
+    }
+}
+
+/// Record what accepted operations reserve and create on `agent_id`, and
+/// forget what they unreserve and destroy.
+pub(super) fn track(state: &mut State, agent_id: &Id, operations: &[Operation]) {
+    for op in operations {
+        for r in &op.resources {
+            let key = (
+                agent_id.clone(),
+                Id::from(r.name.as_str()),
+                Id::from(r.role.as_str()),
+            );
+            let amount = r.scalar.unwrap_or(0.0);
+            match op.kind {
+                OperationType::Reserve => {
+                    let held = state.reserved.get(&key).copied().unwrap_or(0.0);
+                    state.reserved.insert(key, held + amount);
+                }
+                OperationType::Unreserve => {
+                    let left = state.reserved.get(&key).copied().unwrap_or(0.0) - amount;
+                    if left < resources::EPSILON {
+                        state.reserved.remove(&key);
+                    } else {
+                        state.reserved.insert(key, left);
+                    }
+                }
+                OperationType::Create => {
+                    if let Some((id, volume)) = Volume::of(agent_id, r) {
+                        state.volumes.insert(id, Arc::new(volume));
+                    }
+                }
+                OperationType::Destroy => {
+                    if let Some(id) = &r.persistence_id {
+                        state.volumes.remove(id.as_str());
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub(super) fn cpus(amount: f64) -> Resource {
         ranges: None,
         set: None,
         role: "*".into(),
+        ..Resource::scalar("cpus", 0.0, "*")
     }
 }
 
@@ -22,6 +23,7 @@ fn ports(lo: i64, hi: i64) -> Resource {
         ranges: Some(vec![(lo, hi)]),
         set: None,
         role: "*".into(),
+        ..Resource::scalar("cpus", 0.0, "*")
     }
 }
 
@@ -93,6 +95,7 @@ pub(super) fn running() -> Reducer {
             offer_ids: vec!["o1".into()],
             launches: vec![launch("t1", vec![cpus(1.0)])],
             refuse_seconds: 5.0,
+            operations: vec![],
         },
         2.0,
     );
@@ -114,6 +117,7 @@ fn accept_launches_and_uses_the_offer_once() {
         offer_ids: vec!["o1".into()],
         launches: vec![launch("t2", vec![])],
         refuse_seconds: 5.0,
+        operations: vec![],
     };
     assert!(matches!(
         r.step(again, 4.0, &mut out),
@@ -148,6 +152,7 @@ fn rejected_accept_changes_nothing() {
             offer_ids: vec!["o1".into()],
             launches,
             refuse_seconds: 5.0,
+            operations: vec![],
         };
         assert!(matches!(
             r.step(accept, 2.0, &mut out),

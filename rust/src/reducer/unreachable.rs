@@ -201,6 +201,9 @@ mod tests {
                 ranges: None,
                 set: None,
                 role: "*",
+                reservations: vec![],
+                persistence_id: None,
+                container_path: None,
             }],
             unreachable: Some(UnreachableStrategy {
                 inactive_after_seconds: 10.0,
@@ -216,7 +219,7 @@ mod tests {
         assert!(step(&mut r, Message::Tick, 109.0).is_empty());
         assert_eq!(step(&mut r, Message::Tick, 110.0), vec![Effect::Revive]);
         let out = step(&mut r, offers("o2", "a2"), 111.0);
-        assert!(matches!(&out[0], Effect::Accept { agent_id, .. } if &**agent_id == "a2"));
+        assert!(matches!(&out[0], Effect::Accept(a) if &*a.agent_id == "a2"));
         step(&mut r, update("web.1", TaskState::Running, "a2"), 112.0);
         let entry = r.state.unreachable.get("web").expect("recorded");
         assert_eq!(entry.replacement.as_deref(), Some("web.1"));

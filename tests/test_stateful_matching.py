@@ -1,0 +1,298 @@
+"""Stateful services in the core: requests with a persistent volume.
+
+The matcher reserves, creates and launches in one ACCEPT, places a request
+whose volume it knows on that volume's agent, and requests a task with a
+volume again when it ends (on its volume, or afresh when its agent is gone).
+The Rust core against the Python reference on random sequences over a model
+of Mesos's agents, then single scenarios.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from ark import Config, Reducer, reference
+from ark import effects as fx
+from ark import messages as m
+from ark.errors import ArkError, CommandRejected, MessageError
+from ark.state import StateView
+
+ROLE = "db"
+AGENTS = ["a1", "a2", "a3"]
+SIZE = 64.0
+
+
+RESERVED = [m.Reservation(ROLE, principal="ark")]
+
+
+def volume_resource(pid: str, size: float = SIZE) -> m.Resource:
+    return m.Resource(
+        "disk",
+        scalar=size,
+        role=ROLE,
+        reservations=RESERVED,
+        persistence_id=pid,
+        container_path="data",
+    )
+
+
+def request(task_id: str, pid: str, cpus: float = 1.0) -> m.TaskRequest:
+    return m.TaskRequest(
+        task_id,
+        [m.Resource("cpus", scalar=cpus)],
+        volume=m.Volume(pid, "data", SIZE, ROLE, principal="ark"),
+    )
+
+
+@dataclass
+class Agent:
+    """What Mesos holds on one agent for the framework."""
+
+    cpus: float = 4.0
+    disk: float = 200.0
+    volumes: dict[str, float] = field(default_factory=dict)
+    #: Task id -> (cpus, its volume's persistence id).
+    tasks: dict[str, tuple[float, str | None]] = field(default_factory=dict)
+    gone: bool = False
+
+    def resources(self) -> list[m.Resource]:
+        used = {pid for _, pid in self.tasks.values()}
+        free = self.cpus - sum(c for c, _ in self.tasks.values())
+        out = [m.Resource("cpus", scalar=free), m.Resource("disk", scalar=self.disk)]
+        return out + [
+            volume_resource(v, s) for v, s in sorted(self.volumes.items()) if v not in used
+        ]
+
+
+class VolumeRequests(RuleBasedStateMachine):
+    """Both reducers get the same requests, offers and updates; a model of the
+    agents applies the ACCEPTs, as Mesos would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        config = Config(reconcile_base_seconds=1.0)
+        self.rust = Reducer(config)
+        self.reference = reference.Reducer(config)
+        self.agents = {a: Agent() for a in AGENTS}
+        self.offer_seq = 0
+        self.task_seq = 0
+        self.now = 0.0
+        self.view: StateView = self.rust.view()
+
+    def send(self, message: Any) -> list[fx.Effect]:
+        self.now += 1.0
+        outcomes = []
+        for reducer in (self.rust, self.reference):
+            try:
+                outcomes.append((reducer.step(message, self.now), None))
+            except ArkError as e:
+                outcomes.append(([], type(e)))
+        (effects, error), (ref_effects, ref_error) = outcomes
+        assert error == ref_error, f"{message!r}: Rust {error}, reference {ref_error}"
+        assert effects == ref_effects, f"{message!r}"
+        self.view = self.rust.view()
+        assert self.view == self.reference.view(), f"{message!r}"
+        for effect in effects:
+            if isinstance(effect, fx.Accept):
+                self.apply(effect)
+        return effects
+
+    def apply(self, accept: fx.Accept) -> None:
+        """Mesos runs the operations, then the launches."""
+        agent = self.agents[accept.agent_id]
+        for op in accept.operations:
+            [r] = op.resources
+            assert r.scalar is not None
+            if op.type == "RESERVE":
+                assert agent.disk >= r.scalar, "RESERVE of disk the agent does not have"
+                agent.disk -= r.scalar
+            elif op.type == "CREATE":
+                assert r.persistence_id not in agent.volumes, "a volume created twice"
+                assert r.persistence_id is not None
+                agent.volumes[r.persistence_id] = r.scalar
+            elif op.type == "DESTROY":
+                in_use = {p for _, p in agent.tasks.values()}
+                assert r.persistence_id in agent.volumes, "DESTROY of a volume not there"
+                assert r.persistence_id not in in_use, "DESTROY of a volume in use"
+                del agent.volumes[r.persistence_id]
+            else:
+                assert op.type == "UNRESERVE"
+                agent.disk += r.scalar
+        for launch in accept.launches:
+            pids = [r.persistence_id for r in launch.resources if r.persistence_id]
+            assert len(pids) <= 1
+            pid = pids[0] if pids else None
+            assert pid is None or pid in agent.volumes, "a launch on a volume the agent lacks"
+            in_use = {p for _, p in agent.tasks.values()}
+            assert pid not in in_use, "one volume used by two tasks"
+            cpus = sum(r.scalar or 0.0 for r in launch.resources if r.name == "cpus")
+            agent.tasks[launch.task_id] = (cpus, pid)
+
+    @initialize()
+    def subscribe(self) -> None:
+        self.send(m.Subscribed("fw"))
+
+    @rule(agent=st.sampled_from(AGENTS))
+    def offer(self, agent: str) -> None:
+        model = self.agents[agent]
+        if model.gone or any(o.agent_id == agent for o in self.view.offers):
+            return
+        self.offer_seq += 1
+        offer = m.Offer(f"o{self.offer_seq}", agent, f"h-{agent}", model.resources())
+        self.send(m.Offers([offer]))
+
+    @rule(cpus=st.sampled_from([1.0, 3.0, 5.0]))
+    def request(self, cpus: float) -> None:
+        self.task_seq += 1
+        self.send(m.Request([request(f"t{self.task_seq}", f"v{self.task_seq}", cpus)]))
+
+    @precondition(lambda self: any(a.tasks for a in self.agents.values()))
+    @rule(
+        data=st.data(),
+        state=st.sampled_from(
+            ["TASK_RUNNING", "TASK_FAILED", "TASK_KILLED", "TASK_FINISHED", "TASK_LOST"]
+        ),
+    )
+    def update(self, data: st.DataObject, state: m.TaskState) -> None:
+        live = sorted((t, a) for a, model in self.agents.items() for t in model.tasks)
+        task, agent = data.draw(st.sampled_from(live))
+        if state in m.TERMINAL_STATES:
+            del self.agents[agent].tasks[task]
+        self.send(m.Update(m.TaskStatus(task, state, agent_id=agent)))
+
+    @precondition(lambda self: any(a.tasks and not a.gone for a in self.agents.values()))
+    @rule(data=st.data())
+    def agent_gone(self, data: st.DataObject) -> None:
+        """The agent is removed: its tasks are TASK_GONE, its volumes lost."""
+        agent = data.draw(st.sampled_from([a for a, x in self.agents.items() if x.tasks]))
+        model = self.agents[agent]
+        model.gone = True
+        rescinded = [o.offer_id for o in self.view.offers if o.agent_id == agent]
+        for offer_id in rescinded:
+            self.send(m.Rescind(offer_id))
+        for task in sorted(model.tasks):
+            del model.tasks[task]
+            self.send(m.Update(m.TaskStatus(task, "TASK_GONE", agent_id=agent)))
+
+    @precondition(lambda self: bool(self.view.demand))
+    @rule(data=st.data())
+    def withdraw(self, data: st.DataObject) -> None:
+        self.send(m.Withdraw([data.draw(st.sampled_from(self.view.demand)).task_id]))
+
+    @rule(data=st.data())
+    def replace(self, data: st.DataObject) -> None:
+        live = [t for model in self.agents.values() for t in model.tasks]
+        waiting = [r.task_id for r in self.view.demand]
+        task = data.draw(st.sampled_from([*sorted(live + waiting), "unknown"]))
+        self.send(m.Replace(task))
+
+    @rule()
+    def tick(self) -> None:
+        self.send(m.Tick())
+
+    @invariant()
+    def a_volume_is_where_it_was_created(self) -> None:
+        model = {v: a for a, agent in self.agents.items() if not agent.gone for v in agent.volumes}
+        assert {v.persistence_id: v.agent_id for v in self.view.volumes} == model
+
+    @invariant()
+    def nothing_reserved_but_the_volumes(self) -> None:
+        reserved = {(a, amount) for a, name, _, amount in self.view.reserved if name == "disk"}
+        model = {
+            (a, sum(agent.volumes.values()))
+            for a, agent in self.agents.items()
+            if agent.volumes and not agent.gone
+        }
+        assert reserved == model
+
+
+def test_volume_requests_rust_matches_the_reference() -> None:
+    run_state_machine_as_test(VolumeRequests)
+
+
+@pytest.mark.parametrize("make", [Reducer, reference.Reducer])
+def test_restart_on_the_volume_then_replace_when_its_agent_is_gone(make: Any) -> None:
+    core = make(Config())
+    core.step(m.Subscribed("fw"), 0.0)
+    core.step(m.Request([request("pg", "pg-0")]), 1.0)
+    free = [m.Resource("cpus", scalar=4.0), m.Resource("disk", scalar=100.0)]
+    [accept] = core.step(m.Offers([m.Offer("o1", "a1", "h1", free)]), 2.0)[:1]
+    assert [op.type for op in accept.operations] == ["RESERVE", "CREATE"]
+    assert accept.launches[0].resources[-1] == volume_resource("pg-0")
+    assert core.step(m.Update(m.TaskStatus("pg", "TASK_FAILED", agent_id="a1")), 3.0) == [
+        fx.Revive()
+    ]
+    # Another agent with room does not do: the task goes back to its data.
+    core.step(m.Offers([m.Offer("o2", "a2", "h2", free)]), 4.0)
+    [waiting] = core.view().demand
+    assert waiting.task_id == "pg.1" and "pg-0" in (waiting.reason or "")
+    shows = [m.Resource("cpus", scalar=4.0), volume_resource("pg-0")]
+    [again, *_] = core.step(m.Offers([m.Offer("o3", "a1", "h1", shows)]), 5.0)
+    assert (again.agent_id, again.operations) == ("a1", [])
+    assert again.launches[0].task_id == "pg.1"
+    assert again.launches[0].resources[-1] == volume_resource("pg-0")
+    # Its agent is removed: the volume is lost, the next one is made elsewhere.
+    core.step(m.Update(m.TaskStatus("pg.1", "TASK_GONE", agent_id="a1")), 6.0)
+    assert core.view().volumes == [] and core.view().reserved == []
+    [fresh, *_] = core.step(m.Offers([m.Offer("o4", "a2", "h2", free)]), 7.0)
+    assert (fresh.agent_id, fresh.launches[0].task_id) == ("a2", "pg.2")
+    assert [op.type for op in fresh.operations] == ["RESERVE", "CREATE"]
+    # Finished: nothing more.
+    assert core.step(m.Update(m.TaskStatus("pg.2", "TASK_FINISHED", agent_id="a2")), 8.0) == []
+    assert core.view().demand == []
+
+
+@pytest.mark.parametrize("make", [Reducer, reference.Reducer])
+def test_replace_gives_the_volume_up_then_places_afresh(make: Any) -> None:
+    core = make(Config())
+    core.step(m.Subscribed("fw"), 0.0)
+    core.step(m.Request([request("pg", "pg-0")]), 1.0)
+    free = [m.Resource("cpus", scalar=4.0), m.Resource("disk", scalar=100.0)]
+    core.step(m.Offers([m.Offer("o1", "a1", "h1", free)]), 2.0)
+    with pytest.raises(CommandRejected):
+        core.step(m.Replace("other"), 3.0)
+    assert core.step(m.Replace("pg"), 3.0) == [fx.Kill("pg", "a1")]
+    core.step(m.Update(m.TaskStatus("pg", "TASK_KILLED", agent_id="a1")), 4.0)
+    # Held while its volume is given up, though a2 has room.
+    core.step(m.Offers([m.Offer("o9", "a2", "h2", free)]), 4.5)
+    [waiting] = core.view().demand
+    assert waiting.task_id == "pg.1" and "given up" in (waiting.reason or "")
+    shows = [m.Resource("cpus", scalar=4.0), volume_resource("pg-0")]
+    release, *_ = core.step(m.Offers([m.Offer("o2", "a1", "h1", shows)]), 5.0)
+    assert (release.offer_ids, release.launches) == (["o2"], [])
+    unreserved = m.Resource("disk", scalar=SIZE, role=ROLE, reservations=RESERVED)
+    assert release.operations == [
+        m.Operation("DESTROY", [volume_resource("pg-0")]),
+        m.Operation("UNRESERVE", [unreserved]),
+    ]
+    assert core.view().volumes == [] and core.view().reserved == []
+    # Placed afresh on the next offer with room, with a new reservation and volume.
+    [fresh, *_] = core.step(m.Offers([m.Offer("o3", "a2", "h2", free)]), 6.0)
+    assert (fresh.agent_id, fresh.launches[0].task_id) == ("a2", "pg.1")
+    assert [op.type for op in fresh.operations] == ["RESERVE", "CREATE"]
+
+
+@pytest.mark.parametrize("make", [Reducer, reference.Reducer])
+def test_a_volume_of_another_role_than_its_request_is_malformed(make: Any) -> None:
+    core = make(Config())
+    bad = m.TaskRequest("pg", volume=m.Volume("pg-0", "data", SIZE, ROLE), role="web")
+    with pytest.raises(MessageError, match="role"):
+        core.step(m.Request([bad]), 0.0)
+
+
+def test_a_volume_needs_a_size_ids_and_a_role() -> None:
+    for args in [("", "data", 1.0, ROLE), ("v", "data", 0.0, ROLE), ("v", "data", 1.0, "*")]:
+        with pytest.raises(ValueError, match="volume"):
+            m.Volume(*args)
