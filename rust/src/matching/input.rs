@@ -3,7 +3,7 @@
 use rustc_hash::FxHashMap as HashMap;
 use serde::Deserialize;
 
-use crate::messages::{Attribute, Offer, Resource};
+use crate::messages::{Attribute, Offer, Resource, Unavailability};
 use crate::request::{RequestResource, Strategy, TaskRequest};
 
 impl<'a> From<&'a Resource> for RequestResource<'a> {
@@ -35,6 +35,10 @@ pub struct MatchOffer<'a> {
     /// The role the offer is allocated to.
     #[serde(default, borrow)]
     pub role: Option<&'a str>,
+    /// The agent's maintenance window: the reducer's drain policy reads it
+    /// (`reducer::maintenance`), the matcher does not.
+    #[serde(default)]
+    pub unavailability: Option<Unavailability>,
 }
 
 impl<'a> From<&'a Offer> for MatchOffer<'a> {
@@ -46,6 +50,7 @@ impl<'a> From<&'a Offer> for MatchOffer<'a> {
             resources: o.resources.iter().map(RequestResource::from).collect(),
             attributes: o.attributes.iter().map(AttributeRef::from).collect(),
             role: o.role.as_deref(),
+            unavailability: o.unavailability,
         }
     }
 }

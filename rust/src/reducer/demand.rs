@@ -188,6 +188,7 @@ fn matching_input<'s>(state: &'s State, config: &'s Config, held: &[TaskId]) -> 
                 resources: o.resources.iter().map(Into::into).collect(),
                 attributes: o.attributes.iter().map(Into::into).collect(),
                 role: o.role.as_deref(),
+                unavailability: o.unavailability,
             })
             .collect(),
         requests,
