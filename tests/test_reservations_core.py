@@ -212,9 +212,19 @@ class StatefulComparison(RuleBasedStateMachine):
         """Operations of the wrong shape: both reject them, or both take them."""
         before = self.view
         if self.accept(agent, [m.Operation(op, [resource])], []):
-            # Only a cpus RESERVE (of the offered cpus) is well formed here;
-            # the model's agents track disk alone.
-            assert (resource.name, op) == ("cpus", "RESERVE"), op
+            a = self.agents[agent]
+            if (op, resource.persistence_id) == ("DESTROY", "v1"):
+                # The agent's own volume, offered and not in use: a real DESTROY.
+                del a.volumes["v1"]
+                a.reserved += 100.0
+            elif (op, resource.persistence_id) == ("CREATE", "v1"):
+                # 100 of reserved disk offered and no v1 anywhere: a real CREATE.
+                a.reserved -= 100.0
+                a.volumes["v1"] = 100.0
+            else:
+                # Else only a cpus RESERVE (of the offered cpus) is well formed
+                # here; the model's agents track disk alone.
+                assert (resource.name, op) == ("cpus", "RESERVE"), op
         else:
             assert self.view == before
 
