@@ -470,7 +470,7 @@ impl Reducer {
 mod tests {
     use super::*;
     use crate::messages::{Message, TaskStatus};
-    use crate::reducer::tests::{cpus, offer};
+    use crate::reducer::tests::{cpus, offer, step};
     use crate::request::{RequestResource, TaskRequest};
     use crate::state::Config;
 
@@ -516,12 +516,6 @@ mod tests {
             timestamp: None,
             healthy: None,
         })
-    }
-
-    fn step(r: &mut Reducer, m: Message, now: f64) -> Vec<Effect> {
-        let mut out = Vec::new();
-        r.step(m, now, &mut out).unwrap();
-        out
     }
 
     fn killed(effects: &[Effect]) -> Vec<String> {

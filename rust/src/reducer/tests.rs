@@ -67,6 +67,15 @@ pub(super) fn status(task: &str, state: TaskState) -> TaskStatus<'_> {
     }
 }
 
+/// An update of `task` on `agent`, as the master sends it.
+pub(super) fn update<'a>(task: &'a str, state: TaskState, agent: &'a str) -> Message<'a> {
+    Message::Update(TaskStatus {
+        agent_id: Some(agent),
+        source: Some(Source::Master),
+        ..status(task, state)
+    })
+}
+
 pub(super) fn step(r: &mut Reducer, m: Message<'_>, now: f64) -> Vec<Effect> {
     let mut out = Vec::new();
     r.step(m, now, &mut out).expect("step");

@@ -148,31 +148,10 @@ impl Reducer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{Message, Source, TaskStatus};
-    use crate::reducer::tests::{cpus, offer};
+    use crate::messages::Message;
+    use crate::reducer::tests::{cpus, offer, step, update};
     use crate::request::{RequestResource, StoredRequest, TaskRequest, UnreachableStrategy};
     use crate::state::Id;
-
-    fn step(r: &mut Reducer, m: Message<'_>, now: f64) -> Vec<Effect> {
-        let mut out = Vec::new();
-        r.step(m, now, &mut out).expect("step");
-        out
-    }
-
-    fn update<'a>(task: &'a str, state: TaskState, agent: &'a str) -> Message<'a> {
-        Message::Update(TaskStatus {
-            task_id: task,
-            state,
-            agent_id: Some(agent),
-            executor_id: None,
-            reason: None,
-            source: Some(Source::Master),
-            message: None,
-            uuid: None,
-            timestamp: None,
-            healthy: None,
-        })
-    }
 
     fn offers(id: &str, agent: &str) -> Message<'static> {
         Message::Offers(vec![offer(id, agent, vec![cpus(4.0)])])

@@ -346,29 +346,8 @@ mod tests {
     use std::borrow::Cow;
 
     use super::*;
-    use crate::messages::{Message, Source, TaskStatus};
-    use crate::reducer::tests::{cpus, offer};
-
-    fn step(r: &mut Reducer, m: Message<'_>, now: f64) -> Vec<Effect> {
-        let mut out = Vec::new();
-        r.step(m, now, &mut out).expect("step");
-        out
-    }
-
-    fn update<'a>(task: &'a str, state: TaskState, agent: &'a str) -> Message<'a> {
-        Message::Update(TaskStatus {
-            task_id: task,
-            state,
-            agent_id: Some(agent),
-            executor_id: None,
-            reason: None,
-            source: Some(Source::Master),
-            message: None,
-            uuid: None,
-            timestamp: None,
-            healthy: None,
-        })
-    }
+    use crate::messages::Message;
+    use crate::reducer::tests::{cpus, offer, step, update};
 
     fn disk(amount: f64) -> Resource {
         Resource::scalar("disk", amount, "*")
