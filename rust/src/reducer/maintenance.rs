@@ -108,6 +108,24 @@ impl Reducer {
         if agents.is_empty() {
             return;
         }
+        let margin = self.config.maintenance_margin_seconds;
+        if let Some(agent) = agent {
+            // An update's pass (the hot path while an agent is under
+            // maintenance): nothing to do while the agent still runs a task
+            // and none of its inverse offers is due to start draining. The
+            // first live task found settles it, before the full scan below.
+            let due = state.inverse_offers.values().any(|i| {
+                *i.agent_id == *agent && !i.draining && i.unavailability.covers(now, margin)
+            });
+            let busy = || {
+                state.tasks.iter().any(|(_, t)| {
+                    !t.state.is_terminal() && t.agent_id.as_deref().is_some_and(|a| *a == *agent)
+                })
+            };
+            if !due && busy() {
+                return;
+            }
+        }
         let mut live: Vec<(Id, TaskId)> = state
             .tasks
             .iter()
@@ -118,7 +136,6 @@ impl Reducer {
             })
             .collect();
         live.sort_unstable();
-        let margin = self.config.maintenance_margin_seconds;
         let mut accepted: Vec<Id> = Vec::new();
         let mut draining: Vec<Id> = Vec::new();
         let mut killed: HashSet<Id> = HashSet::default();
