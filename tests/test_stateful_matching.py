@@ -274,8 +274,8 @@ def test_replace_gives_the_volume_up_then_places_afresh(make: Any) -> None:
     assert (release.offer_ids, release.launches) == (["o2"], [])
     unreserved = m.Resource("disk", scalar=SIZE, role=ROLE, reservations=RESERVED)
     assert release.operations == [
-        m.Operation("DESTROY", [volume_resource("pg-0")]),
-        m.Operation("UNRESERVE", [unreserved]),
+        m.Operation("DESTROY", [volume_resource("pg-0")], "ark-destroy-pg-0-o2"),
+        m.Operation("UNRESERVE", [unreserved], "ark-unreserve-pg-0-o2"),
     ]
     assert core.view().volumes == [] and core.view().reserved == []
     # Placed afresh on the next offer with room, with a new reservation and volume.
