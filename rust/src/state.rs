@@ -14,7 +14,9 @@ use serde_bytes::Bytes;
 pub use crate::cow_map::CowMap;
 use compact_str::CompactString;
 
-use crate::messages::{Attribute, Resource, Source, TaskState, Unavailability, Operation, OperationState};
+use crate::messages::{
+    Attribute, Operation, OperationState, Resource, Source, TaskState, Unavailability,
+};
 use crate::request::StoredRequest;
 use crate::request::Strategy;
 

@@ -104,9 +104,11 @@ impl Reducer {
                 agent_id: agent_id
                     .clone()
                     .or_else(|| previous.as_ref().and_then(|r| r.agent_id.clone())),
-                resource_provider_id: provider
-                    .clone()
-                    .or_else(|| previous.as_ref().and_then(|r| r.resource_provider_id.clone())),
+                resource_provider_id: provider.clone().or_else(|| {
+                    previous
+                        .as_ref()
+                        .and_then(|r| r.resource_provider_id.clone())
+                }),
                 state: status.state,
                 message: status.message.as_deref().map(Arc::from),
                 sent,
@@ -147,7 +149,8 @@ fn undo(state: &mut State, agent_id: &Id, op: &Operation) {
                     Id::from(r.name.as_str()),
                     Id::from(r.role.as_str()),
                 );
-                let left = state.reserved.get(&key).copied().unwrap_or(0.0) - r.scalar.unwrap_or(0.0);
+                let left =
+                    state.reserved.get(&key).copied().unwrap_or(0.0) - r.scalar.unwrap_or(0.0);
                 if left < resources::EPSILON {
                     state.reserved.remove(&key);
                 } else {
@@ -158,11 +161,113 @@ fn undo(state: &mut State, agent_id: &Id, op: &Operation) {
                 let Some(pid) = r.persistence_id.as_deref() else {
                     continue;
                 };
-                if state.volumes.get(pid).is_some_and(|v| v.agent_id == *agent_id) {
+                if state
+                    .volumes
+                    .get(pid)
+                    .is_some_and(|v| v.agent_id == *agent_id)
+                {
                     state.volumes.remove(pid);
                 }
             }
             OperationType::Unreserve | OperationType::Destroy => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{Message, Reservation, ReservationType, Resource};
+    use crate::reducer::tests::{cpus, offer, step, subscribed};
+
+    fn reserved_disk() -> Resource {
+        let mut disk = Resource::scalar("disk", 64.0, "db");
+        disk.reservations = vec![Reservation {
+            role: "db".into(),
+            principal: None,
+            labels: Vec::new(),
+            kind: ReservationType::Dynamic,
+        }];
+        disk
+    }
+
+    fn status(state: OperationState, uuid: Option<Vec<u8>>) -> Message<'static> {
+        Message::OperationUpdate(OperationStatus {
+            operation_id: "r".into(),
+            state,
+            message: None,
+            agent_id: uuid.as_ref().map(|_| "a1".into()),
+            resource_provider_id: None,
+            uuid,
+        })
+    }
+
+    /// A RESERVE with id `r` accepted on a1.
+    fn reserved() -> Reducer {
+        let mut r = Reducer::default();
+        step(&mut r, subscribed(), 0.0);
+        let free = vec![cpus(1.0), Resource::scalar("disk", 100.0, "*")];
+        step(&mut r, Message::Offers(vec![offer("o1", "a1", free)]), 1.0);
+        let accept = Message::Accept {
+            offer_ids: vec!["o1".into()],
+            launches: Vec::new(),
+            refuse_seconds: 5.0,
+            operations: vec![Operation {
+                kind: OperationType::Reserve,
+                resources: vec![reserved_disk()],
+                id: Some("r".into()),
+            }],
+        };
+        step(&mut r, accept, 2.0);
+        assert_eq!(r.state.operations["r"].state, OperationState::Pending);
+        assert_eq!(r.state.reserved.len(), 1);
+        r
+    }
+
+    #[test]
+    fn a_finished_status_is_acknowledged_each_time_and_an_ended_one_stands() {
+        let mut r = reserved();
+        let uuid = vec![7u8; 16];
+        for now in [3.0, 4.0] {
+            let out = step(
+                &mut r,
+                status(OperationState::Finished, Some(uuid.clone())),
+                now,
+            );
+            assert!(matches!(
+                &out[..],
+                [Effect::AcknowledgeOperationStatus { operation_id, agent_id: Some(a), .. }]
+                    if &**operation_id == "r" && &**a == "a1"
+            ));
+        }
+        assert!(step(&mut r, status(OperationState::Unknown, None), 5.0).is_empty());
+        assert_eq!(r.state.operations["r"].state, OperationState::Finished);
+        assert_eq!(r.state.reserved.len(), 1);
+    }
+
+    #[test]
+    fn a_failed_reserve_is_forgotten_and_open_ones_are_reconciled() {
+        let mut r = reserved();
+        let out = step(&mut r, subscribed(), 3.0);
+        assert!(matches!(
+            out.last(),
+            Some(Effect::ReconcileOperations { operations }) if operations.len() == 1
+        ));
+        assert!(step(&mut r, status(OperationState::Error, None), 4.0).is_empty());
+        assert!(r.state.reserved.is_empty());
+        let out = step(&mut r, subscribed(), 5.0);
+        assert!(!out
+            .iter()
+            .any(|e| matches!(e, Effect::ReconcileOperations { .. })));
+    }
+
+    #[test]
+    fn a_uuid_of_the_wrong_size_changes_nothing() {
+        let mut r = reserved();
+        let mut out = Vec::new();
+        let bad = status(OperationState::Finished, Some(vec![1, 2, 3]));
+        assert!(r.step(bad, 3.0, &mut out).is_err());
+        assert!(out.is_empty());
+        assert_eq!(r.state.operations["r"].state, OperationState::Pending);
     }
 }
