@@ -445,12 +445,28 @@ mod tests {
 
     #[test]
     fn events_ark_does_not_model_lift_to_nothing() {
-        for kind in [event::Type::UpdateOperationStatus as i32, 99] {
-            let e = Event {
-                r#type: Some(kind),
+        let e = Event {
+            r#type: Some(99),
+            ..Default::default()
+        };
+        assert_eq!(decode_event(&e.encode_to_vec()).unwrap(), None);
+    }
+
+    #[test]
+    fn an_operation_status_without_its_body_or_id_is_malformed() {
+        let mut e = Event {
+            r#type: Some(event::Type::UpdateOperationStatus as i32),
+            ..Default::default()
+        };
+        let error = decode_event(&e.encode_to_vec()).unwrap_err().to_string();
+        assert!(error.contains("event.update_operation_status: missing"), "{error}");
+        e.update_operation_status = Some(event::UpdateOperationStatus {
+            status: pb::OperationStatus {
+                state: pb::OperationState::OperationFinished as i32,
                 ..Default::default()
-            };
-            assert_eq!(decode_event(&e.encode_to_vec()).unwrap(), None);
-        }
+            },
+        });
+        let error = decode_event(&e.encode_to_vec()).unwrap_err().to_string();
+        assert!(error.contains("status.operation_id: missing"), "{error}");
     }
 }
