@@ -459,7 +459,10 @@ mod tests {
             ..Default::default()
         };
         let error = decode_event(&e.encode_to_vec()).unwrap_err().to_string();
-        assert!(error.contains("event.update_operation_status: missing"), "{error}");
+        assert!(
+            error.contains("event.update_operation_status: missing"),
+            "{error}"
+        );
         e.update_operation_status = Some(event::UpdateOperationStatus {
             status: pb::OperationStatus {
                 state: pb::OperationState::OperationFinished as i32,
