@@ -160,7 +160,9 @@ class VolumeRequests(RuleBasedStateMachine):
             status = m.OperationStatus(op.id, "OPERATION_ERROR", message="refused")
             assert self.send(m.OperationUpdate(status)) == []
         for launch in accept.launches:
-            self.send(m.Update(m.TaskStatus(launch.task_id, "TASK_ERROR", agent_id=accept.agent_id)))
+            self.send(
+                m.Update(m.TaskStatus(launch.task_id, "TASK_ERROR", agent_id=accept.agent_id))
+            )
 
     @initialize()
     def subscribe(self) -> None:

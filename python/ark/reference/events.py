@@ -780,6 +780,6 @@ _STATUS: Any = pb.message_class("mesos.v1.TaskStatus")
 _TASK_STATE = _STATUS.DESCRIPTOR.fields_by_name["state"].enum_type
 _REASON = _STATUS.DESCRIPTOR.enum_types_by_name["Reason"]
 _SOURCE = _STATUS.DESCRIPTOR.enum_types_by_name["Source"]
-_OPERATION_STATE: Any = pb.message_class("mesos.v1.OperationStatus").DESCRIPTOR.fields_by_name[
-    "state"
-].enum_type
+_OPERATION_STATE: Any = (
+    pb.message_class("mesos.v1.OperationStatus").DESCRIPTOR.fields_by_name["state"].enum_type
+)

@@ -102,8 +102,7 @@ class OperationFeedback:
                 previous.sent if previous else None,
             )
             failed = (
-                status.state in m.TERMINAL_OPERATION_STATES
-                and status.state != "OPERATION_FINISHED"
+                status.state in m.TERMINAL_OPERATION_STATES and status.state != "OPERATION_FINISHED"
             )
             if failed and record.sent is not None and record.agent_id is not None:
                 _undo(record.sent, record.agent_id, volumes, reserved)
