@@ -67,6 +67,11 @@ EFFECTS: list[fx.Effect] = [
     fx.Message("a1", "e1", b"hello"),
     fx.AcceptInverseOffers(["i1", "i2"], 5.0),
     fx.DeclineInverseOffers(["i3"], 3600.0),
+    fx.AcknowledgeOperationStatus("op-1", "a1", None, b"\x01" * 16),
+    fx.AcknowledgeOperationStatus("op-2", None, "rp-1", b"\x02" * 16),
+    fx.ReconcileOperations(
+        [fx.ReconcileOperation("op-1", "a1", None), fx.ReconcileOperation("op-2", None, "rp-1")]
+    ),
 ]
 
 

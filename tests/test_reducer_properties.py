@@ -334,6 +334,18 @@ class ReducerComparison(RuleBasedStateMachine):
     def update(self, status: m.TaskStatus) -> None:
         self.send(m.Update(status))
 
+    @rule(
+        op_id=st.sampled_from(["op-1", "op-2"]),
+        state=st.sampled_from(list(m.OperationState.__args__)),  # type: ignore[attr-defined]
+        agent=st.none() | st.sampled_from(AGENTS),
+        uuid=st.none() | st.binary(min_size=15, max_size=16),
+    )
+    def operation_update(
+        self, op_id: str, state: m.OperationState, agent: str | None, uuid: bytes | None
+    ) -> None:
+        status = m.OperationStatus(op_id, state, agent_id=agent, uuid=uuid)
+        self.send(m.OperationUpdate(status))
+
     @rule(batch=st.lists(statuses, min_size=2, max_size=6))
     def updates(self, batch: list[m.TaskStatus]) -> None:
         """Updates are most of the traffic: bursts of them, on few tasks."""

@@ -66,6 +66,8 @@ class Agent:
     #: Task id -> (cpus, its volume's persistence id).
     tasks: dict[str, tuple[float, str | None]] = field(default_factory=dict)
     gone: bool = False
+    #: Mesos refuses the next RESERVE here (e.g. a principal it does not allow).
+    refuses: bool = False
 
     def resources(self) -> list[m.Resource]:
         used = {pid for _, pid in self.tasks.values()}
@@ -90,6 +92,9 @@ class VolumeRequests(RuleBasedStateMachine):
         self.task_seq = 0
         self.now = 0.0
         self.view: StateView = self.rust.view()
+        #: Operation ids applied whose OPERATION_FINISHED is not yet delivered.
+        self.unacknowledged: dict[str, str] = {}
+        self.uuid_seq = 0
 
     def send(self, message: Any) -> list[fx.Effect]:
         self.now += 1.0
@@ -112,7 +117,12 @@ class VolumeRequests(RuleBasedStateMachine):
     def apply(self, accept: fx.Accept) -> None:
         """Mesos runs the operations, then the launches."""
         agent = self.agents[accept.agent_id]
+        if agent.refuses and any(op.type == "RESERVE" for op in accept.operations):
+            self.refuse(accept)
+            return
         for op in accept.operations:
+            assert op.id is not None, "the matcher's operations have ids"
+            self.unacknowledged[op.id] = accept.agent_id
             [r] = op.resources
             assert r.scalar is not None
             if op.type == "RESERVE":
@@ -140,9 +150,52 @@ class VolumeRequests(RuleBasedStateMachine):
             cpus = sum(r.scalar or 0.0 for r in launch.resources if r.name == "cpus")
             agent.tasks[launch.task_id] = (cpus, pid)
 
+    def refuse(self, accept: fx.Accept) -> None:
+        """The master drops the RESERVE (OPERATION_ERROR, no uuid, no agent), then
+        the CREATE (no reserved disk), then the launch that uses the volume."""
+        agent = self.agents[accept.agent_id]
+        agent.refuses = False
+        for op in accept.operations:
+            assert op.id is not None
+            status = m.OperationStatus(op.id, "OPERATION_ERROR", message="refused")
+            assert self.send(m.OperationUpdate(status)) == []
+        for launch in accept.launches:
+            self.send(
+                m.Update(m.TaskStatus(launch.task_id, "TASK_ERROR", agent_id=accept.agent_id))
+            )
+
     @initialize()
     def subscribe(self) -> None:
         self.send(m.Subscribed("fw"))
+
+    @rule(agent=st.sampled_from(AGENTS))
+    def refuse_next_reserve(self, agent: str) -> None:
+        self.agents[agent].refuses = True
+
+    @precondition(lambda self: bool(self.unacknowledged))
+    @rule(data=st.data(), twice=st.booleans())
+    def operation_finished(self, data: st.DataObject, twice: bool) -> None:
+        """The agent's OPERATION_FINISHED, acknowledged each time it comes."""
+        op_id = data.draw(st.sampled_from(sorted(self.unacknowledged)))
+        self.uuid_seq += 1
+        uuid = self.uuid_seq.to_bytes(16, "big")
+        agent = self.unacknowledged[op_id]
+        status = m.OperationStatus(op_id, "OPERATION_FINISHED", agent_id=agent, uuid=uuid)
+        ack = fx.AcknowledgeOperationStatus(op_id, agent, None, uuid)
+        for _ in range(2 if twice else 1):
+            assert self.send(m.OperationUpdate(status)) == [ack]
+        del self.unacknowledged[op_id]
+
+    @rule()
+    def resubscribe(self) -> None:
+        """The operations not finished are reconciled, with their agents."""
+        effects = self.send(m.Subscribed("fw"))
+        asked = [e for e in effects if isinstance(e, fx.ReconcileOperations)]
+        expected = [
+            fx.ReconcileOperation(i, self.unacknowledged[i], None)
+            for i in sorted(self.unacknowledged)
+        ]
+        assert asked == ([fx.ReconcileOperations(expected)] if expected else [])
 
     @rule(agent=st.sampled_from(AGENTS))
     def offer(self, agent: str) -> None:
@@ -274,8 +327,8 @@ def test_replace_gives_the_volume_up_then_places_afresh(make: Any) -> None:
     assert (release.offer_ids, release.launches) == (["o2"], [])
     unreserved = m.Resource("disk", scalar=SIZE, role=ROLE, reservations=RESERVED)
     assert release.operations == [
-        m.Operation("DESTROY", [volume_resource("pg-0")]),
-        m.Operation("UNRESERVE", [unreserved]),
+        m.Operation("DESTROY", [volume_resource("pg-0")], "ark-destroy-pg-0-o2"),
+        m.Operation("UNRESERVE", [unreserved], "ark-unreserve-pg-0-o2"),
     ]
     assert core.view().volumes == [] and core.view().reserved == []
     # Placed afresh on the next offer with room, with a new reservation and volume.

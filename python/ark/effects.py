@@ -22,6 +22,7 @@ __all__ = [
     "Accept",
     "AcceptInverseOffers",
     "Acknowledge",
+    "AcknowledgeOperationStatus",
     "Decline",
     "DeclineInverseOffers",
     "Effect",
@@ -29,6 +30,8 @@ __all__ = [
     "LaunchTask",
     "Message",
     "Reconcile",
+    "ReconcileOperation",
+    "ReconcileOperations",
     "ReconcileTask",
     "Revive",
     "Suppress",
@@ -97,6 +100,27 @@ class Acknowledge(msgspec.Struct, tag=True, frozen=True, array_like=True):
     agent_id: str
     task_id: str
     uuid: bytes
+
+
+class AcknowledgeOperationStatus(msgspec.Struct, tag=True, frozen=True, array_like=True):
+    """ACKNOWLEDGE_OPERATION_STATUS: the agent (or resource provider) stops re-sending it."""
+
+    operation_id: str
+    agent_id: str | None
+    resource_provider_id: str | None
+    uuid: bytes
+
+
+class ReconcileOperation(msgspec.Struct, frozen=True, array_like=True):
+    operation_id: str
+    agent_id: str | None
+    resource_provider_id: str | None
+
+
+class ReconcileOperations(msgspec.Struct, tag=True, frozen=True, array_like=True):
+    """RECONCILE_OPERATIONS of ``operations`` (sorted by id): the master answers each."""
+
+    operations: list[ReconcileOperation]
 
 
 class Suppress(msgspec.Struct, tag=True, frozen=True, array_like=True):
@@ -168,6 +192,8 @@ Effect: TypeAlias = (
     | DeclineInverseOffers
     | Timer
     | Unreconciled
+    | AcknowledgeOperationStatus
+    | ReconcileOperations
 )
 
 _effects_decoder: msgspec.msgpack.Decoder[list[Effect]] = msgspec.msgpack.Decoder(list[Effect])

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal, TypeAlias
 import msgspec
 
 __all__ = [
+    "TERMINAL_OPERATION_STATES",
     "TERMINAL_STATES",
     "Accept",
     "AcceptInverseOffers",
@@ -51,6 +52,9 @@ __all__ = [
     "Offer",
     "Offers",
     "Operation",
+    "OperationState",
+    "OperationStatus",
+    "OperationUpdate",
     "PodTask",
     "Reconcile",
     "ReconcileTick",
@@ -226,6 +230,50 @@ class TaskStatus(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
     healthy: bool | None = None
 
 
+OperationState: TypeAlias = Literal[
+    "OPERATION_UNSUPPORTED",
+    "OPERATION_PENDING",
+    "OPERATION_FINISHED",
+    "OPERATION_FAILED",
+    "OPERATION_ERROR",
+    "OPERATION_DROPPED",
+    "OPERATION_UNREACHABLE",
+    "OPERATION_GONE_BY_OPERATOR",
+    "OPERATION_RECOVERING",
+    "OPERATION_UNKNOWN",
+]
+
+#: Operation states after which Mesos never reports the operation again
+#: (``mesos.proto``); OPERATION_FINISHED is the one success among them.
+TERMINAL_OPERATION_STATES: frozenset[str] = frozenset(
+    {
+        "OPERATION_FINISHED",
+        "OPERATION_FAILED",
+        "OPERATION_ERROR",
+        "OPERATION_DROPPED",
+        "OPERATION_GONE_BY_OPERATOR",
+    }
+)
+
+
+class OperationStatus(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """An offer operation's status, as Mesos sends it in UPDATE_OPERATION_STATUS.
+
+    Only operations with an ``id`` get one. ``uuid`` is set on the updates an
+    agent (or resource provider) sends and re-sends until acknowledged; the
+    master's own (a dropped operation's OPERATION_ERROR, reconciliation
+    answers) carry none. ``agent_id`` and ``resource_provider_id`` say where
+    the operation ran: an acknowledgement names them.
+    """
+
+    operation_id: str
+    state: OperationState
+    message: str | None = None
+    agent_id: str | None = None
+    resource_provider_id: str | None = None
+    uuid: bytes | None = None
+
+
 # --- Mesos scheduler events -------------------------------------------------
 
 
@@ -271,6 +319,14 @@ class RescindInverseOffer(
 
 class Update(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     status: TaskStatus
+
+
+class OperationUpdate(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """The UPDATE_OPERATION_STATUS event: an operation with an id changed state."""
+
+    status: OperationStatus
 
 
 class FrameworkMessage(
@@ -791,6 +847,7 @@ Message: TypeAlias = (
     | DeclineInverseOffers
     | Deploy
     | CancelDeployment
+    | OperationUpdate
     | CustomEnvelope
 )
 

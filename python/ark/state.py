@@ -20,6 +20,7 @@ __all__ = [
     "DeploymentRecord",
     "InverseOfferRecord",
     "OfferRecord",
+    "OperationRecord",
     "Reconciliation",
     "RequestRecord",
     "StateView",
@@ -217,6 +218,18 @@ class VolumeRecord(msgspec.Struct, frozen=True, array_like=True):
     principal: str | None
 
 
+class OperationRecord(msgspec.Struct, frozen=True, array_like=True):
+    """An offer operation with an id: where it ran and its latest state (``OPERATION_...``).
+
+    ``OPERATION_PENDING`` from the ACCEPT that carried it until Mesos says more.
+    """
+
+    operation_id: str
+    agent_id: str | None
+    state: str
+    message: str | None
+
+
 class StateView(msgspec.Struct, frozen=True, array_like=True):
     """The whole of the core's bookkeeping at one moment, as plain Python values.
 
@@ -258,3 +271,5 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     volumes: list[VolumeRecord] = []
     #: ``(agent_id, name, role, amount)`` the framework reserved by RESERVE, sorted.
     reserved: list[tuple[str, str, str, float]] = []
+    #: Offer operations with an id and their latest status, sorted by id.
+    operations: list[OperationRecord] = []

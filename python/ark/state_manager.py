@@ -128,6 +128,14 @@ class StateManager(Generic[S]):
         """
         return state, ()
 
+    def operation_update(self, state: S, status: m.OperationStatus, framework: Snapshot) -> Step[S]:
+        """An offer operation with an id changed state (acknowledging it is Ark's job).
+
+        ``framework``'s ``view().operations`` already holds it; a RESERVE or
+        CREATE that failed is forgotten there (docs/reducer.md, Operation feedback).
+        """
+        return state, ()
+
     def agent_lost(self, state: S, agent_id: str, framework: Snapshot) -> Step[S]:
         """An agent was removed; its tasks' updates follow separately."""
         return state, ()
@@ -173,6 +181,7 @@ _HOOK_NAMES: dict[type, tuple[str, ...]] = {
     m.FrameworkMessage: ("framework_message",),
     m.Disconnected: ("disconnected",),
     m.Error: ("error",),
+    m.OperationUpdate: ("operation_update",),
 }
 
 
@@ -215,6 +224,8 @@ def _call(h: StateManager[S], s: S, e: object, f: Snapshot) -> tuple[str, object
             return "disconnected", h.disconnected(s, f)
         case m.Error(message):
             return "error", h.error(s, message, f)
+        case m.OperationUpdate(status):
+            return "operation_update", h.operation_update(s, status, f)
     return "", (s, ())
 
 

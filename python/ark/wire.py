@@ -101,8 +101,30 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
                 "inverse_offer_ids": [{"value": i} for i in ids],
                 "filters": {"refuse_seconds": refuse_seconds},
             }
+        case fx.AcknowledgeOperationStatus(operation_id, agent_id, provider, uuid):
+            ack: dict[str, Any] = {}
+            if agent_id is not None:
+                ack["agent_id"] = {"value": agent_id}
+            if provider is not None:
+                ack["resource_provider_id"] = {"value": provider}
+            ack["uuid"] = base64.b64encode(uuid).decode()
+            ack["operation_id"] = {"value": operation_id}
+            out["type"] = "ACKNOWLEDGE_OPERATION_STATUS"
+            out["acknowledge_operation_status"] = ack
+        case fx.ReconcileOperations(operations):
+            out["type"] = "RECONCILE_OPERATIONS"
+            out["reconcile_operations"] = {"operations": [_reconcile_op(o) for o in operations]}
         case _:
             raise ValueError(f"{type(effect).__name__} is not a Mesos call")
+    return out
+
+
+def _reconcile_op(op: fx.ReconcileOperation) -> dict[str, Any]:
+    out: dict[str, Any] = {"operation_id": {"value": op.operation_id}}
+    if op.agent_id is not None:
+        out["agent_id"] = {"value": op.agent_id}
+    if op.resource_provider_id is not None:
+        out["resource_provider_id"] = {"value": op.resource_provider_id}
     return out
 
 

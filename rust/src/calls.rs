@@ -105,6 +105,8 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::DeclineInverseOffers { .. } => "DECLINE_INVERSE_OFFERS",
         Effect::Timer { .. } => "Timer",
         Effect::Unreconciled { .. } => "Unreconciled",
+        Effect::AcknowledgeOperationStatus { .. } => "ACKNOWLEDGE_OPERATION_STATUS",
+        Effect::ReconcileOperations { .. } => "RECONCILE_OPERATIONS",
     }
 }
 
@@ -150,7 +152,15 @@ macro_rules! ids {
         }
     )*};
 }
-ids!(FrameworkId, OfferId, AgentId, TaskId, ExecutorId);
+ids!(
+    FrameworkId,
+    OfferId,
+    AgentId,
+    TaskId,
+    ExecutorId,
+    OperationId,
+    ResourceProviderId
+);
 
 fn protobuf_call(effect: &Effect, framework_id: &str) -> Result<Call, String> {
     let mut out = Call {
@@ -239,6 +249,33 @@ fn protobuf_call(effect: &Effect, framework_id: &str) -> Result<Call, String> {
                 }),
             });
             call::Type::DeclineInverseOffers
+        }
+        Effect::AcknowledgeOperationStatus {
+            operation_id,
+            agent_id,
+            resource_provider_id,
+            uuid,
+        } => {
+            out.acknowledge_operation_status = Some(call::AcknowledgeOperationStatus {
+                agent_id: agent_id.as_deref().map(id),
+                resource_provider_id: resource_provider_id.as_deref().map(id),
+                uuid: uuid.to_vec(),
+                operation_id: id(operation_id),
+            });
+            call::Type::AcknowledgeOperationStatus
+        }
+        Effect::ReconcileOperations { operations } => {
+            out.reconcile_operations = Some(call::ReconcileOperations {
+                operations: operations
+                    .iter()
+                    .map(|op| call::reconcile_operations::Operation {
+                        operation_id: id(&op.operation_id),
+                        agent_id: op.agent_id.as_deref().map(id),
+                        resource_provider_id: op.resource_provider_id.as_deref().map(id),
+                    })
+                    .collect(),
+            });
+            call::Type::ReconcileOperations
         }
         Effect::Accept(_)
         | Effect::UpdateFramework { .. }
@@ -361,6 +398,43 @@ pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
                     "inverse_offer_ids": inverse_offer_ids.iter().map(|o| value_id(o)).collect::<Vec<_>>(),
                     "filters": {"refuse_seconds": refuse_seconds},
                 }),
+            );
+        }
+        Effect::AcknowledgeOperationStatus {
+            operation_id,
+            agent_id,
+            resource_provider_id,
+            uuid,
+        } => {
+            let mut ack = Map::new();
+            if let Some(agent_id) = agent_id {
+                ack.insert("agent_id".into(), value_id(agent_id));
+            }
+            if let Some(provider) = resource_provider_id {
+                ack.insert("resource_provider_id".into(), value_id(provider));
+            }
+            ack.insert("uuid".into(), b64(uuid));
+            ack.insert("operation_id".into(), value_id(operation_id));
+            out.insert("acknowledge_operation_status".into(), Value::Object(ack));
+        }
+        Effect::ReconcileOperations { operations } => {
+            let operations: Vec<Value> = operations
+                .iter()
+                .map(|op| {
+                    let mut one = Map::new();
+                    one.insert("operation_id".into(), value_id(&op.operation_id));
+                    if let Some(agent_id) = &op.agent_id {
+                        one.insert("agent_id".into(), value_id(agent_id));
+                    }
+                    if let Some(provider) = &op.resource_provider_id {
+                        one.insert("resource_provider_id".into(), value_id(provider));
+                    }
+                    Value::Object(one)
+                })
+                .collect();
+            out.insert(
+                "reconcile_operations".into(),
+                json!({ "operations": operations }),
             );
         }
         Effect::UpdateFramework { .. } | Effect::Timer { .. } | Effect::Unreconciled { .. } => {

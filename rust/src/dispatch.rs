@@ -314,6 +314,8 @@ pub fn effect_name(effect: &Effect) -> &'static str {
         Effect::DeclineInverseOffers { .. } => "DeclineInverseOffers",
         Effect::Timer { .. } => "Timer",
         Effect::Unreconciled { .. } => "Unreconciled",
+        Effect::AcknowledgeOperationStatus { .. } => "AcknowledgeOperationStatus",
+        Effect::ReconcileOperations { .. } => "ReconcileOperations",
     }
 }
 

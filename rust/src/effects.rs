@@ -122,6 +122,14 @@ pub struct ReconcileTask {
     pub agent_id: Option<Id>,
 }
 
+/// One operation of a RECONCILE_OPERATIONS.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReconcileOperation {
+    pub operation_id: Id,
+    pub agent_id: Option<Id>,
+    pub resource_provider_id: Option<Id>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Effect {
@@ -180,6 +188,17 @@ pub enum Effect {
     /// Tasks that never answered reconciliation, sorted.
     Unreconciled {
         task_ids: Vec<TaskId>,
+    },
+    /// ACKNOWLEDGE_OPERATION_STATUS of an operation status with a uuid.
+    AcknowledgeOperationStatus {
+        operation_id: Id,
+        agent_id: Option<Id>,
+        resource_provider_id: Option<Id>,
+        uuid: ByteBuf,
+    },
+    /// RECONCILE_OPERATIONS of `operations`, sorted by id.
+    ReconcileOperations {
+        operations: Vec<ReconcileOperation>,
     },
 }
 

@@ -115,6 +115,18 @@ pub struct Status<'a>(
     pub Option<bool>,
 );
 
+/// `ark.messages.OperationStatus`: operation id, state, message, agent id,
+/// resource provider id, uuid.
+#[derive(Serialize)]
+pub struct OperationStatus<'a>(
+    pub &'a str,
+    pub &'a str,
+    pub Option<&'a str>,
+    pub Option<&'a str>,
+    pub Option<&'a str>,
+    pub Option<&'a serde_bytes::Bytes>,
+);
+
 /// One value of a resource or attribute, by its Mesos `Value.Type`.
 pub enum Value<'a> {
     Scalar(f64),

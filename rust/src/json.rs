@@ -13,10 +13,10 @@ use serde_json::value::RawValue;
 
 use crate::error::CoreError;
 use crate::inbox_message::{
-    reservation_type, tagged, Attribute, InverseOffer, Offer, Reservation, Resource, Status,
-    Unavailability, Value,
+    reservation_type, tagged, Attribute, InverseOffer, Offer, OperationStatus, Reservation,
+    Resource, Status, Unavailability, Value,
 };
-use crate::protobuf::mesos::v1::{task_status, TaskState};
+use crate::protobuf::mesos::v1::{task_status, OperationState, TaskState};
 
 /// Lifts one JSON `mesos.v1.scheduler.Event` into its Ark message: the
 /// message's type name and its msgpack; `None` for the events Ark ignores.
@@ -65,6 +65,8 @@ struct Event<'a> {
     inverse_offers: Option<&'a RawValue>,
     #[serde(borrow)]
     rescind_inverse_offer: Option<&'a RawValue>,
+    #[serde(borrow)]
+    update_operation_status: Option<&'a RawValue>,
 }
 
 /// The body named `name`, parsed; `None` if absent or null.
@@ -303,6 +305,35 @@ struct Update<'a> {
 }
 
 #[derive(Deserialize)]
+struct UpdateOperationStatus<'a> {
+    #[serde(borrow)]
+    status: JsonOperationStatus<'a>,
+}
+
+#[derive(Deserialize)]
+struct JsonOperationStatus<'a> {
+    #[serde(borrow)]
+    operation_id: Option<Id<'a>>,
+    #[serde(borrow)]
+    state: Cow<'a, str>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    agent_id: Option<Id<'a>>,
+    #[serde(borrow)]
+    resource_provider_id: Option<Id<'a>>,
+    #[serde(borrow)]
+    uuid: Option<Uuid<'a>>,
+}
+
+/// `mesos.v1.UUID`: its bytes in base64.
+#[derive(Deserialize)]
+struct Uuid<'a> {
+    #[serde(borrow)]
+    value: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
 struct JsonStatus<'a> {
     #[serde(borrow)]
     task_id: Id<'a>,
@@ -439,7 +470,33 @@ fn lift(event: &Event<'_>) -> Result<Option<(&'static str, Vec<u8>)>, CoreError>
                 (body.inverse_offer_id.value.as_ref(),),
             )
         }
-        // UPDATE_OPERATION_STATUS, newer.
+        "UPDATE_OPERATION_STATUS" => {
+            let where_ = "event.update_operation_status";
+            let body: Option<UpdateOperationStatus<'_>> =
+                body(event.update_operation_status, "update_operation_status")?;
+            let body = present(body.as_ref(), where_)?;
+            let s = &body.status;
+            let where_ = format!("{where_}.status");
+            if OperationState::from_str_name(&s.state).is_none() {
+                return Err(malformed(format!(
+                    "{where_}.state: unknown operation state '{}'",
+                    s.state
+                )));
+            }
+            let uuid = s.uuid.as_ref().map(|u| u.value.as_ref());
+            let uuid = bytes(uuid, &format!("{where_}.uuid.value"))?;
+            let operation_id = present(s.operation_id.as_ref(), &format!("{where_}.operation_id"))?;
+            let status = OperationStatus(
+                &operation_id.value,
+                &s.state,
+                s.message.as_deref(),
+                s.agent_id.as_ref().map(|a| a.value.as_ref()),
+                s.resource_provider_id.as_ref().map(|r| r.value.as_ref()),
+                uuid.as_deref().map(serde_bytes::Bytes::new),
+            );
+            tagged("OperationUpdate", (status,))
+        }
+        // Newer types.
         _ => return Ok(None),
     };
     Ok(Some(lifted))
@@ -641,8 +698,32 @@ mod tests {
     #[test]
     fn unknown_event_types_lift_to_nothing() {
         assert_eq!(
-            decode_event(br#"{"type":"UPDATE_OPERATION_STATUS"}"#).unwrap(),
+            decode_event(br#"{"type":"SOMETHING_NEWER"}"#).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn an_operation_status_lifts_with_its_uuid_and_a_bad_one_is_refused() {
+        let event = br#"{"type":"UPDATE_OPERATION_STATUS","update_operation_status":{"status":
+            {"operation_id":{"value":"op"},"state":"OPERATION_FINISHED",
+             "agent_id":{"value":"a1"},"uuid":{"value":"AAAAAAAAAAAAAAAAAAAAAQ=="}}}}"#;
+        let (tag, bytes) = decode_event(event).unwrap().unwrap();
+        assert_eq!(tag, "OperationUpdate");
+        let message = crate::messages::Message::decode(&bytes).unwrap();
+        let crate::messages::Message::OperationUpdate(status) = message else {
+            panic!("{message:?}")
+        };
+        assert_eq!(status.operation_id, "op");
+        assert_eq!(status.agent_id.as_deref(), Some("a1"));
+        assert_eq!(status.uuid.as_deref().map(|u| u.len()), Some(16));
+        let unknown = br#"{"type":"UPDATE_OPERATION_STATUS","update_operation_status":
+            {"status":{"operation_id":{"value":"op"},"state":"OPERATION_MAYBE"}}}"#;
+        let error = decode_event(unknown).unwrap_err().to_string();
+        assert!(error.contains("unknown operation state"), "{error}");
+        let no_id = br#"{"type":"UPDATE_OPERATION_STATUS","update_operation_status":
+            {"status":{"state":"OPERATION_ERROR"}}}"#;
+        let error = decode_event(no_id).unwrap_err().to_string();
+        assert!(error.contains("operation_id: missing"), "{error}");
     }
 }

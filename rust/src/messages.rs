@@ -317,6 +317,76 @@ pub struct TaskStatus<'a> {
     pub healthy: Option<bool>,
 }
 
+/// An offer operation's state (`mesos.v1.OperationState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OperationState {
+    #[serde(rename = "OPERATION_UNSUPPORTED")]
+    Unsupported,
+    #[serde(rename = "OPERATION_PENDING")]
+    Pending,
+    #[serde(rename = "OPERATION_FINISHED")]
+    Finished,
+    #[serde(rename = "OPERATION_FAILED")]
+    Failed,
+    #[serde(rename = "OPERATION_ERROR")]
+    Error,
+    #[serde(rename = "OPERATION_DROPPED")]
+    Dropped,
+    #[serde(rename = "OPERATION_UNREACHABLE")]
+    Unreachable,
+    #[serde(rename = "OPERATION_GONE_BY_OPERATOR")]
+    GoneByOperator,
+    #[serde(rename = "OPERATION_RECOVERING")]
+    Recovering,
+    #[serde(rename = "OPERATION_UNKNOWN")]
+    Unknown,
+}
+
+impl OperationState {
+    /// Mesos never reports the operation again after these.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OperationState::Finished
+                | OperationState::Failed
+                | OperationState::Error
+                | OperationState::Dropped
+                | OperationState::GoneByOperator
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OperationState::Unsupported => "OPERATION_UNSUPPORTED",
+            OperationState::Pending => "OPERATION_PENDING",
+            OperationState::Finished => "OPERATION_FINISHED",
+            OperationState::Failed => "OPERATION_FAILED",
+            OperationState::Error => "OPERATION_ERROR",
+            OperationState::Dropped => "OPERATION_DROPPED",
+            OperationState::Unreachable => "OPERATION_UNREACHABLE",
+            OperationState::GoneByOperator => "OPERATION_GONE_BY_OPERATOR",
+            OperationState::Recovering => "OPERATION_RECOVERING",
+            OperationState::Unknown => "OPERATION_UNKNOWN",
+        }
+    }
+}
+
+/// An operation status update (`ark.messages.OperationStatus`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationStatus {
+    pub operation_id: String,
+    pub state: OperationState,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub resource_provider_id: Option<String>,
+    #[serde(default, with = "serde_bytes")]
+    pub uuid: Option<Vec<u8>>,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Launch {
@@ -467,6 +537,8 @@ pub enum Message<'a> {
     CancelDeployment {
         group: String,
     },
+    /// UPDATE_OPERATION_STATUS (docs/reducer.md, **Operation feedback**).
+    OperationUpdate(OperationStatus),
     Custom,
 }
 
@@ -682,6 +754,12 @@ mod wire {
         pub inverse_offer_ids: Vec<String>,
         #[serde(default = "default_refuse")]
         pub refuse_seconds: f64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct OperationUpdate {
+        pub status: super::OperationStatus,
     }
 
     #[derive(Deserialize)]
@@ -922,6 +1000,9 @@ impl<'de> Visitor<'de> for MessageVisitor {
             "CancelDeployment" => Message::CancelDeployment {
                 group: body::<wire::CancelDeployment, _>(rest)?.group,
             },
+            "OperationUpdate" => {
+                Message::OperationUpdate(body::<wire::OperationUpdate, _>(rest)?.status)
+            }
             "CustomEnvelope" => {
                 body::<wire::CustomEnvelope, _>(rest)?;
                 Message::Custom

@@ -9,8 +9,8 @@
 
 use crate::error::CoreError;
 use crate::inbox_message::{
-    reservation_type, tagged, Attribute, InverseOffer, Offer, Reservation, Resource, Status,
-    Unavailability, Value,
+    reservation_type, tagged, Attribute, InverseOffer, Offer, OperationStatus, Reservation,
+    Resource, Status, Unavailability, Value,
 };
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
@@ -32,8 +32,7 @@ pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/desc
 
 /// Lifts one serialized `mesos.v1.scheduler.Event` into its Ark message:
 /// the message's type name (`"Offers"`) and its msgpack. `None` for the events
-/// Ark does not model (inverse offers, operation status updates, types newer
-/// than this build).
+/// Ark does not model (types newer than this build).
 pub fn decode_event(data: &[u8]) -> Result<Option<(&'static str, Vec<u8>)>, CoreError> {
     let event = <Event as prost::Message>::decode(data)
         .map_err(|e| CoreError::Message(format!("event: not a protobuf Event: {e}")))?;
@@ -117,7 +116,12 @@ fn lift(event: &Event) -> Result<Option<(&'static str, Vec<u8>)>, CoreError> {
             )?;
             tagged("RescindInverseOffer", (inverse_offer_id,))
         }
-        event::Type::Unknown | event::Type::UpdateOperationStatus => return Ok(None),
+        event::Type::UpdateOperationStatus => {
+            let where_ = "event.update_operation_status";
+            let body = present(event.update_operation_status.as_ref(), where_)?;
+            tagged("OperationUpdate", (operation_status(&body.status)?,))
+        }
+        event::Type::Unknown => return Ok(None),
     };
     Ok(Some(lifted))
 }
@@ -287,6 +291,25 @@ fn status(s: &pb::TaskStatus) -> Result<Status<'_>, CoreError> {
     ))
 }
 
+fn operation_status(s: &pb::OperationStatus) -> Result<OperationStatus<'_>, CoreError> {
+    let where_ = "event.update_operation_status.status";
+    let state = pb::OperationState::try_from(s.state).map_err(|_| {
+        malformed(format!(
+            "{where_}.state: unknown operation state {}",
+            s.state
+        ))
+    })?;
+    let operation_id = present(s.operation_id.as_ref(), &format!("{where_}.operation_id"))?;
+    Ok(OperationStatus(
+        id(&operation_id.value, &format!("{where_}.operation_id"))?,
+        state.as_str_name(),
+        s.message.as_deref(),
+        s.agent_id.as_ref().map(|a| a.value.as_str()),
+        s.resource_provider_id.as_ref().map(|r| r.value.as_str()),
+        s.uuid.as_ref().map(|u| serde_bytes::Bytes::new(&u.value)),
+    ))
+}
+
 fn present<'a, T>(value: Option<&'a T>, where_: &str) -> Result<&'a T, CoreError> {
     value.ok_or_else(|| malformed(format!("{where_}: missing")))
 }
@@ -422,12 +445,31 @@ mod tests {
 
     #[test]
     fn events_ark_does_not_model_lift_to_nothing() {
-        for kind in [event::Type::UpdateOperationStatus as i32, 99] {
-            let e = Event {
-                r#type: Some(kind),
+        let e = Event {
+            r#type: Some(99),
+            ..Default::default()
+        };
+        assert_eq!(decode_event(&e.encode_to_vec()).unwrap(), None);
+    }
+
+    #[test]
+    fn an_operation_status_without_its_body_or_id_is_malformed() {
+        let mut e = Event {
+            r#type: Some(event::Type::UpdateOperationStatus as i32),
+            ..Default::default()
+        };
+        let error = decode_event(&e.encode_to_vec()).unwrap_err().to_string();
+        assert!(
+            error.contains("event.update_operation_status: missing"),
+            "{error}"
+        );
+        e.update_operation_status = Some(event::UpdateOperationStatus {
+            status: pb::OperationStatus {
+                state: pb::OperationState::OperationFinished as i32,
                 ..Default::default()
-            };
-            assert_eq!(decode_event(&e.encode_to_vec()).unwrap(), None);
-        }
+            },
+        });
+        let error = decode_event(&e.encode_to_vec()).unwrap_err().to_string();
+        assert!(error.contains("status.operation_id: missing"), "{error}");
     }
 }

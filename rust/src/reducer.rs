@@ -25,6 +25,7 @@ mod demand;
 pub mod deployment;
 mod maintenance;
 mod offers;
+mod operation_feedback;
 mod pods;
 #[cfg(test)]
 mod tests;
@@ -128,6 +129,7 @@ impl Reducer {
             Message::ReconcileTick | Message::Reconcile => {
                 if state.registered && !state.is_reconciling() {
                     reconcile::start(state, config, now, out);
+                    operation_feedback::reconcile(state, out);
                 }
             }
             Message::ReconcileTimeout { round } => {
@@ -230,6 +232,7 @@ impl Reducer {
                 out,
             )?,
             Message::CancelDeployment { group } => self.cancel_deployment(&group, now, out)?,
+            Message::OperationUpdate(status) => self.operation_update(status, out)?,
         }
         Ok(())
     }
@@ -364,6 +367,7 @@ fn subscribed(
     // A re-subscription while reconciling restarts it from round one.
     reconcile::abort(state);
     reconcile::start(state, config, now, out);
+    operation_feedback::reconcile(state, out);
 }
 
 fn disconnected(state: &mut State) {

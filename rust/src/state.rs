@@ -14,7 +14,9 @@ use serde_bytes::Bytes;
 pub use crate::cow_map::CowMap;
 use compact_str::CompactString;
 
-use crate::messages::{Attribute, Resource, Source, TaskState, Unavailability};
+use crate::messages::{
+    Attribute, Operation, OperationState, Resource, Source, TaskState, Unavailability,
+};
 use crate::request::StoredRequest;
 use crate::request::Strategy;
 
@@ -297,6 +299,20 @@ pub struct State {
     pub stateful: OrdMap<TaskId, Arc<StoredRequest>>,
     /// The volumes a Replace gives up: destroyed and unreserved when offered.
     pub releasing: imbl::OrdSet<Id>,
+    /// Offer operations with an id, by id: their latest status.
+    pub operations: OrdMap<Id, OperationRecord>,
+}
+
+/// An offer operation with an id, as the core sent it and Mesos reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperationRecord {
+    pub agent_id: Option<Id>,
+    pub resource_provider_id: Option<Id>,
+    pub state: OperationState,
+    pub message: Option<Arc<str>>,
+    /// The operation as the core sent and tracked it (None: known only from
+    /// a status), undone if it fails.
+    pub sent: Option<Arc<Operation>>,
 }
 
 /// A persistent volume, as its offers and CREATE show it.
@@ -357,6 +373,7 @@ impl Default for State {
             reserved: OrdMap::new(),
             stateful: OrdMap::new(),
             releasing: imbl::OrdSet::new(),
+            operations: OrdMap::new(),
         }
     }
 }
@@ -503,6 +520,16 @@ struct StateView<'a> {
     deployments: Vec<DeploymentView<'a>>,
     volumes: Vec<VolumeView<'a>>,
     reserved: Vec<(&'a str, &'a str, &'a str, f64)>,
+    operations: Vec<OperationView<'a>>,
+}
+
+/// An operation as `ark.state.OperationRecord`.
+#[derive(Serialize)]
+struct OperationView<'a> {
+    operation_id: &'a str,
+    agent_id: Option<&'a str>,
+    state: &'static str,
+    message: Option<&'a str>,
 }
 
 /// A volume as `ark.state.VolumeRecord`.
@@ -663,6 +690,16 @@ impl State {
                 .reserved
                 .iter()
                 .map(|((a, n, r), x)| (&**a, &**n, &**r, *x))
+                .collect(),
+            operations: self
+                .operations
+                .iter()
+                .map(|(id, op)| OperationView {
+                    operation_id: id,
+                    agent_id: op.agent_id.as_deref(),
+                    state: op.state.name(),
+                    message: op.message.as_deref(),
+                })
                 .collect(),
         };
         rmp_serde::to_vec(&view).expect("views are plain data and always encode")

@@ -168,6 +168,10 @@ class PymesosDriver:
                 driver.acceptInverseOffers(body["inverse_offer_ids"], body["filters"])
             case fx.DeclineInverseOffers():
                 driver.declineInverseOffer(body["inverse_offer_ids"], body["filters"])
+            case fx.AcknowledgeOperationStatus() | fx.ReconcileOperations():
+                # pymesos's acknowledgeOperationStatusUpdate and reconcileOperations
+                # pass the body through as is: Ark's call is the same, sent whole.
+                driver._send(call)
 
 
 class _Callbacks:
@@ -238,9 +242,13 @@ class _Callbacks:
     def error(self, driver: Any, message: str) -> None:
         self._emit("error", lambda: m.Error(str(message)))
 
+    def operationStatusUpdate(self, driver: Any, status: Any) -> None:
+        event = {"type": "UPDATE_OPERATION_STATUS", "update_operation_status": {"status": status}}
+        self._emit_event("operationStatusUpdate", event)
+
     def processHeartBeat(self, driver: Any) -> None:
         self._emit("heartbeat", lambda: m.Heartbeat())
 
     def __getattr__(self, name: str) -> Callable[..., None]:
-        # Callbacks Ark does not model (operation status).
+        # Callbacks Ark does not model (none known in pymesos 0.3.15).
         return lambda *args: None

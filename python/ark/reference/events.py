@@ -38,7 +38,7 @@ def event_from_json(obj: Mapping[str, Any]) -> m.Message | None:
     """
     kind = _str(obj, "type", "event")
     if kind not in _MODELLED:
-        # UPDATE_OPERATION_STATUS, newer.
+        # Newer types.
         return None
     body = obj.get(kind.lower())
     if body is None:  # null is absent, as in the Rust lift (ark._core.decode_event)
@@ -86,7 +86,32 @@ def event_from_json(obj: Mapping[str, Any]) -> m.Message | None:
         return m.InverseOffers([_inverse_offer(i) for i in _list(body, "inverse_offers", where)])
     if kind == "RESCIND_INVERSE_OFFER":
         return m.RescindInverseOffer(_id(body, "inverse_offer_id", where))
+    if kind == "UPDATE_OPERATION_STATUS":
+        return m.OperationUpdate(_operation_status(_obj(body, "status", where)))
     return m.Heartbeat()
+
+
+def _operation_status(obj: Mapping[str, Any]) -> m.OperationStatus:
+    """One v1 ``OperationStatus``; its ``uuid`` (a ``UUID`` message) decoded from base64."""
+    where = "event.update_operation_status.status"
+    state = _str(obj, "state", where)
+    if state not in _OPERATION_STATES:
+        raise WireError(f"{where}.state: unknown operation state {state!r}")
+    if obj.get("operation_id") is None:
+        raise WireError(f"{where}.operation_id: missing")
+    uuid = None
+    if obj.get("uuid") is not None:
+        uuid = _bytes(_obj(obj, "uuid", where), "value", f"{where}.uuid")
+    return m.OperationStatus(
+        _id(obj, "operation_id", where),
+        state,  # type: ignore[arg-type]
+        message=_opt_str(obj, "message", where),
+        agent_id=_id(obj, "agent_id", where) if obj.get("agent_id") is not None else None,
+        resource_provider_id=_id(obj, "resource_provider_id", where)
+        if obj.get("resource_provider_id") is not None
+        else None,
+        uuid=uuid,
+    )
 
 
 def _inverse_offer(obj: object) -> m.InverseOffer:
@@ -337,6 +362,7 @@ def _value(obj: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 _TASK_STATES = frozenset(get_args(m.TaskState))
+_OPERATION_STATES = frozenset(get_args(m.OperationState))
 _MODELLED = frozenset(
     [
         "SUBSCRIBED",
@@ -349,6 +375,7 @@ _MODELLED = frozenset(
         "HEARTBEAT",
         "INVERSE_OFFERS",
         "RESCIND_INVERSE_OFFER",
+        "UPDATE_OPERATION_STATUS",
     ]
 )
 
@@ -421,7 +448,29 @@ def event_from_protobuf(data: bytes) -> m.Message | None:
         return m.RescindInverseOffer(
             _pb_id(body.inverse_offer_id, "event.rescind_inverse_offer.inverse_offer_id")
         )
+    if kind == Event.UPDATE_OPERATION_STATUS:
+        return m.OperationUpdate(
+            _pb_operation_status(_pb_present(e, "update_operation_status", "event").status)
+        )
     return None
+
+
+def _pb_operation_status(s: Any) -> m.OperationStatus:
+    where = "event.update_operation_status.status"
+    state = _OPERATION_STATE.values_by_number.get(s.state)
+    if state is None:
+        raise WireError(f"{where}.state: unknown operation state {s.state}")
+    _pb_present(s, "operation_id", where)
+    return m.OperationStatus(
+        _pb_id(s.operation_id, f"{where}.operation_id"),
+        state.name,
+        message=s.message if s.HasField("message") else None,
+        agent_id=s.agent_id.value if s.HasField("agent_id") else None,
+        resource_provider_id=s.resource_provider_id.value
+        if s.HasField("resource_provider_id")
+        else None,
+        uuid=s.uuid.value if s.HasField("uuid") else None,
+    )
 
 
 def _pb_unavailability(u: Any) -> m.Unavailability:
@@ -616,6 +665,19 @@ def encode_event(message: m.Message) -> bytes:
         case m.RescindInverseOffer(inverse_offer_id):
             e.type = Event.RESCIND_INVERSE_OFFER
             e.rescind_inverse_offer.inverse_offer_id.value = inverse_offer_id
+        case m.OperationUpdate(status):
+            e.type = Event.UPDATE_OPERATION_STATUS
+            out = e.update_operation_status.status
+            out.operation_id.value = status.operation_id
+            out.state = _OPERATION_STATE.values_by_name[status.state].number
+            if status.message is not None:
+                out.message = status.message
+            if status.agent_id is not None:
+                out.agent_id.value = status.agent_id
+            if status.resource_provider_id is not None:
+                out.resource_provider_id.value = status.resource_provider_id
+            if status.uuid is not None:
+                out.uuid.value = status.uuid
         case _:
             raise ValueError(f"{type(message).__name__} is not a Mesos event")
     return bytes(e.SerializePartialToString())
@@ -718,3 +780,6 @@ _STATUS: Any = pb.message_class("mesos.v1.TaskStatus")
 _TASK_STATE = _STATUS.DESCRIPTOR.fields_by_name["state"].enum_type
 _REASON = _STATUS.DESCRIPTOR.enum_types_by_name["Reason"]
 _SOURCE = _STATUS.DESCRIPTOR.enum_types_by_name["Source"]
+_OPERATION_STATE: Any = (
+    pb.message_class("mesos.v1.OperationStatus").DESCRIPTOR.fields_by_name["state"].enum_type
+)

@@ -28,6 +28,7 @@ from ark.reference.backoff import Backoffs
 from ark.reference.deployment import Deployments, Plan, check_deploy
 from ark.reference.maintenance import InverseOffers
 from ark.reference.matching import reference_match
+from ark.reference.operation_feedback import OperationFeedback
 from ark.reference.operations import track, volume_of
 from ark.reference.pods import claimed_ids, kill_members
 from ark.reference.reconcile import Reconciler
@@ -160,6 +161,7 @@ class Reducer:
         self._stateful: dict[str, m.TaskRequest] = {}
         # The volumes a Replace gives up: destroyed and unreserved when offered.
         self._releasing: set[str] = set()
+        self._operations = OperationFeedback()
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -193,6 +195,7 @@ class Reducer:
             m.DeclineInverseOffers: self._answer_inverse_offers,
             m.Deploy: self._deploy,
             m.CancelDeployment: self._cancel_deployment,
+            m.OperationUpdate: self._operation_update,
             m.CustomEnvelope: self._nothing,
         }
 
@@ -295,6 +298,7 @@ class Reducer:
             deployments=self._deployments.view(self._tasks, self._groups, self._demand),
             volumes=[v for _, v in sorted(self._volumes.items())],
             reserved=[(*k, x) for k, x in sorted(self._reserved.items())],
+            operations=self._operations.view(),
         )
 
     # --- Mesos events ------------------------------------------------------------
@@ -323,6 +327,7 @@ class Reducer:
         if self._reconciliation.explicit:
             self._reconciliation.abort()
         self._reconciliation.start(self._offers, self._tasks, now, out, self._suppressed)
+        out += self._operations.reconcile()
         return out
 
     def _offers_event(self, msg: m.Offers, now: float) -> list[fx.Effect]:
@@ -362,7 +367,7 @@ class Reducer:
             for accept in releases:
                 for offer_id in accept.offer_ids:
                     del self._offers[offer_id]
-                track(self._volumes, self._reserved, accept.agent_id, accept.operations)
+                self._track_sent(accept.agent_id, accept.operations)
         return [*releases, *self._match(now)]
 
     def _rescind(self, msg: m.Rescind, now: float) -> list[fx.Effect]:
@@ -512,6 +517,7 @@ class Reducer:
         out: list[fx.Effect] = []
         if self._registered and not self._reconciliation.explicit:
             self._reconciliation.start(self._offers, self._tasks, now, out, self._suppressed)
+            out += self._operations.reconcile()
         return out
 
     def _reconcile_timeout(self, msg: m.ReconcileTimeout, now: float) -> list[fx.Effect]:
@@ -554,6 +560,14 @@ class Reducer:
         c = self._config
         return c.offer_idle_refuse_seconds if idle else c.offer_refuse_seconds
 
+    def _operation_update(self, msg: m.OperationUpdate, now: float) -> list[fx.Effect]:
+        return self._operations.update(msg.status, self._volumes, self._reserved)
+
+    def _track_sent(self, agent_id: str, operations: list[m.Operation]) -> None:
+        """Record what sent operations reserve and create, and those with an id."""
+        self._operations.sent(agent_id, operations)
+        track(self._volumes, self._reserved, agent_id, operations)
+
     # --- commands ------------------------------------------------------------------
 
     def _accept(self, msg: m.Accept, now: float) -> list[fx.Effect]:
@@ -595,7 +609,7 @@ class Reducer:
 
         for offer_id in offer_ids:
             del self._offers[offer_id]
-        track(self._volumes, self._reserved, agent_id, msg.operations)
+        self._track_sent(agent_id, msg.operations)
         launched: list[fx.LaunchTask] = []
         for launch in msg.launches:
             self._record_launch(launch, agent_id, now)
@@ -770,7 +784,7 @@ class Reducer:
                 volume = request.volume
                 if volume is not None:
                     shown = [self._offers[o][0] for o in p.offer_ids]
-                    resources, ops = plan(volume, resources, self._volumes, shown)
+                    resources, ops = plan(launch.task_id, volume, resources, self._volumes, shown)
                     operations.extend(ops)
                 launches.append(
                     fx.LaunchTask(
@@ -789,7 +803,7 @@ class Reducer:
         for accept in accepts:
             for offer_id in accept.offer_ids:
                 del self._offers[offer_id]
-            track(self._volumes, self._reserved, accept.agent_id, accept.operations)
+            self._track_sent(accept.agent_id, accept.operations)
             for t in accept.launches:
                 request = request_of[t.task_id]
                 if request.volume is not None:

@@ -14,6 +14,7 @@ import msgspec
 from ark import effects as fx
 from ark import messages as m
 from ark.errors import MessageError
+from ark.reference.operation_feedback import planned_id, release_id
 from ark.state import VolumeRecord
 
 __all__ = ["check_volume", "forget_agent", "next_id", "plan", "release", "view", "waiting"]
@@ -74,12 +75,13 @@ def view(request: m.TaskRequest, volumes: dict[str, VolumeRecord]) -> m.TaskRequ
 
 
 def plan(
+    task_id: str,
     volume: m.Volume,
     resources: list[m.Resource],
     volumes: dict[str, VolumeRecord],
     offered: list[m.Offer],
 ) -> tuple[list[m.Resource], list[m.Operation]]:
-    """A placed launch's resources and the operations to run before it."""
+    """A placed launch's resources and the operations to run before it (ids of ``task_id``)."""
     if volume.persistence_id in volumes:
         shown = [
             r for o in offered for r in o.resources if r.persistence_id == volume.persistence_id
@@ -99,7 +101,10 @@ def plan(
     created = msgspec.structs.replace(
         reserved, persistence_id=volume.persistence_id, container_path=volume.container_path
     )
-    operations = [m.Operation("RESERVE", [reserved]), m.Operation("CREATE", [created])]
+    operations = [
+        m.Operation("RESERVE", [reserved], planned_id("RESERVE", task_id)),
+        m.Operation("CREATE", [created], planned_id("CREATE", task_id)),
+    ]
     return [*plain, created], operations
 
 
@@ -115,7 +120,11 @@ def release(
             if r.persistence_id is None or r.persistence_id not in releasing:
                 continue
             reserved = msgspec.structs.replace(r, persistence_id=None, container_path=None)
-            operations += [m.Operation("DESTROY", [r]), m.Operation("UNRESERVE", [reserved])]
+            pid = r.persistence_id
+            operations += [
+                m.Operation("DESTROY", [r], release_id("DESTROY", pid, offer_id)),
+                m.Operation("UNRESERVE", [reserved], release_id("UNRESERVE", pid, offer_id)),
+            ]
             releasing.discard(r.persistence_id)
         if operations:
             out.append(

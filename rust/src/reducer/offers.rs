@@ -231,6 +231,7 @@ impl Reducer {
 /// Record what accepted operations reserve and create on `agent_id`, and
 /// forget what they unreserve and destroy.
 pub(super) fn track(state: &mut State, agent_id: &Id, operations: &[Operation]) {
+    super::operation_feedback::sent(state, agent_id, operations);
     for op in operations {
         for r in &op.resources {
             let key = (

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::offers::track;
+use super::operation_feedback::{planned_id, release_id};
 use super::Reducer;
 use crate::effects::{AcceptOffers, Effect};
 use crate::error::CoreError;
@@ -128,15 +129,16 @@ impl Reducer {
                     container_path: None,
                     ..r.clone()
                 };
+                let op_id = |kind| Some(release_id(kind, id, offer_id));
                 operations.push(Operation {
                     kind: OperationType::Destroy,
                     resources: vec![r.clone()],
-                    id: None,
+                    id: op_id(OperationType::Destroy),
                 });
                 operations.push(Operation {
                     kind: OperationType::Unreserve,
                     resources: vec![reserved],
-                    id: None,
+                    id: op_id(OperationType::Unreserve),
                 });
             }
             if !operations.is_empty() {
@@ -296,12 +298,12 @@ pub(super) fn plan(state: &State, accepts: &mut [Effect]) {
             operations.push(Operation {
                 kind: OperationType::Reserve,
                 resources: vec![reserved],
-                id: None,
+                id: Some(planned_id(OperationType::Reserve, &launch.task_id)),
             });
             operations.push(Operation {
                 kind: OperationType::Create,
                 resources: vec![created.clone()],
-                id: None,
+                id: Some(planned_id(OperationType::Create, &launch.task_id)),
             });
             launch.resources.push(created);
         }
