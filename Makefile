@@ -72,8 +72,15 @@ lint: $(PY)
 test-rust:
 	cargo test --workspace -q
 
+# The suite on TEST_WORKERS processes (pytest-xdist): most tests wait on timers
+# (heartbeats, timeouts, failovers), so two share the cores well. Each module
+# stays on one worker (--dist loadfile): a real Mesos a module starts is started
+# once. Not more workers than CI's two cores: the CPU-bound property tests
+# (1000 examples in CI) would take turns on them and near pytest-timeout's limit.
+# The slowest tests are listed at the end, where a test that grew shows.
+TEST_WORKERS ?= 2
 test-python: $(PY)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test: $(INSTALLED) harness lint test-rust test-python
 
