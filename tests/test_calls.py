@@ -65,6 +65,8 @@ EFFECTS: list[fx.Effect] = [
     fx.Suppress(),
     fx.Revive(),
     fx.Message("a1", "e1", b"hello"),
+    fx.AcceptInverseOffers(["i1", "i2"], 5.0),
+    fx.DeclineInverseOffers(["i3"], 3600.0),
 ]
 
 

@@ -148,6 +148,36 @@ unreachable_strategies = st.builds(
     expunge_after_seconds=st.sampled_from([0.0, 2.0, 3.0, 8.0]),
     kill_selection=st.sampled_from(["YoungestFirst", "OldestFirst"]),
 )
+# Pods: ids of their own, members mostly too, sometimes named like tasks, so
+# that updates, kills and requests meet them.
+PODS = ["p0", "p1"]
+MEMBERS = [f"m{i}" for i in range(12)]
+# Members small enough for a pod to fit the rich offers whole; its executor's
+# resources sometimes odd.
+member_needs = st.one_of(
+    st.builds(m.Resource, name=st.just("cpus"), scalar=st.sampled_from([0.25, 0.5])),
+    st.builds(m.Resource, name=st.just("mem"), scalar=st.sampled_from([8.0, 16.0])),
+)
+pod_members = st.lists(
+    st.builds(
+        m.PodTask,
+        task_id=st.sampled_from(MEMBERS) | st.sampled_from(MEMBERS) | st.sampled_from(TASKS),
+        resources=st.lists(member_needs, max_size=2),
+        payload=st.just(b"{}"),
+        health_check=health_checks,
+        kill_policy=kill_policies,
+    ),
+    min_size=1,
+    max_size=3,
+)
+pod_requests = st.builds(
+    m.TaskRequest,
+    task_id=st.sampled_from(PODS),
+    resources=st.lists(member_needs | needs, max_size=2),
+    constraints=st.lists(constraints, max_size=1),
+    group=st.sampled_from(["g1", "g2"]),
+    pod=pod_members,
+)
 task_requests = st.lists(
     st.builds(
         m.TaskRequest,
@@ -415,6 +445,30 @@ class ReducerComparison(RuleBasedStateMachine):
     def kill(self, task: str) -> None:
         self.send(m.Kill(task))
 
+    @rule(
+        data=st.data(),
+        pod=st.sampled_from(PODS),
+        executor=resources,
+        members=pod_members,
+        tasks=launches,
+    )
+    def accept_pod(
+        self,
+        data: st.DataObject,
+        pod: str,
+        executor: list[m.Resource],
+        members: list[m.PodTask],
+        tasks: list[m.Launch],
+    ) -> None:
+        held = [o.offer_id for o in self.view.offers]
+        ids = data.draw(st.lists(st.sampled_from(held + OFFERS[:1]), max_size=3))
+        launch = m.Launch(pod, resources=executor, pod=members)
+        self.send(m.Accept(ids, [launch, *tasks]))
+
+    @rule(pod=st.sampled_from(PODS))
+    def kill_pod(self, pod: str) -> None:
+        self.send(m.Kill(pod))
+
     @initialize(strategy=st.sampled_from(["binpack", "spread"]))
     def strategy(self, strategy: str) -> None:
         config = msgspec.structs.replace(CONFIG, matching_strategy=strategy)
@@ -468,6 +522,22 @@ class ReducerComparison(RuleBasedStateMachine):
     @rule()
     def custom(self) -> None:
         self.send(m.CustomEnvelope(kind="Ping", body=b"\x91\x01"))
+
+    @rule(
+        ids=st.lists(st.sampled_from(["i0", "i1", "i2"]), max_size=2),
+        agent=st.sampled_from(AGENTS),
+        kind=st.sampled_from(["offers", "rescind", "accept", "decline"]),
+    )
+    def maintenance(self, ids: list[str], agent: str, kind: str) -> None:
+        window = m.Unavailability(self.now + 2.0, 5.0)
+        if kind == "offers":
+            self.send(m.InverseOffers([m.InverseOffer(i, agent, window) for i in ids]))
+        elif kind == "rescind":
+            self.send(m.RescindInverseOffer(ids[0] if ids else "i0"))
+        elif kind == "accept":
+            self.send(m.AcceptInverseOffers(ids))
+        else:
+            self.send(m.DeclineInverseOffers(ids, 60.0))
 
     # --- bad input ---
 
@@ -546,8 +616,16 @@ class DemandComparison(RuleBasedStateMachine):
         assert not {r.task_id for r in view.demand} & {t.task_id for t in view.tasks}
         # A group held by its launch backoff has nothing launched.
         held = {b.group for b in before.backoffs if b.until is not None and b.until > self.now}
-        launched = {lt.task_id for e in effects if isinstance(e, fx.Accept) for lt in e.launches}
+        launched = {
+            t
+            for e in effects
+            if isinstance(e, fx.Accept)
+            for lt in e.launches
+            for t in lt.task_ids()
+        }
         assert not {g for t, g in view.groups if t in launched} & held, "a held group launched"
+        # Every pod member launched is a task of its own.
+        assert {t for t, _ in view.pods} <= {t.task_id for t in view.tasks}
         check_offers_end(before, message, effects, view)
         return effects
 
@@ -572,6 +650,14 @@ class DemandComparison(RuleBasedStateMachine):
     @rule(tasks=task_requests)
     def request(self, tasks: list[m.TaskRequest]) -> None:
         self.send(m.Request(tasks))
+
+    @rule(pods=st.lists(pod_requests, min_size=1, max_size=2))
+    def request_pods(self, pods: list[m.TaskRequest]) -> None:
+        self.send(m.Request(pods))
+
+    @rule(pod=st.sampled_from(PODS))
+    def kill_pod(self, pod: str) -> None:
+        self.send(m.Kill(pod))
 
     @rule(
         template=task_requests.filter(bool).map(lambda ts: ts[0]),

@@ -200,3 +200,16 @@ def test_a_malformed_strategy_is_a_message_error(
     with pytest.raises(MessageError, match="unreachable strategy"):
         run.reducer.step_bytes(m.encode(request), 0.0)
     assert run.reducer.view() == before
+
+
+def test_a_pod_with_a_strategy_is_a_message_error(reducer_type: Any) -> None:
+    # Its replacement would need its members renamed too: refused, not ignored.
+    run = Run(reducer_type)
+    member = m.PodTask("web.app", [m.Resource("cpus", scalar=0.1)])
+    request = m.Request(
+        [m.TaskRequest("web", pod=[member], unreachable=m.UnreachableStrategy(1.0, 2.0))]
+    )
+    before = run.reducer.view()
+    with pytest.raises(MessageError, match="a pod takes no unreachable strategy"):
+        run.reducer.step(request, 0.0)
+    assert run.reducer.view() == before

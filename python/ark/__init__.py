@@ -16,6 +16,8 @@ importable from ``ark``.
 * Matching offers yourself: :func:`match_offers`, :class:`TaskRequest`,
   :class:`Constraint`, with a :class:`HealthCheck` and a :class:`KillPolicy`
   per task.
+* Pods (tasks launched together as one LAUNCH_GROUP): :func:`pod`,
+  :class:`PodTask`.
 * High availability (the ``ha`` extra): :class:`Standby`, over a
   :class:`ZooKeeperStore`; :class:`FileStore` for one process that restarts.
 * The flight recorder: :class:`Recorder` (``Scheduler(..., recorder=)``), read
@@ -49,6 +51,7 @@ from ark.high_availability import Standby
 from ark.matching import Constraint, Decisions, TaskRequest, match_offers
 from ark.messages import Custom, HealthCheck, KillPolicy
 from ark.metrics import Metrics
+from ark.pods import PodTask, pod
 from ark.recorder import Recorder
 from ark.scheduler import Driver, Scheduler
 from ark.state import Config, StateView, TaskRecord
@@ -79,6 +82,7 @@ __all__ = [
     "Metrics",
     "MissingExtra",
     "NoReply",
+    "PodTask",
     "PymesosDriver",
     "RecordIOError",
     "Recorder",
@@ -103,6 +107,7 @@ __all__ = [
     "effects",
     "match_offers",
     "messages",
+    "pod",
     "reconcile_stream",
     "task_payload",
 ]

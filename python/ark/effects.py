@@ -16,12 +16,14 @@ from typing import TypeAlias
 import msgspec
 
 from ark.decoding import decode_pausing_gc
-from ark.messages import HealthCheck, KillPolicy, Resource
+from ark.messages import HealthCheck, KillPolicy, PodTask, Resource
 
 __all__ = [
     "Accept",
+    "AcceptInverseOffers",
     "Acknowledge",
     "Decline",
+    "DeclineInverseOffers",
     "Effect",
     "Kill",
     "LaunchTask",
@@ -47,6 +49,13 @@ class LaunchTask(msgspec.Struct, frozen=True, array_like=True):
     named_ports: list[tuple[str, int]] = []
     health_check: HealthCheck | None = None
     kill_policy: KillPolicy | None = None
+    #: A pod's members, launched in one LAUNCH_GROUP under the default
+    #: executor that ``task_id`` names (``resources`` are the executor's).
+    pod: list[PodTask] = []
+
+    def task_ids(self) -> list[str]:
+        """The tasks this launch starts: itself, or a pod's members."""
+        return [t.task_id for t in self.pod] if self.pod else [self.task_id]
 
 
 class ReconcileTask(msgspec.Struct, frozen=True, array_like=True):
@@ -115,6 +124,20 @@ class UpdateFramework(msgspec.Struct, tag=True, frozen=True, array_like=True):
     suppressed: bool
 
 
+class AcceptInverseOffers(msgspec.Struct, tag=True, frozen=True, array_like=True):
+    """ACCEPT_INVERSE_OFFERS; ``inverse_offer_ids`` are sorted."""
+
+    inverse_offer_ids: list[str]
+    refuse_seconds: float
+
+
+class DeclineInverseOffers(msgspec.Struct, tag=True, frozen=True, array_like=True):
+    """DECLINE_INVERSE_OFFERS; ``inverse_offer_ids`` are sorted."""
+
+    inverse_offer_ids: list[str]
+    refuse_seconds: float
+
+
 class Timer(msgspec.Struct, tag=True, frozen=True, array_like=True):
     """Push ``ReconcileTimeout(round)`` after ``seconds``."""
 
@@ -138,6 +161,8 @@ Effect: TypeAlias = (
     | Revive
     | Message
     | UpdateFramework
+    | AcceptInverseOffers
+    | DeclineInverseOffers
     | Timer
     | Unreconciled
 )

@@ -26,30 +26,36 @@ import msgspec
 __all__ = [
     "TERMINAL_STATES",
     "Accept",
+    "AcceptInverseOffers",
     "Attribute",
     "Blacklist",
     "Constraint",
     "Custom",
     "CustomEnvelope",
     "Decline",
+    "DeclineInverseOffers",
     "Disconnected",
     "Error",
     "Failure",
     "FrameworkMessage",
     "HealthCheck",
     "Heartbeat",
+    "InverseOffer",
+    "InverseOffers",
     "Kill",
     "KillPolicy",
     "Launch",
     "Message",
     "Offer",
     "Offers",
+    "PodTask",
     "Reconcile",
     "ReconcileTick",
     "ReconcileTimeout",
     "Request",
     "Reregistered",
     "Rescind",
+    "RescindInverseOffer",
     "Resource",
     "Revive",
     "SendMessage",
@@ -60,6 +66,7 @@ __all__ = [
     "TaskStatus",
     "Tick",
     "Track",
+    "Unavailability",
     "UnreachableStrategy",
     "Update",
     "UpdateFramework",
@@ -121,12 +128,32 @@ class Attribute(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
     set: list[str] | None = None
 
 
+class Unavailability(
+    msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False
+):
+    """When an agent's machine is scheduled down (Mesos's ``Unavailability``).
+
+    ``start`` in seconds since the epoch (the loop's clock, ``time.time()``);
+    ``duration`` in seconds, ``None`` for a machine that does not come back.
+    """
+
+    start: float
+    duration: float | None = None
+
+    def covers(self, now: float, margin: float = 0.0) -> bool:
+        """Whether the window has begun by ``now + margin`` and not ended by ``now``."""
+        if self.start > now + margin:
+            return False
+        return self.duration is None or now < self.start + self.duration
+
+
 class Offer(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """An offer of one agent's resources.
 
     ``role`` is the role the resources are allocated to (Mesos's
     ``Offer.allocation_info.role``): with MULTI_ROLE, one of the framework's
-    roles; ``None`` from a master that does not say.
+    roles; ``None`` from a master that does not say. ``unavailability`` is set
+    when the agent's machine is scheduled for maintenance.
     """
 
     id: str
@@ -135,6 +162,17 @@ class Offer(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=
     resources: list[Resource] = []
     attributes: list[Attribute] = []
     role: str | None = None
+    unavailability: Unavailability | None = None
+
+
+class InverseOffer(
+    msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False
+):
+    """Mesos asks for an agent back: its machine goes down for ``unavailability``."""
+
+    id: str
+    agent_id: str
+    unavailability: Unavailability
 
 
 class TaskStatus(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -183,6 +221,22 @@ class Offers(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unkn
 
 class Rescind(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     offer_id: str
+
+
+class InverseOffers(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """The INVERSE_OFFERS event: agents under maintenance that hold the framework's resources."""
+
+    inverse_offers: list[InverseOffer]
+
+
+class RescindInverseOffer(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """An inverse offer is void (the schedule changed, or the agent went)."""
+
+    inverse_offer_id: str
 
 
 class Update(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -332,12 +386,30 @@ class KillPolicy(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fi
 _MAX_SECONDS = 7 * 24 * 3600.0
 
 
+class PodTask(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
+    """One task of a pod: launched with the others, as one LAUNCH_GROUP, on one agent.
+
+    ``payload`` is the task's other ``TaskInfo`` fields as JSON (its
+    ``command``, ``labels`` ...), carried to the launch untouched.
+    """
+
+    task_id: str
+    resources: list[Resource] = []
+    name: str = ""
+    payload: bytes = b""
+    health_check: HealthCheck | None = None
+    kill_policy: KillPolicy | None = None
+
+
 class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """One task to launch. ``payload`` (command or executor) is carried through untouched.
 
     ``named_ports`` says which port each name got: each must be one of the
     launch's own ``ports``. ``health_check`` and ``kill_policy`` go into the
-    ``TaskInfo`` (over any the payload sets).
+    ``TaskInfo`` (over any the payload sets). A launch with ``pod`` members is a pod: its
+    ``task_id`` names the default executor, its ``resources`` are the
+    executor's, its ``payload`` more ``ExecutorInfo`` fields, and the members
+    go in one LAUNCH_GROUP (see :mod:`ark.pods`).
     """
 
     task_id: str
@@ -347,6 +419,7 @@ class Launch(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields
     named_ports: list[tuple[str, int]] = []
     health_check: HealthCheck | None = None
     kill_policy: KillPolicy | None = None
+    pod: list[PodTask] = []
 
 
 Operator: TypeAlias = Literal["EQ", "LIKE", "UNLIKE", "UNIQUE", "MAX_PER", "GROUP_BY"]
@@ -399,6 +472,11 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     unreachable (None: Ark leaves an unreachable task alone, as Mesos reports
     it). ``role`` (MULTI_ROLE) takes the request from offers allocated to that
     role only; ``None`` takes any offer.
+
+    ``pod``: this request is a pod, its members placed together as one unit
+    on one agent (the sum of their resources and ``resources``, the default
+    executor's) and launched as one LAUNCH_GROUP; ``task_id`` names the pod
+    (see :mod:`ark.pods`).
     """
 
     task_id: str
@@ -415,6 +493,7 @@ class TaskRequest(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_f
     role: str | None = None
     health_check: HealthCheck | None = None
     kill_policy: KillPolicy | None = None
+    pod: list[PodTask] = []
 
 
 class Request(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -445,6 +524,27 @@ class Accept(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unkn
 
 class Decline(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     offer_ids: list[str]
+    refuse_seconds: float = 5.0
+
+
+class AcceptInverseOffers(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """Agree to the maintenance: the agents' resources will be free by its start.
+
+    ``refuse_seconds`` holds back the next inverse offer of each agent.
+    """
+
+    inverse_offer_ids: list[str]
+    refuse_seconds: float = 5.0
+
+
+class DeclineInverseOffers(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """Refuse the maintenance (it goes ahead anyway: this only informs the operator)."""
+
+    inverse_offer_ids: list[str]
     refuse_seconds: float = 5.0
 
 
@@ -563,6 +663,10 @@ Message: TypeAlias = (
     | Revive
     | SendMessage
     | UpdateFramework
+    | InverseOffers
+    | RescindInverseOffer
+    | AcceptInverseOffers
+    | DeclineInverseOffers
     | CustomEnvelope
 )
 

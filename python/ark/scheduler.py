@@ -464,10 +464,11 @@ class Scheduler(Generic[S]):
                 log.critical("ark: %d calls not sent: not written ahead", self._core.discard())
         if out:
             launches = [
-                (launch.task_id, e.agent_id)
+                (task_id, e.agent_id)
                 for e in out
                 if isinstance(e, fx.Accept)
                 for launch in e.launches
+                for task_id in launch.task_ids()
             ]
             if persistence.write(self._snapshot, launches) and self._calling:
                 try:

@@ -11,12 +11,13 @@ from typing import Literal
 
 import msgspec
 
-from ark.messages import Attribute, Resource, TaskState
+from ark.messages import Attribute, Resource, TaskState, Unavailability
 
 __all__ = [
     "AgentRecord",
     "BackoffRecord",
     "Config",
+    "InverseOfferRecord",
     "OfferRecord",
     "Reconciliation",
     "RequestRecord",
@@ -60,6 +61,12 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     backoff_max_seconds: float = 300.0
     #: ...and forgotten once a task of the group has run this long.
     backoff_reset_seconds: float = 60.0
+    #: Inverse offers (maintenance): ``ignore`` leaves them to your hooks, as
+    #: Mesos does; ``drain`` kills an agent's tasks ``maintenance_margin_seconds``
+    #: before its window, places none there during it, and accepts the
+    #: inverse offer once the agent is empty (docs/reducer.md, Maintenance).
+    maintenance: Literal["ignore", "drain"] = "ignore"
+    maintenance_margin_seconds: float = 60.0
 
 
 class TaskRecord(msgspec.Struct, frozen=True, array_like=True):
@@ -154,6 +161,18 @@ class UnreachableRecord(msgspec.Struct, frozen=True, array_like=True):
     expunged: bool
 
 
+class InverseOfferRecord(msgspec.Struct, frozen=True, array_like=True):
+    """An outstanding inverse offer: Mesos wants the agent back for maintenance."""
+
+    inverse_offer_id: str
+    agent_id: str
+    unavailability: Unavailability
+    #: When it came (the loop's clock).
+    received_at: float
+    #: The drain policy has killed the agent's tasks for it.
+    draining: bool
+
+
 class StateView(msgspec.Struct, frozen=True, array_like=True):
     """The whole of the core's bookkeeping at one moment, as plain Python values.
 
@@ -185,3 +204,7 @@ class StateView(msgspec.Struct, frozen=True, array_like=True):
     unreachable: list[UnreachableRecord] = []
     #: Launch backoffs of groups whose tasks failed, sorted by group.
     backoffs: list[BackoffRecord] = []
+    #: The pod of each task launched as a pod's member, as (task id, pod id).
+    pods: list[tuple[str, str]] = []
+    #: Outstanding inverse offers (agents under maintenance), sorted by id.
+    inverse_offers: list[InverseOfferRecord] = []

@@ -11,7 +11,8 @@ whatever arrived after the event that caused it).
 
 Commands are the :mod:`ark.messages` commands (``Request`` tasks for the matcher,
 ``Withdraw``, ``Blacklist``, or by hand ``Accept``, ``Decline``, ``Kill``,
-``Reconcile``, ``Suppress``, ``Revive``, ``SendMessage``...) and :class:`Reply`,
+``Reconcile``, ``Suppress``, ``Revive``, ``SendMessage``,
+``AcceptInverseOffers``, ``DeclineInverseOffers``...) and :class:`Reply`,
 which answers the caller of :meth:`ark.Scheduler.ask` that sent the custom
 message being handled.
 
@@ -69,6 +70,8 @@ Command: TypeAlias = (
     | m.Withdraw
     | m.Blacklist
     | m.Track
+    | m.AcceptInverseOffers
+    | m.DeclineInverseOffers
     | m.Custom
     | Reply
 )
@@ -108,6 +111,18 @@ class StateManager(Generic[S]):
 
     def rescinded(self, state: S, offer_id: str, framework: Snapshot) -> Step[S]:
         """An offer was withdrawn by the master."""
+        return state, ()
+
+    def inverse_offers(
+        self, state: S, inverse_offers: Sequence[m.InverseOffer], framework: Snapshot
+    ) -> Step[S]:
+        """Mesos asks for agents back for maintenance (see docs/reducer.md, Maintenance).
+
+        Answer with ``AcceptInverseOffers`` / ``DeclineInverseOffers``, or not
+        at all (Mesos's default). Under ``Config(maintenance="drain")`` the core
+        answers them itself: those it already accepted are no longer in
+        ``framework``'s inverse offers.
+        """
         return state, ()
 
     def agent_lost(self, state: S, agent_id: str, framework: Snapshot) -> Step[S]:
@@ -150,6 +165,7 @@ _HOOK_NAMES: dict[type, tuple[str, ...]] = {
     m.Update: ("status_update",),
     m.Offers: ("offers",),
     m.Rescind: ("rescinded",),
+    m.InverseOffers: ("inverse_offers",),
     m.Failure: ("agent_lost", "executor_lost"),
     m.FrameworkMessage: ("framework_message",),
     m.Disconnected: ("disconnected",),
@@ -184,6 +200,8 @@ def _call(h: StateManager[S], s: S, e: object, f: Snapshot) -> tuple[str, object
             return "offers", h.offers(s, offers, f)
         case m.Rescind(offer_id):
             return "rescinded", h.rescinded(s, offer_id, f)
+        case m.InverseOffers(inverse_offers):
+            return "inverse_offers", h.inverse_offers(s, inverse_offers, f)
         case m.Failure(agent_id, None):
             return "agent_lost", h.agent_lost(s, agent_id, f)
         case m.Failure(agent_id, str() as executor_id, status):

@@ -25,6 +25,7 @@ from typing import Any
 from ark import effects as fx
 from ark import messages as m
 from ark.errors import WireError
+from ark.messages import PodTask
 
 __all__ = ["WireError", "call", "task_payload"]
 
@@ -49,12 +50,7 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
             out["type"] = "ACCEPT"
             out["accept"] = {
                 "offer_ids": [{"value": o} for o in offer_ids],
-                "operations": [
-                    {
-                        "type": "LAUNCH",
-                        "launch": {"task_infos": [task_info(t, agent_id, role) for t in launches]},
-                    }
-                ],
+                "operations": _operations(launches, agent_id, framework_id, role),
                 "filters": {"refuse_seconds": refuse_seconds},
             }
         case fx.Decline(offer_ids, refuse_seconds):
@@ -90,9 +86,75 @@ def call(effect: fx.Effect, framework_id: str) -> dict[str, Any]:
                 "executor_id": {"value": executor_id},
                 "data": base64.b64encode(data).decode(),
             }
+        case fx.AcceptInverseOffers(ids, refuse_seconds):
+            out["type"] = "ACCEPT_INVERSE_OFFERS"
+            out["accept_inverse_offers"] = {
+                "inverse_offer_ids": [{"value": i} for i in ids],
+                "filters": {"refuse_seconds": refuse_seconds},
+            }
+        case fx.DeclineInverseOffers(ids, refuse_seconds):
+            out["type"] = "DECLINE_INVERSE_OFFERS"
+            out["decline_inverse_offers"] = {
+                "inverse_offer_ids": [{"value": i} for i in ids],
+                "filters": {"refuse_seconds": refuse_seconds},
+            }
         case _:
             raise ValueError(f"{type(effect).__name__} is not a Mesos call")
     return out
+
+
+def _operations(
+    launches: list[fx.LaunchTask], agent_id: str, framework_id: str, role: str | None
+) -> list[dict[str, Any]]:
+    # The plain tasks in one LAUNCH, then one LAUNCH_GROUP per pod.
+    plain = [task_info(t, agent_id, role) for t in launches if not t.pod]
+    out: list[dict[str, Any]] = []
+    if plain:
+        out.append({"type": "LAUNCH", "launch": {"task_infos": plain}})
+    for t in launches:
+        if t.pod:
+            out.append(
+                {
+                    "type": "LAUNCH_GROUP",
+                    "launch_group": {
+                        "executor": executor_info(t, framework_id, role),
+                        "task_group": {
+                            "tasks": [_member_info(member, agent_id, role) for member in t.pod]
+                        },
+                    },
+                }
+            )
+    return out
+
+
+def _member_info(member: PodTask, agent_id: str, role: str | None) -> dict[str, Any]:
+    launch = fx.LaunchTask(
+        member.task_id,
+        agent_id,
+        member.name,
+        member.resources,
+        member.payload,
+        health_check=member.health_check,
+        kill_policy=member.kill_policy,
+    )
+    return task_info(launch, agent_id, role)
+
+
+def executor_info(pod: fx.LaunchTask, framework_id: str, role: str | None = None) -> dict[str, Any]:
+    """The ``ExecutorInfo`` of a pod: the default executor, named by the pod's id.
+
+    Its payload's fields (``labels`` ...) plus Ark's own: ``type`` DEFAULT,
+    ``executor_id``, ``framework_id`` (a LAUNCH_GROUP must carry it), the
+    pod's ``resources`` and, if given, its ``name``.
+    """
+    info = _payload(pod)
+    info["type"] = "DEFAULT"
+    info["executor_id"] = {"value": pod.task_id}
+    info["framework_id"] = {"value": framework_id}
+    info["resources"] = [_resource_json(r, role) for r in pod.resources]
+    if pod.name:
+        info["name"] = pod.name
+    return info
 
 
 def task_info(task: fx.LaunchTask, agent_id: str, role: str | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use base64::Engine;
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor};
+use serde_bytes::ByteBuf;
 use serde_json::{json, Map, Value};
 
 use crate::effects::{Effect, LaunchTask, ReconcileTask};
@@ -22,6 +23,7 @@ use crate::messages::Resource;
 use crate::protobuf::mesos::v1 as pb;
 use crate::protobuf::mesos::v1::scheduler::{call, Call};
 use crate::protobuf::DESCRIPTOR_SET;
+use crate::state::Id;
 
 pub const PROTOBUF: &str = "application/x-protobuf";
 pub const JSON: &str = "application/json";
@@ -99,6 +101,8 @@ pub fn kind(effect: &Effect) -> &'static str {
         Effect::Revive => "REVIVE",
         Effect::Message { .. } => "MESSAGE",
         Effect::UpdateFramework { .. } => "UPDATE_FRAMEWORK",
+        Effect::AcceptInverseOffers { .. } => "ACCEPT_INVERSE_OFFERS",
+        Effect::DeclineInverseOffers { .. } => "DECLINE_INVERSE_OFFERS",
         Effect::Timer { .. } => "Timer",
         Effect::Unreconciled { .. } => "Unreconciled",
     }
@@ -212,6 +216,30 @@ fn protobuf_call(effect: &Effect, framework_id: &str) -> Result<Call, String> {
             });
             call::Type::Message
         }
+        Effect::AcceptInverseOffers {
+            inverse_offer_ids,
+            refuse_seconds,
+        } => {
+            out.accept_inverse_offers = Some(call::AcceptInverseOffers {
+                inverse_offer_ids: inverse_offer_ids.iter().map(|o| id(o)).collect(),
+                filters: Some(pb::Filters {
+                    refuse_seconds: Some(*refuse_seconds),
+                }),
+            });
+            call::Type::AcceptInverseOffers
+        }
+        Effect::DeclineInverseOffers {
+            inverse_offer_ids,
+            refuse_seconds,
+        } => {
+            out.decline_inverse_offers = Some(call::DeclineInverseOffers {
+                inverse_offer_ids: inverse_offer_ids.iter().map(|o| id(o)).collect(),
+                filters: Some(pb::Filters {
+                    refuse_seconds: Some(*refuse_seconds),
+                }),
+            });
+            call::Type::DeclineInverseOffers
+        }
         Effect::Accept { .. }
         | Effect::UpdateFramework { .. }
         | Effect::Timer { .. }
@@ -244,15 +272,12 @@ pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
             refuse_seconds,
             role,
         } => {
-            let infos = launches
-                .iter()
-                .map(|t| task_info(t, agent_id, role.as_deref()))
-                .collect::<Result<Vec<_>, _>>()?;
+            let operations = operations(launches, agent_id, framework_id, role.as_deref())?;
             out.insert(
                 "accept".into(),
                 json!({
                     "offer_ids": offer_ids.iter().map(|o| value_id(o)).collect::<Vec<_>>(),
-                    "operations": [{"type": "LAUNCH", "launch": {"task_infos": infos}}],
+                    "operations": operations,
                     "filters": {"refuse_seconds": refuse_seconds},
                 }),
             );
@@ -310,6 +335,27 @@ pub fn json_call(effect: &Effect, framework_id: &str) -> Result<Value, String> {
                 }),
             );
         }
+        Effect::AcceptInverseOffers {
+            inverse_offer_ids,
+            refuse_seconds,
+        }
+        | Effect::DeclineInverseOffers {
+            inverse_offer_ids,
+            refuse_seconds,
+        } => {
+            let key = if matches!(effect, Effect::AcceptInverseOffers { .. }) {
+                "accept_inverse_offers"
+            } else {
+                "decline_inverse_offers"
+            };
+            out.insert(
+                key.into(),
+                json!({
+                    "inverse_offer_ids": inverse_offer_ids.iter().map(|o| value_id(o)).collect::<Vec<_>>(),
+                    "filters": {"refuse_seconds": refuse_seconds},
+                }),
+            );
+        }
         Effect::UpdateFramework { .. } | Effect::Timer { .. } | Effect::Unreconciled { .. } => {
             return Err(not_a_call(effect))
         }
@@ -328,24 +374,94 @@ fn reconcile_task(task: &ReconcileTask) -> Value {
     Value::Object(out)
 }
 
+/// The plain launches in one LAUNCH, then one LAUNCH_GROUP per pod, as
+/// `ark.wire` builds them.
+fn operations(
+    launches: &[LaunchTask],
+    agent_id: &str,
+    framework_id: &str,
+    role: Option<&str>,
+) -> Result<Vec<Value>, String> {
+    let plain = launches
+        .iter()
+        .filter(|t| t.pod.is_empty())
+        .map(|t| task_info(t, agent_id, role))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::new();
+    if !plain.is_empty() {
+        out.push(json!({"type": "LAUNCH", "launch": {"task_infos": plain}}));
+    }
+    for pod in launches.iter().filter(|t| !t.pod.is_empty()) {
+        let tasks = pod
+            .pod
+            .iter()
+            .map(|member| {
+                let launch = LaunchTask {
+                    task_id: member.task_id.clone(),
+                    agent_id: Id::from(agent_id),
+                    name: member.name.clone(),
+                    resources: member.resources.clone(),
+                    payload: ByteBuf::from(member.payload.clone()),
+                    named_ports: vec![],
+                    health_check: member.health_check.clone(),
+                    kill_policy: member.kill_policy,
+                    pod: vec![],
+                };
+                task_info(&launch, agent_id, role)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(json!({
+            "type": "LAUNCH_GROUP",
+            "launch_group": {
+                "executor": executor_info(pod, framework_id, role)?,
+                "task_group": {"tasks": tasks},
+            },
+        }));
+    }
+    Ok(out)
+}
+
+/// A pod's `ExecutorInfo`: the default executor named by the pod's id, its
+/// payload's fields plus Ark's own, as `ark.wire.executor_info` builds it.
+fn executor_info(
+    pod: &LaunchTask,
+    framework_id: &str,
+    role: Option<&str>,
+) -> Result<Value, String> {
+    let mut info = payload(pod)?;
+    info.insert("type".into(), Value::from("DEFAULT"));
+    info.insert("executor_id".into(), value_id(&pod.task_id));
+    info.insert("framework_id".into(), value_id(framework_id));
+    info.insert(
+        "resources".into(),
+        pod.resources.iter().map(|r| resource(r, role)).collect(),
+    );
+    if !pod.name.is_empty() {
+        info.insert("name".into(), Value::from(pod.name.as_str()));
+    }
+    Ok(Value::Object(info))
+}
+
+/// A launch's payload: the JSON object of its other fields.
+fn payload(task: &LaunchTask) -> Result<Map<String, Value>, String> {
+    if task.payload.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&task.payload) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(format!(
+            "task {:?}: payload must be a JSON object (TaskInfo fields)",
+            task.task_id
+        )),
+        Err(e) => Err(format!("task {:?}: payload is not JSON: {e}", task.task_id)),
+    }
+}
+
 /// One launch's `TaskInfo`: its payload's fields plus Ark's own, as
 /// `ark.wire.task_info` builds it (named ports included); its resources
 /// carry `allocation_info` when the offers are allocated to a `role`.
 fn task_info(task: &LaunchTask, agent_id: &str, role: Option<&str>) -> Result<Value, String> {
-    let mut info = if task.payload.is_empty() {
-        Map::new()
-    } else {
-        match serde_json::from_slice::<Value>(&task.payload) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                return Err(format!(
-                    "task {:?}: payload must be a JSON object (TaskInfo fields)",
-                    task.task_id
-                ))
-            }
-            Err(e) => return Err(format!("task {:?}: payload is not JSON: {e}", task.task_id)),
-        }
-    };
+    let mut info = payload(task)?;
     let name = if task.name.is_empty() {
         &task.task_id
     } else {
@@ -438,7 +554,8 @@ fn resource(r: &Resource, allocated_to: Option<&str>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_bytes::{ByteArray, ByteBuf};
+    use crate::messages::PodTask;
+    use serde_bytes::ByteArray;
 
     fn launch(payload: &str) -> LaunchTask {
         LaunchTask {
@@ -456,6 +573,7 @@ mod tests {
             named_ports: vec![],
             health_check: None,
             kill_policy: None,
+            pod: vec![],
         }
     }
 
@@ -543,6 +661,82 @@ mod tests {
         let value: Value = serde_json::from_slice(&js.body).unwrap();
         let resource = &value["accept"]["operations"][0]["launch"]["task_infos"][0]["resources"][0];
         assert_eq!(resource["allocation_info"], json!({"role": "eng/web"}));
+    }
+
+    #[test]
+    fn a_pod_goes_as_one_launch_group_in_protobuf() {
+        let mut pod = launch(r#"{"labels":{"labels":[{"key":"k","value":"v"}]}}"#);
+        pod.task_id = "web".into();
+        pod.pod = vec![PodTask {
+            task_id: "web.app".into(),
+            resources: pod.resources.clone(),
+            name: "app".into(),
+            payload: br#"{"command":{"value":"sleep 1"}}"#.to_vec(),
+            health_check: Some(crate::health::HealthCheck {
+                kind: crate::health::CheckType::Tcp,
+                command: None,
+                port: Some(8080),
+                path: None,
+                scheme: None,
+                delay_seconds: 0.0,
+                interval_seconds: 1.0,
+                timeout_seconds: 1.0,
+                consecutive_failures: 2,
+                grace_period_seconds: 0.0,
+            }),
+            kill_policy: Some(crate::health::KillPolicy {
+                grace_period_seconds: 4.0,
+            }),
+        }];
+        let effect = Effect::Accept {
+            offer_ids: vec!["o1".into()],
+            agent_id: "a1".into(),
+            launches: vec![pod, launch(r#"{"command":{"value":"x"}}"#)],
+            refuse_seconds: 5.0,
+            role: Some("web".into()),
+        };
+        let out = encode(&effect, "f1", Encoding::Protobuf).unwrap();
+        assert_eq!(out.media_type, PROTOBUF);
+        let accept = decode(&out.body).accept.unwrap();
+        // The plain task's LAUNCH first, then the pod's LAUNCH_GROUP.
+        assert_eq!(
+            accept.operations[0].launch.as_ref().unwrap().task_infos[0]
+                .task_id
+                .value,
+            "t1"
+        );
+        let operation = &accept.operations[1];
+        assert_eq!(
+            operation.r#type,
+            Some(pb::offer::operation::Type::LaunchGroup as i32)
+        );
+        let group = operation.launch_group.as_ref().unwrap();
+        assert_eq!(
+            group.executor.r#type,
+            Some(pb::executor_info::Type::Default as i32)
+        );
+        assert_eq!(group.executor.executor_id.value, "web");
+        assert_eq!(group.executor.framework_id.as_ref().unwrap().value, "f1");
+        assert_eq!(group.executor.labels.as_ref().unwrap().labels[0].key, "k");
+        // The executor's and the members' resources answer in the offers' role.
+        let allocation = group.executor.resources[0].allocation_info.as_ref();
+        assert_eq!(allocation.unwrap().role.as_deref(), Some("web"));
+        let task = &group.task_group.tasks[0];
+        assert_eq!(
+            (task.task_id.value.as_str(), task.name.as_str()),
+            ("web.app", "app")
+        );
+        assert_eq!(task.agent_id.value, "a1");
+        assert_eq!(
+            task.command.as_ref().unwrap().value.as_deref(),
+            Some("sleep 1")
+        );
+        let allocation = task.resources[0].allocation_info.as_ref();
+        assert_eq!(allocation.unwrap().role.as_deref(), Some("web"));
+        // A member's check and kill policy go into its own TaskInfo.
+        let check = task.health_check.as_ref().unwrap();
+        assert_eq!(check.tcp.as_ref().unwrap().port, 8080);
+        assert!(task.kill_policy.is_some());
     }
 
     #[test]

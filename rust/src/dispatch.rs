@@ -259,9 +259,11 @@ impl<P> Dispatcher<P> {
                     agent_id, launches, ..
                 } = effect
                 {
+                    // A pod's members are the tasks to remember, not the pod.
                     let intents = launches
                         .iter()
-                        .map(|l| (l.task_id.clone().into(), agent_id.clone()));
+                        .flat_map(|l| l.task_ids())
+                        .map(|t| (t.into(), agent_id.clone()));
                     pumped.intents.extend(intents);
                 }
             }
@@ -308,6 +310,8 @@ pub fn effect_name(effect: &Effect) -> &'static str {
         Effect::Revive => "Revive",
         Effect::Message { .. } => "Message",
         Effect::UpdateFramework { .. } => "UpdateFramework",
+        Effect::AcceptInverseOffers { .. } => "AcceptInverseOffers",
+        Effect::DeclineInverseOffers { .. } => "DeclineInverseOffers",
         Effect::Timer { .. } => "Timer",
         Effect::Unreconciled { .. } => "Unreconciled",
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_bytes::{ByteArray, ByteBuf};
 
 use crate::health::{HealthCheck, KillPolicy};
-use crate::messages::Resource;
+use crate::messages::{PodTask, Resource};
 use crate::state::{Id, TaskId};
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -22,14 +22,31 @@ pub struct LaunchTask {
     pub health_check: Option<HealthCheck>,
     #[serde(default)]
     pub kill_policy: Option<KillPolicy>,
+    /// A pod's members: one LAUNCH_GROUP under the default executor that
+    /// `task_id` names, with `resources` as the executor's.
+    #[serde(default)]
+    pub pod: Vec<PodTask>,
+}
+
+impl LaunchTask {
+    /// The tasks this launch starts: itself, or a pod's members.
+    pub fn task_ids(&self) -> Vec<&str> {
+        if self.pod.is_empty() {
+            vec![self.task_id.as_str()]
+        } else {
+            self.pod.iter().map(|t| t.task_id.as_str()).collect()
+        }
+    }
 }
 
 impl Serialize for LaunchTask {
-    /// As derived, but trailing fields that are None are left out: a launch
-    /// without a check encodes as it did before checks existed, so flight
-    /// recordings made then still replay byte for byte.
+    /// As derived, but trailing fields that are None or empty are left out:
+    /// a plain launch encodes as it did before checks and pods existed, so
+    /// flight recordings made then still replay byte for byte.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let len = if self.kill_policy.is_some() {
+        let len = if !self.pod.is_empty() {
+            9
+        } else if self.kill_policy.is_some() {
             8
         } else if self.health_check.is_some() {
             7
@@ -48,6 +65,9 @@ impl Serialize for LaunchTask {
         }
         if len > 7 {
             out.serialize_field("kill_policy", &self.kill_policy)?;
+        }
+        if len > 8 {
+            out.serialize_field("pod", &self.pod)?;
         }
         out.end()
     }
@@ -98,6 +118,16 @@ pub enum Effect {
         executor_id: String,
         data: ByteBuf,
     },
+    /// ACCEPT_INVERSE_OFFERS, `inverse_offer_ids` sorted.
+    AcceptInverseOffers {
+        inverse_offer_ids: Vec<Id>,
+        refuse_seconds: f64,
+    },
+    /// DECLINE_INVERSE_OFFERS, `inverse_offer_ids` sorted.
+    DeclineInverseOffers {
+        inverse_offer_ids: Vec<Id>,
+        refuse_seconds: f64,
+    },
     /// Push `ReconcileTimeout(round)` after `seconds`.
     Timer {
         round: u32,
@@ -147,13 +177,17 @@ mod tests {
             named_ports: vec![],
             health_check: None,
             kill_policy,
+            pod: vec![],
         }
     }
 
     #[test]
     fn a_launch_leaves_out_its_trailing_nones_and_reads_back() {
         let plain = rmp_serde::to_vec(&launch(None)).unwrap();
-        assert_eq!(plain[0], 0x96, "six fields, as before checks existed");
+        assert_eq!(
+            plain[0], 0x96,
+            "six fields, as before checks and pods existed"
+        );
         let policy = launch(Some(KillPolicy {
             grace_period_seconds: 1.0,
         }));
@@ -164,5 +198,20 @@ mod tests {
             rmp_serde::from_slice::<LaunchTask>(&plain).unwrap(),
             launch(None)
         );
+        let mut pod = launch(None);
+        pod.pod = vec![PodTask {
+            task_id: "t.app".into(),
+            resources: vec![],
+            name: String::new(),
+            payload: vec![],
+            health_check: None,
+            kill_policy: None,
+        }];
+        let bytes = rmp_serde::to_vec(&pod).unwrap();
+        assert_eq!(
+            bytes[0], 0x99,
+            "a pod writes every field before its members"
+        );
+        assert_eq!(rmp_serde::from_slice::<LaunchTask>(&bytes).unwrap(), pod);
     }
 }

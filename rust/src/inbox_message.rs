@@ -39,7 +39,7 @@ tuple_fields!(1, A);
 tuple_fields!(3, A, B, C);
 
 /// `ark.messages.Offer`: id, agent id, hostname, resources, attributes,
-/// allocation role.
+/// allocation role, unavailability.
 #[derive(Serialize)]
 pub struct Offer<'a>(
     pub &'a str,
@@ -48,7 +48,23 @@ pub struct Offer<'a>(
     pub Vec<Resource<'a>>,
     pub Vec<Attribute<'a>>,
     pub Option<&'a str>,
+    pub Option<Unavailability>,
 );
+
+/// `ark.messages.Unavailability`: start and duration, in seconds.
+#[derive(Serialize)]
+pub struct Unavailability(pub f64, pub Option<f64>);
+
+impl Unavailability {
+    /// From Mesos's `TimeInfo` and `DurationInfo` nanoseconds.
+    pub fn from_nanoseconds(start: i64, duration: Option<i64>) -> Self {
+        Unavailability(start as f64 / 1e9, duration.map(|d| d as f64 / 1e9))
+    }
+}
+
+/// `ark.messages.InverseOffer`: id, agent id, unavailability.
+#[derive(Serialize)]
+pub struct InverseOffer<'a>(pub &'a str, pub &'a str, pub Unavailability);
 
 /// `ark.messages.Resource`: name, scalar, ranges, set, role.
 #[derive(Serialize)]

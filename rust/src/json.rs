@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::CoreError;
-use crate::inbox_message::{tagged, Attribute, Offer, Resource, Status, Value};
+use crate::inbox_message::{
+    tagged, Attribute, InverseOffer, Offer, Resource, Status, Unavailability, Value,
+};
 use crate::protobuf::mesos::v1::{task_status, TaskState};
 
 /// Lifts one JSON `mesos.v1.scheduler.Event` into its Ark message: the
@@ -58,6 +60,10 @@ struct Event<'a> {
     failure: Option<&'a RawValue>,
     #[serde(borrow)]
     error: Option<&'a RawValue>,
+    #[serde(borrow)]
+    inverse_offers: Option<&'a RawValue>,
+    #[serde(borrow)]
+    rescind_inverse_offer: Option<&'a RawValue>,
 }
 
 /// The body named `name`, parsed; `None` if absent or null.
@@ -133,6 +139,47 @@ struct JsonOffer<'a> {
     attributes: Option<Vec<JsonValue<'a>>>,
     #[serde(borrow)]
     allocation_info: Option<Obj<Allocation<'a>>>,
+    unavailability: Option<Obj<JsonUnavailability>>,
+}
+
+#[derive(Deserialize)]
+struct JsonUnavailability {
+    start: Obj<Nanoseconds>,
+    duration: Option<Obj<Nanoseconds>>,
+}
+
+/// A `TimeInfo` or a `DurationInfo`.
+#[derive(Deserialize)]
+struct Nanoseconds {
+    nanoseconds: i64,
+}
+
+impl JsonUnavailability {
+    fn lift(&self) -> Unavailability {
+        let duration = self.duration.as_ref().map(|d| d.0.nanoseconds);
+        Unavailability::from_nanoseconds(self.start.0.nanoseconds, duration)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct InverseOffers<'a> {
+    #[serde(default, borrow)]
+    inverse_offers: Vec<Obj<JsonInverseOffer<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct JsonInverseOffer<'a> {
+    #[serde(borrow)]
+    id: Id<'a>,
+    #[serde(borrow)]
+    agent_id: Option<Id<'a>>,
+    unavailability: Option<Obj<JsonUnavailability>>,
+}
+
+#[derive(Deserialize)]
+struct RescindInverseOffer<'a> {
+    #[serde(borrow)]
+    inverse_offer_id: Id<'a>,
 }
 
 /// A resource or an attribute: a name, a typed value, and a resource's role.
@@ -307,7 +354,38 @@ fn lift(event: &Event<'_>) -> Result<Option<(&'static str, Vec<u8>)>, CoreError>
             tagged("Error", (body.message.as_ref(),))
         }
         "HEARTBEAT" => tagged("Heartbeat", ()),
-        // INVERSE_OFFERS, RESCIND_INVERSE_OFFER, UPDATE_OPERATION_STATUS, newer.
+        "INVERSE_OFFERS" => {
+            let body: Option<InverseOffers<'_>> = body(event.inverse_offers, "inverse_offers")?;
+            let body = body.unwrap_or_default();
+            let where_ = "event.inverse_offers.inverse_offers";
+            let inverse_offers = body
+                .inverse_offers
+                .iter()
+                .map(|Obj(i)| {
+                    let agent = present(i.agent_id.as_ref(), &format!("{where_}.agent_id"))?;
+                    let unavailability = present(
+                        i.unavailability.as_ref(),
+                        &format!("{where_}.unavailability"),
+                    )?;
+                    Ok(InverseOffer(
+                        &i.id.value,
+                        &agent.value,
+                        unavailability.0.lift(),
+                    ))
+                })
+                .collect::<Result<Vec<_>, CoreError>>()?;
+            tagged("InverseOffers", (inverse_offers,))
+        }
+        "RESCIND_INVERSE_OFFER" => {
+            let body: Option<RescindInverseOffer<'_>> =
+                body(event.rescind_inverse_offer, "rescind_inverse_offer")?;
+            let body = present(body.as_ref(), "event.rescind_inverse_offer")?;
+            tagged(
+                "RescindInverseOffer",
+                (body.inverse_offer_id.value.as_ref(),),
+            )
+        }
+        // UPDATE_OPERATION_STATUS, newer.
         _ => return Ok(None),
     };
     Ok(Some(lifted))
@@ -323,6 +401,7 @@ fn offer<'a>(o: &'a JsonOffer<'a>) -> Result<Offer<'a>, CoreError> {
         resources.iter().map(resource).collect::<Result<_, _>>()?,
         attributes.iter().map(attribute).collect::<Result<_, _>>()?,
         o.allocation_info.as_ref().and_then(|a| a.0.role.as_deref()),
+        o.unavailability.as_ref().map(|u| u.0.lift()),
     ))
 }
 
@@ -464,6 +543,9 @@ mod tests {
 
     #[test]
     fn unknown_event_types_lift_to_nothing() {
-        assert_eq!(decode_event(br#"{"type":"INVERSE_OFFERS"}"#).unwrap(), None);
+        assert_eq!(
+            decode_event(br#"{"type":"UPDATE_OPERATION_STATUS"}"#).unwrap(),
+            None
+        );
     }
 }

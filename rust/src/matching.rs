@@ -26,7 +26,7 @@ mod placement;
 mod refusal;
 mod shapes;
 
-pub use crate::request::{Constraint, Operator, RequestResource, Strategy, TaskRequest};
+pub use crate::request::{Constraint, Operator, PodTask, RequestResource, Strategy, TaskRequest};
 pub use cycle::match_offers;
 pub use decisions::{Decisions, OutLaunch, OutResource, Pending, Placement};
 pub use input::{AgentInfo, AttributeRef, Existing, MatchInput, MatchOffer};
@@ -65,6 +65,7 @@ mod tests {
                 })
                 .collect(),
             role: None,
+            unavailability: None,
         }
     }
 
@@ -90,6 +91,7 @@ mod tests {
             role: None,
             health_check: None,
             kill_policy: None,
+            pod: vec![],
         }
     }
 

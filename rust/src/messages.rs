@@ -132,6 +132,37 @@ pub struct Attribute {
     pub set: Option<Vec<String>>,
 }
 
+/// When an agent's machine is scheduled down (`mesos.v1.Unavailability`):
+/// `start` in seconds since the epoch, `duration` in seconds (`None`: it does
+/// not come back).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unavailability {
+    pub start: f64,
+    #[serde(default)]
+    pub duration: Option<f64>,
+}
+
+impl Unavailability {
+    /// Whether the window has begun by `now + margin` and not ended by `now`
+    /// (`ark.messages.Unavailability.covers`).
+    pub fn covers(&self, now: f64, margin: f64) -> bool {
+        if self.start > now + margin {
+            return false;
+        }
+        self.duration.map_or(true, |d| now < self.start + d)
+    }
+}
+
+/// Mesos asks for an agent back (`ark.messages.InverseOffer`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InverseOffer {
+    pub id: String,
+    pub agent_id: String,
+    pub unavailability: Unavailability,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Offer {
@@ -145,6 +176,9 @@ pub struct Offer {
     /// The role the offer is allocated to (`Offer.allocation_info.role`).
     #[serde(default)]
     pub role: Option<String>,
+    /// Set when the agent's machine is scheduled for maintenance.
+    #[serde(default)]
+    pub unavailability: Option<Unavailability>,
 }
 
 /// A status update. Its strings borrow from the message bytes: updates are
@@ -187,6 +221,27 @@ pub struct Launch {
     /// Which port each name got (from the matcher, or the user's own labels).
     #[serde(default)]
     pub named_ports: Vec<(String, i64)>,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
+    /// A pod's members: `task_id` then names the default executor and
+    /// `resources` are its own (see docs/reducer.md, **Pods**).
+    #[serde(default)]
+    pub pod: Vec<PodTask>,
+}
+
+/// One task of a pod, as `ark.messages.PodTask`, owned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodTask {
+    pub task_id: String,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, with = "serde_bytes")]
+    pub payload: Vec<u8>,
     #[serde(default)]
     pub health_check: Option<HealthCheck>,
     #[serde(default)]
@@ -270,6 +325,19 @@ pub enum Message<'a> {
         suppressed_roles: Option<Vec<String>>,
         capabilities: Option<Vec<String>>,
         failover_timeout: Option<f64>,
+    },
+    /// Maintenance (docs/reducer.md, **Maintenance**).
+    InverseOffers(Vec<InverseOffer>),
+    RescindInverseOffer {
+        inverse_offer_id: String,
+    },
+    AcceptInverseOffers {
+        inverse_offer_ids: Vec<String>,
+        refuse_seconds: f64,
+    },
+    DeclineInverseOffers {
+        inverse_offer_ids: Vec<String>,
+        refuse_seconds: f64,
     },
     Custom,
 }
@@ -437,6 +505,27 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    pub struct InverseOffers {
+        pub inverse_offers: Vec<InverseOffer>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RescindInverseOffer {
+        pub inverse_offer_id: String,
+    }
+
+    /// AcceptInverseOffers and DeclineInverseOffers.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct AnswerInverseOffers {
+        pub inverse_offer_ids: Vec<String>,
+        #[serde(default = "default_refuse")]
+        pub refuse_seconds: f64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     pub struct CustomEnvelope {
         #[allow(dead_code)] // decoded to validate it: the body is for user hooks
         pub kind: String,
@@ -546,7 +635,19 @@ impl<'de> Visitor<'de> for MessageVisitor {
                             t.health_check.as_deref(),
                             t.kill_policy.as_ref(),
                         )
-                        .or_else(|| t.unreachable.and_then(|u| u.invalid(t.task_id)));
+                        .or_else(|| {
+                            t.pod.iter().find_map(|p| {
+                                health::problem(
+                                    p.task_id,
+                                    p.health_check.as_deref(),
+                                    p.kill_policy.as_ref(),
+                                )
+                            })
+                        })
+                        .or_else(|| {
+                            t.unreachable
+                                .and_then(|u| u.invalid(t.task_id, !t.pod.is_empty()))
+                        });
                         match problem {
                             Some(problem) => Err(de::Error::custom(problem)),
                             None => Ok(StoredRequest::from(t)),
@@ -583,6 +684,26 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     suppressed_roles: w.suppressed_roles,
                     capabilities: w.capabilities,
                     failover_timeout: w.failover_timeout,
+                }
+            }
+            "InverseOffers" => {
+                Message::InverseOffers(body::<wire::InverseOffers, _>(rest)?.inverse_offers)
+            }
+            "RescindInverseOffer" => Message::RescindInverseOffer {
+                inverse_offer_id: body::<wire::RescindInverseOffer, _>(rest)?.inverse_offer_id,
+            },
+            "AcceptInverseOffers" => {
+                let w: wire::AnswerInverseOffers = body(rest)?;
+                Message::AcceptInverseOffers {
+                    inverse_offer_ids: w.inverse_offer_ids,
+                    refuse_seconds: w.refuse_seconds,
+                }
+            }
+            "DeclineInverseOffers" => {
+                let w: wire::AnswerInverseOffers = body(rest)?;
+                Message::DeclineInverseOffers {
+                    inverse_offer_ids: w.inverse_offer_ids,
+                    refuse_seconds: w.refuse_seconds,
                 }
             }
             "CustomEnvelope" => {

@@ -8,7 +8,9 @@
 //! same event, which the tests check.
 
 use crate::error::CoreError;
-use crate::inbox_message::{tagged, Attribute, Offer, Resource, Status, Value};
+use crate::inbox_message::{
+    tagged, Attribute, InverseOffer, Offer, Resource, Status, Unavailability, Value,
+};
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod mesos {
@@ -88,10 +90,33 @@ fn lift(event: &Event) -> Result<Option<(&'static str, Vec<u8>)>, CoreError> {
             tagged("Error", (body.message.as_str(),))
         }
         event::Type::Heartbeat => tagged("Heartbeat", ()),
-        event::Type::Unknown
-        | event::Type::InverseOffers
-        | event::Type::RescindInverseOffer
-        | event::Type::UpdateOperationStatus => return Ok(None),
+        event::Type::InverseOffers => {
+            let body = present(event.inverse_offers.as_ref(), "event.inverse_offers")?;
+            let where_ = "event.inverse_offers.inverse_offers";
+            let inverse_offers = body
+                .inverse_offers
+                .iter()
+                .map(|i| {
+                    let agent = present(i.agent_id.as_ref(), &format!("{where_}.agent_id"))?;
+                    Ok(InverseOffer(
+                        id(&i.id.value, &format!("{where_}.id"))?,
+                        id(&agent.value, &format!("{where_}.agent_id"))?,
+                        unavailability(&i.unavailability),
+                    ))
+                })
+                .collect::<Result<Vec<_>, CoreError>>()?;
+            tagged("InverseOffers", (inverse_offers,))
+        }
+        event::Type::RescindInverseOffer => {
+            let where_ = "event.rescind_inverse_offer";
+            let body = present(event.rescind_inverse_offer.as_ref(), where_)?;
+            let inverse_offer_id = id(
+                &body.inverse_offer_id.value,
+                &format!("{where_}.inverse_offer_id"),
+            )?;
+            tagged("RescindInverseOffer", (inverse_offer_id,))
+        }
+        event::Type::Unknown | event::Type::UpdateOperationStatus => return Ok(None),
     };
     Ok(Some(lifted))
 }
@@ -108,7 +133,13 @@ fn offer(o: &pb::Offer) -> Result<Offer<'_>, CoreError> {
             .map(attribute)
             .collect::<Result<_, _>>()?,
         o.allocation_info.as_ref().and_then(|a| a.role.as_deref()),
+        o.unavailability.as_ref().map(unavailability),
     ))
+}
+
+fn unavailability(u: &pb::Unavailability) -> Unavailability {
+    let duration = u.duration.as_ref().map(|d| d.nanoseconds);
+    Unavailability::from_nanoseconds(u.start.nanoseconds, duration)
 }
 
 // `role` is deprecated in Mesos for `allocation_info`, but masters from before
@@ -344,7 +375,7 @@ mod tests {
 
     #[test]
     fn events_ark_does_not_model_lift_to_nothing() {
-        for kind in [event::Type::InverseOffers as i32, 99] {
+        for kind in [event::Type::UpdateOperationStatus as i32, 99] {
             let e = Event {
                 r#type: Some(kind),
                 ..Default::default()

@@ -279,6 +279,7 @@ mod tests {
             resources: vec![],
             attributes: vec![],
             role: None,
+            unavailability: None,
         };
         let out = step(&mut r, Message::Offers(vec![offer.clone(), offer]), 1.0);
         assert_eq!(

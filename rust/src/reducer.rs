@@ -22,7 +22,9 @@ use crate::state::{Config, Id, State, Task, TaskId};
 
 mod backoff;
 mod demand;
+mod maintenance;
 mod offers;
+mod pods;
 #[cfg(test)]
 mod tests;
 mod unreachable;
@@ -78,7 +80,19 @@ impl Reducer {
             Message::Rescind { offer_id } => {
                 state.offers.remove(offer_id.as_str());
             }
-            Message::Update(status) => self.update(status, now, out)?,
+            Message::Update(status) => {
+                // Only while inverse offers are outstanding: updates are the hot path.
+                let task_id =
+                    (!state.inverse_offers.is_empty()).then(|| TaskId::from(status.task_id));
+                self.update(status, now, out)?;
+                if let Some(task_id) = task_id {
+                    // The task's agent may be empty now: drain it.
+                    let task = self.state.tasks.get(task_id.as_str());
+                    if let Some(agent) = task.and_then(|t| t.agent_id.clone()) {
+                        self.drain(Some(&agent), now, out);
+                    }
+                }
+            }
             Message::FrameworkMessage | Message::Custom => {}
             Message::Heartbeat => state.last_heartbeat_at = Some(now),
             Message::Failure {
@@ -117,6 +131,7 @@ impl Reducer {
                 self.expire_offers(now, out);
                 self.unreachable_tick(now, out);
                 self.tick_backoffs(now, out);
+                self.drain(None, now, out);
             }
             Message::Accept {
                 offer_ids,
@@ -127,18 +142,7 @@ impl Reducer {
                 offer_ids,
                 refuse_seconds,
             } => self.decline(offer_ids, refuse_seconds, out)?,
-            Message::Kill { task_id } => {
-                let (id, task) = state
-                    .tasks
-                    .get_key_value(task_id.as_str())
-                    .ok_or_else(|| CoreError::Rejected(format!("no task {task_id:?} to kill")))?;
-                if !task.state.is_terminal() {
-                    out.push(Effect::Kill {
-                        task_id: id.clone(),
-                        agent_id: task.agent_id.clone(),
-                    });
-                }
-            }
+            Message::Kill { task_id } => pods::kill(state, &task_id, out)?,
             Message::Request { tasks } => self.request(tasks, now, out)?,
             Message::Withdraw { task_ids } => self.withdraw(&task_ids, out),
             Message::Blacklist { agent_ids } => self.blacklist(agent_ids, now, out),
@@ -185,6 +189,18 @@ impl Reducer {
                 failover_timeout,
                 out,
             )?,
+            Message::InverseOffers(inverse_offers) => self.inverse_offers(inverse_offers, now, out),
+            Message::RescindInverseOffer { inverse_offer_id } => {
+                state.inverse_offers.remove(inverse_offer_id.as_str());
+            }
+            Message::AcceptInverseOffers {
+                inverse_offer_ids,
+                refuse_seconds,
+            } => self.answer_inverse_offers(inverse_offer_ids, refuse_seconds, true, out)?,
+            Message::DeclineInverseOffers {
+                inverse_offer_ids,
+                refuse_seconds,
+            } => self.answer_inverse_offers(inverse_offer_ids, refuse_seconds, false, out)?,
         }
         Ok(())
     }
@@ -306,6 +322,9 @@ fn subscribed(
 fn disconnected(state: &mut State) {
     state.registered = false;
     state.offers = Default::default();
+    // Mesos drops a disconnected framework's inverse offers unanswered and
+    // makes new ones once it is back.
+    state.inverse_offers = Default::default();
     reconcile::abort(state);
 }
 

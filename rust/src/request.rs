@@ -118,10 +118,16 @@ fn default_expunge_after() -> f64 {
 
 impl UnreachableStrategy {
     /// Why the strategy is malformed, if it is: it needs `0 <= inactive <=
-    /// expunge` (NaN fails every comparison, so it is refused too).
-    pub fn invalid(&self, task_id: &str) -> Option<String> {
+    /// expunge` (NaN fails every comparison, so it is refused too), on a
+    /// request that is not a pod.
+    pub fn invalid(&self, task_id: &str, is_pod: bool) -> Option<String> {
         let (inactive, expunge) = (self.inactive_after_seconds, self.expunge_after_seconds);
-        if 0.0 <= inactive && inactive <= expunge {
+        if is_pod {
+            // A replacement pod would need its members renamed too: not built.
+            Some(format!(
+                "task {task_id:?}: a pod takes no unreachable strategy (not supported yet)"
+            ))
+        } else if 0.0 <= inactive && inactive <= expunge {
             None
         } else {
             Some(format!(
@@ -130,6 +136,23 @@ impl UnreachableStrategy {
             ))
         }
     }
+}
+
+/// One task of a pod, as `ark.messages.PodTask`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct PodTask<'a> {
+    pub task_id: &'a str,
+    #[serde(default, borrow)]
+    pub resources: Vec<RequestResource<'a>>,
+    #[serde(default)]
+    pub name: &'a str,
+    #[serde(default, with = "serde_bytes")]
+    pub payload: &'a [u8],
+    /// Carried to the member's `TaskInfo` untouched, as a request's.
+    #[serde(default)]
+    pub health_check: Option<Cow<'a, HealthCheck>>,
+    #[serde(default)]
+    pub kill_policy: Option<KillPolicy>,
 }
 
 /// A task request, as `ark.matching.TaskRequest`.
@@ -168,12 +191,23 @@ pub struct TaskRequest<'a> {
     pub health_check: Option<Cow<'a, HealthCheck>>,
     #[serde(default)]
     pub kill_policy: Option<KillPolicy>,
+    /// A pod's members: placed as one unit, launched as one LAUNCH_GROUP.
+    #[serde(default, borrow)]
+    pub pod: Vec<PodTask<'a>>,
 }
 
 impl TaskRequest<'_> {
     /// How many ports the request takes: `ports` plus one per name.
     pub fn port_count(&self) -> i64 {
         i64::from(self.ports) + self.port_names.len() as i64
+    }
+
+    /// Every scalar the request needs: its own resources, then its pod
+    /// members' (a pod's own are its executor's).
+    pub fn all_resources(&self) -> impl Iterator<Item = &RequestResource<'_>> + '_ {
+        self.resources
+            .iter()
+            .chain(self.pod.iter().flat_map(|t| t.resources.iter()))
     }
 }
 
@@ -194,6 +228,17 @@ pub struct StoredRequest {
     role: Option<Box<str>>,
     health_check: Option<Box<HealthCheck>>,
     kill_policy: Option<KillPolicy>,
+    pod: Vec<StoredPodTask>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct StoredPodTask {
+    task_id: Box<str>,
+    resources: Vec<StoredResource>,
+    name: Box<str>,
+    payload: Box<[u8]>,
+    health_check: Option<Box<HealthCheck>>,
+    kill_policy: Option<KillPolicy>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -205,24 +250,38 @@ struct StoredResource {
     role: Box<str>,
 }
 
+impl From<&RequestResource<'_>> for StoredResource {
+    fn from(x: &RequestResource<'_>) -> Self {
+        StoredResource {
+            name: x.name.into(),
+            scalar: x.scalar,
+            ranges: x.ranges.clone(),
+            set: x
+                .set
+                .as_ref()
+                .map(|s| s.iter().map(|&v| v.into()).collect()),
+            role: x.role.into(),
+        }
+    }
+}
+
+impl StoredResource {
+    fn view(&self) -> RequestResource<'_> {
+        RequestResource {
+            name: &self.name,
+            scalar: self.scalar,
+            ranges: self.ranges.clone(),
+            set: self.set.as_ref().map(|s| s.iter().map(|v| &**v).collect()),
+            role: &self.role,
+        }
+    }
+}
+
 impl From<&TaskRequest<'_>> for StoredRequest {
     fn from(r: &TaskRequest<'_>) -> Self {
         StoredRequest {
             task_id: r.task_id.into(),
-            resources: r
-                .resources
-                .iter()
-                .map(|x| StoredResource {
-                    name: x.name.into(),
-                    scalar: x.scalar,
-                    ranges: x.ranges.clone(),
-                    set: x
-                        .set
-                        .as_ref()
-                        .map(|s| s.iter().map(|&v| v.into()).collect()),
-                    role: x.role.into(),
-                })
-                .collect(),
+            resources: r.resources.iter().map(StoredResource::from).collect(),
             ports: r.ports,
             constraints: r
                 .constraints
@@ -239,6 +298,18 @@ impl From<&TaskRequest<'_>> for StoredRequest {
             role: r.role.map(Into::into),
             health_check: r.health_check.as_deref().map(|h| Box::new(h.clone())),
             kill_policy: r.kill_policy,
+            pod: r
+                .pod
+                .iter()
+                .map(|t| StoredPodTask {
+                    task_id: t.task_id.into(),
+                    resources: t.resources.iter().map(StoredResource::from).collect(),
+                    name: t.name.into(),
+                    payload: t.payload.into(),
+                    health_check: t.health_check.as_deref().map(|h| Box::new(h.clone())),
+                    kill_policy: t.kill_policy,
+                })
+                .collect(),
         }
     }
 }
@@ -253,17 +324,7 @@ impl StoredRequest {
     pub fn view(&self) -> TaskRequest<'_> {
         TaskRequest {
             task_id: &self.task_id,
-            resources: self
-                .resources
-                .iter()
-                .map(|x| RequestResource {
-                    name: &x.name,
-                    scalar: x.scalar,
-                    ranges: x.ranges.clone(),
-                    set: x.set.as_ref().map(|s| s.iter().map(|v| &**v).collect()),
-                    role: &x.role,
-                })
-                .collect(),
+            resources: self.resources.iter().map(StoredResource::view).collect(),
             ports: self.ports,
             constraints: self
                 .constraints
@@ -284,6 +345,18 @@ impl StoredRequest {
             role: self.role.as_deref(),
             health_check: self.health_check.as_deref().map(Cow::Borrowed),
             kill_policy: self.kill_policy,
+            pod: self
+                .pod
+                .iter()
+                .map(|t| PodTask {
+                    task_id: &t.task_id,
+                    resources: t.resources.iter().map(StoredResource::view).collect(),
+                    name: &t.name,
+                    payload: &t.payload,
+                    health_check: t.health_check.as_deref().map(Cow::Borrowed),
+                    kill_policy: t.kill_policy,
+                })
+                .collect(),
         }
     }
 
@@ -294,6 +367,11 @@ impl StoredRequest {
             task_id: task_id.into(),
             ..self.clone()
         }
+    }
+
+    /// The ids of a pod's members (none for a plain request).
+    pub fn member_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.pod.iter().map(|t| &*t.task_id)
     }
 }
 
@@ -354,6 +432,16 @@ mod tests {
             kill_policy: Some(KillPolicy {
                 grace_period_seconds: 6.0,
             }),
+            pod: vec![PodTask {
+                task_id: "web-1.sidecar",
+                resources: vec![],
+                name: "sidecar",
+                payload: b"{}",
+                health_check: None,
+                kill_policy: Some(KillPolicy {
+                    grace_period_seconds: 7.0,
+                }),
+            }],
         };
         let stored = StoredRequest::from(&decoded);
         let lent = stored.view();

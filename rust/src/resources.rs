@@ -34,7 +34,9 @@ pub fn check_fit(offers: &[Arc<Offer>], launches: &[Launch]) -> Result<(), Strin
     let mut used_ranges: HashMap<Key, Vec<(i64, i64)>> = HashMap::new();
     let mut used_items: HashMap<Key, Vec<&str>> = HashMap::new();
     for launch in launches {
-        for resource in &launch.resources {
+        // A pod's members take their share with its executor's.
+        let members = launch.pod.iter().flat_map(|t| &t.resources);
+        for resource in launch.resources.iter().chain(members) {
             let key = (resource.name.as_str(), resource.role.as_str());
             if let Some(amount) = resource.scalar {
                 if amount < 0.0 {
@@ -167,6 +169,7 @@ mod tests {
             attributes: vec![],
             received_at: 0.0,
             role: None,
+            unavailability: None,
         })
     }
 
@@ -179,6 +182,7 @@ mod tests {
             named_ports: vec![],
             health_check: None,
             kill_policy: None,
+            pod: vec![],
         }
     }
 

@@ -14,7 +14,7 @@ use serde_bytes::Bytes;
 pub use crate::cow_map::CowMap;
 use compact_str::CompactString;
 
-use crate::messages::{Attribute, Resource, Source, TaskState};
+use crate::messages::{Attribute, Resource, Source, TaskState, Unavailability};
 use crate::request::StoredRequest;
 use crate::request::Strategy;
 
@@ -49,6 +49,21 @@ pub struct Config {
     pub backoff_max_seconds: f64,
     /// ...and how long a task of the group must run for the delay to reset.
     pub backoff_reset_seconds: f64,
+    /// What the core does with inverse offers (see `reducer::maintenance`).
+    pub maintenance: Maintenance,
+    /// How long before a maintenance window the drain policy acts.
+    pub maintenance_margin_seconds: f64,
+}
+
+/// The maintenance policy, `ark.state.Config.maintenance`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Maintenance {
+    /// Mesos's default: inverse offers are the framework's to answer.
+    Ignore,
+    /// Kill the tasks of an agent before its window, place none there during
+    /// it, and accept the inverse offer once the agent is empty.
+    Drain,
 }
 
 impl Default for Config {
@@ -68,6 +83,8 @@ impl Default for Config {
             backoff_factor: 1.15,
             backoff_max_seconds: 300.0,
             backoff_reset_seconds: 60.0,
+            maintenance: Maintenance::Ignore,
+            maintenance_margin_seconds: 60.0,
         }
     }
 }
@@ -142,6 +159,18 @@ pub struct Offer {
     pub received_at: f64,
     /// The role the offer is allocated to: an ACCEPT answers in it.
     pub role: Option<Id>,
+    /// The agent's maintenance window, if one is scheduled.
+    pub unavailability: Option<Unavailability>,
+}
+
+/// An outstanding inverse offer (docs/reducer.md, Maintenance).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InverseOffer {
+    pub agent_id: Id,
+    pub unavailability: Unavailability,
+    pub received_at: f64,
+    /// The drain policy has killed the agent's tasks for it.
+    pub draining: bool,
 }
 
 /// A task with an unreachable strategy whose agent is unreachable
@@ -214,6 +243,10 @@ pub struct State {
     pub unreachable: OrdMap<TaskId, Unreachable>,
     /// Launch delays of groups whose tasks failed, by group.
     pub backoffs: OrdMap<Id, Backoff>,
+    /// The pod of each task launched as a pod's member.
+    pub pods: OrdMap<TaskId, Id>,
+    /// Outstanding inverse offers, by id.
+    pub inverse_offers: OrdMap<Id, InverseOffer>,
 }
 
 impl Default for State {
@@ -241,6 +274,8 @@ impl Default for State {
             strategies: OrdMap::new(),
             unreachable: OrdMap::new(),
             backoffs: OrdMap::new(),
+            pods: OrdMap::new(),
+            inverse_offers: OrdMap::new(),
         }
     }
 }
@@ -338,6 +373,15 @@ struct UnreachableView<'a> {
 }
 
 #[derive(Serialize)]
+struct InverseOfferView<'a> {
+    inverse_offer_id: &'a str,
+    agent_id: &'a str,
+    unavailability: Unavailability,
+    received_at: f64,
+    draining: bool,
+}
+
+#[derive(Serialize)]
 struct StateView<'a> {
     framework_id: Option<&'a str>,
     registered: bool,
@@ -354,6 +398,8 @@ struct StateView<'a> {
     groups: Vec<(&'a str, &'a str)>,
     unreachable: Vec<UnreachableView<'a>>,
     backoffs: Vec<BackoffView<'a>>,
+    pods: Vec<(&'a str, &'a str)>,
+    inverse_offers: Vec<InverseOfferView<'a>>,
 }
 
 impl State {
@@ -451,6 +497,18 @@ impl State {
                     delay: b.delay,
                     until: b.until,
                     stable_since: b.stable_since,
+                })
+                .collect(),
+            pods: self.pods.iter().map(|(t, p)| (&**t, &**p)).collect(),
+            inverse_offers: self
+                .inverse_offers
+                .iter()
+                .map(|(id, i)| InverseOfferView {
+                    inverse_offer_id: id,
+                    agent_id: &i.agent_id,
+                    unavailability: i.unavailability,
+                    received_at: i.received_at,
+                    draining: i.draining,
                 })
                 .collect(),
         };

@@ -273,12 +273,13 @@ def test_pymesos_callbacks_never_raise(caplog: pytest.LogCaptureFixture) -> None
         callbacks.resourceOffers(None, [{"id": "not an id object"}])
         callbacks.frameworkMessage(None, {"value": "e"}, {"value": "a"}, "%%% not base64")
         callbacks.offerRescinded(None, None)
-        callbacks.inverseOffers(None, [])
+        callbacks.inverseOffers(None, [{"id": {"value": "i1"}}])  # no agent, no window
+        callbacks.inverseOfferRescinded(None, None)
         callbacks.statusUpdate(None, {"task_id": {"value": "t1"}, "state": "TASK_RUNNING"})
         data = base64.b64encode(b"hi").decode()
         callbacks.frameworkMessage(None, {"value": "e"}, {"value": "a"}, data)
     assert len(pushed) == 2
-    assert len([r for r in caplog.records if "dropped its event" in r.getMessage()]) == 4
+    assert len([r for r in caplog.records if "dropped its event" in r.getMessage()]) == 6
 
 
 class Demand(StateManager[int]):

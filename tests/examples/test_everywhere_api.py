@@ -42,7 +42,9 @@ def free_port() -> int:
 class Stack:
     """A cluster, the example scheduler on it, and its API served by uvicorn."""
 
-    def __init__(self, master: Master, address: str | None = None) -> None:
+    def __init__(
+        self, master: Master, address: str | None = None, config: Config | None = None
+    ) -> None:
         self.master = master
         spec = TaskSpec(refuse_seconds=0.2)
         self.driver = V1Driver(address or master.url, {"name": "everywhere", "user": "test"})
@@ -50,7 +52,7 @@ class Stack:
             EverywhereManager(spec),
             Everywhere(),
             self.driver,
-            config=Config(backoff_seconds=0.05),
+            config=config or Config(backoff_seconds=0.05),
             reconcile_seconds=None,
         )
         port = free_port()

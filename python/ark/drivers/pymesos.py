@@ -164,6 +164,10 @@ class PymesosDriver:
                 # pymesos's reconcileTasks drops agent_id, and without it a master
                 # can only answer TASK_LOST/UNKNOWN: send Ark's own call instead.
                 driver._send(call)
+            case fx.AcceptInverseOffers():
+                driver.acceptInverseOffers(body["inverse_offer_ids"], body["filters"])
+            case fx.DeclineInverseOffers():
+                driver.declineInverseOffer(body["inverse_offer_ids"], body["filters"])
 
 
 class _Callbacks:
@@ -222,6 +226,15 @@ class _Callbacks:
             lambda: m.Failure(agent_id["value"], executor_id=executor_id["value"], status=status),
         )
 
+    def inverseOffers(self, driver: Any, inverse_offers: list[Any]) -> None:
+        event = {"type": "INVERSE_OFFERS", "inverse_offers": {"inverse_offers": inverse_offers}}
+        self._emit_event("inverseOffers", event)
+
+    def inverseOfferRescinded(self, driver: Any, inverse_offer_id: Any) -> None:
+        self._emit(
+            "inverseOfferRescinded", lambda: m.RescindInverseOffer(inverse_offer_id["value"])
+        )
+
     def error(self, driver: Any, message: str) -> None:
         self._emit("error", lambda: m.Error(str(message)))
 
@@ -229,5 +242,5 @@ class _Callbacks:
         self._emit("heartbeat", lambda: m.Heartbeat())
 
     def __getattr__(self, name: str) -> Callable[..., None]:
-        # Callbacks Ark does not model (inverse offers, operation status).
+        # Callbacks Ark does not model (operation status).
         return lambda *args: None

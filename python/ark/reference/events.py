@@ -38,7 +38,7 @@ def event_from_json(obj: Mapping[str, Any]) -> m.Message | None:
     """
     kind = _str(obj, "type", "event")
     if kind not in _MODELLED:
-        # INVERSE_OFFERS, RESCIND_INVERSE_OFFER, UPDATE_OPERATION_STATUS, newer.
+        # UPDATE_OPERATION_STATUS, newer.
         return None
     body = obj.get(kind.lower())
     if body is None:  # null is absent, as in the Rust lift (ark._core.decode_event)
@@ -82,7 +82,47 @@ def event_from_json(obj: Mapping[str, Any]) -> m.Message | None:
         )
     if kind == "ERROR":
         return m.Error(_str(body, "message", where))
+    if kind == "INVERSE_OFFERS":
+        return m.InverseOffers([_inverse_offer(i) for i in _list(body, "inverse_offers", where)])
+    if kind == "RESCIND_INVERSE_OFFER":
+        return m.RescindInverseOffer(_id(body, "inverse_offer_id", where))
     return m.Heartbeat()
+
+
+def _inverse_offer(obj: object) -> m.InverseOffer:
+    """One v1 ``InverseOffer`` of an agent."""
+    where = "event.inverse_offers.inverse_offers"
+    if not isinstance(obj, Mapping):
+        raise WireError(f"{where}: expected an object")
+    if obj.get("agent_id") is None:
+        raise WireError(f"{where}.agent_id: missing")
+    if obj.get("unavailability") is None:
+        raise WireError(f"{where}.unavailability: missing")
+    return m.InverseOffer(
+        _id(obj, "id", where),
+        _id(obj, "agent_id", where),
+        _unavailability(obj, where),
+    )
+
+
+def _unavailability(obj: Mapping[str, Any], where: str) -> m.Unavailability:
+    """``Unavailability``: ``TimeInfo`` start and ``DurationInfo``, in nanoseconds."""
+    u = _obj(obj, "unavailability", where)
+    where = f"{where}.unavailability"
+    start = _nanoseconds(_obj(u, "start", where), f"{where}.start")
+    duration = u.get("duration")
+    if duration is None:
+        return m.Unavailability(start / 1e9)
+    if not isinstance(duration, Mapping):
+        raise WireError(f"{where}.duration: expected an object")
+    return m.Unavailability(start / 1e9, _nanoseconds(duration, f"{where}.duration") / 1e9)
+
+
+def _nanoseconds(obj: Mapping[str, Any], where: str) -> int:
+    value = obj.get("nanoseconds")
+    if not _is_int64(value):
+        raise WireError(f"{where}.nanoseconds: expected an integer")
+    return int(value)  # type: ignore[arg-type]
 
 
 def _offer(obj: object) -> m.Offer:
@@ -96,6 +136,7 @@ def _offer(obj: object) -> m.Offer:
         [_resource(r) for r in _opt_list(obj, "resources", "offer")],
         [_attribute(a) for a in _opt_list(obj, "attributes", "offer")],
         _allocation_role(obj),
+        _unavailability(obj, "offer") if obj.get("unavailability") is not None else None,
     )
 
 
@@ -247,7 +288,18 @@ def _value(obj: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 _TASK_STATES = frozenset(get_args(m.TaskState))
 _MODELLED = frozenset(
-    ["SUBSCRIBED", "OFFERS", "RESCIND", "UPDATE", "MESSAGE", "FAILURE", "ERROR", "HEARTBEAT"]
+    [
+        "SUBSCRIBED",
+        "OFFERS",
+        "RESCIND",
+        "UPDATE",
+        "MESSAGE",
+        "FAILURE",
+        "ERROR",
+        "HEARTBEAT",
+        "INVERSE_OFFERS",
+        "RESCIND_INVERSE_OFFER",
+    ]
 )
 
 
@@ -301,7 +353,32 @@ def event_from_protobuf(data: bytes) -> m.Message | None:
         return m.Error(_pb_present(e, "error", "event").message)
     if kind == Event.HEARTBEAT:
         return m.Heartbeat()
+    if kind == Event.INVERSE_OFFERS:
+        where = "event.inverse_offers.inverse_offers"
+        inverse_offers = []
+        for i in _pb_present(e, "inverse_offers", "event").inverse_offers:
+            _pb_present(i, "agent_id", where)
+            inverse_offers.append(
+                m.InverseOffer(
+                    _pb_id(i.id, f"{where}.id"),
+                    _pb_id(i.agent_id, f"{where}.agent_id"),
+                    _pb_unavailability(i.unavailability),
+                )
+            )
+        return m.InverseOffers(inverse_offers)
+    if kind == Event.RESCIND_INVERSE_OFFER:
+        body = _pb_present(e, "rescind_inverse_offer", "event")
+        return m.RescindInverseOffer(
+            _pb_id(body.inverse_offer_id, "event.rescind_inverse_offer.inverse_offer_id")
+        )
     return None
+
+
+def _pb_unavailability(u: Any) -> m.Unavailability:
+    start = u.start.nanoseconds / 1e9
+    if u.HasField("duration"):
+        return m.Unavailability(start, u.duration.nanoseconds / 1e9)
+    return m.Unavailability(start)
 
 
 def _pb_offer(o: Any) -> m.Offer:
@@ -315,6 +392,7 @@ def _pb_offer(o: Any) -> m.Offer:
         o.allocation_info.role
         if o.HasField("allocation_info") and o.allocation_info.HasField("role")
         else None,
+        _pb_unavailability(o.unavailability) if o.HasField("unavailability") else None,
     )
 
 
@@ -451,9 +529,28 @@ def encode_event(message: m.Message) -> bytes:
             e.error.message = text
         case m.Heartbeat():
             e.type = Event.HEARTBEAT
+        case m.InverseOffers(inverse_offers):
+            e.type = Event.INVERSE_OFFERS
+            e.inverse_offers.SetInParent()
+            for inverse in inverse_offers:
+                out = e.inverse_offers.inverse_offers.add()
+                out.id.value = inverse.id
+                out.framework_id.value = ""
+                out.agent_id.value = inverse.agent_id
+                _fill_unavailability(out.unavailability, inverse.unavailability)
+        case m.RescindInverseOffer(inverse_offer_id):
+            e.type = Event.RESCIND_INVERSE_OFFER
+            e.rescind_inverse_offer.inverse_offer_id.value = inverse_offer_id
         case _:
             raise ValueError(f"{type(message).__name__} is not a Mesos event")
     return bytes(e.SerializePartialToString())
+
+
+def _fill_unavailability(out: Any, u: m.Unavailability) -> None:
+    # Rounded to the nanosecond: seconds that came from nanoseconds go back exactly.
+    out.start.nanoseconds = round(u.start * 1e9)
+    if u.duration is not None:
+        out.duration.nanoseconds = round(u.duration * 1e9)
 
 
 def _fill_offer(out: Any, offer: m.Offer) -> None:
@@ -461,6 +558,8 @@ def _fill_offer(out: Any, offer: m.Offer) -> None:
     out.framework_id.value = ""
     out.agent_id.value = offer.agent_id
     out.hostname = offer.hostname
+    if offer.unavailability is not None:
+        _fill_unavailability(out.unavailability, offer.unavailability)
     if offer.role is not None:
         out.allocation_info.role = offer.role
     for r in offer.resources:

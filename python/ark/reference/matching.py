@@ -81,7 +81,7 @@ def _invalid(request: TaskRequest, patterns: list[re.Pattern[str] | bool | None]
             return f"MAX_PER needs a count, got {_debug(c.value)}"
         if c.operator == "GROUP_BY" and c.value != "" and _count(c.value) is None:
             return f"GROUP_BY needs a count or nothing, got {_debug(c.value)}"
-    for r in request.resources:
+    for r in _all_resources(request):
         x = r.scalar
         if x is None or not (x >= 0.0 and x != float("inf")):
             return f"resource {r.name} must be a finite scalar >= 0"
@@ -90,7 +90,23 @@ def _invalid(request: TaskRequest, patterns: list[re.Pattern[str] | bool | None]
             return f"invalid port name {_debug(name)}: 1 to 63 of a-z, 0-9 and -"
         if name in request.port_names[:i]:
             return f"port name {_debug(name)} given twice"
+    if request.pod and request.ports + len(request.port_names) > 0:
+        return "a pod takes no ports"
     return None
+
+
+def _all_resources(request: TaskRequest) -> list[m.Resource]:
+    # A pod's own resources are its executor's; its members' add to them.
+    return [*request.resources, *(r for t in request.pod for r in t.resources)]
+
+
+def _needs(request: TaskRequest) -> dict[tuple[str, str], float]:
+    # Summed per (name, role), in order of first appearance.
+    needs: dict[tuple[str, str], float] = {}
+    for r in _all_resources(request):
+        key = (r.name, r.role)
+        needs[key] = needs.get(key, 0.0) + (r.scalar or 0.0)
+    return needs
 
 
 def _refusal(
@@ -131,10 +147,9 @@ def _refusal(
             ok = value is not None and counts.get((request.group, c.field, value), 0) < limit
         if not ok:
             return f"constraint {c.field} {c.operator} {c.value}".rstrip()
-    for r in request.resources:
-        need = r.scalar or 0.0
-        if need - agent.free.get((r.name, r.role), 0.0) >= _EPSILON:
-            return f"not enough {r.name} (role {r.role})"
+    for (name, role), need in _needs(request).items():
+        if need - agent.free.get((name, role), 0.0) >= _EPSILON:
+            return f"not enough {name} (role {role})"
     if request.ports + len(request.port_names) > sum(hi - lo + 1 for lo, hi in agent.ports):
         return "not enough ports"
     return None
@@ -176,6 +191,7 @@ def _shape(request: TaskRequest) -> object:
         request.group,
         request.agent_id,
         request.role,
+        tuple(tuple((r.name, r.role, r.scalar) for r in t.resources) for t in request.pod),
     )
 
 
@@ -276,12 +292,9 @@ def reference_match(
 
 
 def _place(agent: _Agent, request: TaskRequest) -> m.Launch:
-    resources = []
-    for r in request.resources:
-        need = r.scalar or 0.0
-        key = (r.name, r.role)
+    for key, need in _needs(request).items():
         agent.free[key] = agent.free.get(key, 0.0) - need
-        resources.append(m.Resource(r.name, scalar=need, role=r.role))
+    resources = [m.Resource(r.name, scalar=r.scalar or 0.0, role=r.role) for r in request.resources]
     named: list[tuple[str, int]] = []
     if request.ports + len(request.port_names) > 0:
         want = request.ports + len(request.port_names)
@@ -308,6 +321,7 @@ def _place(agent: _Agent, request: TaskRequest) -> m.Launch:
         named,
         request.health_check,
         request.kill_policy,
+        request.pod,
     )
 
 

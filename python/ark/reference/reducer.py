@@ -25,7 +25,9 @@ from ark.errors import CommandRejected, MessageError
 from ark.matching import AgentInfo, Existing
 from ark.reference.backoff import REASON as BACKOFF_REASON
 from ark.reference.backoff import Backoffs
+from ark.reference.maintenance import InverseOffers
 from ark.reference.matching import reference_match
+from ark.reference.pods import claimed_ids, kill_members
 from ark.reference.reconcile import Reconciler
 from ark.reference.resources import check_fits
 from ark.reference.unreachable import Partitions, check_strategy
@@ -132,6 +134,12 @@ class Reducer:
         self._groups: dict[str, str] = {}
         self._partitions = Partitions()
         self._backoffs = Backoffs(self._config)
+        # The pod of each task launched as a pod's member.
+        self._pods: dict[str, str] = {}
+        try:
+            self._inverse = InverseOffers(self._config)
+        except ValueError as e:
+            raise MessageError(f"bad reducer config: {e}") from None
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -158,6 +166,10 @@ class Reducer:
             m.Revive: self._revive,
             m.SendMessage: self._send_message,
             m.UpdateFramework: self._update_framework,
+            m.InverseOffers: self._inverse_offers,
+            m.RescindInverseOffer: self._rescind_inverse_offer,
+            m.AcceptInverseOffers: self._answer_inverse_offers,
+            m.DeclineInverseOffers: self._answer_inverse_offers,
             m.CustomEnvelope: self._nothing,
         }
 
@@ -255,6 +267,8 @@ class Reducer:
             groups=sorted(self._groups.items()),
             unreachable=self._partitions.view(),
             backoffs=self._backoffs.view(),
+            pods=sorted(self._pods.items()),
+            inverse_offers=self._inverse.view(),
         )
 
     # --- Mesos events ------------------------------------------------------------
@@ -395,6 +409,11 @@ class Reducer:
                 out.extend(self._withdraw(m.Withdraw([withdrawn]), now))
         if finish:
             self._reconciliation.finish(now, out, self._suppressed)
+        if self._inverse:
+            # The task's agent may be empty now: drain it.
+            agent = self._tasks[status.task_id].agent_id
+            if agent is not None:
+                out.extend(self._inverse.drain(self._tasks, agent, now))
         return out
 
     def _heartbeat(self, msg: m.Heartbeat, now: float) -> list[fx.Effect]:
@@ -425,6 +444,7 @@ class Reducer:
         self._registered = False
         # Offers are void without a subscription, and no call can be sent.
         self._offers.clear()
+        self._inverse.clear()
         if self._reconciliation.explicit:
             self._reconciliation.abort()
         return []
@@ -467,6 +487,7 @@ class Reducer:
             # The offers declined while the group was held come back at once.
             self._suppressed = False
             out.append(fx.Revive())
+        out.extend(self._inverse.drain(self._tasks, None, now))
         return out
 
     def _refuse_seconds(self, idle: bool) -> float:
@@ -497,24 +518,22 @@ class Reducer:
         if not msg.launches:
             raise CommandRejected("Accept launches no task")
         task_ids: set[str] = set()
-        requested = {r.task_id for r in self._demand}
-        for launch in msg.launches:
-            if launch.task_id in requested:
-                raise CommandRejected(f"task {launch.task_id!r} is requested from the matcher")
-            if launch.task_id in task_ids:
-                raise CommandRejected(f"task {launch.task_id!r} is launched twice")
-            if launch.task_id in self._tasks:
-                raise CommandRejected(f"task {launch.task_id!r} is already known")
-            task_ids.add(launch.task_id)
+        requested = {i for r in self._demand for i in claimed_ids(r)}
+        for task_id in (i for launch in msg.launches for i in claimed_ids(launch)):
+            if task_id in requested:
+                raise CommandRejected(f"task {task_id!r} is requested from the matcher")
+            if task_id in task_ids:
+                raise CommandRejected(f"task {task_id!r} is launched twice")
+            if task_id in self._tasks:
+                raise CommandRejected(f"task {task_id!r} is already known")
+            task_ids.add(task_id)
         check_fits(offers, msg.launches)
 
         for offer_id in offer_ids:
             del self._offers[offer_id]
         launched: list[fx.LaunchTask] = []
         for launch in msg.launches:
-            self._tasks[launch.task_id] = TaskEntry(
-                "TASK_STAGING", agent_id, None, None, None, None, None, now
-            )
+            self._record_launch(launch, agent_id, now)
             launched.append(
                 fx.LaunchTask(
                     launch.task_id,
@@ -525,6 +544,7 @@ class Reducer:
                     launch.named_ports,
                     launch.health_check,
                     launch.kill_policy,
+                    launch.pod,
                 )
             )
         return [fx.Accept(list(offer_ids), agent_id, launched, msg.refuse_seconds, role)]
@@ -542,9 +562,24 @@ class Reducer:
             del self._offers[offer_id]
         return [fx.Decline(sorted(offer_ids), msg.refuse_seconds)]
 
+    def _record_launch(self, launch: m.Launch, agent_id: str, now: float) -> list[str]:
+        """Record a launch's tasks (a pod's members) as staging; their ids."""
+        ids = [t.task_id for t in launch.pod] if launch.pod else [launch.task_id]
+        for task_id in ids:
+            self._tasks[task_id] = TaskEntry(
+                "TASK_STAGING", agent_id, None, None, None, None, None, now
+            )
+            if launch.pod:
+                self._pods[task_id] = launch.task_id
+        return ids
+
     def _kill(self, msg: m.Kill, now: float) -> list[fx.Effect]:
         task = self._tasks.get(msg.task_id)
         if task is None:
+            states = {k: (t.agent_id, t.state) for k, t in self._tasks.items()}
+            kills = kill_members(msg.task_id, self._pods, states)
+            if kills is not None:
+                return kills
             raise CommandRejected(f"cannot kill unknown task {msg.task_id!r}")
         if task.state in _TERMINAL:
             return []
@@ -558,13 +593,13 @@ class Reducer:
             # Malformed, as a bad strategy name is when decoded: before any rejection.
             check_strategy(t)
         ids: set[str] = set()
-        for t in msg.tasks:
-            if t.task_id in ids:
-                raise CommandRejected(f"task {t.task_id!r} appears twice in one Request")
-            if t.task_id in self._tasks:
-                raise CommandRejected(f"task {t.task_id!r} is already known")
-            ids.add(t.task_id)
-        if any(r.task_id in ids for r in self._demand):
+        for task_id in (i for t in msg.tasks for i in claimed_ids(t)):
+            if task_id in ids:
+                raise CommandRejected(f"task {task_id!r} appears twice in one Request")
+            if task_id in self._tasks:
+                raise CommandRejected(f"task {task_id!r} is already known")
+            ids.add(task_id)
+        if any(i in ids for r in self._demand for i in claimed_ids(r)):
             raise CommandRejected("a requested task id is already requested")
         if not msg.tasks:
             return []
@@ -593,7 +628,9 @@ class Reducer:
 
     def _match(self, now: float) -> list[fx.Effect]:
         # A request whose id became known meanwhile (a Track) is not launched again.
-        self._demand = [r for r in self._demand if r.task_id not in self._tasks]
+        self._demand = [
+            r for r in self._demand if not any(i in self._tasks for i in claimed_ids(r))
+        ]
         if (
             not self._demand
             or not self._offers
@@ -604,11 +641,19 @@ class Reducer:
         held = [r.task_id for r in self._demand if self._backoffs.holds(r.group, now)]
         offers = [self._offers[k][0] for k in sorted(self._offers)]
         offered = {o.agent_id for o in offers}
-        existing = [
-            Existing(group, agent_id)
-            for task_id, group in sorted(self._groups.items())
-            if (agent_id := self._tasks[task_id].agent_id) is not None
-        ]
+        existing = []
+        counted_pods: set[str] = set()
+        for task_id, group in sorted(self._groups.items()):
+            agent_id = self._tasks[task_id].agent_id
+            if agent_id is None:
+                continue
+            # A pod counts once, however many of its members live.
+            pod = self._pods.get(task_id)
+            if pod is not None:
+                if pod in counted_pods:
+                    continue
+                counted_pods.add(pod)
+            existing.append(Existing(group, agent_id))
         agents = [
             AgentInfo(agent_id, a.hostname)
             for agent_id, a in self._agents.items()
@@ -618,7 +663,8 @@ class Reducer:
             offers,
             [r for r in self._demand if r.task_id not in held],
             self._config.matching_strategy,
-            blacklist=self._blacklist,
+            # Under the drain policy, agents under maintenance are kept out.
+            blacklist=self._blacklist + self._inverse.draining_agents(offers, now),
             existing=existing,
             agents=agents,
         )
@@ -630,11 +676,10 @@ class Reducer:
         for p in decisions.accepts:
             launches = []
             for launch in p.launches:
-                self._tasks[launch.task_id] = TaskEntry(
-                    "TASK_STAGING", p.agent_id, None, None, None, None, None, now
-                )
-                self._groups[launch.task_id] = request_of[launch.task_id].group
-                self._partitions.placed(request_of[launch.task_id])
+                request = request_of[launch.task_id]
+                for task_id in self._record_launch(launch, p.agent_id, now):
+                    self._groups[task_id] = request.group
+                self._partitions.placed(request)
                 launches.append(
                     fx.LaunchTask(
                         launch.task_id,
@@ -645,6 +690,7 @@ class Reducer:
                         launch.named_ports,
                         launch.health_check,
                         launch.kill_policy,
+                        launch.pod,
                     )
                 )
             for offer_id in p.offer_ids:
@@ -682,6 +728,20 @@ class Reducer:
 
     def _update_framework(self, msg: m.UpdateFramework, now: float) -> list[fx.Effect]:
         return [update_framework(msg, self._suppressed)]
+
+    # --- maintenance (docs/reducer.md, Maintenance) ------------------------------
+
+    def _inverse_offers(self, msg: m.InverseOffers, now: float) -> list[fx.Effect]:
+        return self._inverse.received(msg, self._tasks, now)
+
+    def _rescind_inverse_offer(self, msg: m.RescindInverseOffer, now: float) -> list[fx.Effect]:
+        self._inverse.rescinded(msg.inverse_offer_id)
+        return []
+
+    def _answer_inverse_offers(
+        self, msg: m.AcceptInverseOffers | m.DeclineInverseOffers, now: float
+    ) -> list[fx.Effect]:
+        return self._inverse.answer(msg)
 
     def _send_message(self, msg: m.SendMessage, now: float) -> list[fx.Effect]:
         return [fx.Message(msg.agent_id, msg.executor_id, msg.data)]

@@ -38,7 +38,8 @@ def check_fits(offers: list[m.Offer], launches: list[m.Launch]) -> None:
     used_ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
     used_set: dict[tuple[str, str], set[str]] = {}
     for launch in launches:
-        for r in launch.resources:
+        # A pod's members take their share with its executor's.
+        for r in [*launch.resources, *(r for t in launch.pod for r in t.resources)]:
             key = (r.name, r.role)
             if r.scalar is not None:
                 if r.scalar < 0:

@@ -35,10 +35,17 @@ class _Entry:
 
 
 def check_strategy(request: m.TaskRequest) -> None:
-    """Raise MessageError unless ``0 <= inactive_after_seconds <= expunge_after_seconds``."""
+    """Raise MessageError unless ``0 <= inactive_after_seconds <= expunge_after_seconds``.
+
+    A pod takes no strategy: its replacement would need its members renamed too.
+    """
     s = request.unreachable
     if s is None:
         return
+    if request.pod:
+        raise MessageError(
+            f"task {request.task_id!r}: a pod takes no unreachable strategy (not supported yet)"
+        )
     inactive, expunge = s.inactive_after_seconds, s.expunge_after_seconds
     # NaN fails every comparison, so it is refused here too.
     if not (0.0 <= inactive <= expunge):

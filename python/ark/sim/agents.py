@@ -31,6 +31,7 @@ from .allocator import Allocator
 from .config import AgentShape, TaskBehaviour, Timing
 from .frameworks import Framework, Offer, Task, master_update, update_event
 from .health import HealthChecker, kill_grace_seconds
+from .pods import TaskGroup, ends_group, freed_by_end
 from .registry import Registry
 from .resources import Resources, split_key
 from .tasks import OUTCOMES, is_terminal, make_status
@@ -148,6 +149,8 @@ class SimAgent:
         #: The data of each persistent volume, by persistence id: what tasks
         #: on the volume wrote (``ark.sim/volume-write``) and a later one reads.
         self.volumes: dict[str, dict[str, str]] = {}
+        #: The task group of each task launched by a LAUNCH_GROUP.
+        self.task_groups: dict[tuple[str, str], TaskGroup] = {}
 
     # -- Views -------------------------------------------------------------
 
@@ -190,6 +193,18 @@ class SimAgent:
             agent_task,
             "TASK_STARTING",
         )
+
+    def run_task_group(
+        self,
+        framework_info: dict[str, Any],
+        tasks: list[tuple[dict[str, Any], Resources]],
+    ) -> None:
+        """Start the tasks of a LAUNCH_GROUP under one default executor."""
+        framework_id = framework_info["id"]["value"]
+        group = TaskGroup([info["task_id"]["value"] for info, _ in tasks])
+        for info, resources in tasks:
+            self.task_groups[(framework_id, info["task_id"]["value"])] = group
+            self.run_task(framework_info, info, resources)
 
     def kill_task(self, framework_id: str, task_id: str) -> bool:
         """Kill a task; return False if this agent does not know it."""
@@ -433,6 +448,10 @@ class SimAgent:
         task.updates.append(PendingUpdate(status, uuid))
         if len(task.updates) == 1:
             self._send_head(task)
+        framework_id = task.framework_id
+        group = self.task_groups.get((framework_id, task.info["task_id"]["value"]))
+        for other in ends_group(group, state):
+            self.kill_task(framework_id, other)
 
     def _send_head(self, task: AgentTask) -> None:
         task.retry = None
@@ -458,6 +477,7 @@ class SimAgent:
         task.retry = task.lifecycle = None
         task.updates.clear()
         self.tasks.pop(key, None)
+        self.task_groups.pop(key, None)
 
 
 def _removal_state(framework: Framework, *, gone: bool) -> tuple[str, str]:
@@ -841,7 +861,8 @@ class AgentLifecycle(Allocator):
             latest = agent_task.state if agent_task is not None else status["state"]
             if not is_terminal(task.state):
                 if is_terminal(latest):
-                    master_agent.used = master_agent.used - task.resources
+                    freed = freed_by_end(task, master_agent.tasks.values())
+                    master_agent.used = master_agent.used - freed
                 task.state = latest
             # Master::updateTask keeps the latest status of each state: a
             # health update replaces the TASK_RUNNING before it.

@@ -279,7 +279,8 @@ class CallHandlers(Maintenance):
         """
         executor: dict[str, Any] = group["executor"]
         tasks: list[dict[str, Any]] = group["task_group"].get("tasks", [])
-        total = self._new_executor_resources(framework, master_agent, executor)
+        executor_resources = self._new_executor_resources(framework, master_agent, executor)
+        total = executor_resources
         error = None
         for task_info in tasks:
             resources, error = self._task_error(framework, master_agent, task_info)
@@ -308,14 +309,16 @@ class CallHandlers(Maintenance):
             for task_info in tasks:
                 self._task_error_update(framework, task_info, "REASON_TASK_GROUP_INVALID", error)
             return remaining
-        executor_resources = total
+        started: list[tuple[dict[str, Any], Resources]] = []
         for task_info in tasks:
             resources = Resources.from_json(task_info.get("resources", []))
-            executor_resources = executor_resources - resources
             info = dict(task_info, executor=executor)
             # The executor's resources count with the group's first task.
-            self._add_task(framework, master_agent, info, resources + executor_resources)
+            started.append((info, resources + executor_resources))
+            self._add_task(framework, master_agent, info, started[-1][1], start=False)
             executor_resources = Resources()
+        # The agent starts the group at once, under one default executor.
+        master_agent.agent.run_task_group(framework.info, started)
         return remaining - total
 
     def _task_error(
@@ -390,6 +393,8 @@ class CallHandlers(Maintenance):
         master_agent: MasterAgent,
         task_info: dict[str, Any],
         resources: Resources,
+        *,
+        start: bool = True,
     ) -> None:
         task_id: str = task_info["task_id"]["value"]
         info = dict(task_info)
@@ -398,7 +403,8 @@ class CallHandlers(Maintenance):
         framework.tasks[task_id] = task
         master_agent.tasks[(framework.id, task_id)] = task
         master_agent.used = master_agent.used + resources
-        master_agent.agent.run_task(framework.info, info, resources)
+        if start:
+            master_agent.agent.run_task(framework.info, info, resources)
 
     def _call_kill(self, framework: Framework, call: dict[str, Any]) -> None:
         body = call["kill"]

@@ -193,7 +193,7 @@ pub(super) fn invalid(
             Operator::GroupBy => {}
         }
     }
-    for r in &request.resources {
+    for r in request.all_resources() {
         match r.scalar {
             Some(x) if x >= 0.0 && x.is_finite() => {}
             _ => return Some(format!("resource {} must be a finite scalar >= 0", r.name)),
@@ -208,6 +208,9 @@ pub(super) fn invalid(
         if request.port_names[..i].contains(name) {
             return Some(format!("port name {name:?} given twice"));
         }
+    }
+    if !request.pod.is_empty() && request.port_count() > 0 {
+        return Some("a pod takes no ports".into());
     }
     None
 }

@@ -43,6 +43,7 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Decisions<'a> {
             request,
             prepared: &shape.prepared,
             needs: &shape.needs,
+            scalar_keys: &ids.scalar_keys,
             group: shape.group,
             texts: &texts,
             regexes: &shapes.regexes,

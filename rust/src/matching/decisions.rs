@@ -5,7 +5,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use crate::health::{HealthCheck, KillPolicy};
-use crate::request::RequestResource;
+use crate::request::{PodTask, RequestResource};
 
 /// A launch's resource, as `ark.messages.Resource` (never a set).
 #[derive(Clone, Copy, Debug, Serialize, PartialEq)]
@@ -31,6 +31,8 @@ pub struct OutLaunch<'a> {
     pub named_ports: Vec<(&'a str, i64)>,
     pub health_check: Option<&'a HealthCheck>,
     pub kill_policy: Option<KillPolicy>,
+    /// A pod's members, as requested.
+    pub pod: &'a [PodTask<'a>],
 }
 
 impl OutLaunch<'_> {
@@ -80,7 +82,7 @@ impl Serialize for OutLaunch<'_> {
                 serializer.collect_seq(self.0.resources())
             }
         }
-        let mut out = serializer.serialize_struct("OutLaunch", 7)?;
+        let mut out = serializer.serialize_struct("OutLaunch", 8)?;
         out.serialize_field("task_id", self.task_id)?;
         out.serialize_field("name", self.name)?;
         out.serialize_field("resources", &Resources(self))?;
@@ -88,6 +90,7 @@ impl Serialize for OutLaunch<'_> {
         out.serialize_field("named_ports", &self.named_ports)?;
         out.serialize_field("health_check", &self.health_check)?;
         out.serialize_field("kill_policy", &self.kill_policy)?;
+        out.serialize_field("pod", self.pod)?;
         out.end()
     }
 }

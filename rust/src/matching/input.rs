@@ -3,7 +3,7 @@
 use rustc_hash::FxHashMap as HashMap;
 use serde::Deserialize;
 
-use crate::messages::{Attribute, Offer, Resource};
+use crate::messages::{Attribute, Offer, Resource, Unavailability};
 use crate::request::{RequestResource, Strategy, TaskRequest};
 
 impl<'a> From<&'a Resource> for RequestResource<'a> {
@@ -35,6 +35,10 @@ pub struct MatchOffer<'a> {
     /// The role the offer is allocated to.
     #[serde(default, borrow)]
     pub role: Option<&'a str>,
+    /// Read so that an offer decodes whole; the matcher places on it all the
+    /// same (keeping off agents in maintenance is the core's drain policy).
+    #[serde(default)]
+    pub unavailability: Option<Unavailability>,
 }
 
 impl<'a> From<&'a Offer> for MatchOffer<'a> {
@@ -46,6 +50,7 @@ impl<'a> From<&'a Offer> for MatchOffer<'a> {
             resources: o.resources.iter().map(RequestResource::from).collect(),
             attributes: o.attributes.iter().map(AttributeRef::from).collect(),
             role: o.role.as_deref(),
+            unavailability: o.unavailability,
         }
     }
 }
@@ -120,6 +125,8 @@ pub(super) struct Ids<'a> {
     pub(super) fields: Vec<&'a str>,
     pub(super) groups: HashMap<&'a str, u32>,
     pub(super) scalars: HashMap<(&'a str, &'a str), usize>,
+    /// The (name, role) of each scalar id.
+    pub(super) scalar_keys: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> Ids<'a> {
@@ -136,16 +143,21 @@ impl<'a> Ids<'a> {
             }
         }
         let mut scalars: HashMap<(&str, &str), usize> = HashMap::default();
+        let mut scalar_keys = Vec::new();
         for r in requests {
-            for res in &r.resources {
+            for res in r.all_resources() {
                 let next = scalars.len();
-                scalars.entry((res.name, res.role)).or_insert(next);
+                scalars.entry((res.name, res.role)).or_insert_with(|| {
+                    scalar_keys.push((res.name, res.role));
+                    next
+                });
             }
         }
         Ids {
             fields,
             groups,
             scalars,
+            scalar_keys,
         }
     }
 

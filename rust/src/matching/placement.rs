@@ -71,6 +71,7 @@ pub(super) fn place<'a>(
         named_ports,
         health_check: request.health_check.as_deref(),
         kill_policy: request.kill_policy,
+        pod: &request.pod,
     }
 }
 

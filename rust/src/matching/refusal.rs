@@ -23,7 +23,8 @@ pub(super) enum Refusal {
     Ports,
 }
 
-fn describe(refusal: Refusal, request: &TaskRequest<'_>) -> String {
+fn describe(refusal: Refusal, check: &Check<'_>) -> String {
+    let request = check.request;
     match refusal {
         Refusal::Blacklisted => "agent blacklisted".into(),
         Refusal::Pinned => format!("pinned to {}", request.agent_id.unwrap_or("")),
@@ -35,8 +36,8 @@ fn describe(refusal: Refusal, request: &TaskRequest<'_>) -> String {
                 .to_string()
         }
         Refusal::Resource(i) => {
-            let r = &request.resources[i];
-            format!("not enough {} (role {})", r.name, r.role)
+            let (name, role) = check.scalar_keys[check.needs[i].0];
+            format!("not enough {name} (role {role})")
         }
         Refusal::Ports => "not enough ports".into(),
     }
@@ -46,8 +47,11 @@ fn describe(refusal: Refusal, request: &TaskRequest<'_>) -> String {
 pub(super) struct Check<'a> {
     pub(super) request: &'a TaskRequest<'a>,
     pub(super) prepared: &'a [Prepared],
-    /// The request's scalars as (index into `Agent::free`, amount).
+    /// The request's scalars as (index into `Agent::free`, amount), summed
+    /// per index.
     pub(super) needs: &'a [(usize, f64)],
+    /// The (name, role) of each index.
+    pub(super) scalar_keys: &'a [(&'a str, &'a str)],
     pub(super) group: u32,
     pub(super) texts: &'a Interner<'a>,
     pub(super) regexes: &'a [Option<Regex>],
@@ -128,7 +132,7 @@ pub(super) fn summary(
     // Two refusals may read the same (two equal constraints): their counts add up.
     let mut why: BTreeMap<String, usize> = BTreeMap::new();
     for (r, k) in by_refusal {
-        *why.entry(describe(r, check.request)).or_insert(0) += k;
+        *why.entry(describe(r, check)).or_insert(0) += k;
     }
     why.into_iter()
         .map(|(w, k)| format!("{w} on {k} agent{}", if k == 1 { "" } else { "s" }))

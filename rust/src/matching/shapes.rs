@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::constraints::{invalid, Interner, Prepared};
 use super::input::Ids;
 use super::pattern;
-use crate::request::{Constraint, Operator, RequestResource, Strategy, TaskRequest};
+use crate::request::{Constraint, Operator, PodTask, RequestResource, Strategy, TaskRequest};
 
 /// What makes two requests interchangeable for placement: their scalars,
 /// ports, constraints, group and pinned agent (borrowed from the input).
@@ -21,13 +21,29 @@ struct ShapeRef<'a> {
     group: &'a str,
     agent_id: Option<&'a str>,
     role: Option<&'a str>,
+    /// A pod's members: their resources count, not their ids.
+    pod: &'a [PodTask<'a>],
+}
+
+fn scalars<'r>(
+    resources: &'r [RequestResource<'r>],
+) -> impl Iterator<Item = (&'r str, &'r str, u64)> + 'r {
+    resources
+        .iter()
+        .map(|r| (r.name, r.role, r.scalar.unwrap_or(0.0).to_bits()))
 }
 
 impl ShapeRef<'_> {
     fn scalars(&self) -> impl Iterator<Item = (&str, &str, u64)> + '_ {
-        self.resources
-            .iter()
-            .map(|r| (r.name, r.role, r.scalar.unwrap_or(0.0).to_bits()))
+        scalars(self.resources)
+    }
+
+    fn same_pod(&self, other: &Self) -> bool {
+        self.pod.len() == other.pod.len()
+            && self.pod.iter().zip(other.pod).all(|(a, b)| {
+                a.resources.len() == b.resources.len()
+                    && scalars(&a.resources).eq(scalars(&b.resources))
+            })
     }
 }
 
@@ -42,6 +58,7 @@ impl PartialEq for ShapeRef<'_> {
             && self.constraints == other.constraints
             && self.resources.len() == other.resources.len()
             && self.scalars().eq(other.scalars())
+            && self.same_pod(other)
     }
 }
 
@@ -59,6 +76,7 @@ impl std::hash::Hash for ShapeRef<'_> {
         for scalar in self.scalars() {
             scalar.hash(state);
         }
+        self.pod.len().hash(state);
     }
 }
 
@@ -168,6 +186,7 @@ impl<'a> Shapes<'a> {
             group: request.group,
             agent_id: request.agent_id,
             role: request.role,
+            pod: &request.pod,
         };
         if let Some(&index) = self.index.get(&shape) {
             return index;
@@ -218,11 +237,17 @@ impl<'a> Shapes<'a> {
                 },
             })
             .collect();
-        let needs = request
-            .resources
-            .iter()
-            .map(|r| (ids.scalars[&(r.name, r.role)], r.scalar.unwrap_or(0.0)))
-            .collect();
+        // A pod's needs are its members' and its executor's, summed per
+        // (name, role), in order of first appearance.
+        let mut needs: Vec<(usize, f64)> = Vec::new();
+        for r in request.all_resources() {
+            let index = ids.scalars[&(r.name, r.role)];
+            let x = r.scalar.unwrap_or(0.0);
+            match needs.iter_mut().find(|(i, _)| *i == index) {
+                Some(need) => need.1 += x,
+                None => needs.push((index, x)),
+            }
+        }
         let mut counted: Vec<usize> = prepared
             .iter()
             .filter(|c| c.op.counts())

@@ -12,7 +12,8 @@ use super::{backoff, Interner, Reducer};
 use crate::effects::{Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::matching::{self, Decisions, MatchInput, OutLaunch};
-use crate::messages::Resource;
+use crate::messages::{PodTask, Resource};
+use crate::request::RequestResource;
 use crate::request::StoredRequest;
 use crate::state::{Config, Id, State, Task, TaskId};
 
@@ -27,7 +28,11 @@ impl Reducer {
         let state = &mut self.state;
         let mut ids: HashSet<&str> =
             HashSet::with_capacity_and_hasher(tasks.len(), Default::default());
-        for id in tasks.iter().map(|t| &*t.task_id) {
+        // A pod claims its own id and its members'.
+        let claimed = tasks
+            .iter()
+            .flat_map(|t| std::iter::once(&*t.task_id).chain(t.member_ids()));
+        for id in claimed {
             if !ids.insert(id) {
                 return Err(CoreError::Rejected(format!(
                     "task {id:?} appears twice in one Request"
@@ -39,7 +44,11 @@ impl Reducer {
                 )));
             }
         }
-        if state.demand.iter().any(|(id, _)| ids.contains(id.as_str())) {
+        if state
+            .demand
+            .iter()
+            .any(|(id, r)| ids.contains(id.as_str()) || r.member_ids().any(|m| ids.contains(m)))
+        {
             return Err(CoreError::Rejected(
                 "a requested task id is already requested".into(),
             ));
@@ -116,7 +125,13 @@ impl Reducer {
                 .map(|(id, _)| id.clone())
                 .collect()
         };
-        let input = matching_input(state, &self.config, &held);
+        let mut input = matching_input(state, &self.config, &held);
+        // Under the drain policy, agents under maintenance are kept out.
+        input.blacklist.extend(super::maintenance::draining_agents(
+            state,
+            &self.config,
+            now,
+        ));
         let decisions = matching::match_offers(&input);
         let cycle = Cycle::decided(
             &input,
@@ -138,7 +153,9 @@ fn forget_known_requests(state: &mut State) {
         let known: Vec<TaskId> = state
             .demand
             .iter()
-            .filter(|(id, _)| tasks.contains_key(id.as_str()))
+            .filter(|(id, r)| {
+                tasks.contains_key(id.as_str()) || r.member_ids().any(|m| tasks.contains_key(m))
+            })
             .map(|(id, _)| id.clone())
             .collect();
         if !known.is_empty() {
@@ -159,6 +176,7 @@ fn matching_input<'s>(state: &'s State, config: &'s Config, held: &[TaskId]) -> 
         .map(|(_, r)| r.view())
         .collect();
     let offered: HashSet<&str> = state.offers.values().map(|o| &*o.agent_id).collect();
+    let mut counted_pods: HashSet<&str> = HashSet::default();
     MatchInput {
         offers: state
             .offers
@@ -170,6 +188,7 @@ fn matching_input<'s>(state: &'s State, config: &'s Config, held: &[TaskId]) -> 
                 resources: o.resources.iter().map(Into::into).collect(),
                 attributes: o.attributes.iter().map(Into::into).collect(),
                 role: o.role.as_deref(),
+                unavailability: o.unavailability,
             })
             .collect(),
         requests,
@@ -180,6 +199,12 @@ fn matching_input<'s>(state: &'s State, config: &'s Config, held: &[TaskId]) -> 
             .iter()
             .filter_map(|(task_id, group)| {
                 let agent = state.tasks.get(task_id.as_str())?.agent_id.as_deref()?;
+                // A pod counts once, however many of its members live.
+                if let Some(pod) = state.pods.get(task_id) {
+                    if !counted_pods.insert(&**pod) {
+                        return None;
+                    }
+                }
                 Some(matching::Existing {
                     group,
                     agent_id: agent,
@@ -208,8 +233,10 @@ struct Cycle {
     accepts: Vec<Effect>,
     /// Each task launched, with its agent.
     launched: Vec<(TaskId, Id)>,
-    /// Each placed request's group.
+    /// Each placed task's group (each member's, for a pod).
     groups: Vec<(TaskId, Id)>,
+    /// Each pod member launched, with its pod.
+    pods: Vec<(TaskId, Id)>,
     placed: HashSet<TaskId>,
     /// The offers accepted or declined: none stays outstanding.
     used: Vec<String>,
@@ -235,16 +262,24 @@ impl Cycle {
             .iter()
             .flat_map(|p| p.launches.iter().map(|l| l.task_id))
             .collect();
-        let groups: Vec<(TaskId, Id)> = input
-            .requests
-            .iter()
-            .filter(|r| placed.contains(r.task_id))
-            .map(|r| (TaskId::from(r.task_id), interner.intern(r.group)))
-            .collect();
+        let mut groups: Vec<(TaskId, Id)> = Vec::new();
+        for r in input.requests.iter().filter(|r| placed.contains(r.task_id)) {
+            let group = interner.intern(r.group);
+            if r.pod.is_empty() {
+                groups.push((TaskId::from(r.task_id), group));
+            } else {
+                groups.extend(
+                    r.pod
+                        .iter()
+                        .map(|t| (TaskId::from(t.task_id), group.clone())),
+                );
+            }
+        }
         // Every request placed: the framework wants nothing more for now.
         let refuse_seconds = config.refuse_seconds(decisions.pending.is_empty() && held.is_empty());
         let mut accepts = Vec::new();
         let mut launched = Vec::new();
+        let mut pods = Vec::new();
         for p in &decisions.accepts {
             let agent_id = interner.intern(p.agent_id);
             let launches = p
@@ -253,7 +288,14 @@ impl Cycle {
                 .map(|l| launch_task(l, &agent_id))
                 .collect::<Vec<_>>();
             for l in &launches {
-                launched.push((TaskId::from(l.task_id.as_str()), agent_id.clone()));
+                if l.pod.is_empty() {
+                    launched.push((TaskId::from(l.task_id.as_str()), agent_id.clone()));
+                }
+                let pod_id = Id::from(l.task_id.as_str());
+                for t in &l.pod {
+                    launched.push((TaskId::from(t.task_id.as_str()), agent_id.clone()));
+                    pods.push((TaskId::from(t.task_id.as_str()), pod_id.clone()));
+                }
             }
             accepts.push(Effect::Accept {
                 offer_ids: p.offer_ids.iter().map(|&id| id.to_owned()).collect(),
@@ -291,6 +333,7 @@ impl Cycle {
             accepts,
             launched,
             groups,
+            pods,
             placed,
             used,
             declines,
@@ -317,6 +360,9 @@ impl Cycle {
             if request.unreachable.is_some() && self.placed.contains(id) {
                 state.strategies.insert(id.clone(), request.clone());
             }
+        }
+        for (task_id, pod) in self.pods {
+            state.pods.insert(task_id, pod);
         }
         state.demand.retain(|(id, _)| !self.placed.contains(id));
         for id in &self.placed {
@@ -363,5 +409,30 @@ fn launch_task(l: &OutLaunch<'_>, agent_id: &Id) -> LaunchTask {
             .collect(),
         health_check: l.health_check.cloned(),
         kill_policy: l.kill_policy,
+        pod: l
+            .pod
+            .iter()
+            .map(|t| PodTask {
+                task_id: t.task_id.to_owned(),
+                resources: t.resources.iter().map(owned).collect(),
+                name: t.name.to_owned(),
+                payload: t.payload.to_vec(),
+                health_check: t.health_check.as_deref().cloned(),
+                kill_policy: t.kill_policy,
+            })
+            .collect(),
+    }
+}
+
+fn owned(r: &RequestResource<'_>) -> Resource {
+    Resource {
+        name: r.name.to_owned(),
+        scalar: r.scalar,
+        ranges: r.ranges.clone(),
+        set: r
+            .set
+            .as_ref()
+            .map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
+        role: r.role.to_owned(),
     }
 }

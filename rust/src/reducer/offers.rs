@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashSet as HashSet;
 use serde_bytes::ByteBuf;
 
-use super::Reducer;
+use super::{pods, Reducer};
 use crate::effects::{Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::messages::{Launch, Offer as OfferMessage};
@@ -48,6 +48,7 @@ impl Reducer {
                         attributes: offer.attributes,
                         received_at: now,
                         role: offer.role.as_deref().map(|r| self.interner.intern(r)),
+                        unavailability: offer.unavailability,
                     }),
                 );
             }
@@ -91,23 +92,28 @@ impl Reducer {
         }
         let mut task_ids: HashSet<&str> =
             HashSet::with_capacity_and_hasher(launches.len(), Default::default());
-        for launch in &launches {
-            if state.demand.iter().any(|(id, _)| *id == launch.task_id) {
+        // A pod's id and its members' are all claimed: none may be known.
+        let claimed = launches
+            .iter()
+            .flat_map(|l| std::iter::once(&l.task_id).chain(l.pod.iter().map(|t| &t.task_id)));
+        for task_id in claimed {
+            if state
+                .demand
+                .iter()
+                .any(|(id, r)| id == task_id || r.member_ids().any(|m| m == task_id))
+            {
                 return Err(CoreError::Rejected(format!(
-                    "task {:?} is requested from the matcher: withdraw it first",
-                    launch.task_id
+                    "task {task_id:?} is requested from the matcher: withdraw it first"
                 )));
             }
-            if !task_ids.insert(&launch.task_id) {
+            if !task_ids.insert(task_id) {
                 return Err(CoreError::Rejected(format!(
-                    "task {:?} appears twice in one Accept",
-                    launch.task_id
+                    "task {task_id:?} appears twice in one Accept"
                 )));
             }
-            if state.tasks.contains_key(launch.task_id.as_str()) {
+            if state.tasks.contains_key(task_id.as_str()) {
                 return Err(CoreError::Rejected(format!(
-                    "task {:?} is already known: a task id is launched once",
-                    launch.task_id
+                    "task {task_id:?} is already known: a task id is launched once"
                 )));
             }
         }
@@ -118,10 +124,15 @@ impl Reducer {
         }
         let mut launched = Vec::with_capacity(launches.len());
         for launch in launches {
-            state.tasks.insert(
-                TaskId::from(launch.task_id.as_str()),
-                Task::staging(Some(agent_id.clone()), now),
-            );
+            if launch.pod.is_empty() {
+                state.tasks.insert(
+                    TaskId::from(launch.task_id.as_str()),
+                    Task::staging(Some(agent_id.clone()), now),
+                );
+            } else {
+                let pod_id = Id::from(launch.task_id.as_str());
+                pods::record_members(state, &pod_id, &launch.pod, &agent_id, now);
+            }
             launched.push(LaunchTask {
                 task_id: launch.task_id,
                 agent_id: agent_id.clone(),
@@ -131,6 +142,7 @@ impl Reducer {
                 named_ports: launch.named_ports,
                 health_check: launch.health_check,
                 kill_policy: launch.kill_policy,
+                pod: launch.pod,
             });
         }
         out.push(Effect::Accept {

@@ -33,10 +33,11 @@ pub(super) fn offer(id: &str, agent: &str, resources: Vec<Resource>) -> OfferMes
         resources,
         attributes: vec![],
         role: None,
+        unavailability: None,
     }
 }
 
-fn launch(task: &str, resources: Vec<Resource>) -> Launch {
+pub(super) fn launch(task: &str, resources: Vec<Resource>) -> Launch {
     Launch {
         task_id: task.into(),
         name: String::new(),
@@ -45,10 +46,11 @@ fn launch(task: &str, resources: Vec<Resource>) -> Launch {
         named_ports: vec![],
         health_check: None,
         kill_policy: None,
+        pod: vec![],
     }
 }
 
-fn status(task: &str, state: TaskState) -> TaskStatus<'_> {
+pub(super) fn status(task: &str, state: TaskState) -> TaskStatus<'_> {
     TaskStatus {
         task_id: task,
         state,
@@ -63,13 +65,13 @@ fn status(task: &str, state: TaskState) -> TaskStatus<'_> {
     }
 }
 
-fn step(r: &mut Reducer, m: Message<'_>, now: f64) -> Vec<Effect> {
+pub(super) fn step(r: &mut Reducer, m: Message<'_>, now: f64) -> Vec<Effect> {
     let mut out = Vec::new();
     r.step(m, now, &mut out).expect("step");
     out
 }
 
-fn subscribed() -> Message<'static> {
+pub(super) fn subscribed() -> Message<'static> {
     Message::Subscribed {
         framework_id: "fw".into(),
         heartbeat_interval_seconds: Some(15.0),
@@ -77,7 +79,7 @@ fn subscribed() -> Message<'static> {
 }
 
 /// Subscribed, with task `t1` running on `a1` and reconciliation done.
-fn running() -> Reducer {
+pub(super) fn running() -> Reducer {
     let mut r = Reducer::default();
     step(&mut r, subscribed(), 0.0);
     step(

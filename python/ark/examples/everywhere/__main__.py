@@ -20,7 +20,7 @@ from types import FrameType
 
 import uvicorn
 
-from ark import Scheduler
+from ark import Config, Scheduler
 from ark.drivers import PymesosDriver, V1Driver
 from ark.examples.everywhere.api import MAX_HEAD_BYTES, create_app
 from ark.examples.everywhere.framework import Everywhere, EverywhereManager, TaskSpec
@@ -50,6 +50,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mem", type=float, default=32.0)
     p.add_argument("--user", default=os.environ.get("USER", "root"))
     p.add_argument("--reconcile-seconds", type=float, default=600.0)
+    p.add_argument(
+        "--maintenance",
+        choices=["drain", "ignore"],
+        default="drain",
+        help="drain agents scheduled for maintenance (the core's policy), or leave them be",
+    )
     return p.parse_args(argv)
 
 
@@ -118,7 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         spec = TaskSpec(name=args.name, command=args.command, cpus=args.cpus, mem=args.mem)
         scheduler = Scheduler(
-            EverywhereManager(spec), Everywhere(), driver, reconcile_seconds=args.reconcile_seconds
+            EverywhereManager(spec),
+            Everywhere(),
+            driver,
+            config=Config(maintenance=args.maintenance),
+            reconcile_seconds=args.reconcile_seconds,
         )
         port = args.api_port or _free_port(args.api_host)
         server = uvicorn.Server(

@@ -13,7 +13,12 @@ The original library's example (``OneTaskPerSlaveStateManager``) made real:
 * blacklisting an agent kills its copy; removing it revives offers and the
   copy comes back;
 * a copy Ark did not launch in this process (found by reconciliation after a
-  restart) is adopted, and a second copy on one agent is killed.
+  restart) is adopted, and a second copy on one agent is killed;
+* maintenance: run with ``Config(maintenance="drain")``, the core kills the
+  copy of an agent scheduled for maintenance before its window, keeps new
+  copies off it during the window (the copy asked for again waits), and
+  accepts Mesos's inverse offer once the agent is empty; the copy comes
+  back after the window. The agents under maintenance are in ``/state``.
 
 The state is immutable: every hook returns a new :class:`Everywhere`, whose
 dicts are copied on write and never changed in place.
@@ -60,6 +65,8 @@ class Everywhere(msgspec.Struct, frozen=True):
     copies: dict[str, str] = {}
     blacklist: frozenset[str] = frozenset()
     launched: int = 0
+    #: agent id -> its maintenance window, as the latest offer or inverse offer said.
+    maintenance: dict[str, m.Unavailability] = {}
 
 
 # --- the messages of the REST API ------------------------------------------------------
@@ -115,7 +122,7 @@ class EverywhereManager(StateManager[Everywhere]):
                 commands.append(m.Decline(unused, self.spec.refuse_seconds))
         # (Otherwise the core's matcher has answered them: copies asked for
         # now take the agents' next offers.)
-        new = state
+        new = _windows(state, {o.agent_id: o.unavailability for o in offers})
         requests = []
         for agent in sorted(wanted):
             new, request = self._request(new, agent)
@@ -155,6 +162,12 @@ class EverywhereManager(StateManager[Everywhere]):
             return state, [m.Revive()]
         return state, ()
 
+    def inverse_offers(
+        self, state: Everywhere, inverse_offers: Sequence[m.InverseOffer], framework: Snapshot
+    ) -> Step[Everywhere]:
+        # Answered by the core's drain policy; only noted here, for /state.
+        return _windows(state, {i.agent_id: i.unavailability for i in inverse_offers}), ()
+
     def custom(self, state: Everywhere, message: m.Custom, framework: Snapshot) -> Step[Everywhere]:
         if isinstance(message, GetState):
             return state, [Reply(self._describe(state, framework))]
@@ -165,12 +178,17 @@ class EverywhereManager(StateManager[Everywhere]):
             if agent in state.blacklist:
                 return state, [Reply(False)]
             copy = state.copies.get(agent)
-            copies = {a: t for a, t in state.copies.items() if a != agent}
-            new = msgspec.structs.replace(state, blacklist=state.blacklist | {agent}, copies=copies)
+            new = msgspec.structs.replace(state, blacklist=state.blacklist | {agent})
             if copy is None:
                 return new, [Reply(True)]
             if framework.task(copy) is None:  # asked for, not launched yet
-                return new, [m.Withdraw([copy]), Reply(True)]
+                copies = {a: t for a, t in state.copies.items() if a != agent}
+                return msgspec.structs.replace(new, copies=copies), [
+                    m.Withdraw([copy]),
+                    Reply(True),
+                ]
+            # The copy stays ours until its terminal update: were the agent
+            # taken off the list before then, a new copy would join it.
             return new, [m.Kill(copy), Reply(True)]
         if isinstance(message, RemoveFromBlacklist):
             agent = message.agent_id
@@ -224,10 +242,31 @@ class EverywhereManager(StateManager[Everywhere]):
                     "task_id": state.copies.get(a.agent_id),
                     # The core's launch backoff of the agent's copies.
                     "backoff": delays.get(f"{self.spec.name}@{a.agent_id}"),
+                    "maintenance": _window_json(state.maintenance.get(a.agent_id)),
                 }
                 for a in view.agents
             ],
+            "maintenance": sorted(state.maintenance),
             "tasks_by_state": framework.tasks_by_state(),
             "blacklist": sorted(state.blacklist),
             "offers_held": framework.offer_count,
         }
+
+
+def _windows(state: Everywhere, seen: dict[str, m.Unavailability | None]) -> Everywhere:
+    """``state`` with the agents' windows as just seen (None: no longer scheduled)."""
+    maintenance = dict(state.maintenance)
+    for agent, window in seen.items():
+        if window is None:
+            maintenance.pop(agent, None)
+        else:
+            maintenance[agent] = window
+    if maintenance == state.maintenance:
+        return state
+    return msgspec.structs.replace(state, maintenance=maintenance)
+
+
+def _window_json(window: m.Unavailability | None) -> dict[str, Any] | None:
+    if window is None:
+        return None
+    return {"start": window.start, "duration": window.duration}
