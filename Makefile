@@ -31,11 +31,21 @@ $(BUILT): $(BUILD_INPUTS) | $(PY)
 		|| { cat $(VENV)/build.log; exit 1; }
 	@touch $@
 
-install: $(PY)
+# What `make install` installs (the release build with the test and lint
+# extras), redone by `make test` only when what it is built from changed: CI
+# runs `make install`, then `make test`, which need not build it twice.
+INSTALLED := $(VENV)/.ark-installed
+
+$(INSTALLED): $(BUILD_INPUTS) | $(PY)
 	$(PIP) install -q "maturin>=1.7,<2"
 	$(VENV)/bin/maturin develop --release -q --extras test,lint
-	@touch $(BUILT)
-	$(MAKE) harness
+	@touch $(BUILT) $@
+
+# The two release builds side by side: the extension's fat LTO ends on one
+# core for minutes, and pip's installs hardly use one; the harness takes the other.
+install: $(PY)
+	@rm -f $(INSTALLED)
+	$(MAKE) -j2 $(INSTALLED) harness
 
 # The benchmark master (rust/bench-master), in a target directory of its own so
 # that it and maturin's build never redo each other's; tests/bench and
@@ -62,10 +72,17 @@ lint: $(PY)
 test-rust:
 	cargo test --workspace -q
 
+# The suite on TEST_WORKERS processes (pytest-xdist): most tests wait on timers
+# (heartbeats, timeouts, failovers), so two share the cores well. Each module
+# stays on one worker (--dist loadfile): a real Mesos a module starts is started
+# once. Not more workers than CI's two cores: the CPU-bound property tests
+# (1000 examples in CI) would take turns on them and near pytest-timeout's limit.
+# The slowest tests are listed at the end, where a test that grew shows.
+TEST_WORKERS ?= 2
 test-python: $(PY)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
-test: install lint test-rust test-python
+test: $(INSTALLED) harness lint test-rust test-python
 
 bench: build harness
 	$(PY) bench/reducer.py
@@ -82,7 +99,8 @@ bench: build harness
 	$(PY) bench/maintenance.py
 
 # The benchmarks at a tiny size: they must keep running, not measure anything.
-bench-smoke: build harness
+# The extension as `make install` or `make demo` left it, unless it is stale.
+bench-smoke: $(BUILT) harness
 	$(PY) bench/reducer.py --messages 20000 --tasks 2000 --held-tasks 2000
 	$(PY) bench/inbox.py --messages 20000
 	$(PY) bench/memory.py --tasks 20000

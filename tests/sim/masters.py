@@ -111,8 +111,14 @@ class Master:
 
 def _free_port_block(size: int, copies: int = 1) -> int:
     """A port P with P..P+size free on loopback (a master and its agents), and
-    as many more blocks at P+100, P+200, ... for ``copies`` masters."""
-    for base in range(15050, 25000, 97):
+    as many more blocks at P+100, P+200, ... for ``copies`` masters.
+
+    The ports are only probed here and bound later by start-mesos.sh, so
+    pytest-xdist's workers (``gw0``, ``gw1``, ...) each search a range of their
+    own: two workers starting a Mesos at once would otherwise pick one block."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = 15050 + 1000 * (int(worker) % 8)
+    for base in range(first, 30000, 97):
         try:
             for copy in range(copies):
                 for port in range(base + 100 * copy, base + 100 * copy + size):
