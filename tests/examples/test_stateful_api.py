@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -195,6 +196,45 @@ def test_scale_up_to_4_then_down_to_2_keeps_the_volumes(stack: Stack, cluster: C
     assert three[2]["task_id"] == "db-2-g1"
     assert cluster.volume(agents[2], "db-2-data") == {"marker": "db-2", "rows": "7", "starts": "2"}
     assert stack.scale(3).json() == {"count": 3, "changed": False}
+
+    # A new replica stays off the agents that hold another replica's volume (here
+    # db-3's, kept): its host must be free when db-3 comes back to its data.
+    assert stack.scale(5).json() == {"count": 5, "changed": True}
+    five = wait_until(lambda: stack.running(5), 30, "five replicas")
+    assert five[3]["agent_id"] == agents[3]
+    assert five[4]["agent_id"] not in agents.values()
+
+
+@pytest.mark.parametrize("counts", [(1, 3), (1, 3, 2, 4), (0, 2), (4, 0, 4)])
+def test_scaling_without_waiting_settles_on_the_last_count(
+    stack: Stack, cluster: Cluster, counts: tuple[int, ...]
+) -> None:
+    """Scale requests one after another, while kills and restarts are in flight: each
+    replica ends up once, on its own volume (the first three where they started)."""
+    first = stack.running(3)
+    assert first is not None
+    for count in counts:
+        assert stack.scale(count).status_code == 200
+    last = counts[-1]
+
+    def steady() -> dict[int, dict[str, Any]] | None:
+        """``last`` replicas running, the same for half a second (no kill in flight)."""
+        up = stack.running(last)
+        if up is None or stack.scheduler.snapshot().pending():
+            return None
+        time.sleep(0.5)
+        return up if stack.running(last) == up else None
+
+    final = wait_until(steady, 30, f"{last} replicas, steady")
+    assert set(final) == set(range(last))
+    for i, replica in final.items():
+        if i in first:
+            assert replica["agent_id"] == first[i]["agent_id"]
+        assert cluster.volume(replica["agent_id"], f"db-{i}-data")["marker"] == f"db-{i}"
+    # Mesos runs exactly those.
+    tasks = [t for f in cluster.state()["frameworks"] for t in f["tasks"]]
+    running = sorted(t["id"] for t in tasks if t["state"] == "TASK_RUNNING")
+    assert running == sorted(r["task_id"] for r in final.values())
 
 
 def test_replace_gives_the_volume_up_and_places_the_replica_afresh(

@@ -28,6 +28,7 @@ The state is immutable: every hook returns a new :class:`Stateful`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -156,17 +157,16 @@ class StatefulManager(StateManager[Stateful]):
     ) -> Step[Stateful]:
         index = self._index(status.task_id)
         replica = state.replicas.get(index) if index is not None else None
-        if replica is None or not _copy_of(status.task_id, replica.base):
+        if replica is None:
             return state, ()
         terminal = status.state in m.TERMINAL_STATES
         if status.task_id != replica.task_id:
-            if terminal:
-                return state, ()  # an earlier copy's late news
-            if not replica.wanted or replica.task_id is None:
-                # A restart of a scaled-down replica got placed before its withdrawal.
-                return state, [m.Kill(status.task_id)]
-            # The core's restart (or replacement) of the replica, found by its updates.
-            replica = msgspec.structs.replace(replica, task_id=status.task_id)
+            following = replica.wanted and replica.task_id is not None and not terminal
+            if following and _copy_of(status.task_id, replica.base):
+                # The core's restart (or replacement) of the replica, found by its updates.
+                replica = msgspec.structs.replace(replica, task_id=status.task_id)
+            if status.task_id != replica.task_id:
+                return state, self._stray(status, replica, framework)
         if status.state == "TASK_RUNNING" and status.task_id != replica.counted:
             replica = msgspec.structs.replace(
                 replica, starts=replica.starts + 1, counted=status.task_id
@@ -182,9 +182,24 @@ class StatefulManager(StateManager[Stateful]):
             return _put(state, msgspec.structs.replace(replica, task_id=restarts[-1])), ()
         if status.state == "TASK_FINISHED":
             # The core restarts what failed, not what finished: a service runs on.
-            return self._request(state, replica.index, replica)
+            return self._request(state, replica.index, replica, framework)
         # The core's restart is not pending: already launched, its updates will say so.
         return _put(state, replica), ()
+
+    def _stray(self, status: m.TaskStatus, replica: Replica, framework: Snapshot) -> list[Command]:
+        """A copy of the replica that is not its current one: an earlier copy's late
+        news, or a restart that got placed before its withdrawal (scaled down, or of
+        an earlier generation). Killed if live; when it ends, the core's restart
+        of it is withdrawn."""
+        if status.state not in m.TERMINAL_STATES:
+            return [m.Kill(status.task_id)]
+        base = status.task_id.split(".", 1)[0]
+        restarts = [
+            t
+            for t in framework.pending()
+            if _copy_of(t, base) and t != status.task_id and t != replica.task_id
+        ]
+        return [m.Withdraw(restarts)] if restarts else []
 
     def custom(self, state: Stateful, message: m.Custom, framework: Snapshot) -> Step[Stateful]:
         if isinstance(message, GetState):
@@ -218,7 +233,7 @@ class StatefulManager(StateManager[Stateful]):
                 # Still being stopped: wanted again, the core's restart brings it back.
                 new = _put(new, msgspec.structs.replace(replica, wanted=True))
                 continue
-            new, request = self._new_request(new, index, replica)
+            new, request = self._new_request(new, index, replica, framework)
             requests.append(request)
         if requests:
             commands.append(m.Request(requests))
@@ -249,22 +264,44 @@ class StatefulManager(StateManager[Stateful]):
         return [m.Replace(record.task_id), Reply({"index": index, "task_id": record.task_id})]
 
     def _request(
-        self, state: Stateful, index: int, replica: Replica | None
+        self, state: Stateful, index: int, replica: Replica | None, framework: Snapshot
     ) -> tuple[Stateful, list[Command]]:
-        new, request = self._new_request(state, index, replica)
+        new, request = self._new_request(state, index, replica, framework)
         return new, [m.Request([request])]
 
     def _new_request(
-        self, state: Stateful, index: int, replica: Replica | None
+        self, state: Stateful, index: int, replica: Replica | None, framework: Snapshot
     ) -> tuple[Stateful, m.TaskRequest]:
         """A request for replica ``index``, under a base id never used before."""
         generation = 0 if replica is None else replica.generation + 1
         base = f"{self._prefix}{index}" + (f"-g{generation}" if generation else "")
         starts = 0 if replica is None else replica.starts
         fresh = Replica(index, base, base, starts=starts, generation=generation)
-        return _put(state, fresh), self._task_request(index, base)
+        return _put(state, fresh), self._task_request(index, base, self._held(index, framework))
 
-    def _task_request(self, index: int, task_id: str) -> m.TaskRequest:
+    def _held(self, index: int, framework: Snapshot) -> list[str]:
+        """The hostnames of the agents that hold another replica's volume, sorted.
+
+        A new replica stays off them: a replica restarting there (after a
+        failure, or scaled up again) must find its host free, or hostname
+        UNIQUE would keep it from its data for good. Marathon's reserved
+        resident tasks count toward constraints for the same reason.
+        """
+        view = framework.view()
+        hostnames = {a.agent_id: a.hostname for a in view.agents if a.hostname}
+        own = f"{self.spec.name}-{index}-data"
+        return sorted(
+            {
+                hostnames[v.agent_id]
+                for v in view.volumes
+                if v.persistence_id != own
+                and self._index(v.persistence_id) is not None
+                and v.persistence_id.endswith("-data")
+                and v.agent_id in hostnames
+            }
+        )
+
+    def _task_request(self, index: int, task_id: str, avoid: Sequence[str]) -> m.TaskRequest:
         spec = self.spec
         replica = f"{spec.name}-{index}"
         path = spec.container_path
@@ -287,7 +324,7 @@ class StatefulManager(StateManager[Stateful]):
             payload=task_payload(command, labels=labels),
             name=replica,
             group=spec.name,
-            constraints=[m.Constraint("hostname", "UNIQUE")],
+            constraints=[m.Constraint("hostname", "UNIQUE"), *_unlike(avoid)],
             volume=m.Volume(f"{replica}-data", path, spec.volume_mb, spec.role, spec.principal),
         )
 
@@ -368,6 +405,15 @@ def reservations(view: StateView, users: dict[str, str] | None = None) -> dict[s
     for agent_id, entry in agents.items():
         entry["hostname"] = hostnames.get(agent_id)
     return {"agents": [agents[a] for a in sorted(agents)]}
+
+
+def _unlike(hostnames: Sequence[str]) -> list[m.Constraint]:
+    """A constraint that keeps a task off ``hostnames`` (none if there are none)."""
+    if not hostnames:
+        return []
+    # Hostnames are letters, digits, "-" and ".": only the dot needs escaping.
+    pattern = "|".join(h.replace(".", r"\.") for h in hostnames)
+    return [m.Constraint("hostname", "UNLIKE", f"(?:{pattern})")]
 
 
 def _put(state: Stateful, replica: Replica) -> Stateful:
