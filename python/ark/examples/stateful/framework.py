@@ -6,7 +6,9 @@ Each replica ``i`` is a task request with a :class:`ark.messages.Volume`
 
 * placement: the matcher reserves the volume's disk, creates the volume and
   launches the replica in one ACCEPT (RESERVE, CREATE, LAUNCH), one replica
-  per host (``hostname UNIQUE``);
+  per host (``hostname UNIQUE``). Replicas that need a new volume are
+  requested in order, each once the ones before it have their volumes, and
+  kept off those hosts (``hostname UNLIKE``): see :meth:`StatefulManager._advance`;
 * restart: a replica that ends without finishing is requested again by the
   core as ``<id>.1``, ``<id>.2``, ... on the agent that holds its volume,
   where it finds its data; this framework only follows the new id;
@@ -155,6 +157,12 @@ class StatefulManager(StateManager[Stateful]):
     def status_update(
         self, state: Stateful, status: m.TaskStatus, framework: Snapshot
     ) -> Step[Stateful]:
+        new, commands = self._follow(state, status, framework)
+        new, requests = self._advance(new, framework)
+        return new, [*commands, *requests]
+
+    def _follow(self, state: Stateful, status: m.TaskStatus, framework: Snapshot) -> Step[Stateful]:
+        """The replica's copies as the update tells them."""
         index = self._index(status.task_id)
         replica = state.replicas.get(index) if index is not None else None
         if replica is None:
@@ -224,19 +232,11 @@ class StatefulManager(StateManager[Stateful]):
     ) -> tuple[Stateful, list[Command]]:
         new = msgspec.structs.replace(state, count=count)
         commands: list[Command] = []
-        requests: list[m.TaskRequest] = []
         for index in range(count):
             replica = new.replicas.get(index)
-            if replica is not None and replica.wanted:
-                continue
-            if replica is not None and replica.task_id is not None:
+            if replica is not None and not replica.wanted and replica.task_id is not None:
                 # Still being stopped: wanted again, the core's restart brings it back.
                 new = _put(new, msgspec.structs.replace(replica, wanted=True))
-                continue
-            new, request = self._new_request(new, index, replica, framework)
-            requests.append(request)
-        if requests:
-            commands.append(m.Request(requests))
         for index, replica in sorted(new.replicas.items()):
             if index < count or not replica.wanted or replica.task_id is None:
                 continue
@@ -249,11 +249,41 @@ class StatefulManager(StateManager[Stateful]):
             else:
                 commands.append(m.Kill(replica.task_id))
                 new = _put(new, msgspec.structs.replace(replica, wanted=False))
-        return new, commands
+        new, requests = self._advance(new, framework)
+        return new, [*commands, *requests]
+
+    def _advance(self, state: Stateful, framework: Snapshot) -> tuple[Stateful, list[Command]]:
+        """Request the missing replicas in order, one new volume at a time.
+
+        A replica that needs a new volume is requested only once every
+        replica before it has its volume, and stays off their hosts
+        (:meth:`_held`): a fresh volume never lands where another replica's
+        data is, so a replica restarting on its volume finds its host free
+        (hostname UNIQUE would otherwise keep it away for good). The Mesos
+        SDK deploys a service's pods serially by default, and Kubernetes'
+        StatefulSets create pods in order, for the same kind of reason.
+        A replica whose volume is kept (scaled down before) is requested at once.
+        """
+        if sum(1 for r in state.replicas.values() if r.wanted) >= state.count:
+            return state, []
+        volumes = {v.persistence_id for v in framework.view().volumes}
+        requests: list[m.TaskRequest] = []
+        for index in range(state.count):
+            replica = state.replicas.get(index)
+            has_volume = f"{self.spec.name}-{index}-data" in volumes
+            if replica is None or not replica.wanted:
+                state, request = self._new_request(state, index, replica, framework)
+                requests.append(request)
+            if not has_volume:
+                break  # the next waits for this one's volume
+        return state, [m.Request(requests)] if requests else []
 
     def _replace(self, state: Stateful, index: int, framework: Snapshot) -> list[Command]:
         """The core's Replace of the replica's live copy; an error reply if it has none."""
         replica = state.replicas.get(index)
+        if index < state.count and (replica is None or not replica.wanted):
+            error = f"replica {index} is not requested yet: replicas get new volumes in order"
+            return [Reply({"error": error, "status": 409})]
         if replica is None or not replica.wanted:
             return [Reply({"error": f"no replica {index}", "status": 404})]
         record = framework.task(replica.task_id) if replica.task_id is not None else None
