@@ -4,10 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: help install build harness demo lint test test-rust test-python bench bench-smoke chaos clean
+.PHONY: help install build harness demo demo-stateful lint test test-rust test-python bench bench-smoke chaos clean
 
 help:
 	@echo "make demo     the example framework on an embedded simulated cluster"
+	@echo "make demo-stateful  the stateful example: replicas on persistent volumes, same cluster"
 	@echo "make install  create $(VENV), install the dependencies and build ark (release)"
 	@echo "make test     lint, cargo test and pytest: the command CI runs"
 	@echo "make bench    the benchmarks that the README's tables come from"
@@ -59,6 +60,10 @@ build: $(PY)
 # DEMO_ARGS: options of python -m ark.examples.everywhere (--help lists them).
 demo: $(BUILT)
 	@$(PY) -m ark.examples.everywhere $(DEMO_ARGS)
+
+# DEMO_ARGS: options of python -m ark.examples.stateful (--help lists them).
+demo-stateful: $(BUILT)
+	@$(PY) -m ark.examples.stateful $(DEMO_ARGS)
 
 lint: $(PY)
 	$(VENV)/bin/ruff check python tests bench

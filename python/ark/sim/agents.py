@@ -246,6 +246,18 @@ class SimAgent:
             lambda: self._transition(task, "TASK_KILLED", healthy=healthy),
         )
 
+    def fail_task(self, framework_id: str, task_id: str) -> bool:
+        """The task's process exits 1 now (TASK_FAILED, as ``_finish`` ends a
+        failing one); False if this agent runs no such task."""
+        task = self.tasks.get((framework_id, task_id))
+        if task is None or task.state != "TASK_RUNNING" or not self.reachable:
+            return False
+        if task.lifecycle is not None:
+            task.lifecycle.cancel()
+            task.lifecycle = None
+        self._transition(task, "TASK_FAILED", message="Command exited with status 1")
+        return True
+
     def set_health(self, framework_id: str, task_id: str, passing: bool) -> None:
         """Make the task's health checks pass or fail from now on."""
         task = self.tasks.get((framework_id, task_id))
@@ -382,16 +394,25 @@ class SimAgent:
 
     def _write_volumes(self, task: AgentTask) -> None:
         """A running task's ``ark.sim/volume-write`` label (``key=value``) is
-        written into each persistent volume among its resources."""
+        written into each persistent volume among its resources, and its
+        ``ark.sim/volume-count`` label (``key``) adds one to that key's count
+        there (a shell's ``n=$(cat key); echo $((n+1)) > key``)."""
         label = _label(task.info, "ark.sim/volume-write")
-        if label is None:
+        counter = _label(task.info, "ark.sim/volume-count")
+        if label is None and counter is None:
             return
-        key, _, value = label.partition("=")
         for resource_key in task.resources.scalars:
             disk = split_key(resource_key)[2] or {}
             persistence_id = (disk.get("persistence") or {}).get("id")
-            if persistence_id in self.volumes:
-                self.volumes[persistence_id][key] = value
+            if persistence_id not in self.volumes:
+                continue
+            data = self.volumes[persistence_id]
+            if label is not None:
+                key, _, value = label.partition("=")
+                data[key] = value
+            if counter:
+                count = data.get(counter, "0")
+                data[counter] = str(int(count) + 1 if count.isdigit() else 1)
 
     def _duration(self, task: AgentTask) -> float | None:
         label = _label(task.info, "ark.sim/duration")

@@ -376,6 +376,21 @@ class Cluster:
             raise SimError(f"no persistent volume {persistence_id!r} on agent {agent_id!r}")
         return volumes[persistence_id]
 
+    def fail_task(self, task_id: str) -> None:
+        """A running task's process exits 1: TASK_FAILED, as a crash on a real agent."""
+
+        def fail() -> None:
+            failed = [
+                agent.fail_task(framework_id, task_id)
+                for agent in self.agents.values()
+                for framework_id, known in list(agent.tasks)
+                if known == task_id
+            ]
+            if not any(failed):
+                raise SimError(f"no running task {task_id!r}")
+
+        self.run(fail)
+
     def set_health(self, task_id: str, passing: bool) -> None:
         """Make a task's health checks pass or fail from their next run (sim/health.py)."""
         self.run(lambda: self._set_health(task_id, passing))
