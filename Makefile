@@ -79,6 +79,7 @@ bench: build harness
 	$(PY) bench/failover.py
 	$(PY) bench/scale.py
 	$(PY) bench/recorder.py
+	$(PY) bench/deployment.py
 
 # The benchmarks at a tiny size: they must keep running, not measure anything.
 bench-smoke: build harness
@@ -93,6 +94,7 @@ bench-smoke: build harness
 	$(PY) bench/failover.py --timeouts 1 --trials 1
 	$(PY) bench/scale.py --updates 2000 --tasks 2000 --agents 200 --reducer-tasks 20000
 	$(PY) bench/recorder.py --messages 20000 --tasks 2000 --repeat 1
+	$(PY) bench/deployment.py --tasks 2000 --updates 500
 
 # The long chaos run (the tests run a 10 s seed of it); prints what it did and what held.
 CHAOS_SEED ?= 1
