@@ -375,8 +375,8 @@ class Deployments:
             scanned = _Tally()
             for x in self._members(group, self._entries[group], tasks, groups, demand):
                 scanned.set(x.task_id, (x.requested, x.target, x.ready, x.killing))
-            fields = ("members", "victims", "ready_victims", "stale", "ready", "target_up")
-            fields += ("target_ready", "others")
+            fields = ["members", "victims", "ready_victims", "stale", "ready", "target_up"]
+            fields += ["target_ready", "others"]
             if any(getattr(tally, f) != getattr(scanned, f) for f in fields):
                 out.append(group)
         return out
