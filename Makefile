@@ -102,6 +102,7 @@ bench: build harness
 	$(PY) bench/scale.py
 	$(PY) bench/recorder.py
 	$(PY) bench/maintenance.py
+	$(PY) bench/deployment.py
 
 # The benchmarks at a tiny size: they must keep running, not measure anything.
 # The extension as `make install` or `make demo` left it, unless it is stale.
@@ -118,6 +119,7 @@ bench-smoke: $(BUILT) harness
 	$(PY) bench/scale.py --updates 2000 --tasks 2000 --agents 200 --reducer-tasks 20000
 	$(PY) bench/recorder.py --messages 20000 --tasks 2000 --repeat 1
 	$(PY) bench/maintenance.py --tasks 2000 --updates 2000
+	$(PY) bench/deployment.py --tasks 2000 --updates 500
 
 # The long chaos run (the tests run a 10 s seed of it); prints what it did and what held.
 CHAOS_SEED ?= 1

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
+    invariant,
     rule,
     run_state_machine_as_test,
 )
@@ -144,6 +145,22 @@ class DeploymentComparison(RuleBasedStateMachine):
             self.params = params
         else:
             self.checked[version] = checked
+
+    @rule(version=st.sampled_from([*VERSIONS, "x"]), k=st.integers(0, 3))
+    def request_by_hand(self, version: str, k: int) -> None:
+        """A task of the group requested by hand: a copy of a version by its id, or not."""
+        request = m.TaskRequest(f"{version}-{k}", [m.Resource("cpus", scalar=0.5)], group=GROUP)
+        # Compared, but not checked against the ceiling: the deployment did not ask for it.
+        DemandComparison.send(self, m.Request([request]))  # type: ignore[arg-type]
+
+    @rule(version=st.sampled_from(VERSIONS), k=st.integers(0, 3))
+    def withdraw_by_hand(self, version: str, k: int) -> None:
+        self.send(m.Withdraw([f"{version}-{k}"]))
+
+    @invariant()
+    def the_references_tallies_match_their_groups(self) -> None:
+        r = self.reference
+        assert not r._deployments.drifted(r._tasks, r._groups, r._demand)
 
     @rule(n=st.integers(1, 3), offer_id=st.sampled_from(["o1", "o2", "o3"]))
     def offers(self, n: int, offer_id: str) -> None:

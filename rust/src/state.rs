@@ -256,6 +256,39 @@ pub struct Deployment {
     pub killing: OrdSet<TaskId>,
 }
 
+/// What a member of an active deployment's group counts as.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Counted {
+    /// Still in the demand, not launched.
+    pub requested: bool,
+    /// A copy of the version being brought up.
+    pub target: bool,
+    pub ready: bool,
+    pub killing: bool,
+}
+
+/// The members of an active deployment's group, counted as they change, so
+/// that a step of the deployment costs the same whatever the group's size
+/// (see `reducer::deployment`). Derived from the rest of the state: built
+/// by a scan of the group when missing, dropped when its deployment ends or
+/// changes target.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    pub members: OrdMap<TaskId, Counted>,
+    /// Placed, not copies of the target, not killing: not ready, ready.
+    pub victims: OrdSet<TaskId>,
+    pub ready_victims: OrdSet<TaskId>,
+    /// Requests that are not copies of the target.
+    pub stale: OrdSet<TaskId>,
+    pub ready: u32,
+    pub target_up: u32,
+    pub target_ready: u32,
+    /// Members that are not copies of the target.
+    pub others: u32,
+    /// Every copy `{target}-{k}` with a smaller `k` is known or requested.
+    pub next: u64,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     pub framework_id: Option<Id>,
@@ -301,6 +334,8 @@ pub struct State {
     pub releasing: imbl::OrdSet<Id>,
     /// Offer operations with an id, by id: their latest status.
     pub operations: OrdMap<Id, OperationRecord>,
+    /// The members of active deployments' groups, counted, by group.
+    pub tallies: OrdMap<Id, Tally>,
 }
 
 /// An offer operation with an id, as the core sent it and Mesos reports it.
@@ -374,6 +409,7 @@ impl Default for State {
             stateful: OrdMap::new(),
             releasing: imbl::OrdSet::new(),
             operations: OrdMap::new(),
+            tallies: OrdMap::new(),
         }
     }
 }

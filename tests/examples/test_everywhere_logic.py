@@ -18,11 +18,13 @@ from ark import effects as fx
 from ark import messages as m
 from ark.examples.everywhere.framework import (
     AddToBlacklist,
+    CancelDeployment,
     Everywhere,
     EverywhereManager,
     GetBlacklist,
     GetState,
     RemoveFromBlacklist,
+    StartDeployment,
 )
 from ark.state_manager import Reply, apply_hook
 
@@ -178,3 +180,73 @@ def test_api_messages_are_answered() -> None:
     assert state["framework_id"] == "fw"
     assert state["agents"][0]["id"] == "a1"
     assert world.kills  # blacklisting a1 killed its copy
+
+
+def running(world: World, task_id: str) -> bool:
+    record = world.core.snapshot().task(task_id)
+    return record is not None and record.state == "TASK_RUNNING"
+
+
+def run_until_settled(world: World, rounds: int = 40) -> list[int]:
+    """Mesos starts every copy and kills what is killed, agents offer, until the
+    deployment ends; the copies running after each round."""
+    counts = []
+    for _ in range(rounds):
+        while world.kills:
+            task = world.kills.pop()
+            if task in world.live:
+                world.status(task, "TASK_KILLED")
+        for task in sorted(world.live):
+            if not running(world, task):
+                world.status(task, "TASK_RUNNING")
+        counts.append(sum(running(world, t) for t in world.live))
+        (record,) = [d for d in world.core.view().deployments if d.version != "everywhere-v0"]
+        if record.state in ("completed", "rolled-back") and not world.kills:
+            break
+        for agent in AGENTS:
+            world.offer(agent)
+    return counts
+
+
+def test_a_deployment_replaces_every_copy_one_agent_at_a_time() -> None:
+    world = World()
+    for agent in AGENTS:
+        world.offer(agent)
+    for task in list(world.live):
+        world.status(task, "TASK_RUNNING")
+    world.deliver(StartDeployment("sleep 2"))
+    reply = world.replies[-1]
+    assert reply["version"] == "everywhere-v1" and reply["previous"]["command"] == "sleep 3600"
+    counts = run_until_settled(world)
+    # The floor: every agent but one keeps a running copy throughout.
+    assert len(counts) > 1 and min(counts) >= len(AGENTS) - 1, counts
+    (record,) = [d for d in world.core.view().deployments if d.version == "everywhere-v1"]
+    assert record.state == "completed"
+    copies = world.copies()
+    assert all(len(c) == 1 and c[0].startswith("everywhere-v1-") for c in copies.values())
+    assert world.state.version == 1 and world.state.command == "sleep 2"
+    assert world.state.copies == {a: c[0] for a, c in copies.items()}
+
+
+def test_a_deployment_cancelled_rolls_back_and_the_blacklist_waits() -> None:
+    world = World()
+    for agent in AGENTS:
+        world.offer(agent)
+    for task in list(world.live):
+        world.status(task, "TASK_RUNNING")
+    world.deliver(StartDeployment("sleep 2"))
+    world.deliver(AddToBlacklist("a1"))
+    world.deliver(StartDeployment("sleep 3"))
+    world.deliver(CancelDeployment())
+    refused_blacklist, refused_deploy, cancelled = world.replies[-3:]
+    assert "refused" in refused_blacklist and "refused" in refused_deploy
+    assert cancelled["version"] == "everywhere-v1"
+    run_until_settled(world)
+    assert world.state.version == 0 and world.state.rollback is None
+    copies = world.copies()
+    assert all(len(c) == 1 and c[0].startswith("everywhere-v0-") for c in copies.values())
+    # Nothing left to cancel; a new deployment gets a new version number.
+    world.deliver(CancelDeployment())
+    assert "refused" in world.replies[-1]
+    world.deliver(StartDeployment("sleep 4"))
+    assert world.replies[-1]["version"] == "everywhere-v2"

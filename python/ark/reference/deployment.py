@@ -11,6 +11,7 @@ the previous version is brought back the same way. The reference twin of
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -126,6 +127,89 @@ class _Member:
         self.killing = killing
 
 
+class _Tally:
+    """The members of an active deployment's group, counted as they change.
+
+    So that a step of the deployment costs the same whatever the group's
+    size. Derived from the reducer's state: built by a scan of the group when
+    missing, dropped when its deployment ends or changes target.
+    """
+
+    __slots__ = (
+        "members",
+        "next",
+        "others",
+        "ready",
+        "ready_victims",
+        "ready_victims_heap",
+        "stale",
+        "target_ready",
+        "target_up",
+        "victims",
+    )
+
+    def __init__(self) -> None:
+        #: task id -> (requested, target, ready, killing)
+        self.members: dict[str, tuple[bool, bool, bool, bool]] = {}
+        # Placed, not copies of the target, not killing: not ready, ready (and
+        # the ready in task-id order: a heap, its removed ids skipped lazily).
+        self.victims: set[str] = set()
+        self.ready_victims: set[str] = set()
+        self.ready_victims_heap: list[str] = []
+        #: Requests that are not copies of the target.
+        self.stale: set[str] = set()
+        self.ready = 0
+        self.target_up = 0
+        self.target_ready = 0
+        #: Members that are not copies of the target.
+        self.others = 0
+        #: Every copy ``{target}-{k}`` with a smaller ``k`` is known or requested.
+        self.next = 0
+
+    def set(self, task_id: str, member: tuple[bool, bool, bool, bool] | None) -> None:
+        old = self.members.pop(task_id, None)
+        if old is not None:
+            self._count(task_id, old, -1)
+        if member is not None:
+            self.members[task_id] = member
+            self._count(task_id, member, 1)
+
+    def _count(self, task_id: str, member: tuple[bool, bool, bool, bool], by: int) -> None:
+        requested, target, ready, killing = member
+        self.ready += by * ready
+        self.target_up += by * target
+        self.target_ready += by * (target and ready)
+        self.others += by * (not target)
+        if requested:
+            where = None if target else self.stale
+        elif target or killing:
+            where = None
+        else:
+            where = self.ready_victims if ready else self.victims
+        if where is None:
+            return
+        if by > 0:
+            where.add(task_id)
+            if where is self.ready_victims:
+                heapq.heappush(self.ready_victims_heap, task_id)
+        else:
+            where.discard(task_id)
+
+    def first_ready_victim(self) -> str | None:
+        heap = self.ready_victims_heap
+        while heap and heap[0] not in self.ready_victims:
+            heapq.heappop(heap)
+        return heap[0] if heap else None
+
+
+def _copy_number(task_id: str) -> int | None:
+    """The ``k`` of a copy ``{version}-{k}`` as deployments number them (no leading zero)."""
+    _, _, k = task_id.rpartition("-")
+    if not k.isascii() or not k.isdigit() or str(int(k)) != k:
+        return None
+    return int(k)
+
+
 class Plan:
     """What one step of a deployment asks the reducer to do, in this order."""
 
@@ -142,6 +226,7 @@ class Deployments:
 
     def __init__(self) -> None:
         self._entries: dict[str, _Deployment] = {}
+        self._tallies: dict[str, _Tally] = {}
 
     def __bool__(self) -> bool:
         return bool(self._entries)
@@ -172,6 +257,8 @@ class Deployments:
                 "a new version needs a new task id"
             )
         self._entries[group] = _Deployment(msg, previous)
+        # Counted for the deployment it replaces: counted again.
+        self._tallies.pop(group, None)
 
     def cancel(
         self,
@@ -203,6 +290,7 @@ class Deployments:
             state, healthy = applied
             if state in m.TERMINAL_STATES:
                 d.killing.discard(task_id)
+            self.retally(task_id, None, tasks, groups)
             failed = state in _FAILURES or (state == "TASK_KILLED" and healthy is False)
             if d.phase == "running" and of_version(task_id, d.msg.template) and failed:
                 d.failures += 1
@@ -219,6 +307,8 @@ class Deployments:
         demand: Sequence[m.TaskRequest],
     ) -> Plan:
         plan = Plan()
+        # Another target, or none: the group is counted again if need be.
+        self._tallies.pop(group, None)
         if d.previous is not None:
             d.phase = "rolling-back"
             return plan
@@ -233,6 +323,79 @@ class Deployments:
                 plan.kills.append((member.task_id, member.agent_id))
         d.phase = "rolled-back"
         return plan
+
+    def retally(
+        self,
+        task_id: str,
+        requested_in: str | None,
+        tasks: Mapping[str, _Task],
+        groups: Mapping[str, str],
+    ) -> None:
+        """Count ``task_id`` again in the tally of its group, after it changed:
+        requested in ``requested_in``, placed (its state, or being killed), or
+        gone (withdrawn, ended). Costs the same whatever the group's size."""
+        if not self._tallies:
+            return
+        group = requested_in if requested_in is not None else groups.get(task_id)
+        tally = None if group is None else self._tallies.get(group)
+        if group is not None and tally is not None:
+            d = self._entries[group]
+            target = d.target
+            is_target = target is not None and of_version(task_id, target)
+            if requested_in is not None:
+                tally.set(task_id, (True, is_target, False, False))
+                return
+            task = tasks.get(task_id)
+            if task is not None:
+                killing = task_id in d.killing
+                ready = not killing and is_ready(task, d.checked(task_id))
+                tally.set(task_id, (False, is_target, ready, killing))
+                return
+        # Gone: out of whichever tally counted it.
+        for tally in self._tallies.values():
+            was = tally.members.get(task_id)
+            if was is None:
+                continue
+            tally.set(task_id, None)
+            # A copy withdrawn before it was launched frees its number.
+            if was[0] and was[1] and task_id not in tasks:
+                k = _copy_number(task_id)
+                if k is not None:
+                    tally.next = min(tally.next, k)
+
+    def drifted(
+        self,
+        tasks: Mapping[str, _Task],
+        groups: Mapping[str, str],
+        demand: Sequence[m.TaskRequest],
+    ) -> list[str]:
+        """The groups whose tally differs from a scan of their members (for tests)."""
+        out = []
+        for group, tally in sorted(self._tallies.items()):
+            scanned = _Tally()
+            for x in self._members(group, self._entries[group], tasks, groups, demand):
+                scanned.set(x.task_id, (x.requested, x.target, x.ready, x.killing))
+            fields = ["members", "victims", "ready_victims", "stale", "ready", "target_up"]
+            fields += ["target_ready", "others"]
+            if any(getattr(tally, f) != getattr(scanned, f) for f in fields):
+                out.append(group)
+        return out
+
+    def _tally(
+        self,
+        group: str,
+        d: _Deployment,
+        tasks: Mapping[str, _Task],
+        groups: Mapping[str, str],
+        demand: Sequence[m.TaskRequest],
+    ) -> _Tally:
+        tally = self._tallies.get(group)
+        if tally is None:
+            tally = _Tally()
+            for x in self._members(group, d, tasks, groups, demand):
+                tally.set(x.task_id, (x.requested, x.target, x.ready, x.killing))
+            self._tallies[group] = tally
+        return tally
 
     def _members(
         self,
@@ -279,48 +442,53 @@ class Deployments:
         groups: Mapping[str, str],
         demand: Sequence[m.TaskRequest],
     ) -> Plan:
-        """One step towards the target version (docs/reducer.md, advance)."""
+        """One step towards the target version (docs/reducer.md, advance), read
+        from the group's tally: its cost does not grow with the group."""
         plan = Plan()
         d = self._entries.get(group)
         if d is None or d.phase not in _ACTIVE or d.target is None:
             return plan
         target = d.target
         n = d.msg.instances
-        members = self._members(group, d, tasks, groups, demand)
-        plan.withdraw = [x.task_id for x in members if x.requested and not x.target]
-        ready = sum(x.ready for x in members)
+        tally = self._tally(group, d, tasks, groups, demand)
+        plan.withdraw = sorted(tally.stale)
+        ready = tally.ready
         floor = math.floor(n * d.msg.minimum_health_capacity)
         ceiling = math.ceil(n * (1.0 + d.msg.maximum_over_capacity))
-        victims = [x for x in members if not x.target and not x.requested and not x.killing]
-        # Those not ready first (they serve nothing); sorted() is stable.
-        for x in sorted(victims, key=lambda x: x.ready):
-            if x.ready:
-                if ready <= floor:
-                    break
-                ready -= 1
-            d.killing.add(x.task_id)
-            plan.kills.append((x.task_id, x.agent_id))
-        target_up = sum(x.target for x in members)
-        up = len(members) - len(plan.withdraw)
+        # Those not ready first (they serve nothing), then the ready down to the floor.
+        killed = sorted(tally.victims)
+        for task_id in killed:
+            d.killing.add(task_id)
+            self.retally(task_id, None, tasks, groups)
+        while ready > floor and (victim := tally.first_ready_victim()) is not None:
+            ready -= 1
+            killed.append(victim)
+            d.killing.add(victim)
+            self.retally(victim, None, tasks, groups)
+        plan.kills = [(task_id, tasks[task_id].agent_id) for task_id in killed]
+        target_up = tally.target_up
+        up = len(tally.members) - len(plan.withdraw)
         wanted = max(0, min(n - target_up, ceiling - up))
-        target_ready = sum(x.target and x.ready for x in members)
         if (
             not plan.withdraw
             and not plan.kills
             and wanted == 0
             and target_up == n
-            and target_ready == n
-            and all(x.target for x in members)
+            and tally.target_ready == n
+            and tally.others == 0
         ):
             d.phase = "completed" if d.phase == "running" else "rolled-back"
             d.killing.clear()
-        requested = {r.task_id for r in demand}
-        k = 0
+            del self._tallies[group]
+            return plan
+        # The least numbers free: the tally's ``next`` and on.
+        k = tally.next
         while len(plan.launches) < wanted:
             task_id = f"{target.task_id}-{k}"
             k += 1
-            if task_id not in tasks and task_id not in requested:
+            if task_id not in tasks and task_id not in tally.members:
                 plan.launches.append(_with_task_id(target, task_id))
+        tally.next = k
         return plan
 
     def view(

@@ -14,7 +14,7 @@ that raises leaves the state exactly as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -544,6 +544,7 @@ class Reducer:
                     self._suppressed = False
                     out.append(fx.Revive())
                 self._demand.extend(due)
+                self._retally_requests(due)
                 out.extend(self._match(now))
         ended = self._backoffs.tick(now)
         if ended and any(r.group in ended for r in self._demand):
@@ -690,6 +691,7 @@ class Reducer:
             self._suppressed = False
             out.append(fx.Revive())
         self._demand.extend(msg.tasks)
+        self._retally_requests(msg.tasks)
         return out + self._match(now)
 
     def _withdraw(self, msg: m.Withdraw, now: float) -> list[fx.Effect]:
@@ -700,6 +702,7 @@ class Reducer:
         for task_id in gone:
             self._reasons.pop(task_id, None)
             self._stateful.pop(task_id, None)
+            self._deployments.retally(task_id, None, self._tasks, self._groups)
         if not self._demand and not self._suppressed:
             self._suppressed = True
             return [fx.Suppress()]
@@ -711,9 +714,11 @@ class Reducer:
 
     def _match(self, now: float) -> list[fx.Effect]:
         # A request whose id became known meanwhile (a Track) is not launched again.
-        self._demand = [
-            r for r in self._demand if not any(i in self._tasks for i in claimed_ids(r))
-        ]
+        known = {r.task_id for r in self._demand if any(i in self._tasks for i in claimed_ids(r))}
+        if known:
+            self._demand = [r for r in self._demand if r.task_id not in known]
+            for task_id in known:
+                self._deployments.retally(task_id, None, self._tasks, self._groups)
         if (
             not self._demand
             or not self._offers
@@ -779,6 +784,7 @@ class Reducer:
                 request = request_of[launch.task_id]
                 for task_id in self._record_launch(launch, p.agent_id, now):
                     self._groups[task_id] = request.group
+                    self._deployments.retally(task_id, None, self._tasks, self._groups)
                 self._partitions.placed(request)
                 resources = launch.resources
                 volume = request.volume
@@ -814,6 +820,8 @@ class Reducer:
         if decisions.declines:
             out.append(fx.Decline(decisions.declines, refuse))
         self._demand = [r for r in self._demand if r.task_id not in placed]
+        for task_id in placed:
+            self._deployments.retally(task_id, None, self._tasks, self._groups)
         self._reasons = {p.task_id: p.reason for p in decisions.pending}
         self._reasons.update(held)
         if not self._demand and not self._suppressed:
@@ -849,6 +857,7 @@ class Reducer:
             self._suppressed = False
             out.append(fx.Revive())
         self._demand.append(msgspec.structs.replace(request, task_id=new_id))
+        self._retally_requests(self._demand[-1:])
         self._stateful[new_id] = request
         return out + self._match(now)
 
@@ -920,8 +929,14 @@ class Reducer:
                 self._suppressed = False
                 out.append(fx.Revive())
             self._demand.extend(plan.launches)
+            self._retally_requests(plan.launches)
             out.extend(self._match(now))
         return out
+
+    def _retally_requests(self, requests: Sequence[m.TaskRequest]) -> None:
+        if self._deployments:
+            for r in requests:
+                self._deployments.retally(r.task_id, r.group, self._tasks, self._groups)
 
     def _send_message(self, msg: m.SendMessage, now: float) -> list[fx.Effect]:
         return [fx.Message(msg.agent_id, msg.executor_id, msg.data)]

@@ -54,7 +54,8 @@ Where the simulator had to choose, it does what Mesos 1.11 does:
 - Tasks go STAGING (no update, as in Mesos), STARTING, RUNNING, then
   FINISHED or FAILED on seeded, configurable durations and failure rate
   (per task through the labels ``ark.sim/staging``, ``ark.sim/duration``
-  and ``ark.sim/outcome``); KILL gives TASK_KILLING (only with the
+  and ``ark.sim/outcome``; a shell command ``exit N`` ends as soon as it
+  runs, FINISHED for 0 and FAILED otherwise, as on an agent); KILL gives TASK_KILLING (only with the
   TASK_KILLING_STATE capability) then TASK_KILLED when the task exits after
   SIGTERM (``kill_seconds``, or the ``ark.sim/kill`` label) or at SIGKILL
   after its kill policy's grace, or, while STAGING, an immediate

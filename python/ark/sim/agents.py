@@ -23,6 +23,7 @@ import asyncio
 import base64
 import logging
 import random
+import re
 import time
 from collections import deque
 from typing import Any, Protocol
@@ -415,6 +416,8 @@ class SimAgent:
                 data[counter] = str(int(count) + 1 if count.isdigit() else 1)
 
     def _duration(self, task: AgentTask) -> float | None:
+        if _exit_status(task.info) is not None:
+            return 0.0
         label = _label(task.info, "ark.sim/duration")
         if label is not None:
             try:
@@ -431,13 +434,16 @@ class SimAgent:
     def _finish(self, task: AgentTask) -> None:
         task.lifecycle = None
         outcome = _label(task.info, "ark.sim/outcome")
-        if outcome not in OUTCOMES:
+        status = _exit_status(task.info)
+        if status is not None:
+            outcome = "TASK_FINISHED" if status == 0 else "TASK_FAILED"
+        elif outcome not in OUTCOMES:
             failed = self.behaviour.failure_rate > 0 and (
                 self.rng.random() < self.behaviour.failure_rate
             )
             outcome = "TASK_FAILED" if failed else "TASK_FINISHED"
         # As Mesos's command executor: no reason, the exit status in the message.
-        message = "Command exited with status 1" if outcome == "TASK_FAILED" else None
+        message = f"Command exited with status {status or 1}" if outcome == "TASK_FAILED" else None
         self._transition(task, outcome, message=message)
 
     def _transition(
@@ -516,6 +522,19 @@ def _drop_completed(framework: Framework, task_id: str) -> None:
     if len(kept) != len(framework.completed_tasks):
         framework.completed_tasks.clear()
         framework.completed_tasks.extend(kept)
+
+
+#: A shell command the simulator knows the end of: ``exit N`` exits at once,
+#: as on a real agent (other commands run as the behaviour says).
+_EXIT = re.compile(r"\s*exit\s+(\d{1,3})\s*;?\s*")
+
+
+def _exit_status(info: dict[str, Any]) -> int | None:
+    """The exit status of an ``exit N`` command, or None for any other command."""
+    command = info.get("command")
+    value = command.get("value") if isinstance(command, dict) else None
+    found = _EXIT.fullmatch(value) if isinstance(value, str) else None
+    return None if found is None else int(found.group(1)) % 256
 
 
 def _label(info: dict[str, Any], key: str) -> str | None:

@@ -58,6 +58,7 @@ impl Reducer {
         }
         let was_empty = state.demand.is_empty();
         for request in tasks {
+            state.retally(&request.task_id, Some(request.group()));
             state
                 .demand
                 .push_back((TaskId::from(&*request.task_id), Arc::new(request)));
@@ -83,6 +84,7 @@ impl Reducer {
         for id in &gone {
             state.pending_reasons.remove(*id);
             state.stateful.remove(*id);
+            state.retally(id, None);
         }
         if state.demand.is_empty() && !state.suppressed {
             state.suppressed = true;
@@ -167,6 +169,9 @@ fn forget_known_requests(state: &mut State) {
             .collect();
         if !known.is_empty() {
             state.demand.retain(|(id, _)| !known.contains(id));
+            for id in &known {
+                state.retally(id, None);
+            }
         }
     }
 }
@@ -373,7 +378,8 @@ impl Cycle {
                 .insert(task_id, Task::staging(Some(agent_id), now));
         }
         for (task_id, group) in self.groups {
-            state.groups.insert(task_id, group);
+            state.groups.insert(task_id.clone(), group);
+            state.retally(&task_id, None);
         }
         volumes::placed(state, &self.accepts);
         for (id, request) in state.demand.iter() {
@@ -387,6 +393,7 @@ impl Cycle {
         state.demand.retain(|(id, _)| !self.placed.contains(id));
         for id in &self.placed {
             state.pending_reasons.remove(id);
+            state.retally(id, None);
         }
         for (task_id, reason) in self.reasons {
             state.pending_reasons.insert(task_id, reason);

@@ -11,7 +11,7 @@ use crate::effects::Effect;
 use crate::error::CoreError;
 use crate::messages::TaskState;
 use crate::request::StoredRequest;
-use crate::state::{Deployment, DeploymentPhase, Id, OrdSet, State, Task, TaskId};
+use crate::state::{Counted, Deployment, DeploymentPhase, Id, OrdSet, State, Tally, Task, TaskId};
 
 /// Why a Deploy's numbers are malformed, if they are (Marathon's
 /// `UpgradeStrategy` validation: both capacities in [0, 1], and not
@@ -205,6 +205,141 @@ impl State {
     }
 }
 
+impl Tally {
+    /// Count `task_id` as `member` (None: no longer a member) instead of as before.
+    fn set(&mut self, task_id: &TaskId, member: Option<Counted>) {
+        if let Some(old) = self.members.remove(task_id) {
+            self.count(task_id, old, false);
+        }
+        if let Some(new) = member {
+            self.members.insert(task_id.clone(), new);
+            self.count(task_id, new, true);
+        }
+    }
+
+    fn count(&mut self, task_id: &TaskId, m: Counted, add: bool) {
+        let step = |n: &mut u32, yes: bool| {
+            if yes {
+                *n = if add { *n + 1 } else { *n - 1 };
+            }
+        };
+        step(&mut self.ready, m.ready);
+        step(&mut self.target_up, m.target);
+        step(&mut self.target_ready, m.target && m.ready);
+        step(&mut self.others, !m.target);
+        let set = if m.requested {
+            (!m.target).then_some(&mut self.stale)
+        } else if m.target || m.killing {
+            None
+        } else if m.ready {
+            Some(&mut self.ready_victims)
+        } else {
+            Some(&mut self.victims)
+        };
+        if let Some(set) = set {
+            if add {
+                set.insert(task_id.clone());
+            } else {
+                set.remove(task_id);
+            }
+        }
+    }
+}
+
+impl State {
+    /// The tally of the group of `d`, from a scan of its members.
+    fn scan_tally(&self, group: &str, d: &Deployment) -> Tally {
+        let mut tally = Tally::default();
+        for m in self.members(group, d) {
+            let counted = Counted {
+                requested: m.requested,
+                target: m.target,
+                ready: m.ready,
+                killing: m.killing,
+            };
+            tally.set(&m.task_id, Some(counted));
+        }
+        tally
+    }
+
+    /// Count `task_id` again in the tally of its group, after it changed:
+    /// requested in `requested_in`, placed (its state, or being killed), or
+    /// gone (withdrawn, ended). Costs the same whatever the group's size.
+    pub(super) fn retally(&mut self, task_id: &str, requested_in: Option<&str>) {
+        if self.tallies.is_empty() {
+            return;
+        }
+        let group = match requested_in {
+            Some(group) => Some(Id::from(group)),
+            None => self.groups.get(task_id).cloned(),
+        };
+        let counted = group
+            .as_ref()
+            .and_then(|g| self.counted(g, task_id, requested_in.is_some()));
+        let id = TaskId::from(task_id);
+        if let (Some(group), Some(counted)) = (group, counted) {
+            if let Some(tally) = self.tallies.get_mut(&group) {
+                tally.set(&id, Some(counted));
+            }
+            return;
+        }
+        // Gone: out of whichever tally counted it.
+        let known = self.tasks.contains_key(task_id);
+        let counting: Vec<Id> = self
+            .tallies
+            .iter()
+            .filter(|(_, t)| t.members.contains_key(&id))
+            .map(|(g, _)| g.clone())
+            .collect();
+        for group in counting {
+            let Some(tally) = self.tallies.get_mut(&group) else {
+                continue;
+            };
+            let was = tally.members.get(&id).copied();
+            tally.set(&id, None);
+            // A copy withdrawn before it was launched frees its number.
+            if let (Some(was), false) = (was, known) {
+                if was.requested && was.target {
+                    if let Some(k) = copy_number(&id) {
+                        tally.next = tally.next.min(k);
+                    }
+                }
+            }
+        }
+    }
+
+    /// What `task_id` counts as in the active deployment of `group`.
+    fn counted(&self, group: &Id, task_id: &str, requested: bool) -> Option<Counted> {
+        self.tallies.get(group)?;
+        let d = self.deployments.get(group)?;
+        let target = d.target().is_some_and(|t| of_version(task_id, t));
+        if requested {
+            return Some(Counted {
+                requested,
+                target,
+                ready: false,
+                killing: false,
+            });
+        }
+        let task = self.tasks.get(task_id)?;
+        let killing = d.killing.contains(task_id);
+        Some(Counted {
+            requested,
+            target,
+            ready: !killing && is_ready(task, d.checked(task_id)),
+            killing,
+        })
+    }
+}
+
+/// The `k` of a copy `{version}-{k}` as the deployment numbers them (no
+/// leading zero), if it is one.
+fn copy_number(task_id: &str) -> Option<u64> {
+    let (_, k) = task_id.rsplit_once('-')?;
+    let n: u64 = k.parse().ok()?;
+    (n.to_string() == k).then_some(n)
+}
+
 impl Reducer {
     /// Start a deployment (docs/reducer.md, **Deploy**).
     pub(super) fn deploy(
@@ -245,6 +380,8 @@ impl Reducer {
             )));
         }
         let group = Id::from(group);
+        // Counted for the deployment it replaces: counted again.
+        state.tallies.remove(&group);
         state.deployments.insert(
             group.clone(),
             Deployment {
@@ -305,6 +442,10 @@ impl Reducer {
             if task_state.is_terminal() {
                 d.killing.remove(task_id);
             }
+            self.state.retally(task_id, None);
+            let Some(d) = self.state.deployments.get_mut(group) else {
+                return;
+            };
             if d.phase == DeploymentPhase::Running
                 && of_version(task_id, &d.template)
                 && is_failure(task_state, healthy)
@@ -339,6 +480,8 @@ impl Reducer {
         let Some(d) = state.deployments.get(group) else {
             return;
         };
+        // Another target, or none: the group is counted again if need be.
+        state.tallies.remove(group);
         if d.previous.is_some() {
             let mut d = d.clone();
             d.phase = DeploymentPhase::RollingBack;
@@ -373,7 +516,8 @@ impl Reducer {
     /// One step of the deployment of `group` towards its target version:
     /// withdraw requests of other versions, kill what the floor allows,
     /// request what the ceiling allows, and finish when only the target's
-    /// `instances` ready tasks are left.
+    /// `instances` ready tasks are left. Reads the group's tally, so that
+    /// it costs what it does, whatever the group's size.
     fn advance(&mut self, group: &Id, now: f64, out: &mut Vec<Effect>) {
         let state = &mut self.state;
         let Some(d) = state.deployments.get(group) else {
@@ -386,57 +530,74 @@ impl Reducer {
             return;
         };
         let mut d = d.clone();
-        let members = state.members(group, &d);
-        let stale: Vec<String> = members
-            .iter()
-            .filter(|m| m.requested && !m.target)
-            .map(|m| m.task_id.to_string())
-            .collect();
+        let tally = match state.tallies.get(group) {
+            Some(tally) => tally.clone(),
+            None => {
+                let tally = state.scan_tally(group, &d);
+                state.tallies.insert(group.clone(), tally.clone());
+                tally
+            }
+        };
+        #[cfg(debug_assertions)]
+        debug_assert_eq!(
+            {
+                let mut scanned = state.scan_tally(group, &d);
+                scanned.next = tally.next;
+                scanned
+            },
+            tally,
+            "the tally of {group:?} drifted from its members"
+        );
+        let stale: Vec<String> = tally.stale.iter().map(|id| id.to_string()).collect();
         // Kills: the tasks of other versions, those not ready first (they
         // serve nothing), then ready ones while the ready stay at the floor.
-        let mut ready = members.iter().filter(|m| m.ready).count() as u32;
+        let mut ready = tally.ready;
         let floor = d.floor();
-        let mut victims: Vec<&Member> = members
-            .iter()
-            .filter(|m| !m.target && !m.requested && !m.killing)
-            .collect();
-        victims.sort_by_key(|m| m.ready);
-        let mut kills = Vec::new();
-        for m in victims {
-            if m.ready {
-                if ready <= floor {
-                    break;
-                }
-                ready -= 1;
+        let mut killed: Vec<TaskId> = tally.victims.iter().cloned().collect();
+        for id in &tally.ready_victims {
+            if ready <= floor {
+                break;
             }
-            d.killing.insert(m.task_id.clone());
-            kills.push(Effect::Kill {
-                task_id: m.task_id.clone(),
-                agent_id: m.agent_id.clone(),
-            });
+            ready -= 1;
+            killed.push(id.clone());
+        }
+        let kills: Vec<Effect> = killed
+            .iter()
+            .map(|id| Effect::Kill {
+                task_id: id.clone(),
+                agent_id: state
+                    .tasks
+                    .get(id.as_str())
+                    .and_then(|t| t.agent_id.clone()),
+            })
+            .collect();
+        for id in &killed {
+            d.killing.insert(id.clone());
         }
         // Launches: the target's missing copies, as the ceiling allows.
-        let target_up = members.iter().filter(|m| m.target).count() as u32;
-        let up = members.len() as u32 - stale.len() as u32;
+        let up = tally.members.len() as u32 - stale.len() as u32;
         let wanted = d
             .instances
-            .saturating_sub(target_up)
+            .saturating_sub(tally.target_up)
             .min(d.ceiling().saturating_sub(up));
-        let target_ready = members.iter().filter(|m| m.target && m.ready).count() as u32;
-        if stale.is_empty()
+        let completed = stale.is_empty()
             && kills.is_empty()
             && wanted == 0
-            && target_up == d.instances
-            && target_ready == d.instances
-            && members.iter().all(|m| m.target)
-        {
+            && tally.target_up == d.instances
+            && tally.target_ready == d.instances
+            && tally.others == 0;
+        if completed {
             d.phase = match d.phase {
                 DeploymentPhase::Running => DeploymentPhase::Completed,
                 _ => DeploymentPhase::RolledBack,
             };
             d.killing = OrdSet::new();
+            state.tallies.remove(group);
         }
         state.deployments.insert(group.clone(), d);
+        for id in &killed {
+            state.retally(id, None);
+        }
         if !stale.is_empty() {
             self.withdraw(&stale, out);
         }
@@ -445,21 +606,27 @@ impl Reducer {
             return;
         }
         let state = &mut self.state;
-        let requested: rustc_hash::FxHashSet<TaskId> =
-            state.demand.iter().map(|(id, _)| id.clone()).collect();
-        let mut k = 0u64;
+        let Some(tally) = state.tallies.get_mut(group) else {
+            return;
+        };
+        // The least numbers free: the tally's `next` and on.
+        let mut k = tally.next;
         let mut due = Vec::new();
         while due.len() < wanted as usize {
             let id = TaskId::from(format!("{}-{k}", target.task_id));
             k += 1;
-            if !state.tasks.contains_key(id.as_str()) && !requested.contains(&id) {
+            if !state.tasks.contains_key(id.as_str()) && !tally.members.contains_key(&id) {
                 due.push((id.clone(), Arc::new(target.with_task_id(&id))));
             }
         }
+        tally.next = k;
         if state.demand.is_empty() {
             // As a Request: demand appears, offers are wanted again.
             state.suppressed = false;
             out.push(Effect::Revive);
+        }
+        for (id, _) in &due {
+            state.retally(id, Some(group));
         }
         state.demand.extend(due);
         self.run_matching(now, out);

@@ -140,6 +140,9 @@ impl Reducer {
             state.suppressed = false;
             out.push(Effect::Revive);
         }
+        for (id, request) in &due {
+            state.retally(id, Some(request.group()));
+        }
         state.demand.extend(due);
         self.run_matching(now, out);
     }

@@ -73,6 +73,7 @@ impl Reducer {
             state.suppressed = false;
             out.push(Effect::Revive);
         }
+        state.retally(&new_id, Some(request.group()));
         state
             .demand
             .push_back((new_id.clone(), Arc::new(request.with_task_id(&new_id))));

@@ -145,7 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         scheduler.start()
         url = f"http://{args.api_host}:{port}"
         print(f"API: {url}/state  (OpenAPI: {url}/schema, JSON: {url}/schema/openapi.json)")
-        print(f"token for PUT/DELETE {url}/blacklist/<agent>: {token}", flush=True)
+        print(
+            f"token for PUT/DELETE {url}/blacklist/<agent>, POST/DELETE {url}/deployments: {token}",
+            flush=True,
+        )
         if not signals.received:
             server.run()  # until SIGINT / SIGTERM
     finally:

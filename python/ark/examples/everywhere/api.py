@@ -1,12 +1,17 @@
-"""The REST API of the example: read the scheduler's state, edit the agent blacklist.
+"""The REST API of the example: read the scheduler's state, edit the agent blacklist,
+roll out a new command.
 
 Every request becomes a custom message in the scheduler's one queue and is
 answered by the loop (:meth:`ark.Scheduler.ask`), as the original library's
 http4s service did; ``/metrics`` alone reads the loop's counters directly.
-Mutating endpoints need ``Authorization: Bearer <token>``. No endpoint takes a
-request body: one announced by ``Content-Length`` or ``Transfer-Encoding`` is
-refused with 413 before any handler runs, and uvicorn caps the request line
-and headers (:data:`MAX_HEAD_BYTES`, with its h11 protocol: httptools has no such cap).
+Mutating endpoints need ``Authorization: Bearer <token>``. Only ``POST
+/deployments`` takes a request body (JSON, at most :data:`MAX_BODY_BYTES`);
+on any other endpoint one announced by ``Content-Length`` or
+``Transfer-Encoding`` is refused with 413 before any handler runs, and
+uvicorn caps the request line and headers (:data:`MAX_HEAD_BYTES`, with its
+h11 protocol: httptools has no such cap). A request the scheduler's state
+refuses (a deployment while one runs, a blacklist change during one) gets
+409 Conflict.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import hmac
 import re
 from typing import Annotated, Any
 
-from litestar import Litestar, Request, Response, delete, get, put
+import msgspec
+from litestar import Litestar, Request, Response, delete, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.exceptions import (
     HTTPException,
@@ -28,26 +34,41 @@ from litestar.exceptions import (
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.params import PathParameter
+from litestar.params import JSONBody, PathParameter
 
 from ark import Scheduler
 from ark.errors import ArkError, InboxClosed
 from ark.examples.everywhere.framework import (
     AddToBlacklist,
+    CancelDeployment,
     Everywhere,
     GetBlacklist,
+    GetDeployment,
     GetState,
     RemoveFromBlacklist,
+    StartDeployment,
 )
 from ark.messages import Custom
 
-__all__ = ["MAX_HEAD_BYTES", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "MAX_HEAD_BYTES", "NewDeployment", "create_app"]
 
 #: The largest request line plus headers uvicorn accepts (its ``h11_max_incomplete_event_size``).
 MAX_HEAD_BYTES = 16 * 1024
 
 #: Mesos agent ids are like ``<uuid>-S<n>``; anything outside this is refused early.
 _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
+
+#: The largest request body, that of ``POST /deployments``.
+MAX_BODY_BYTES = 8 * 1024
+
+
+class NewDeployment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The body of ``POST /deployments``: the shell command of the new version."""
+
+    command: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=4096, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")
+    ]
+
 
 AgentId = Annotated[str, PathParameter(description="A Mesos agent id, as /state lists them")]
 
@@ -56,6 +77,13 @@ def create_app(scheduler: Scheduler[Everywhere], token: str, timeout: float = 5.
     """The ASGI app for ``scheduler``; ``token`` guards the mutating endpoints."""
 
     async def ask(message: Custom) -> Any:
+        """The loop's reply to ``message``; a refusal (``{"refused": why}``) is 409."""
+        result = await _ask(message)
+        if isinstance(result, dict) and "refused" in result:
+            raise HTTPException(status_code=409, detail=result["refused"])
+        return result
+
+    async def _ask(message: Custom) -> Any:
         try:
             future = scheduler.ask(message)
         except InboxClosed:
@@ -77,7 +105,9 @@ def create_app(scheduler: Scheduler[Everywhere], token: str, timeout: float = 5.
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise PermissionDeniedException("wrong token")
 
-    def no_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    def no_body(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        if handler.opt.get("body"):
+            return
         length = connection.headers.get("content-length", "0").strip()
         if length != "0" or "transfer-encoding" in connection.headers:
             raise HTTPException(status_code=413, detail="this endpoint takes no request body")
@@ -117,6 +147,34 @@ def create_app(scheduler: Scheduler[Everywhere], token: str, timeout: float = 5.
         changed = await ask(RemoveFromBlacklist(agent(agent_id)))
         return {"agent_id": agent_id, "blacklisted": False, "changed": changed}
 
+    @post(
+        "/deployments",
+        guards=[authorized],
+        security=[{"bearer": []}],
+        status_code=202,
+        opt={"body": True},
+        summary="Roll out a new command: one agent at a time, rolled back if it keeps failing",
+    )
+    async def deploy(data: JSONBody[NewDeployment]) -> dict[str, Any]:
+        result: dict[str, Any] = await ask(StartDeployment(data.command))
+        return result
+
+    @get("/deployments", summary="The running version and the progress of the last deployment")
+    async def deployment() -> dict[str, Any]:
+        result: dict[str, Any] = await ask(GetDeployment())
+        return result
+
+    @delete(
+        "/deployments",
+        guards=[authorized],
+        security=[{"bearer": []}],
+        status_code=202,
+        summary="Cancel the running deployment: the previous version comes back",
+    )
+    async def cancel() -> dict[str, Any]:
+        result: dict[str, Any] = await ask(CancelDeployment())
+        return result
+
     @get("/metrics", summary="The loop's counters, Prometheus text format", media_type="text/plain")
     async def metrics() -> str:
         return scheduler.metrics.prometheus()
@@ -132,11 +190,11 @@ def create_app(scheduler: Scheduler[Everywhere], token: str, timeout: float = 5.
         )
 
     return Litestar(
-        route_handlers=[state, blacklist, add, remove, metrics, health],
+        route_handlers=[state, blacklist, add, remove, deploy, deployment, cancel, metrics, health],
         exception_handlers={HTTPException: errors},
         guards=[no_body],
-        # Nothing reads a body (no_body refuses them); a cap all the same.
-        request_max_body_size=1024,
+        # Only POST /deployments reads one (no_body refuses the others').
+        request_max_body_size=MAX_BODY_BYTES,
         # The application's logging is the process's to configure, not the web framework's.
         logging_config=None,
         openapi_config=OpenAPIConfig(
