@@ -649,11 +649,15 @@ class Replace(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unk
 class Track(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     """A task known from the store, launched by an earlier leader: reconcile it.
 
-    Recorded as TASK_STAGING on ``agent_id`` if unknown; a known task is left alone.
+    Recorded as TASK_STAGING on ``agent_id`` if unknown; a known task is left
+    alone. ``request``, the one it was placed from (as the store kept it),
+    gives it back its group, pod, unreachable strategy and, with a volume,
+    its restart on that volume (docs/reducer.md, Track).
     """
 
     task_id: str
     agent_id: str | None = None
+    request: TaskRequest | None = None
 
 
 class Reconcile(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):

@@ -11,6 +11,7 @@
 //! that picks it, so a field added on one side is found on the other.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -423,6 +424,9 @@ pub enum Message<'a> {
     Track {
         task_id: String,
         agent_id: Option<String>,
+        /// The request it was placed from, as the store kept it: what a
+        /// placed request gives is restored from it (docs/reducer.md, Track).
+        request: Option<Arc<StoredRequest>>,
     },
     Reconcile,
     Suppress,
@@ -611,10 +615,12 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
-    pub struct Track {
+    pub struct Track<'a> {
         pub task_id: String,
         #[serde(default)]
         pub agent_id: Option<String>,
+        #[serde(default, borrow)]
+        pub request: Option<crate::request::TaskRequest<'a>>,
     }
 
     #[derive(Deserialize)]
@@ -797,35 +803,9 @@ impl<'de> Visitor<'de> for MessageVisitor {
                 let tasks = w
                     .tasks
                     .iter()
-                    .map(|t| {
-                        // A malformed check first, as msgspec refuses it when
-                        // the reference decodes the message.
-                        let problem = health::problem(
-                            t.task_id,
-                            t.health_check.as_deref(),
-                            t.kill_policy.as_ref(),
-                        )
-                        .or_else(|| {
-                            t.pod.iter().find_map(|p| {
-                                health::problem(
-                                    p.task_id,
-                                    p.health_check.as_deref(),
-                                    p.kill_policy.as_ref(),
-                                )
-                            })
-                        })
-                        .or_else(|| {
-                            t.unreachable
-                                .and_then(|u| u.invalid(t.task_id, !t.pod.is_empty()))
-                        })
-                        .or_else(|| {
-                            let volume = t.volume.as_deref()?;
-                            volume.invalid(t.task_id, t.role, !t.pod.is_empty())
-                        });
-                        match problem {
-                            Some(problem) => Err(de::Error::custom(problem)),
-                            None => Ok(StoredRequest::from(t)),
-                        }
+                    .map(|t| match t.problem() {
+                        Some(problem) => Err(de::Error::custom(problem)),
+                        None => Ok(StoredRequest::from(t)),
                     })
                     .collect::<Result<_, _>>()?;
                 Message::Request { tasks }
@@ -838,9 +818,17 @@ impl<'de> Visitor<'de> for MessageVisitor {
             },
             "Track" => {
                 let w: wire::Track = body(rest)?;
+                let request = match w.request {
+                    Some(t) => match t.problem() {
+                        Some(problem) => return Err(de::Error::custom(problem)),
+                        None => Some(Arc::new(StoredRequest::from(&t))),
+                    },
+                    None => None,
+                };
                 Message::Track {
                     task_id: w.task_id,
                     agent_id: w.agent_id,
+                    request,
                 }
             }
             "SendMessage" => {

@@ -297,6 +297,10 @@ pub struct State {
     pub stateful: OrdMap<TaskId, Arc<StoredRequest>>,
     /// The volumes a Replace gives up: destroyed and unreserved when offered.
     pub releasing: imbl::OrdSet<Id>,
+    /// The request each live task the matcher placed was made from (a
+    /// stateful task's: its `stateful` entry), for the store: what a new
+    /// leader's `Track` restores from.
+    pub requests: OrdMap<TaskId, Arc<StoredRequest>>,
 }
 
 /// A persistent volume, as its offers and CREATE show it.
@@ -357,6 +361,7 @@ impl Default for State {
             reserved: OrdMap::new(),
             stateful: OrdMap::new(),
             releasing: imbl::OrdSet::new(),
+            requests: OrdMap::new(),
         }
     }
 }

@@ -26,6 +26,7 @@ from ark.matching import AgentInfo, Existing
 from ark.reference.backoff import REASON as BACKOFF_REASON
 from ark.reference.backoff import Backoffs
 from ark.reference.deployment import Deployments, Plan, check_deploy
+from ark.reference.failover import check_track, kept, restore
 from ark.reference.maintenance import InverseOffers
 from ark.reference.matching import reference_match
 from ark.reference.operations import track, volume_of
@@ -160,6 +161,8 @@ class Reducer:
         self._stateful: dict[str, m.TaskRequest] = {}
         # The volumes a Replace gives up: destroyed and unreserved when offered.
         self._releasing: set[str] = set()
+        # The request each live task the matcher placed was made from, for the store.
+        self._requests: dict[str, m.TaskRequest] = {}
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -237,6 +240,11 @@ class Reducer:
         except msgspec.DecodeError as e:  # ValidationError is a DecodeError
             raise MessageError(f"malformed message: {e}") from e
         return self.step(message, now)
+
+    def requests(self, task_ids: list[str]) -> list[m.TaskRequest | None]:
+        """For each id, the request its live task was placed from (a stateful
+        task's first request), or None: what the store keeps beside a launch."""
+        return [self._requests.get(t) for t in task_ids]
 
     def view(self) -> StateView:
         """The whole state as frozen values, every list sorted by id."""
@@ -441,8 +449,9 @@ class Reducer:
         deployed = self._groups.get(status.task_id)
         if not self._deployments.follows(deployed):
             deployed = None
-        if status.task_id in self._groups and self._tasks[status.task_id].state in _TERMINAL:
-            del self._groups[status.task_id]
+        if self._tasks[status.task_id].state in _TERMINAL:
+            self._groups.pop(status.task_id, None)
+            self._requests.pop(status.task_id, None)
         partitions = self._partitions
         if partitions.strategies:
             kills, withdrawn = partitions.updated(
@@ -794,6 +803,7 @@ class Reducer:
                 request = request_of[t.task_id]
                 if request.volume is not None:
                     self._stateful.setdefault(t.task_id, request)
+                self._requests.update(kept(request, self._stateful))
             out.append(accept)
         for offer_id in decisions.declines:
             del self._offers[offer_id]
@@ -839,9 +849,19 @@ class Reducer:
         return out + self._match(now)
 
     def _track(self, msg: m.Track, now: float) -> list[fx.Effect]:
+        check_track(msg)
         if msg.task_id not in self._tasks:
             self._tasks[msg.task_id] = TaskEntry(
                 "TASK_STAGING", msg.agent_id, None, None, None, None, None, now
+            )
+            restore(
+                msg,
+                groups=self._groups,
+                pods=self._pods,
+                strategies=self._partitions.strategies,
+                stateful=self._stateful,
+                volumes=self._volumes,
+                requests=self._requests,
             )
         return []
 
