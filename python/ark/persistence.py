@@ -1,8 +1,9 @@
 """What the scheduler writes to its store, and when.
 
 Before effects go out, :meth:`Persistence.write` records what they depend on:
-the framework id, and an intent for each task an ACCEPT launches. Only the
-change is written. Along with it go the intents settled since: confirmed
+the framework id, and an intent for each task an ACCEPT launches, with the
+request the core placed it from (``Snapshot.requests``, one call per write).
+Only the change is written. Along with it go the intents settled since: confirmed
 once Mesos reported their task, dropped once it ended. The core is asked
 about them once per write, for the intents not yet confirmed (few: launches
 in flight) and, at most every ``sweep_seconds``, for all of them (a
@@ -94,8 +95,13 @@ class Persistence:
             candidates = list(self._unconfirmed)
         reported, ended = snapshot.settled(candidates) if candidates else ([], [])
         confirmed = [t for t in reported if t in self._unconfirmed]
+        # A confirmation leaves the request out: the store keeps the one it has.
         added = [Intent(t, self._intents[t], confirmed=True) for t in confirmed]
-        added += [Intent(task_id, agent_id) for task_id, agent_id in launches]
+        requests = snapshot.requests([task_id for task_id, _ in launches]) if launches else []
+        added += [
+            Intent(task_id, agent_id, request=request)
+            for (task_id, agent_id), request in zip(launches, requests, strict=True)
+        ]
         try:
             store.apply(framework_id, added, ended)
         except StoreFenced as exc:

@@ -6,9 +6,11 @@ read best side by side.
 
 What is kept is little and written before the effect that depends on it:
 the framework id (before any call uses it) and every task launch intended
-(before its ACCEPT is sent), each marked confirmed once Mesos has reported
-the task. A crash between the write and the call leaves an intent that the
-next leader reconciles, never a task nobody knows of.
+(before its ACCEPT is sent), with the request the task was placed from, each
+marked confirmed once Mesos has reported the task. A crash between the write
+and the call leaves an intent that the next leader reconciles, never a task
+nobody knows of; its request gives the task back its group, unreachable
+strategy and volume (docs/reducer.md, Track).
 
 A store is a snapshot plus a log of deltas: :meth:`Store.apply` appends only
 what changed (a new framework id, intents added or confirmed, intents
@@ -78,11 +80,19 @@ _COMPACT_ENTRIES = 1000
 
 
 class Intent(msgspec.Struct, frozen=True, array_like=True):
-    """A task launch, recorded before its ACCEPT; ``confirmed`` once Mesos reported it."""
+    """A task launch, recorded before its ACCEPT; ``confirmed`` once Mesos reported it.
+
+    ``request`` is the msgpack :class:`~ark.messages.TaskRequest` the task
+    was placed from (None: launched by hand, or stored before requests were):
+    a new leader's ``Track`` restores the task's group, strategy and volume
+    from it. An intent given to :meth:`Store.apply` without one keeps the
+    request already stored for its task (a confirmation need not repeat it).
+    """
 
     task_id: str
     agent_id: str
     confirmed: bool = False
+    request: bytes | None = None
 
 
 class Record(msgspec.Struct, frozen=True):
@@ -144,7 +154,12 @@ def _snapshot(framework_id: str | None, intents: Iterable[Intent], generation: i
         message.framework_id = framework_id
     add = message.intents.add
     for intent in sorted(intents, key=lambda i: i.task_id):
-        add(task_id=intent.task_id, agent_id=intent.agent_id, confirmed=intent.confirmed)
+        add(
+            task_id=intent.task_id,
+            agent_id=intent.agent_id,
+            confirmed=intent.confirmed,
+            request=intent.request,
+        )
     return _wrap(message)
 
 
@@ -160,9 +175,25 @@ def _read_snapshot(data: bytes) -> tuple[Record, int]:
     message = _parse(body)
     if message.removed or message.HasField("chunks"):
         raise StoreCorrupt("a log entry or head where a whole record belongs")
-    intents = {i.task_id: Intent(i.task_id, i.agent_id, i.confirmed) for i in message.intents}
+    intents = {i.task_id: _intent(i, None) for i in message.intents}
     framework_id = message.framework_id if message.HasField("framework_id") else None
     return Record(framework_id, intents), message.generation
+
+
+def _intent(i: Any, before: Intent | None) -> Intent:
+    """A stored intent as read; without its own request, the one ``before`` had."""
+    if i.HasField("request"):
+        request: bytes | None = i.request
+    else:
+        request = before.request if before is not None else None
+    return Intent(i.task_id, i.agent_id, i.confirmed, request)
+
+
+def _kept(intent: Intent, before: Intent | None) -> Intent:
+    """``intent`` as applied over ``before``: a request left out is kept."""
+    if intent.request is None and before is not None and before.request is not None:
+        return msgspec.structs.replace(intent, request=before.request)
+    return intent
 
 
 def encode_record(record: Record) -> bytes:
@@ -198,9 +229,13 @@ def _deltas(framework_id: str | None, added: list[Intent], removed: list[str]) -
             entries.append(_wrap(message))
             message, size = protobuf.StoreRecord(), 0
         message.intents.add(
-            task_id=intent.task_id, agent_id=intent.agent_id, confirmed=intent.confirmed
+            task_id=intent.task_id,
+            agent_id=intent.agent_id,
+            confirmed=intent.confirmed,
+            request=intent.request,
         )
         size += len(intent.task_id.encode()) + len(intent.agent_id.encode()) + 10
+        size += len(intent.request) + 4 if intent.request is not None else 0
     for task_id in removed:
         if size > _PIECE - 1024:
             entries.append(_wrap(message))
@@ -274,7 +309,7 @@ class _LogStore:
             if entry.HasField("framework_id"):
                 framework_id = entry.framework_id
             for i in entry.intents:
-                intents[i.task_id] = Intent(i.task_id, i.agent_id, i.confirmed)
+                intents[i.task_id] = _intent(i, intents.get(i.task_id))
             for task_id in entry.removed:
                 intents.pop(task_id, None)
         self._framework_id, self._intents, self._generation = framework_id, intents, generation
@@ -317,7 +352,7 @@ class _LogStore:
         for task_id in removed:
             self._intents.pop(task_id, None)
         for intent in added:
-            self._intents[intent.task_id] = intent
+            self._intents[intent.task_id] = _kept(intent, self._intents.get(intent.task_id))
         compact = (
             not self._can_append()
             or self._log_entries + len(entries) > _COMPACT_ENTRIES
