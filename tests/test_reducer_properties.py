@@ -563,6 +563,38 @@ class ReducerComparison(RuleBasedStateMachine):
         msg = m.Deploy(group, template, instances, mh, mo, max_failures)
         self.send(msg, data=m.encode(msg))
 
+    @rule(
+        version=st.sampled_from(["v1", "v2", "t1"]),
+        previous=st.sampled_from([None, "v1", "v0"]),
+        group=st.sampled_from(["g1", "g1", "g2"]),
+        instances=st.integers(-1, 3),
+        failures=st.integers(-1, 3),
+        phase=st.sampled_from(["running", "completed", "rolling-back", "rolled-back"]),
+    )
+    def resume_deployment(
+        self,
+        version: str,
+        previous: str | None,
+        group: str,
+        instances: int,
+        failures: int,
+        phase: Any,
+    ) -> None:
+        """A deployment from the store, through the bytes; the store's own output
+        (Snapshot.stored_deployments) resumes to the same deployment."""
+        template = m.TaskRequest(version, [m.Resource("cpus", scalar=0.5)], group="g1")
+        before = None if previous is None else m.TaskRequest(previous, group="g1")
+        msg = m.ResumeDeployment(group, template, instances, 0.5, 1.0, 2, before, failures, phase)
+        self.send(msg, data=m.encode(msg))
+        views = {d.group: d for d in self.view.deployments}
+        for group, resume in self.rust.snapshot().stored_deployments():
+            stored = msgspec.msgpack.decode(resume, type=m.ResumeDeployment)
+            view = views.pop(group)
+            assert (stored.group, stored.template.task_id) == (group, view.version)
+            assert (stored.phase, stored.failures) == (view.state, view.failures)
+            assert stored.instances == view.instances
+        assert not views
+
     @rule(group=st.sampled_from(["g1", "g2"]))
     def cancel_deployment(self, group: str) -> None:
         self.send(m.CancelDeployment(group))

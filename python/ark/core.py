@@ -98,6 +98,11 @@ class Snapshot:
         (launched by hand, ended or unknown); one call for all."""
         return self._raw.requests(task_ids)
 
+    def stored_deployments(self) -> list[tuple[str, bytes]]:
+        """Each group's deployment, by group, as the msgpack
+        :class:`~ark.messages.ResumeDeployment` a new leader takes it up from."""
+        return self._raw.stored_deployments()
+
     def view(self) -> StateView:
         """The whole state as plain values; O(number of tasks)."""
         return _view_decoder.decode(self._raw.view())

@@ -62,6 +62,7 @@ __all__ = [
     "RescindInverseOffer",
     "Reservation",
     "Resource",
+    "ResumeDeployment",
     "Revive",
     "SendMessage",
     "Subscribed",
@@ -732,6 +733,27 @@ class CancelDeployment(
     group: str
 
 
+class ResumeDeployment(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """A deployment from the store, written by an earlier leader: taken up where it was.
+
+    The :class:`Deploy` fields, then ``previous`` (the template it replaces),
+    the ``failures`` counted so far and its ``phase``. The core sends its own
+    (``Snapshot.stored_deployments``); docs/reducer.md, Deployments.
+    """
+
+    group: str
+    template: TaskRequest
+    instances: int
+    minimum_health_capacity: float
+    maximum_over_capacity: float
+    max_failures: int
+    previous: TaskRequest | None
+    failures: int
+    phase: Literal["running", "completed", "rolling-back", "rolled-back"]
+
+
 # --- User messages ----------------------------------------------------------------
 
 
@@ -794,6 +816,7 @@ Message: TypeAlias = (
     | AcceptInverseOffers
     | DeclineInverseOffers
     | Deploy
+    | ResumeDeployment
     | CancelDeployment
     | CustomEnvelope
 )

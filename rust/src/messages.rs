@@ -467,6 +467,11 @@ pub enum Message<'a> {
         maximum_over_capacity: f64,
         max_failures: u32,
     },
+    /// A deployment from the store, as an earlier leader left it.
+    ResumeDeployment {
+        group: String,
+        deployment: crate::state::Deployment,
+    },
     /// Roll back the running deployment of `group`.
     CancelDeployment {
         group: String,
@@ -665,6 +670,22 @@ mod wire {
         pub maximum_over_capacity: f64,
         #[serde(default = "three")]
         pub max_failures: i64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ResumeDeployment<'a> {
+        pub group: String,
+        #[serde(borrow)]
+        pub template: crate::request::TaskRequest<'a>,
+        pub instances: i64,
+        pub minimum_health_capacity: f64,
+        pub maximum_over_capacity: f64,
+        pub max_failures: i64,
+        #[serde(borrow)]
+        pub previous: Option<crate::request::TaskRequest<'a>>,
+        pub failures: i64,
+        pub phase: crate::state::DeploymentPhase,
     }
 
     fn one() -> f64 {
@@ -905,6 +926,59 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     minimum_health_capacity: w.minimum_health_capacity,
                     maximum_over_capacity: w.maximum_over_capacity,
                     max_failures: w.max_failures as u32,
+                }
+            }
+            "ResumeDeployment" => {
+                let w: wire::ResumeDeployment = body(rest)?;
+                let problem = [Some(&w.template), w.previous.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|t| {
+                        t.problem().or_else(|| {
+                            (!t.pod.is_empty()).then(|| {
+                                format!(
+                                    "task {:?}: a deployment's template is not a pod",
+                                    t.task_id
+                                )
+                            })
+                        })
+                    })
+                    .or_else(|| {
+                        crate::reducer::deployment::invalid(
+                            w.instances,
+                            w.minimum_health_capacity,
+                            w.maximum_over_capacity,
+                            w.max_failures,
+                        )
+                    })
+                    .or_else(|| {
+                        u32::try_from(w.failures).is_err().then(|| {
+                            format!(
+                                "a deployment's failures must be from 0 to 2^32-1, not {}",
+                                w.failures
+                            )
+                        })
+                    });
+                if let Some(problem) = problem {
+                    return Err(de::Error::custom(problem));
+                }
+                Message::ResumeDeployment {
+                    group: w.group,
+                    deployment: crate::state::Deployment {
+                        template: Arc::new(StoredRequest::from(&w.template)),
+                        previous: w
+                            .previous
+                            .as_ref()
+                            .map(|p| Arc::new(StoredRequest::from(p))),
+                        // In range: checked above.
+                        instances: w.instances as u32,
+                        minimum_health_capacity: w.minimum_health_capacity,
+                        maximum_over_capacity: w.maximum_over_capacity,
+                        max_failures: w.max_failures as u32,
+                        failures: w.failures as u32,
+                        phase: w.phase,
+                        killing: Default::default(),
+                    },
                 }
             }
             "CancelDeployment" => Message::CancelDeployment {

@@ -228,6 +228,9 @@ impl Reducer {
                 out,
             )?,
             Message::CancelDeployment { group } => self.cancel_deployment(&group, now, out)?,
+            Message::ResumeDeployment { group, deployment } => {
+                self.resume_deployment(group, deployment)?;
+            }
         }
         Ok(())
     }

@@ -215,8 +215,10 @@ pub struct Backoff {
     pub stable_since: Option<f64>,
 }
 
-/// Where a deployment is (docs/reducer.md, Deployments).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a deployment is (docs/reducer.md, Deployments); by its name on the
+/// wire (a stored deployment resumed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DeploymentPhase {
     Running,
     Completed,

@@ -9,11 +9,13 @@ task back what its placement gave.
 from __future__ import annotations
 
 from ark import messages as m
+from ark.errors import MessageError
+from ark.reference.deployment import Deployments, check_deploy
 from ark.reference.unreachable import check_strategy
 from ark.reference.volumes import check_volume
 from ark.state import VolumeRecord
 
-__all__ = ["check_track", "kept", "restore"]
+__all__ = ["check_track", "kept", "restore", "resume_deployment"]
 
 
 def kept(
@@ -67,3 +69,27 @@ def restore(
                 volume.principal,
             )
     requests[task_id] = request
+
+
+def resume_deployment(deployments: Deployments, msg: m.ResumeDeployment) -> None:
+    """A stored deployment becomes its group's, unless the group has one;
+    malformed as a Deploy's would be, or with failures beyond 2^32-1."""
+    deploy = m.Deploy(
+        msg.group,
+        msg.template,
+        msg.instances,
+        msg.minimum_health_capacity,
+        msg.maximum_over_capacity,
+        msg.max_failures,
+    )
+    for template in (msg.template, msg.previous):
+        if template is None:
+            continue
+        check_strategy(template)
+        check_volume(template)
+        if template.pod:
+            raise MessageError(f"task {template.task_id!r}: a deployment's template is not a pod")
+    check_deploy(deploy)
+    if not 0 <= msg.failures <= 2**32 - 1:
+        raise MessageError(f"a deployment's failures must be from 0 to 2^32-1, not {msg.failures}")
+    deployments.resume(deploy, msg.previous, msg.failures, msg.phase)

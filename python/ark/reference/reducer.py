@@ -26,7 +26,7 @@ from ark.matching import AgentInfo, Existing
 from ark.reference.backoff import REASON as BACKOFF_REASON
 from ark.reference.backoff import Backoffs
 from ark.reference.deployment import Deployments, Plan, check_deploy
-from ark.reference.failover import check_track, kept, restore
+from ark.reference.failover import check_track, kept, restore, resume_deployment
 from ark.reference.maintenance import InverseOffers
 from ark.reference.matching import reference_match
 from ark.reference.operations import track, volume_of
@@ -196,6 +196,7 @@ class Reducer:
             m.DeclineInverseOffers: self._answer_inverse_offers,
             m.Deploy: self._deploy,
             m.CancelDeployment: self._cancel_deployment,
+            m.ResumeDeployment: self._resume_deployment,
             m.CustomEnvelope: self._nothing,
         }
 
@@ -906,11 +907,19 @@ class Reducer:
         self._deployments.deploy(msg)
         return self._advance(msg.group, now)
 
+    def _resume_deployment(self, msg: m.ResumeDeployment, now: float) -> list[fx.Effect]:
+        resume_deployment(self._deployments, msg)
+        return []
+
     def _cancel_deployment(self, msg: m.CancelDeployment, now: float) -> list[fx.Effect]:
         plan = self._deployments.cancel(msg.group, self._tasks, self._groups, self._demand)
         return self._carry_out(plan, now) + self._advance(msg.group, now)
 
     def _advance(self, group: str, now: float) -> list[fx.Effect]:
+        # Until reconciliation has said which tasks run, a task not yet
+        # reported (a new leader's tracked ones) would look not ready.
+        if not self._registered or self._reconciliation.explicit:
+            return []
         return self._carry_out(
             self._deployments.advance(group, self._tasks, self._groups, self._demand), now
         )

@@ -438,6 +438,35 @@ impl PySnapshot {
             .collect()
     }
 
+    /// Each group's deployment as the msgpack `ark.messages.ResumeDeployment`
+    /// a new leader resumes it from, by group: what the store keeps.
+    fn stored_deployments<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+        self.state
+            .deployments
+            .iter()
+            .map(|(group, d)| {
+                let resume = (
+                    "ResumeDeployment",
+                    &**group,
+                    d.template.view(),
+                    d.instances,
+                    d.minimum_health_capacity,
+                    d.maximum_over_capacity,
+                    d.max_failures,
+                    d.previous.as_ref().map(|p| p.view()),
+                    d.failures,
+                    d.phase,
+                );
+                rmp_serde::to_vec(&resume)
+                    .map(|bytes| (group.to_string(), PyBytes::new(py, &bytes)))
+                    .map_err(|e| InternalError::new_err(format!("deployment of {group:?}: {e}")))
+            })
+            .collect()
+    }
+
     /// Of `task_ids`, those Mesos has reported (a status with a source) and
     /// those ended (terminal); unknown ids are in neither. The store settles
     /// its launch intents with one call per batch, not one per intent.

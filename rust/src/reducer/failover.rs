@@ -8,8 +8,9 @@ use std::sync::Arc;
 use imbl::OrdMap;
 
 use super::Reducer;
+use crate::error::CoreError;
 use crate::request::StoredRequest;
-use crate::state::{Id, Task, TaskId, Volume};
+use crate::state::{Deployment, Id, Task, TaskId, Volume};
 
 /// Keep the request a placed task was made from: a stateful task's is its
 /// `stateful` entry (what its restarts are named and placed from), a pod
@@ -81,5 +82,25 @@ impl Reducer {
             }
         }
         state.requests.insert(id, request);
+    }
+
+    /// `ResumeDeployment`: a stored deployment becomes the group's, unless
+    /// the group has one already; the next Tick after reconciliation moves it.
+    pub(super) fn resume_deployment(
+        &mut self,
+        group: String,
+        deployment: Deployment,
+    ) -> Result<(), CoreError> {
+        if group.is_empty() || deployment.template.group() != group {
+            return Err(CoreError::Rejected(format!(
+                "a deployment of group {group:?} needs a template of that group, not {:?}",
+                deployment.template.group()
+            )));
+        }
+        let group = self.interner.intern(&group);
+        if !self.state.deployments.contains_key(&group) {
+            self.state.deployments.insert(group, deployment);
+        }
+        Ok(())
     }
 }
