@@ -38,6 +38,7 @@ records = st.builds(
     Record,
     st.none() | ids,
     st.dictionaries(ids, intents).map(lambda d: {i.task_id: i for i in d.values()}),
+    st.dictionaries(ids, st.binary(max_size=40), max_size=3),
 )
 
 
@@ -401,3 +402,19 @@ def test_a_gap_in_the_zookeeper_log_is_corrupt(zookeeper: str) -> None:
     with pytest.raises(StoreCorrupt, match="gap"):
         ZooKeeperStore(election.client, f"{path}/state", terms[0]).load()
     election.stop()
+
+
+def test_deployments_are_stored_by_group_as_they_change(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with FileStore(path) as store:
+        store.load()
+        store.apply("fw", [Intent("t0", "a")], [], {"web": b"v1", "db": b"d1"})
+        store.apply(None, [], [], {"web": b"v2"})  # a log entry of the change alone
+        expected = Record("fw", {"t0": Intent("t0", "a")}, {"web": b"v2", "db": b"d1"})
+        assert store.load() == expected
+    with FileStore(path) as again:
+        assert again.load() == expected
+        again.save(expected)  # compacted: in the snapshot now
+        assert not again.log_path.exists()
+        assert again.load() == expected
+    assert decode_record(path.read_bytes()) == expected

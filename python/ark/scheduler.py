@@ -217,6 +217,13 @@ class Scheduler(Generic[S]):
         record = self._persistence.load()
         for intent in record.intents.values():
             self._inbox.push(m.encode(_track(intent)))
+        for group, resume in record.deployments.items():
+            try:
+                _resume_decoder.decode(resume)
+            except (msgspec.DecodeError, ValueError) as exc:
+                log.warning("ark: the stored deployment of %r is unreadable: %s", group, exc)
+                continue
+            self._inbox.push(resume)
         if self._recorder is not None:
             self._recorder.start(self._config)
         self._thread = threading.Thread(target=self._loop, name="ark-scheduler", daemon=True)
@@ -304,6 +311,7 @@ class Scheduler(Generic[S]):
                 self._rejected(errors)
                 self._snapshot = Snapshot(core.snapshot())
                 self._handle(effects, intents)
+                self._persistence.write_deployments(self._snapshot)
                 if stop is not None:
                     self._stopped_at(stop)
             except Exception:
@@ -438,6 +446,7 @@ class Scheduler(Generic[S]):
             return
         self._snapshot = Snapshot(self._core.snapshot())
         self._handle(effects, intents)
+        self._persistence.write_deployments(self._snapshot)
 
     def _handle(self, data: bytes, intents: list[tuple[str, str]]) -> None:
         """Carry out the effects the core left to the scheduler, and release
@@ -500,6 +509,7 @@ def _track(intent: Intent) -> m.Track:
 
 
 _request_decoder = msgspec.msgpack.Decoder(m.TaskRequest)
+_resume_decoder = msgspec.msgpack.Decoder(m.ResumeDeployment)
 _TICK = m.encode(m.Tick())
 # What the core returns when it leaves no effect to the scheduler: an empty msgpack array.
 _NO_EFFECTS = b"\x90"
