@@ -80,25 +80,28 @@ changes = st.lists(
             unique_by=lambda i: i.task_id,
         ),
         st.lists(st.sampled_from(["t0", "t1", "t2", "t3"]), max_size=2, unique=True),
+        st.dictionaries(st.sampled_from(["web", "db"]), st.binary(max_size=8), max_size=2),
     ),
     max_size=8,
 )
 
 
 @given(changes, st.booleans())
-def test_requests_survive_confirmations_reloads_and_compactions(
+def test_requests_and_deployments_survive_confirmations_reloads_and_compactions(
     tmp_path_factory: pytest.TempPathFactory,
-    steps: list[tuple[str | None, list[Intent], list[str]]],
+    steps: list[tuple[str | None, list[Intent], list[str], dict[str, bytes]]],
     compact: bool,
 ) -> None:
     path = tmp_path_factory.mktemp("store") / "store"
     model: dict[str, Intent] = {}
+    deployments: dict[str, bytes] = {}
     framework_id: str | None = None
     with FileStore(path) as store:
         store.load()
-        for fw, added, removed in steps:
+        for fw, added, removed, changed in steps:
             removed = [t for t in removed if t not in {i.task_id for i in added}]
-            store.apply(fw, added, removed)
+            store.apply(fw, added, removed, changed)
+            deployments.update(changed)
             framework_id = fw if fw is not None else framework_id
             for task_id in removed:
                 model.pop(task_id, None)
@@ -110,11 +113,11 @@ def test_requests_survive_confirmations_reloads_and_compactions(
                         intent.task_id, intent.agent_id, intent.confirmed, before.request
                     )
                 model[intent.task_id] = intent
-        assert store.load() == Record(framework_id, model)
+        assert store.load() == Record(framework_id, model, deployments)
         if compact:
             store.save(store.load())
     with FileStore(path) as again:
-        assert again.load() == Record(framework_id, model)
+        assert again.load() == Record(framework_id, model, deployments)
 
 
 def test_new_records_are_written_in_the_current_format() -> None:
