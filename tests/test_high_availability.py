@@ -31,13 +31,13 @@ SCRIPT = Path(__file__).parent / "ha" / "keep_n_process.py"
 
 
 class Process:
-    def __init__(self, name: str, args: list[str], log: Path) -> None:
+    def __init__(self, name: str, args: list[str], log: Path, script: Path = SCRIPT) -> None:
         self.name = name
         self.log = log
         self.output = log.with_suffix(".out")
         with self.output.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, str(SCRIPT), *args, str(log)],
+                [sys.executable, str(script), *args, str(log)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

@@ -178,25 +178,33 @@ pod_requests = st.builds(
     group=st.sampled_from(["g1", "g2"]),
     pod=pod_members,
 )
-task_requests = st.lists(
-    st.builds(
-        m.TaskRequest,
-        task_id=st.sampled_from(REQUESTED) | st.sampled_from(TASKS),
-        resources=st.lists(needs, max_size=2),
-        ports=st.integers(0, 2),
-        constraints=st.lists(constraints, max_size=1),
-        group=st.sampled_from(["g1", "g2"]),
-        agent_id=st.none() | st.sampled_from(AGENTS),
-        payload=st.just(b"p"),
-        port_names=st.lists(st.sampled_from(["http", "admin"]), max_size=2),
-        strategy=st.none() | st.sampled_from(["binpack", "spread"]),
-        unreachable=st.none() | unreachable_strategies,
-        role=st.none() | st.sampled_from(["web", "batch"]),
-        health_check=health_checks,
-        kill_policy=kill_policies,
-    ),
-    max_size=3,
+task_request = st.builds(
+    m.TaskRequest,
+    task_id=st.sampled_from(REQUESTED) | st.sampled_from(TASKS),
+    resources=st.lists(needs, max_size=2),
+    ports=st.integers(0, 2),
+    constraints=st.lists(constraints, max_size=1),
+    group=st.sampled_from(["g1", "g2"]),
+    agent_id=st.none() | st.sampled_from(AGENTS),
+    payload=st.just(b"p"),
+    port_names=st.lists(st.sampled_from(["http", "admin"]), max_size=2),
+    strategy=st.none() | st.sampled_from(["binpack", "spread"]),
+    unreachable=st.none() | unreachable_strategies,
+    role=st.none() | st.sampled_from(["web", "batch"]),
+    health_check=health_checks,
+    kill_policy=kill_policies,
 )
+task_requests = st.lists(task_request, max_size=3)
+# What a store gives a Track back: a request, with a volume, a pod (tracked
+# under a member's id), or none; a volume role that is not the request's is malformed.
+volumes = st.builds(
+    m.Volume,
+    persistence_id=st.sampled_from(["v1", "v2"]),
+    container_path=st.just("data"),
+    size_mb=st.sampled_from([64.0, 128.0]),
+    role=st.sampled_from(["db", "web"]),
+)
+stateful_requests = st.builds(msgspec.structs.replace, task_request, volume=volumes)
 framework_updates = st.builds(
     m.UpdateFramework,
     roles=st.none() | st.lists(st.sampled_from(["web", "batch", ""]), max_size=3),
@@ -259,6 +267,13 @@ class ReducerComparison(RuleBasedStateMachine):
         assert effects == ref_effects, f"{message!r}"
         after = self.rust.view()
         assert after == self.reference.view(), f"{message!r}"
+        # The requests the store would keep beside each launch.
+        ids = [t.task_id for t in after.tasks]
+        kept = self.rust.snapshot().requests(ids)
+        decoded = [
+            None if b is None else msgspec.msgpack.decode(b, type=m.TaskRequest) for b in kept
+        ]
+        assert decoded == self.reference.requests(ids), f"{message!r}"
         if error is not None:
             assert after == before, "a rejected message changed the state"
         self.check_step(before, message, effects, after, error is None)
@@ -515,9 +530,22 @@ class ReducerComparison(RuleBasedStateMachine):
     def blacklist(self, agent_ids: list[str]) -> None:
         self.send(m.Blacklist(agent_ids))
 
-    @rule(task=st.sampled_from(TASKS), agent=st.sampled_from([None, "a1", "a2"]))
-    def track(self, task: str, agent: str | None) -> None:
-        self.send(m.Track(task, agent))
+    @rule(
+        data=st.data(),
+        task=st.sampled_from(TASKS),
+        agent=st.sampled_from([None, "a1", "a2"]),
+        kind=st.sampled_from(["none", "plain", "volume", "pod"]),
+    )
+    def track(self, data: st.DataObject, task: str, agent: str | None, kind: str) -> None:
+        request = None
+        if kind == "plain":
+            request = data.draw(task_request)
+        elif kind == "volume":
+            request = data.draw(stateful_requests)
+        elif kind == "pod":
+            request = data.draw(pod_requests)
+            task = data.draw(st.sampled_from([t.task_id for t in request.pod]))
+        self.send(m.Track(task, agent, request))
 
     @rule(suppress=st.booleans())
     def suppression(self, suppress: bool) -> None:
@@ -546,6 +574,38 @@ class ReducerComparison(RuleBasedStateMachine):
         template = m.TaskRequest(version, [m.Resource("cpus", scalar=0.5)], group="g1")
         msg = m.Deploy(group, template, instances, mh, mo, max_failures)
         self.send(msg, data=m.encode(msg))
+
+    @rule(
+        version=st.sampled_from(["v1", "v2", "t1"]),
+        previous=st.sampled_from([None, "v1", "v0"]),
+        group=st.sampled_from(["g1", "g1", "g2"]),
+        instances=st.integers(-1, 3),
+        failures=st.integers(-1, 3),
+        phase=st.sampled_from(["running", "completed", "rolling-back", "rolled-back"]),
+    )
+    def resume_deployment(
+        self,
+        version: str,
+        previous: str | None,
+        group: str,
+        instances: int,
+        failures: int,
+        phase: Any,
+    ) -> None:
+        """A deployment from the store, through the bytes; the store's own output
+        (Snapshot.stored_deployments) resumes to the same deployment."""
+        template = m.TaskRequest(version, [m.Resource("cpus", scalar=0.5)], group="g1")
+        before = None if previous is None else m.TaskRequest(previous, group="g1")
+        msg = m.ResumeDeployment(group, template, instances, 0.5, 1.0, 2, before, failures, phase)
+        self.send(msg, data=m.encode(msg))
+        views = {d.group: d for d in self.view.deployments}
+        for group, resume in self.rust.snapshot().stored_deployments():
+            stored = msgspec.msgpack.decode(resume, type=m.ResumeDeployment)
+            view = views.pop(group)
+            assert (stored.group, stored.template.task_id) == (group, view.version)
+            assert (stored.phase, stored.failures) == (view.state, view.failures)
+            assert stored.instances == view.instances
+        assert not views
 
     @rule(group=st.sampled_from(["g1", "g2"]))
     def cancel_deployment(self, group: str) -> None:

@@ -31,12 +31,14 @@ from waiting import wait_until
 DATA = Path(__file__).parent / "data"
 
 ids = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20)
+# A stored request is opaque bytes to the store (msgpack TaskRequest to the scheduler).
+stored_requests = st.none() | st.binary(max_size=40)
+intents = st.builds(Intent, ids, ids, st.booleans(), stored_requests)
 records = st.builds(
     Record,
     st.none() | ids,
-    st.dictionaries(ids, st.builds(Intent, ids, ids, st.booleans())).map(
-        lambda d: {i.task_id: i for i in d.values()}
-    ),
+    st.dictionaries(ids, intents).map(lambda d: {i.task_id: i for i in d.values()}),
+    st.dictionaries(ids, st.binary(max_size=40), max_size=3),
 )
 
 
@@ -54,6 +56,68 @@ def test_a_store_written_by_every_format_version_still_loads(version: int) -> No
     record = decode_record(data)
     assert record.framework_id == f"fw-v{version}"
     assert record.intents == {"t1": Intent("t1", "a1", True), "t2": Intent("t2", "a2")}
+
+
+def test_a_store_written_before_requests_loads_without_them() -> None:
+    # store-v3.bin was written by the Ark of format 3 before Intent.request.
+    record = decode_record((DATA / "store-v3.bin").read_bytes())
+    assert all(i.request is None for i in record.intents.values())
+
+
+# One change to a store: (framework id, intents added, task ids removed).
+changes = st.lists(
+    st.tuples(
+        st.none() | st.sampled_from(["fw-1", "fw-2"]),
+        st.lists(
+            st.builds(
+                Intent,
+                st.sampled_from(["t0", "t1", "t2"]),
+                st.just("a"),
+                st.booleans(),
+                stored_requests,
+            ),
+            max_size=3,
+            unique_by=lambda i: i.task_id,
+        ),
+        st.lists(st.sampled_from(["t0", "t1", "t2", "t3"]), max_size=2, unique=True),
+        st.dictionaries(st.sampled_from(["web", "db"]), st.binary(max_size=8), max_size=2),
+    ),
+    max_size=8,
+)
+
+
+@given(changes, st.booleans())
+def test_requests_and_deployments_survive_confirmations_reloads_and_compactions(
+    tmp_path_factory: pytest.TempPathFactory,
+    steps: list[tuple[str | None, list[Intent], list[str], dict[str, bytes]]],
+    compact: bool,
+) -> None:
+    path = tmp_path_factory.mktemp("store") / "store"
+    model: dict[str, Intent] = {}
+    deployments: dict[str, bytes] = {}
+    framework_id: str | None = None
+    with FileStore(path) as store:
+        store.load()
+        for fw, added, removed, changed in steps:
+            removed = [t for t in removed if t not in {i.task_id for i in added}]
+            store.apply(fw, added, removed, changed)
+            deployments.update(changed)
+            framework_id = fw if fw is not None else framework_id
+            for task_id in removed:
+                model.pop(task_id, None)
+            for intent in added:
+                before = model.get(intent.task_id)
+                # An intent without a request keeps the one stored (a confirmation).
+                if intent.request is None and before is not None:
+                    intent = Intent(
+                        intent.task_id, intent.agent_id, intent.confirmed, before.request
+                    )
+                model[intent.task_id] = intent
+        assert store.load() == Record(framework_id, model, deployments)
+        if compact:
+            store.save(store.load())
+    with FileStore(path) as again:
+        assert again.load() == Record(framework_id, model, deployments)
 
 
 def test_new_records_are_written_in_the_current_format() -> None:
@@ -341,3 +405,19 @@ def test_a_gap_in_the_zookeeper_log_is_corrupt(zookeeper: str) -> None:
     with pytest.raises(StoreCorrupt, match="gap"):
         ZooKeeperStore(election.client, f"{path}/state", terms[0]).load()
     election.stop()
+
+
+def test_deployments_are_stored_by_group_as_they_change(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with FileStore(path) as store:
+        store.load()
+        store.apply("fw", [Intent("t0", "a")], [], {"web": b"v1", "db": b"d1"})
+        store.apply(None, [], [], {"web": b"v2"})  # a log entry of the change alone
+        expected = Record("fw", {"t0": Intent("t0", "a")}, {"web": b"v2", "db": b"d1"})
+        assert store.load() == expected
+    with FileStore(path) as again:
+        assert again.load() == expected
+        again.save(expected)  # compacted: in the snapshot now
+        assert not again.log_path.exists()
+        assert again.load() == expected
+    assert decode_record(path.read_bytes()) == expected

@@ -94,6 +94,10 @@ class Snapshot:
     def task(self, task_id: str) -> bytes | None: ...
     def tasks_by_state(self) -> dict[str, list[str]]: ...
     def tasks_on_agent(self, agent_id: str) -> list[str]: ...
+    def stored_deployments(self) -> list[tuple[str, bytes]]:
+        """Each deployment as a msgpack ResumeDeployment, by group."""
+    def requests(self, task_ids: list[str]) -> list[bytes | None]:
+        """For each id, the msgpack TaskRequest its task was placed from, or None."""
     def settled(self, task_ids: list[str]) -> tuple[list[str], list[str]]:
         """Of task_ids, (reported by Mesos, terminal); unknown ids in neither."""
 

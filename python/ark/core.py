@@ -92,6 +92,17 @@ class Snapshot:
         """Of ``task_ids``: those Mesos has reported, and those ended; one call for all."""
         return self._raw.settled(task_ids)
 
+    def requests(self, task_ids: list[str]) -> list[bytes | None]:
+        """For each of ``task_ids``, the msgpack :class:`~ark.messages.TaskRequest`
+        its task was placed from (a stateful task's first request), or None
+        (launched by hand, ended or unknown); one call for all."""
+        return self._raw.requests(task_ids)
+
+    def stored_deployments(self) -> list[tuple[str, bytes]]:
+        """Each group's deployment, by group, as the msgpack
+        :class:`~ark.messages.ResumeDeployment` a new leader takes it up from."""
+        return self._raw.stored_deployments()
+
     def view(self) -> StateView:
         """The whole state as plain values; O(number of tasks)."""
         return _view_decoder.decode(self._raw.view())

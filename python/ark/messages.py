@@ -66,6 +66,7 @@ __all__ = [
     "RescindInverseOffer",
     "Reservation",
     "Resource",
+    "ResumeDeployment",
     "Revive",
     "SendMessage",
     "Subscribed",
@@ -705,11 +706,15 @@ class Replace(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unk
 class Track(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
     """A task known from the store, launched by an earlier leader: reconcile it.
 
-    Recorded as TASK_STAGING on ``agent_id`` if unknown; a known task is left alone.
+    Recorded as TASK_STAGING on ``agent_id`` if unknown; a known task is left
+    alone. ``request``, the one it was placed from (as the store kept it),
+    gives it back its group, pod, unreachable strategy and, with a volume,
+    its restart on that volume (docs/reducer.md, Track).
     """
 
     task_id: str
     agent_id: str | None = None
+    request: TaskRequest | None = None
 
 
 class Reconcile(msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -784,6 +789,27 @@ class CancelDeployment(
     group: str
 
 
+class ResumeDeployment(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """A deployment from the store, written by an earlier leader: taken up where it was.
+
+    The :class:`Deploy` fields, then ``previous`` (the template it replaces),
+    the ``failures`` counted so far and its ``phase``. The core sends its own
+    (``Snapshot.stored_deployments``); docs/reducer.md, Deployments.
+    """
+
+    group: str
+    template: TaskRequest
+    instances: int
+    minimum_health_capacity: float
+    maximum_over_capacity: float
+    max_failures: int
+    previous: TaskRequest | None
+    failures: int
+    phase: Literal["running", "completed", "rolling-back", "rolled-back"]
+
+
 # --- User messages ----------------------------------------------------------------
 
 
@@ -846,6 +872,7 @@ Message: TypeAlias = (
     | AcceptInverseOffers
     | DeclineInverseOffers
     | Deploy
+    | ResumeDeployment
     | CancelDeployment
     | OperationUpdate
     | CustomEnvelope

@@ -1,12 +1,17 @@
 """What the scheduler writes to its store, and when.
 
 Before effects go out, :meth:`Persistence.write` records what they depend on:
-the framework id, and an intent for each task an ACCEPT launches. Only the
-change is written. Along with it go the intents settled since: confirmed
+the framework id, and an intent for each task an ACCEPT launches, with the
+request the core placed it from (``Snapshot.requests``, one call per write).
+Only the change is written. Along with it go the intents settled since: confirmed
 once Mesos reported their task, dropped once it ended. The core is asked
 about them once per write, for the intents not yet confirmed (few: launches
 in flight) and, at most every ``sweep_seconds``, for all of them (a
 confirmed task that ended since).
+
+Each group's rolling update is written when it changes (deployed, a failure
+counted, a phase changed: :meth:`Persistence.write_deployments`, once per
+batch, after the batch's calls: a crash may lose the last batch's change).
 
 A write that fails ends writing for good: fenced (another leader), or
 unwritable (a full or read-only disk, ZooKeeper out of reach). The calls
@@ -48,6 +53,8 @@ class Persistence:
         self._unconfirmed: set[str] = set()
         self._sweep_seconds = sweep_seconds
         self._next_sweep = 0.0
+        # Stored deployments: group -> its msgpack ResumeDeployment.
+        self._deployments: dict[str, bytes] = {}
 
     def load(self) -> Record:
         """The stored record (empty without a store).
@@ -63,6 +70,7 @@ class Persistence:
         self._framework_id = record.framework_id
         self._intents = {i.task_id: i.agent_id for i in record.intents.values()}
         self._unconfirmed = {i.task_id for i in record.intents.values() if not i.confirmed}
+        self._deployments = dict(record.deployments)
         return record
 
     @property
@@ -94,8 +102,13 @@ class Persistence:
             candidates = list(self._unconfirmed)
         reported, ended = snapshot.settled(candidates) if candidates else ([], [])
         confirmed = [t for t in reported if t in self._unconfirmed]
+        # A confirmation leaves the request out: the store keeps the one it has.
         added = [Intent(t, self._intents[t], confirmed=True) for t in confirmed]
-        added += [Intent(task_id, agent_id) for task_id, agent_id in launches]
+        requests = snapshot.requests([task_id for task_id, _ in launches]) if launches else []
+        added += [
+            Intent(task_id, agent_id, request=request)
+            for (task_id, agent_id), request in zip(launches, requests, strict=True)
+        ]
         try:
             store.apply(framework_id, added, ended)
         except StoreFenced as exc:
@@ -112,6 +125,32 @@ class Persistence:
         for task_id, agent_id in launches:
             self._intents[task_id] = agent_id
             self._unconfirmed.add(task_id)
+        return True
+
+    def write_deployments(self, snapshot: Snapshot) -> bool:
+        """Write the deployments that changed since the last write (none: no
+        write); False once a write failed."""
+        if self._stopped:
+            return False
+        store = self._store
+        if store is None:
+            return True
+        changed = {
+            group: resume
+            for group, resume in snapshot.stored_deployments()
+            if self._deployments.get(group) != resume
+        }
+        if not changed:
+            return True
+        try:
+            store.apply(None, [], [], changed)
+        except StoreFenced as exc:
+            return self._stop(f"fenced: {exc}")
+        except StoreUnwritable as exc:
+            return self._stop(str(exc))
+        except Exception as exc:  # a Store of the user's own
+            return self._stop(f"the store cannot be written: {exc!r}")
+        self._deployments.update(changed)
         return True
 
     @property

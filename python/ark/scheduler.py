@@ -45,7 +45,7 @@ from ark.persistence import Persistence
 from ark.recorder import HookNote, Recorder, encode_note, encode_reply
 from ark.state import Config
 from ark.state_manager import Reply, StateManager, Unreconciled, apply_hook, hooked_types
-from ark.store import Store
+from ark.store import Intent, Store
 from ark.streams import Stream, StreamPump, enqueue, reconcile_stream
 
 __all__ = ["Driver", "NoReply", "Scheduler"]
@@ -216,7 +216,14 @@ class Scheduler(Generic[S]):
             raise ArkError("the scheduler was already started")
         record = self._persistence.load()
         for intent in record.intents.values():
-            self._inbox.push(m.encode(m.Track(intent.task_id, intent.agent_id)))
+            self._inbox.push(m.encode(_track(intent)))
+        for group, resume in record.deployments.items():
+            try:
+                _resume_decoder.decode(resume)
+            except (msgspec.DecodeError, ValueError) as exc:
+                log.warning("ark: the stored deployment of %r is unreadable: %s", group, exc)
+                continue
+            self._inbox.push(resume)
         if self._recorder is not None:
             self._recorder.start(self._config)
         self._thread = threading.Thread(target=self._loop, name="ark-scheduler", daemon=True)
@@ -304,6 +311,7 @@ class Scheduler(Generic[S]):
                 self._rejected(errors)
                 self._snapshot = Snapshot(core.snapshot())
                 self._handle(effects, intents)
+                self._persistence.write_deployments(self._snapshot)
                 if stop is not None:
                     self._stopped_at(stop)
             except Exception:
@@ -438,6 +446,7 @@ class Scheduler(Generic[S]):
             return
         self._snapshot = Snapshot(self._core.snapshot())
         self._handle(effects, intents)
+        self._persistence.write_deployments(self._snapshot)
 
     def _handle(self, data: bytes, intents: list[tuple[str, str]]) -> None:
         """Carry out the effects the core left to the scheduler, and release
@@ -487,6 +496,20 @@ class Scheduler(Generic[S]):
             future.set_exception(InboxClosed("the scheduler shut down before answering"))
 
 
+def _track(intent: Intent) -> m.Track:
+    """The Track of a stored launch, with the request it was placed from if
+    that still reads (else without: the task is reconciled all the same)."""
+    request = None
+    if intent.request is not None:
+        try:
+            request = _request_decoder.decode(intent.request)
+        except (msgspec.DecodeError, ValueError) as exc:
+            log.warning("ark: the stored request of %s is unreadable: %s", intent.task_id, exc)
+    return m.Track(intent.task_id, intent.agent_id, request)
+
+
+_request_decoder = msgspec.msgpack.Decoder(m.TaskRequest)
+_resume_decoder = msgspec.msgpack.Decoder(m.ResumeDeployment)
 _TICK = m.encode(m.Tick())
 # What the core returns when it leaves no effect to the scheduler: an empty msgpack array.
 _NO_EFFECTS = b"\x90"

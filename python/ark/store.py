@@ -6,15 +6,19 @@ read best side by side.
 
 What is kept is little and written before the effect that depends on it:
 the framework id (before any call uses it) and every task launch intended
-(before its ACCEPT is sent), each marked confirmed once Mesos has reported
-the task. A crash between the write and the call leaves an intent that the
-next leader reconciles, never a task nobody knows of.
+(before its ACCEPT is sent), with the request the task was placed from, each
+marked confirmed once Mesos has reported the task. A crash between the write
+and the call leaves an intent that the next leader reconciles, never a task
+nobody knows of; its request gives the task back its group, unreachable
+strategy and volume (docs/reducer.md, Track). Each group's rolling update is
+kept too, rewritten when it changes, for a new leader to resume it.
 
 A store is a snapshot plus a log of deltas: :meth:`Store.apply` appends only
 what changed (a new framework id, intents added or confirmed, intents
-removed), so a write costs the size of its batch, not of the framework. When
-the log outgrows the snapshot (and a floor), the next write folds both into a
-new snapshot: the amortized cost of a write stays that of its delta.
+removed, deployments changed), so a write costs the size of its batch, not
+of the framework. When the log outgrows the snapshot (and a floor), the next
+write folds both into a new snapshot: the amortized cost of a write stays
+that of its delta.
 
 Two stores, one interface: :class:`FileStore`, a snapshot file replaced
 atomically (write a temporary, fsync, rename, fsync the directory) and a log
@@ -40,7 +44,7 @@ import os
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,18 +82,28 @@ _COMPACT_ENTRIES = 1000
 
 
 class Intent(msgspec.Struct, frozen=True, array_like=True):
-    """A task launch, recorded before its ACCEPT; ``confirmed`` once Mesos reported it."""
+    """A task launch, recorded before its ACCEPT; ``confirmed`` once Mesos reported it.
+
+    ``request`` is the msgpack :class:`~ark.messages.TaskRequest` the task
+    was placed from (None: launched by hand, or stored before requests were):
+    a new leader's ``Track`` restores the task's group, strategy and volume
+    from it. An intent given to :meth:`Store.apply` without one keeps the
+    request already stored for its task (a confirmation need not repeat it).
+    """
 
     task_id: str
     agent_id: str
     confirmed: bool = False
+    request: bytes | None = None
 
 
 class Record(msgspec.Struct, frozen=True):
-    """Everything the store holds."""
+    """Everything the store holds; ``deployments``: each group's rolling update
+    as the msgpack :class:`~ark.messages.ResumeDeployment` it is resumed from."""
 
     framework_id: str | None = None
     intents: dict[str, Intent] = {}
+    deployments: dict[str, bytes] = {}
 
 
 class _RecordV1(msgspec.Struct, frozen=True, array_like=True):
@@ -138,13 +152,25 @@ def _entry(data: bytes) -> Any:
     return _parse(body)
 
 
-def _snapshot(framework_id: str | None, intents: Iterable[Intent], generation: int) -> bytes:
+def _snapshot(
+    framework_id: str | None,
+    intents: Iterable[Intent],
+    generation: int,
+    deployments: Mapping[str, bytes],
+) -> bytes:
     message = protobuf.StoreRecord(generation=generation)
+    for group, resume in sorted(deployments.items()):
+        message.deployments.add(group=group, resume=resume)
     if framework_id is not None:
         message.framework_id = framework_id
     add = message.intents.add
     for intent in sorted(intents, key=lambda i: i.task_id):
-        add(task_id=intent.task_id, agent_id=intent.agent_id, confirmed=intent.confirmed)
+        add(
+            task_id=intent.task_id,
+            agent_id=intent.agent_id,
+            confirmed=intent.confirmed,
+            request=intent.request,
+        )
     return _wrap(message)
 
 
@@ -160,14 +186,31 @@ def _read_snapshot(data: bytes) -> tuple[Record, int]:
     message = _parse(body)
     if message.removed or message.HasField("chunks"):
         raise StoreCorrupt("a log entry or head where a whole record belongs")
-    intents = {i.task_id: Intent(i.task_id, i.agent_id, i.confirmed) for i in message.intents}
+    intents = {i.task_id: _intent(i, None) for i in message.intents}
     framework_id = message.framework_id if message.HasField("framework_id") else None
-    return Record(framework_id, intents), message.generation
+    deployments = {d.group: d.resume for d in message.deployments}
+    return Record(framework_id, intents, deployments), message.generation
+
+
+def _intent(i: Any, before: Intent | None) -> Intent:
+    """A stored intent as read; without its own request, the one ``before`` had."""
+    if i.HasField("request"):
+        request: bytes | None = i.request
+    else:
+        request = before.request if before is not None else None
+    return Intent(i.task_id, i.agent_id, i.confirmed, request)
+
+
+def _kept(intent: Intent, before: Intent | None) -> Intent:
+    """``intent`` as applied over ``before``: a request left out is kept."""
+    if intent.request is None and before is not None and before.request is not None:
+        return msgspec.structs.replace(intent, request=before.request)
+    return intent
 
 
 def encode_record(record: Record) -> bytes:
     """The bytes of ``record`` as a whole record (a snapshot) in the current format."""
-    return _snapshot(record.framework_id, record.intents.values(), 0)
+    return _snapshot(record.framework_id, record.intents.values(), 0, record.deployments)
 
 
 def decode_record(data: bytes) -> Record:
@@ -181,7 +224,12 @@ def decode_record(data: bytes) -> Record:
     return _read_snapshot(data)[0]
 
 
-def _deltas(framework_id: str | None, added: list[Intent], removed: list[str]) -> list[bytes]:
+def _deltas(
+    framework_id: str | None,
+    added: list[Intent],
+    removed: list[str],
+    deployments: Mapping[str, bytes],
+) -> list[bytes]:
     """Log entries for one change, each under ``_PIECE`` bytes.
 
     A change too big for one entry takes several, written one after another:
@@ -198,15 +246,25 @@ def _deltas(framework_id: str | None, added: list[Intent], removed: list[str]) -
             entries.append(_wrap(message))
             message, size = protobuf.StoreRecord(), 0
         message.intents.add(
-            task_id=intent.task_id, agent_id=intent.agent_id, confirmed=intent.confirmed
+            task_id=intent.task_id,
+            agent_id=intent.agent_id,
+            confirmed=intent.confirmed,
+            request=intent.request,
         )
         size += len(intent.task_id.encode()) + len(intent.agent_id.encode()) + 10
+        size += len(intent.request) + 4 if intent.request is not None else 0
     for task_id in removed:
         if size > _PIECE - 1024:
             entries.append(_wrap(message))
             message, size = protobuf.StoreRecord(), 0
         message.removed.append(task_id)
         size += len(task_id.encode()) + 4
+    for group, resume in sorted(deployments.items()):
+        if size > _PIECE - 1024:
+            entries.append(_wrap(message))
+            message, size = protobuf.StoreRecord(), 0
+        message.deployments.add(group=group, resume=resume)
+        size += len(group.encode()) + len(resume) + 8
     entries.append(_wrap(message))
     return entries
 
@@ -221,13 +279,19 @@ class Store(Protocol):
         """The stored record (empty if none was ever saved)."""
 
     def apply(
-        self, framework_id: str | None, added: Iterable[Intent], removed: Iterable[str]
+        self,
+        framework_id: str | None,
+        added: Iterable[Intent],
+        removed: Iterable[str],
+        deployments: Mapping[str, bytes] | None = None,
     ) -> None:
         """Durably record a change, before returning; only the change is written.
 
         ``framework_id``: the framework id now (``None``: unchanged);
         ``added``: intents new or replaced (confirmed); ``removed``: task ids
         whose intents are gone. A task id is in at most one of the two.
+        ``deployments``: the groups' deployments that changed (the scheduler
+        passes it only when one did).
         """
 
     def save(self, record: Record) -> None:
@@ -245,6 +309,7 @@ class _LogStore:
         self._loaded = False
         self._framework_id: str | None = None
         self._intents: dict[str, Intent] = {}
+        self._deployments: dict[str, bytes] = {}
         self._generation = 0
         self._snapshot_bytes = 0
         self._log_bytes = 0
@@ -269,27 +334,35 @@ class _LogStore:
         self._loaded = False
         record, generation, snapshot_bytes, entries = self._read()
         framework_id, intents = record.framework_id, record.intents
+        deployments = dict(record.deployments)
         for data in entries:
             entry = _entry(data)
             if entry.HasField("framework_id"):
                 framework_id = entry.framework_id
+            for d in entry.deployments:
+                deployments[d.group] = d.resume
             for i in entry.intents:
-                intents[i.task_id] = Intent(i.task_id, i.agent_id, i.confirmed)
+                intents[i.task_id] = _intent(i, intents.get(i.task_id))
             for task_id in entry.removed:
                 intents.pop(task_id, None)
         self._framework_id, self._intents, self._generation = framework_id, intents, generation
+        self._deployments = deployments
         self._snapshot_bytes = snapshot_bytes
         self._log_bytes = sum(len(e) for e in entries)
         self._log_entries = len(entries)
         self._loaded = True
-        return Record(framework_id, dict(intents))
+        return Record(framework_id, dict(intents), dict(deployments))
 
     def apply(
-        self, framework_id: str | None, added: Iterable[Intent], removed: Iterable[str]
+        self,
+        framework_id: str | None,
+        added: Iterable[Intent],
+        removed: Iterable[str],
+        deployments: Mapping[str, bytes] | None = None,
     ) -> None:
         """Record a delta; raises :class:`StoreFenced` or :class:`StoreUnwritable`."""
         try:
-            self._apply(framework_id, added, removed)
+            self._apply(framework_id, added, removed, deployments or {})
         except ArkError:
             raise
         except Exception as exc:  # OSError from a disk, kazoo's errors from ZooKeeper
@@ -299,16 +372,20 @@ class _LogStore:
         raise NotImplementedError
 
     def _apply(
-        self, framework_id: str | None, added: Iterable[Intent], removed: Iterable[str]
+        self,
+        framework_id: str | None,
+        added: Iterable[Intent],
+        removed: Iterable[str],
+        deployments: Mapping[str, bytes],
     ) -> None:
         if not self._loaded:
             self.load()
         added, removed = list(added), list(removed)
         if framework_id == self._framework_id:
             framework_id = None
-        if framework_id is None and not added and not removed:
+        if framework_id is None and not added and not removed and not deployments:
             return
-        entries = _deltas(framework_id, added, removed)
+        entries = _deltas(framework_id, added, removed, deployments)
         size = sum(len(e) for e in entries)
         # Until the write succeeds, what is in memory is not what is stored.
         self._loaded = False
@@ -317,7 +394,8 @@ class _LogStore:
         for task_id in removed:
             self._intents.pop(task_id, None)
         for intent in added:
-            self._intents[intent.task_id] = intent
+            self._intents[intent.task_id] = _kept(intent, self._intents.get(intent.task_id))
+        self._deployments.update(deployments)
         compact = (
             not self._can_append()
             or self._log_entries + len(entries) > _COMPACT_ENTRIES
@@ -334,6 +412,7 @@ class _LogStore:
     def save(self, record: Record) -> None:
         self._loaded = False
         self._framework_id, self._intents = record.framework_id, dict(record.intents)
+        self._deployments = dict(record.deployments)
         try:
             self._compact()
         except ArkError:
@@ -344,7 +423,7 @@ class _LogStore:
 
     def _compact(self) -> None:
         generation = self._generation + 1
-        data = _snapshot(self._framework_id, self._intents.values(), generation)
+        data = _snapshot(self._framework_id, self._intents.values(), generation, self._deployments)
         self._write_snapshot(data, generation)
         self._generation = generation
         self._snapshot_bytes = len(data)

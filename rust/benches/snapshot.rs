@@ -29,6 +29,7 @@ fn loaded() -> Reducer {
         let track = Message::Track {
             task_id: task_id(i),
             agent_id: Some(agent_id(i)),
+            request: None,
         };
         r.step(track, 0.0, &mut out).unwrap();
     }

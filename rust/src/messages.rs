@@ -11,6 +11,7 @@
 //! that picks it, so a field added on one side is found on the other.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -493,6 +494,9 @@ pub enum Message<'a> {
     Track {
         task_id: String,
         agent_id: Option<String>,
+        /// The request it was placed from, as the store kept it: what a
+        /// placed request gives is restored from it (docs/reducer.md, Track).
+        request: Option<Arc<StoredRequest>>,
     },
     Reconcile,
     Suppress,
@@ -532,6 +536,11 @@ pub enum Message<'a> {
         minimum_health_capacity: f64,
         maximum_over_capacity: f64,
         max_failures: u32,
+    },
+    /// A deployment from the store, as an earlier leader left it.
+    ResumeDeployment {
+        group: String,
+        deployment: crate::state::Deployment,
     },
     /// Roll back the running deployment of `group`.
     CancelDeployment {
@@ -683,10 +692,12 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
-    pub struct Track {
+    pub struct Track<'a> {
         pub task_id: String,
         #[serde(default)]
         pub agent_id: Option<String>,
+        #[serde(default, borrow)]
+        pub request: Option<crate::request::TaskRequest<'a>>,
     }
 
     #[derive(Deserialize)]
@@ -731,6 +742,22 @@ mod wire {
         pub maximum_over_capacity: f64,
         #[serde(default = "three")]
         pub max_failures: i64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ResumeDeployment<'a> {
+        pub group: String,
+        #[serde(borrow)]
+        pub template: crate::request::TaskRequest<'a>,
+        pub instances: i64,
+        pub minimum_health_capacity: f64,
+        pub maximum_over_capacity: f64,
+        pub max_failures: i64,
+        #[serde(borrow)]
+        pub previous: Option<crate::request::TaskRequest<'a>>,
+        pub failures: i64,
+        pub phase: crate::state::DeploymentPhase,
     }
 
     fn one() -> f64 {
@@ -875,35 +902,9 @@ impl<'de> Visitor<'de> for MessageVisitor {
                 let tasks = w
                     .tasks
                     .iter()
-                    .map(|t| {
-                        // A malformed check first, as msgspec refuses it when
-                        // the reference decodes the message.
-                        let problem = health::problem(
-                            t.task_id,
-                            t.health_check.as_deref(),
-                            t.kill_policy.as_ref(),
-                        )
-                        .or_else(|| {
-                            t.pod.iter().find_map(|p| {
-                                health::problem(
-                                    p.task_id,
-                                    p.health_check.as_deref(),
-                                    p.kill_policy.as_ref(),
-                                )
-                            })
-                        })
-                        .or_else(|| {
-                            t.unreachable
-                                .and_then(|u| u.invalid(t.task_id, !t.pod.is_empty()))
-                        })
-                        .or_else(|| {
-                            let volume = t.volume.as_deref()?;
-                            volume.invalid(t.task_id, t.role, !t.pod.is_empty())
-                        });
-                        match problem {
-                            Some(problem) => Err(de::Error::custom(problem)),
-                            None => Ok(StoredRequest::from(t)),
-                        }
+                    .map(|t| match t.problem() {
+                        Some(problem) => Err(de::Error::custom(problem)),
+                        None => Ok(StoredRequest::from(t)),
                     })
                     .collect::<Result<_, _>>()?;
                 Message::Request { tasks }
@@ -916,9 +917,17 @@ impl<'de> Visitor<'de> for MessageVisitor {
             },
             "Track" => {
                 let w: wire::Track = body(rest)?;
+                let request = match w.request {
+                    Some(t) => match t.problem() {
+                        Some(problem) => return Err(de::Error::custom(problem)),
+                        None => Some(Arc::new(StoredRequest::from(&t))),
+                    },
+                    None => None,
+                };
                 Message::Track {
                     task_id: w.task_id,
                     agent_id: w.agent_id,
+                    request,
                 }
             }
             "SendMessage" => {
@@ -995,6 +1004,59 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     minimum_health_capacity: w.minimum_health_capacity,
                     maximum_over_capacity: w.maximum_over_capacity,
                     max_failures: w.max_failures as u32,
+                }
+            }
+            "ResumeDeployment" => {
+                let w: wire::ResumeDeployment = body(rest)?;
+                let problem = [Some(&w.template), w.previous.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|t| {
+                        t.problem().or_else(|| {
+                            (!t.pod.is_empty()).then(|| {
+                                format!(
+                                    "task {:?}: a deployment's template is not a pod",
+                                    t.task_id
+                                )
+                            })
+                        })
+                    })
+                    .or_else(|| {
+                        crate::reducer::deployment::invalid(
+                            w.instances,
+                            w.minimum_health_capacity,
+                            w.maximum_over_capacity,
+                            w.max_failures,
+                        )
+                    })
+                    .or_else(|| {
+                        u32::try_from(w.failures).is_err().then(|| {
+                            format!(
+                                "a deployment's failures must be from 0 to 2^32-1, not {}",
+                                w.failures
+                            )
+                        })
+                    });
+                if let Some(problem) = problem {
+                    return Err(de::Error::custom(problem));
+                }
+                Message::ResumeDeployment {
+                    group: w.group,
+                    deployment: crate::state::Deployment {
+                        template: Arc::new(StoredRequest::from(&w.template)),
+                        previous: w
+                            .previous
+                            .as_ref()
+                            .map(|p| Arc::new(StoredRequest::from(p))),
+                        // In range: checked above.
+                        instances: w.instances as u32,
+                        minimum_health_capacity: w.minimum_health_capacity,
+                        maximum_over_capacity: w.maximum_over_capacity,
+                        max_failures: w.max_failures as u32,
+                        failures: w.failures as u32,
+                        phase: w.phase,
+                        killing: Default::default(),
+                    },
                 }
             }
             "CancelDeployment" => Message::CancelDeployment {

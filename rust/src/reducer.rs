@@ -23,6 +23,7 @@ use crate::state::{Config, Id, State, Task, TaskId};
 mod backoff;
 mod demand;
 pub mod deployment;
+mod failover;
 mod maintenance;
 mod offers;
 mod operation_feedback;
@@ -157,14 +158,11 @@ impl Reducer {
             Message::Request { tasks } => self.request(tasks, now, out)?,
             Message::Withdraw { task_ids } => self.withdraw(&task_ids, out),
             Message::Blacklist { agent_ids } => self.blacklist(agent_ids, now, out),
-            Message::Track { task_id, agent_id } => {
-                if state.tasks.get(task_id.as_str()).is_none() {
-                    let agent_id = agent_id.map(|a| self.interner.intern(&a));
-                    state
-                        .tasks
-                        .insert(TaskId::from(task_id.as_str()), Task::staging(agent_id, now));
-                }
-            }
+            Message::Track {
+                task_id,
+                agent_id,
+                request,
+            } => self.track(&task_id, agent_id.as_deref(), request, now),
             Message::Suppress => {
                 if !state.suppressed {
                     state.suppressed = true;
@@ -233,6 +231,9 @@ impl Reducer {
             )?,
             Message::CancelDeployment { group } => self.cancel_deployment(&group, now, out)?,
             Message::OperationUpdate(status) => self.operation_update(status, out)?,
+            Message::ResumeDeployment { group, deployment } => {
+                self.resume_deployment(group, deployment)?;
+            }
         }
         Ok(())
     }
@@ -322,7 +323,7 @@ impl Reducer {
                 .filter(|g| self.state.deployments.contains_key(&***g))
                 .cloned()
         };
-        if !self.state.groups.is_empty()
+        if (!self.state.groups.is_empty() || !self.state.requests.is_empty())
             && self
                 .state
                 .tasks
@@ -330,6 +331,7 @@ impl Reducer {
                 .is_some_and(|t| t.state.is_terminal())
         {
             self.state.groups.remove(status.task_id);
+            self.state.requests.remove(status.task_id);
         }
         if !self.state.strategies.is_empty() {
             self.unreachable_update(status.task_id, now, out);

@@ -245,6 +245,30 @@ pub struct TaskRequest<'a> {
 }
 
 impl TaskRequest<'_> {
+    /// Why the request is malformed, if it is: a bad health check or kill
+    /// policy (its own or a member's), unreachable strategy or volume. The
+    /// check first, as msgspec refuses it when the reference decodes it.
+    pub fn problem(&self) -> Option<String> {
+        crate::health::problem(
+            self.task_id,
+            self.health_check.as_deref(),
+            self.kill_policy.as_ref(),
+        )
+        .or_else(|| {
+            self.pod.iter().find_map(|p| {
+                crate::health::problem(p.task_id, p.health_check.as_deref(), p.kill_policy.as_ref())
+            })
+        })
+        .or_else(|| {
+            self.unreachable
+                .and_then(|u| u.invalid(self.task_id, !self.pod.is_empty()))
+        })
+        .or_else(|| {
+            let volume = self.volume.as_deref()?;
+            volume.invalid(self.task_id, self.role, !self.pod.is_empty())
+        })
+    }
+
     /// How many ports the request takes: `ports` plus one per name.
     pub fn port_count(&self) -> i64 {
         i64::from(self.ports) + self.port_names.len() as i64

@@ -217,8 +217,10 @@ pub struct Backoff {
     pub stable_since: Option<f64>,
 }
 
-/// Where a deployment is (docs/reducer.md, Deployments).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a deployment is (docs/reducer.md, Deployments); by its name on the
+/// wire (a stored deployment resumed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DeploymentPhase {
     Running,
     Completed,
@@ -336,6 +338,10 @@ pub struct State {
     pub operations: OrdMap<Id, OperationRecord>,
     /// The members of active deployments' groups, counted, by group.
     pub tallies: OrdMap<Id, Tally>,
+    /// The request each live task the matcher placed was made from (a
+    /// stateful task's: its `stateful` entry), for the store: what a new
+    /// leader's `Track` restores from.
+    pub requests: OrdMap<TaskId, Arc<StoredRequest>>,
 }
 
 /// An offer operation with an id, as the core sent it and Mesos reports it.
@@ -410,6 +416,7 @@ impl Default for State {
             releasing: imbl::OrdSet::new(),
             operations: OrdMap::new(),
             tallies: OrdMap::new(),
+            requests: OrdMap::new(),
         }
     }
 }

@@ -260,6 +260,21 @@ class Deployments:
         # Counted for the deployment it replaces: counted again.
         self._tallies.pop(group, None)
 
+    def resume(
+        self, msg: m.Deploy, previous: m.TaskRequest | None, failures: int, phase: Phase
+    ) -> None:
+        """Take up a stored deployment (docs/reducer.md, Deployments), unless
+        the group has one; the caller has checked the numbers."""
+        if not msg.group or msg.template.group != msg.group:
+            raise CommandRejected(
+                f"a deployment of group {msg.group!r} needs a template of that group, "
+                f"not {msg.template.group!r}"
+            )
+        if msg.group not in self._entries:
+            d = _Deployment(msg, previous)
+            d.failures, d.phase = failures, phase
+            self._entries[msg.group] = d
+
     def cancel(
         self,
         group: str,

@@ -26,6 +26,7 @@ from ark.matching import AgentInfo, Existing
 from ark.reference.backoff import REASON as BACKOFF_REASON
 from ark.reference.backoff import Backoffs
 from ark.reference.deployment import Deployments, Plan, check_deploy
+from ark.reference.failover import check_track, kept, restore, resume_deployment
 from ark.reference.maintenance import InverseOffers
 from ark.reference.matching import reference_match
 from ark.reference.operation_feedback import OperationFeedback
@@ -162,6 +163,8 @@ class Reducer:
         # The volumes a Replace gives up: destroyed and unreserved when offered.
         self._releasing: set[str] = set()
         self._operations = OperationFeedback()
+        # The request each live task the matcher placed was made from, for the store.
+        self._requests: dict[str, m.TaskRequest] = {}
         self._handlers: dict[type[Any], _Handler] = {
             m.Update: self._update,
             m.Offers: self._offers_event,
@@ -196,6 +199,7 @@ class Reducer:
             m.Deploy: self._deploy,
             m.CancelDeployment: self._cancel_deployment,
             m.OperationUpdate: self._operation_update,
+            m.ResumeDeployment: self._resume_deployment,
             m.CustomEnvelope: self._nothing,
         }
 
@@ -240,6 +244,11 @@ class Reducer:
         except msgspec.DecodeError as e:  # ValidationError is a DecodeError
             raise MessageError(f"malformed message: {e}") from e
         return self.step(message, now)
+
+    def requests(self, task_ids: list[str]) -> list[m.TaskRequest | None]:
+        """For each id, the request its live task was placed from (a stateful
+        task's first request), or None: what the store keeps beside a launch."""
+        return [self._requests.get(t) for t in task_ids]
 
     def view(self) -> StateView:
         """The whole state as frozen values, every list sorted by id."""
@@ -446,8 +455,9 @@ class Reducer:
         deployed = self._groups.get(status.task_id)
         if not self._deployments.follows(deployed):
             deployed = None
-        if status.task_id in self._groups and self._tasks[status.task_id].state in _TERMINAL:
-            del self._groups[status.task_id]
+        if self._tasks[status.task_id].state in _TERMINAL:
+            self._groups.pop(status.task_id, None)
+            self._requests.pop(status.task_id, None)
         partitions = self._partitions
         if partitions.strategies:
             kills, withdrawn = partitions.updated(
@@ -814,6 +824,7 @@ class Reducer:
                 request = request_of[t.task_id]
                 if request.volume is not None:
                     self._stateful.setdefault(t.task_id, request)
+                self._requests.update(kept(request, self._stateful))
             out.append(accept)
         for offer_id in decisions.declines:
             del self._offers[offer_id]
@@ -862,9 +873,19 @@ class Reducer:
         return out + self._match(now)
 
     def _track(self, msg: m.Track, now: float) -> list[fx.Effect]:
+        check_track(msg)
         if msg.task_id not in self._tasks:
             self._tasks[msg.task_id] = TaskEntry(
                 "TASK_STAGING", msg.agent_id, None, None, None, None, None, now
+            )
+            restore(
+                msg,
+                groups=self._groups,
+                pods=self._pods,
+                strategies=self._partitions.strategies,
+                stateful=self._stateful,
+                volumes=self._volumes,
+                requests=self._requests,
             )
         return []
 
@@ -909,11 +930,19 @@ class Reducer:
         self._deployments.deploy(msg)
         return self._advance(msg.group, now)
 
+    def _resume_deployment(self, msg: m.ResumeDeployment, now: float) -> list[fx.Effect]:
+        resume_deployment(self._deployments, msg)
+        return []
+
     def _cancel_deployment(self, msg: m.CancelDeployment, now: float) -> list[fx.Effect]:
         plan = self._deployments.cancel(msg.group, self._tasks, self._groups, self._demand)
         return self._carry_out(plan, now) + self._advance(msg.group, now)
 
     def _advance(self, group: str, now: float) -> list[fx.Effect]:
+        # Until reconciliation has said which tasks run, a task not yet
+        # reported (a new leader's tracked ones) would look not ready.
+        if not self._registered or self._reconciliation.explicit:
+            return []
         return self._carry_out(
             self._deployments.advance(group, self._tasks, self._groups, self._demand), now
         )

@@ -21,7 +21,7 @@ use crate::recorder::Tape;
 use crate::reducer::Reducer;
 use crate::state::{Config, Phase, State, TaskView};
 
-use super::{guarded, timeout_of, MessageError};
+use super::{guarded, timeout_of, InternalError, MessageError};
 
 use super::inbox::{Custom, PyInbox};
 use super::wire::PyCallSender;
@@ -417,6 +417,54 @@ impl PySnapshot {
             .collect();
         ids.sort_unstable();
         ids
+    }
+
+    /// For each of `task_ids`, the msgpack `ark.messages.TaskRequest` it was
+    /// placed from (`requests`), or None (launched by hand, ended, unknown):
+    /// what the store keeps beside each launch, one call per batch.
+    fn requests<'py>(
+        &self,
+        py: Python<'py>,
+        task_ids: Vec<String>,
+    ) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
+        task_ids
+            .iter()
+            .map(|id| match self.state.requests.get(id.as_str()) {
+                None => Ok(None),
+                Some(request) => rmp_serde::to_vec(&request.view())
+                    .map(|bytes| Some(PyBytes::new(py, &bytes)))
+                    .map_err(|e| InternalError::new_err(format!("request of {id:?}: {e}"))),
+            })
+            .collect()
+    }
+
+    /// Each group's deployment as the msgpack `ark.messages.ResumeDeployment`
+    /// a new leader resumes it from, by group: what the store keeps.
+    fn stored_deployments<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+        self.state
+            .deployments
+            .iter()
+            .map(|(group, d)| {
+                let resume = (
+                    "ResumeDeployment",
+                    &**group,
+                    d.template.view(),
+                    d.instances,
+                    d.minimum_health_capacity,
+                    d.maximum_over_capacity,
+                    d.max_failures,
+                    d.previous.as_ref().map(|p| p.view()),
+                    d.failures,
+                    d.phase,
+                );
+                rmp_serde::to_vec(&resume)
+                    .map(|bytes| (group.to_string(), PyBytes::new(py, &bytes)))
+                    .map_err(|e| InternalError::new_err(format!("deployment of {group:?}: {e}")))
+            })
+            .collect()
     }
 
     /// Of `task_ids`, those Mesos has reported (a status with a source) and

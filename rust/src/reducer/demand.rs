@@ -8,7 +8,7 @@ use imbl::OrdMap;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde_bytes::ByteBuf;
 
-use super::{backoff, volumes, Interner, Reducer};
+use super::{backoff, failover, volumes, Interner, Reducer};
 use crate::effects::{AcceptOffers, Effect, LaunchTask};
 use crate::error::CoreError;
 use crate::matching::{self, Decisions, MatchInput, OutLaunch};
@@ -383,9 +383,13 @@ impl Cycle {
         }
         volumes::placed(state, &self.accepts);
         for (id, request) in state.demand.iter() {
-            if request.unreachable.is_some() && self.placed.contains(id) {
+            if !self.placed.contains(id) {
+                continue;
+            }
+            if request.unreachable.is_some() {
                 state.strategies.insert(id.clone(), request.clone());
             }
+            failover::placed(&mut state.requests, &state.stateful, id, request);
         }
         for (task_id, pod) in self.pods {
             state.pods.insert(task_id, pod);

@@ -520,6 +520,12 @@ impl Reducer {
     /// it costs what it does, whatever the group's size.
     fn advance(&mut self, group: &Id, now: f64, out: &mut Vec<Effect>) {
         let state = &mut self.state;
+        // Until reconciliation has said which tasks run, a task not yet
+        // reported (a new leader's tracked ones) would look not ready and be
+        // killed: a deployment moves only on what Mesos reported.
+        if !state.registered || state.is_reconciling() {
+            return;
+        }
         let Some(d) = state.deployments.get(group) else {
             return;
         };

@@ -225,6 +225,7 @@ fn a_tracked_task_is_reconciled_and_a_known_one_untouched() {
     let track = |id: &str| Message::Track {
         task_id: id.into(),
         agent_id: Some("a2".into()),
+        request: None,
     };
     assert_eq!(step(&mut r, track("t1"), 5.0), vec![]);
     assert_eq!(*r.state.tasks.get("t1").unwrap(), before);
