@@ -204,12 +204,18 @@ def run_session(http: httpx.Client, session: str, token: str) -> None:
         if command.startswith("export TOKEN="):
             env["TOKEN"] = command.split("=", 1)[1].split()[0]
             continue
-        result = subprocess.run(
-            ["bash", "-o", "pipefail", "-c", command], env=env, capture_output=True, text=True
-        )
-        assert result.returncode == 0, (command, result.stderr)
-        # A JSON body ends without a newline; the README shows the next prompt on a line of its own.
-        assert result.stdout.rstrip("\n") == expected.replace("<agent-id>", agent).rstrip("\n"), (
-            command
-        )
+        want = expected.replace("<agent-id>", agent).rstrip("\n")
+        # A deployment's progress is shown once it has ended: ask until then.
+        deadline = time.monotonic() + (60 if "a few seconds later" in command else 0)
+        while True:
+            result = subprocess.run(
+                ["bash", "-o", "pipefail", "-c", command], env=env, capture_output=True, text=True
+            )
+            assert result.returncode == 0, (command, result.stderr)
+            # A JSON body ends without a newline; the README shows the next
+            # prompt on a line of its own.
+            if result.stdout.rstrip("\n") == want or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        assert result.stdout.rstrip("\n") == want, command
     assert json.loads(http.get("/blacklist").text) == {"agents": []}
