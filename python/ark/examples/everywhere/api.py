@@ -16,28 +16,17 @@ refuses (a deployment while one runs, a blacklist change during one) gets
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import re
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, Request, Response, delete, get, post, put
-from litestar.connection import ASGIConnection
-from litestar.exceptions import (
-    HTTPException,
-    NotAuthorizedException,
-    PermissionDeniedException,
-    ServiceUnavailableException,
-    ValidationException,
-)
-from litestar.handlers.base import BaseRouteHandler
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import JSONBody, PathParameter
 
 from ark import Scheduler
-from ark.errors import ArkError, InboxClosed
 from ark.examples.everywhere.framework import (
     AddToBlacklist,
     CancelDeployment,
@@ -48,12 +37,12 @@ from ark.examples.everywhere.framework import (
     RemoveFromBlacklist,
     StartDeployment,
 )
+from ark.examples.serving import MAX_HEAD_BYTES, bearer, no_body
+from ark.examples.serving import ask as ask_loop
 from ark.messages import Custom
 
 __all__ = ["MAX_BODY_BYTES", "MAX_HEAD_BYTES", "NewDeployment", "create_app"]
 
-#: The largest request line plus headers uvicorn accepts (its ``h11_max_incomplete_event_size``).
-MAX_HEAD_BYTES = 16 * 1024
 
 #: Mesos agent ids are like ``<uuid>-S<n>``; anything outside this is refused early.
 _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
@@ -78,39 +67,12 @@ def create_app(scheduler: Scheduler[Everywhere], token: str, timeout: float = 5.
 
     async def ask(message: Custom) -> Any:
         """The loop's reply to ``message``; a refusal (``{"refused": why}``) is 409."""
-        result = await _ask(message)
+        result = await ask_loop(scheduler, message, timeout)
         if isinstance(result, dict) and "refused" in result:
             raise HTTPException(status_code=409, detail=result["refused"])
         return result
 
-    async def _ask(message: Custom) -> Any:
-        try:
-            future = scheduler.ask(message)
-        except InboxClosed:
-            raise ServiceUnavailableException("the scheduler is shutting down") from None
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-        except TimeoutError:
-            raise ServiceUnavailableException(
-                f"the scheduler did not answer within {timeout} s"
-            ) from None
-        except ArkError as exc:
-            raise HTTPException(status_code=500, detail=f"the scheduler failed: {exc}") from None
-
-    def authorized(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        header = connection.headers.get("authorization", "")
-        scheme, _sep, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            raise NotAuthorizedException("a bearer token is required")
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise PermissionDeniedException("wrong token")
-
-    def no_body(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-        if handler.opt.get("body"):
-            return
-        length = connection.headers.get("content-length", "0").strip()
-        if length != "0" or "transfer-encoding" in connection.headers:
-            raise HTTPException(status_code=413, detail="this endpoint takes no request body")
+    authorized = bearer(token)
 
     def agent(agent_id: str) -> str:
         if not _AGENT_ID.match(agent_id):

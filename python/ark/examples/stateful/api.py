@@ -10,27 +10,18 @@ the others refuse one with 413.
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get, post, put
-from litestar.connection import ASGIConnection
-from litestar.exceptions import (
-    HTTPException,
-    NotAuthorizedException,
-    PermissionDeniedException,
-    ServiceUnavailableException,
-    ValidationException,
-)
-from litestar.handlers.base import BaseRouteHandler
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import JSONBody, PathParameter
 
 from ark import Scheduler
-from ark.errors import ArkError, InboxClosed
+from ark.examples.serving import MAX_HEAD_BYTES, bearer, no_body
+from ark.examples.serving import ask as ask_loop
 from ark.examples.stateful.framework import (
     GetReservations,
     GetState,
@@ -42,8 +33,6 @@ from ark.messages import Custom
 
 __all__ = ["MAX_BODY_BYTES", "MAX_HEAD_BYTES", "ScaleRequest", "create_app"]
 
-#: The largest request line plus headers uvicorn accepts (its ``h11_max_incomplete_event_size``).
-MAX_HEAD_BYTES = 16 * 1024
 #: The largest request body (``PUT /replicas``'s ``{"count": n}``).
 MAX_BODY_BYTES = 1024
 
@@ -60,31 +49,9 @@ def create_app(scheduler: Scheduler[Stateful], token: str, timeout: float = 5.0)
     """The ASGI app for ``scheduler``; ``token`` guards the mutating endpoints."""
 
     async def ask(message: Custom) -> Any:
-        try:
-            future = scheduler.ask(message)
-        except InboxClosed:
-            raise ServiceUnavailableException("the scheduler is shutting down") from None
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-        except TimeoutError:
-            raise ServiceUnavailableException(
-                f"the scheduler did not answer within {timeout} s"
-            ) from None
-        except ArkError as exc:
-            raise HTTPException(status_code=500, detail=f"the scheduler failed: {exc}") from None
+        return await ask_loop(scheduler, message, timeout)
 
-    def authorized(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        header = connection.headers.get("authorization", "")
-        scheme, _sep, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            raise NotAuthorizedException("a bearer token is required")
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise PermissionDeniedException("wrong token")
-
-    def no_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        length = connection.headers.get("content-length", "0").strip()
-        if length != "0" or "transfer-encoding" in connection.headers:
-            raise HTTPException(status_code=413, detail="this endpoint takes no request body")
+    authorized = bearer(token)
 
     @get("/state", guards=[no_body], summary="The replicas: task, agent, state, volume, restarts")
     async def state() -> dict[str, Any]:
