@@ -165,7 +165,9 @@ class _BadMaster(http.server.BaseHTTPRequestHandler):
     """A master whose stream carries garbage between good events, in either encoding.
 
     With ``refuse_protobuf``, it answers a protobuf call 415, as a master
-    without protobuf would.
+    without protobuf would. Serve it with :func:`_serve_bad_master`: a server's
+    own subclass keeps its ``seen`` apart from a handler thread of an earlier
+    test's server that is still answering a call when the next test starts.
     """
 
     protocol_version = "HTTP/1.1"
@@ -216,12 +218,20 @@ class _BadMaster(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _serve_bad_master(
+    refuse_protobuf: bool = False,
+) -> tuple[http.server.ThreadingHTTPServer, type[_BadMaster]]:
+    handler = type("BadMaster", (_BadMaster,), {"refuse_protobuf": refuse_protobuf, "seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, handler
+
+
 @pytest.mark.parametrize("encoding", ["protobuf", "json"])
 def test_malformed_events_are_logged_and_skipped(
     caplog: pytest.LogCaptureFixture, encoding: Any
 ) -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BadMaster)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, _ = _serve_bad_master()
     driver = V1Driver(f"127.0.0.1:{server.server_address[1]}", {"name": "t"}, encoding=encoding)
     try:
         with (
@@ -245,13 +255,8 @@ def test_malformed_events_are_logged_and_skipped(
         assert any("offers.id.value: missing" in e for e in errors), errors
 
 
-def test_auto_falls_back_to_json_when_the_master_refuses_protobuf(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(_BadMaster, "refuse_protobuf", True)
-    monkeypatch.setattr(_BadMaster, "seen", [])
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BadMaster)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def test_auto_falls_back_to_json_when_the_master_refuses_protobuf() -> None:
+    server, master = _serve_bad_master(refuse_protobuf=True)
     driver = V1Driver(f"127.0.0.1:{server.server_address[1]}", {"name": "t"})
     assert driver.encoding == "protobuf"
     try:
@@ -261,7 +266,7 @@ def test_auto_falls_back_to_json_when_the_master_refuses_protobuf(
         server.shutdown()
         server.server_close()
     assert driver.encoding == "json"
-    assert _BadMaster.seen[:2] == [pb.CONTENT_TYPE, "application/json"]
+    assert master.seen[:2] == [pb.CONTENT_TYPE, "application/json"]
 
 
 def test_pymesos_callbacks_never_raise(caplog: pytest.LogCaptureFixture) -> None:
