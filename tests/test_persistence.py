@@ -13,6 +13,8 @@ from ark.core import Reducer
 from ark.persistence import Persistence
 from ark.store import FileStore, Intent, Record, StoreUnwritable
 
+WEB = m.TaskRequest("web-1", [m.Resource("cpus", 1.0)], group="web")
+
 
 def accept(*task_ids: str, agent: str = "a1") -> list[tuple[str, str]]:
     """The launches of an ACCEPT, as the core hands them to persistence."""
@@ -128,3 +130,39 @@ def test_the_store_names_what_failed(tmp_path: Path) -> None:
         store.apply("fw", [], [])
         with pytest.raises(StoreUnwritable, match="Read-only file system"):
             store.apply(None, [Intent("t1", "a1")], [])
+
+
+def test_a_store_without_deployments_keeps_working_without_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user's store from before deployments were stored: a rolling update
+    neither stops the scheduler nor is written; a warning says so once."""
+    core = Reducer()
+    with CountingStore(tmp_path / "store") as store:
+        with caplog.at_level(logging.WARNING, logger="ark.persistence"):
+            persistence = Persistence(store)
+        (warning,) = caplog.records
+        assert "CountingStore.apply() takes no deployments" in warning.getMessage()
+        persistence.load()
+        core.step(m.Subscribed("fw"), 0.0)
+        core.step(m.Deploy("web", WEB, 1), 0.0)
+        assert core.snapshot().stored_deployments()
+        assert persistence.write(core.snapshot(), [])
+        assert persistence.write_deployments(core.snapshot())
+        assert not persistence.stopped
+        assert [framework_id for framework_id, _, _ in store.applied] == ["fw"]
+    with FileStore(tmp_path / "store") as again:
+        assert again.load() == Record("fw", {})
+
+
+def test_the_protocols_store_writes_deployments(tmp_path: Path) -> None:
+    core = Reducer()
+    with FileStore(tmp_path / "store") as store:
+        persistence = Persistence(store)
+        persistence.load()
+        core.step(m.Subscribed("fw"), 0.0)
+        core.step(m.Deploy("web", WEB, 1), 0.0)
+        assert persistence.write(core.snapshot(), [])
+        assert persistence.write_deployments(core.snapshot())
+    with FileStore(tmp_path / "store") as again:
+        assert list(again.load().deployments) == ["web"]

@@ -12,6 +12,9 @@ confirmed task that ended since).
 Each group's rolling update is written when it changes (deployed, a failure
 counted, a phase changed: :meth:`Persistence.write_deployments`, once per
 batch, after the batch's calls: a crash may lose the last batch's change).
+A store of the user's own written before deployments were stored (its
+``apply`` takes no ``deployments``) keeps working: its deployments are not
+written, and a new leader does not resume them (said once, as a warning).
 
 A write that fails ends writing for good: fenced (another leader), or
 unwritable (a full or read-only disk, ZooKeeper out of reach). The calls
@@ -22,6 +25,7 @@ Mesos.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +59,13 @@ class Persistence:
         self._next_sweep = 0.0
         # Stored deployments: group -> its msgpack ResumeDeployment.
         self._deployments: dict[str, bytes] = {}
+        self._stores_deployments = store is not None and _takes_deployments(store)
+        if store is not None and not self._stores_deployments:
+            log.warning(
+                "ark: %s.apply() takes no deployments: rolling updates are not stored, "
+                "and a new leader will not resume one in progress",
+                type(store).__name__,
+            )
 
     def load(self) -> Record:
         """The stored record (empty without a store).
@@ -133,7 +144,7 @@ class Persistence:
         if self._stopped:
             return False
         store = self._store
-        if store is None:
+        if store is None or not self._stores_deployments:
             return True
         changed = {
             group: resume
@@ -164,3 +175,16 @@ class Persistence:
         if self._on_stop is not None:
             self._on_stop()
         return False
+
+
+def _takes_deployments(store: Store) -> bool:
+    """Whether ``store.apply`` takes the protocol's fourth argument, ``deployments``."""
+    try:
+        signature = inspect.signature(store.apply)
+    except (TypeError, ValueError):  # nothing to read it from: assume the protocol
+        return True
+    try:
+        signature.bind(None, [], [], {})
+    except TypeError:
+        return False
+    return True

@@ -291,7 +291,8 @@ class Store(Protocol):
         ``added``: intents new or replaced (confirmed); ``removed``: task ids
         whose intents are gone. A task id is in at most one of the two.
         ``deployments``: the groups' deployments that changed (the scheduler
-        passes it only when one did).
+        passes it only when one did; to a store whose ``apply`` does not take
+        it, never: its rolling updates are not resumed after a failover).
         """
 
     def save(self, record: Record) -> None:
