@@ -6,8 +6,6 @@ the ones that need the simulator's fault controls on the simulator only.
 
 from __future__ import annotations
 
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from served import AUTH, Served
 
 from ark import Config, Scheduler
 from ark.drivers import V1Driver
@@ -28,18 +26,8 @@ from sim.masters import MESOS_DIST, TEST_MASTER, Master, RealMesos, _leader_url
 from sim.sim_client import fast_config
 from waiting import wait_until
 
-TOKEN = "test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Stack:
+class Stack(Served[Everywhere]):
     """A cluster, the example scheduler on it, and its API served by uvicorn."""
 
     def __init__(
@@ -48,43 +36,17 @@ class Stack:
         self.master = master
         spec = TaskSpec(refuse_seconds=0.2)
         self.driver = V1Driver(address or master.url, {"name": "everywhere", "user": "test"})
-        self.scheduler = Scheduler(
+        scheduler = Scheduler(
             EverywhereManager(spec),
             Everywhere(),
             self.driver,
             config=config or Config(backoff_seconds=0.05),
             reconcile_seconds=None,
         )
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            create_app(self.scheduler, TOKEN),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            http="h11",
-            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-
-    def __enter__(self) -> Stack:
-        self.scheduler.start()
-        self.thread.start()
-        wait_until(lambda: self.server.started, 10, "uvicorn")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.http.close()
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.scheduler.shutdown()
+        super().__init__(scheduler, create_app)
 
     def state(self) -> dict[str, Any]:
-        response = self.http.get("/state")
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
+        result: dict[str, Any] = self.get("/state")
         return result
 
     def running_by_agent(self) -> dict[str, str]:

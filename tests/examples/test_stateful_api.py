@@ -5,8 +5,6 @@ volumes (``Cluster.volume``): each replica's marker and its count of starts.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,74 +12,34 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from served import AUTH, Served
 
 from ark import Config, Scheduler
 from ark.drivers import V1Driver
-from ark.examples.stateful.api import MAX_HEAD_BYTES, create_app
+from ark.examples.stateful.api import create_app
 from ark.examples.stateful.framework import ServiceSpec, Stateful, StatefulManager
 from ark.sim import AgentShape, Cluster
 from sim.sim_client import fast_config
 from waiting import wait_until
 
-TOKEN = "test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ROLE = "db"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Stack:
+class Stack(Served[Stateful]):
     """The stateful example on a master (``address``), its API served by uvicorn."""
 
     def __init__(self, address: str, replicas: int = 3) -> None:
         framework = {"name": "stateful", "user": "test", "role": ROLE, "principal": "ark"}
-        self.scheduler = Scheduler(
+        scheduler = Scheduler(
             StatefulManager(ServiceSpec(role=ROLE, principal="ark")),
             Stateful(count=replicas),
             V1Driver(address, framework),
             config=Config(backoff_seconds=0.05),
             reconcile_seconds=None,
         )
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(self.scheduler, TOKEN),
-                host="127.0.0.1",
-                port=port,
-                log_level="warning",
-                http="h11",
-                h11_max_incomplete_event_size=MAX_HEAD_BYTES,
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-
-    def __enter__(self) -> Stack:
-        self.scheduler.start()
-        self.thread.start()
-        wait_until(lambda: self.server.started, 10, "uvicorn")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.http.close()
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.scheduler.shutdown()
-
-    def get(self, path: str) -> dict[str, Any]:
-        response = self.http.get(path)
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
+        super().__init__(scheduler, create_app)
 
     def replicas(self) -> dict[int, dict[str, Any]]:
         return {r["index"]: r for r in self.get("/state")["replicas"]}

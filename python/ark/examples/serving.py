@@ -45,6 +45,7 @@ __all__ = [
     "MAX_HEAD_BYTES",
     "StopSignals",
     "add_arguments",
+    "api_server",
     "ask",
     "bearer",
     "free_port",
@@ -148,6 +149,20 @@ def free_port(host: str) -> int:
         return port
 
 
+def api_server(app: Litestar, host: str, port: int) -> uvicorn.Server:
+    """An example's API as uvicorn serves it (``run()`` serves until ``should_exit``)."""
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            http="h11",  # httptools caps no header size; h11 does
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        )
+    )
+
+
 class StopSignals:
     """SIGINT and SIGTERM ask for a clean stop instead of killing the process.
 
@@ -199,16 +214,7 @@ def serve(
         )
         scheduler = scheduler_for(driver)
         port = args.api_port or free_port(args.api_host)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app_for(scheduler, api_token),
-                host=args.api_host,
-                port=port,
-                log_level="warning",
-                http="h11",  # httptools caps no header size; h11 does
-                h11_max_incomplete_event_size=MAX_HEAD_BYTES,
-            )
-        )
+        server = api_server(app_for(scheduler, api_token), args.api_host, port)
         signals.server = server
         scheduler.start()
         url = f"http://{args.api_host}:{port}"
