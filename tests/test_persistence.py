@@ -5,9 +5,11 @@ from __future__ import annotations
 import errno
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ark import effects as fx
 from ark import messages as m
 from ark.core import Reducer
 from ark.persistence import Persistence
@@ -142,13 +144,15 @@ def test_a_store_without_deployments_keeps_working_without_them(
         with caplog.at_level(logging.WARNING, logger="ark.persistence"):
             persistence = Persistence(store)
         (warning,) = caplog.records
-        assert "CountingStore.apply() takes no deployments" in warning.getMessage()
+        assert "CountingStore.apply() takes no rolling updates and volume releases" in (
+            warning.getMessage()
+        )
         persistence.load()
         core.step(m.Subscribed("fw"), 0.0)
         core.step(m.Deploy("web", WEB, 1), 0.0)
         assert core.snapshot().stored_deployments()
         assert persistence.write(core.snapshot(), [])
-        assert persistence.write_deployments(core.snapshot())
+        assert persistence.write_progress(core.snapshot())
         assert not persistence.stopped
         assert [framework_id for framework_id, _, _ in store.applied] == ["fw"]
     with FileStore(tmp_path / "store") as again:
@@ -163,6 +167,71 @@ def test_the_protocols_store_writes_deployments(tmp_path: Path) -> None:
         core.step(m.Subscribed("fw"), 0.0)
         core.step(m.Deploy("web", WEB, 1), 0.0)
         assert persistence.write(core.snapshot(), [])
-        assert persistence.write_deployments(core.snapshot())
+        assert persistence.write_progress(core.snapshot())
     with FileStore(tmp_path / "store") as again:
         assert list(again.load().deployments) == ["web"]
+
+
+DB = m.TaskRequest(
+    "db-0",
+    [m.Resource("cpus", 1.0)],
+    volume=m.Volume("db-0-data", "data", 64.0, "db", principal="ark"),
+)
+DB_VOLUME = m.Resource(
+    "disk",
+    scalar=64.0,
+    role="db",
+    reservations=[m.Reservation("db", principal="ark")],
+    persistence_id="db-0-data",
+    container_path="data",
+)
+
+
+def test_a_release_is_stored_from_its_replace_until_the_volume_is_given_up(
+    tmp_path: Path,
+) -> None:
+    core = Reducer()
+    core.step(m.Track("db-0", "a1", DB), 0.0)
+    core.step(m.Subscribed("fw"), 0.0)
+    core.step(m.Update(m.TaskStatus("db-0", "TASK_RUNNING", "a1", source="SOURCE_MASTER")), 0.0)
+    with FileStore(tmp_path / "store") as store:
+        persistence = Persistence(store)
+        persistence.load()
+        assert persistence.write(core.snapshot(), [])
+        assert core.step(m.Replace("db-0"), 1.0) == [fx.Kill("db-0", "a1")]
+        assert persistence.write_progress(core.snapshot())
+        (stored,) = store.load().releases.values()
+        assert m.decode(stored) == m.ResumeRelease("db-0-data", "a1", "db", 64.0, "data", "ark")
+        core.step(m.Update(m.TaskStatus("db-0", "TASK_KILLED", "a1", source="SOURCE_AGENT")), 2.0)
+        offer = m.Offer("o1", "a1", "h1", [m.Resource("cpus", 4.0), DB_VOLUME])
+        (accept, *_) = core.step(m.Offers([offer]), 3.0)
+        assert isinstance(accept, fx.Accept)
+        assert [op.type for op in accept.operations] == ["DESTROY", "UNRESERVE"]
+        assert persistence.write_progress(core.snapshot())
+        assert store.load().releases == {}
+
+
+def test_a_store_that_takes_deployments_but_not_releases(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class DeploymentsOnly(FileStore):
+        def apply(  # type: ignore[override]
+            self, framework_id: str | None, added: Any, removed: Any, deployments: Any = None
+        ) -> None:
+            super().apply(framework_id, added, removed, deployments)
+
+    core = Reducer()
+    core.step(m.Track("db-0", "a1", DB), 0.0)
+    core.step(m.Subscribed("fw"), 0.0)
+    core.step(m.Deploy("web", WEB, 1), 0.0)
+    core.step(m.Replace("db-0"), 1.0)
+    with DeploymentsOnly(tmp_path / "store") as store:
+        with caplog.at_level(logging.WARNING, logger="ark.persistence"):
+            persistence = Persistence(store)
+        (warning,) = caplog.records
+        assert "takes no releases" in warning.getMessage()
+        persistence.load()
+        assert persistence.write(core.snapshot(), [])
+        assert persistence.write_progress(core.snapshot())
+        record = store.load()
+        assert list(record.deployments) == ["web"] and record.releases == {}

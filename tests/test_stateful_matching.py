@@ -255,6 +255,17 @@ class VolumeRequests(RuleBasedStateMachine):
     def tick(self) -> None:
         self.send(m.Tick())
 
+    @precondition(lambda self: bool(self.view.volumes))
+    @rule(data=st.data())
+    def resume_a_release(self, data: st.DataObject) -> None:
+        """A Replace a new leader's store kept: the volume is given up when offered."""
+        v = data.draw(st.sampled_from(self.view.volumes))
+        self.send(
+            m.ResumeRelease(
+                v.persistence_id, v.agent_id, v.role, v.size, v.container_path, v.principal
+            )
+        )
+
     @invariant()
     def a_volume_is_where_it_was_created(self) -> None:
         model = {v: a for a, agent in self.agents.items() if not agent.gone for v in agent.volumes}

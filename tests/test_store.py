@@ -64,7 +64,8 @@ def test_a_store_written_before_requests_loads_without_them() -> None:
     assert all(i.request is None for i in record.intents.values())
 
 
-# One change to a store: (framework id, intents added, task ids removed).
+# One change to a store: (framework id, intents added, task ids removed,
+# deployments changed, releases begun (bytes) or ended (None)).
 changes = st.lists(
     st.tuples(
         st.none() | st.sampled_from(["fw-1", "fw-2"]),
@@ -81,27 +82,38 @@ changes = st.lists(
         ),
         st.lists(st.sampled_from(["t0", "t1", "t2", "t3"]), max_size=2, unique=True),
         st.dictionaries(st.sampled_from(["web", "db"]), st.binary(max_size=8), max_size=2),
+        st.dictionaries(
+            st.sampled_from(["v0", "v1"]), st.none() | st.binary(max_size=8), max_size=2
+        ),
     ),
     max_size=8,
 )
 
 
 @given(changes, st.booleans())
-def test_requests_and_deployments_survive_confirmations_reloads_and_compactions(
+def test_requests_deployments_and_releases_survive_confirmations_reloads_and_compactions(
     tmp_path_factory: pytest.TempPathFactory,
-    steps: list[tuple[str | None, list[Intent], list[str], dict[str, bytes]]],
+    steps: list[
+        tuple[str | None, list[Intent], list[str], dict[str, bytes], dict[str, bytes | None]]
+    ],
     compact: bool,
 ) -> None:
     path = tmp_path_factory.mktemp("store") / "store"
     model: dict[str, Intent] = {}
     deployments: dict[str, bytes] = {}
+    releases: dict[str, bytes] = {}
     framework_id: str | None = None
     with FileStore(path) as store:
         store.load()
-        for fw, added, removed, changed in steps:
+        for fw, added, removed, changed, released in steps:
             removed = [t for t in removed if t not in {i.task_id for i in added}]
-            store.apply(fw, added, removed, changed)
+            store.apply(fw, added, removed, changed, released)
             deployments.update(changed)
+            for pid, release in released.items():
+                if release is None:
+                    releases.pop(pid, None)
+                else:
+                    releases[pid] = release
             framework_id = fw if fw is not None else framework_id
             for task_id in removed:
                 model.pop(task_id, None)
@@ -113,11 +125,11 @@ def test_requests_and_deployments_survive_confirmations_reloads_and_compactions(
                         intent.task_id, intent.agent_id, intent.confirmed, before.request
                     )
                 model[intent.task_id] = intent
-        assert store.load() == Record(framework_id, model, deployments)
+        assert store.load() == Record(framework_id, model, deployments, releases)
         if compact:
             store.save(store.load())
     with FileStore(path) as again:
-        assert again.load() == Record(framework_id, model, deployments)
+        assert again.load() == Record(framework_id, model, deployments, releases)
 
 
 def test_new_records_are_written_in_the_current_format() -> None:
@@ -419,5 +431,20 @@ def test_deployments_are_stored_by_group_as_they_change(tmp_path: Path) -> None:
         assert again.load() == expected
         again.save(expected)  # compacted: in the snapshot now
         assert not again.log_path.exists()
+        assert again.load() == expected
+    assert decode_record(path.read_bytes()) == expected
+
+
+def test_releases_are_stored_until_given_up(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with FileStore(path) as store:
+        store.load()
+        store.apply("fw", [], [], None, {"db-0-data": b"r0", "db-1-data": b"r1"})
+        store.apply(None, [], [], None, {"db-0-data": None})  # given up: a log entry
+        expected = Record("fw", {}, {}, {"db-1-data": b"r1"})
+        assert store.load() == expected
+    with FileStore(path) as again:
+        assert again.load() == expected
+        again.save(expected)  # compacted: in the snapshot now
         assert again.load() == expected
     assert decode_record(path.read_bytes()) == expected

@@ -96,6 +96,8 @@ class Snapshot:
     def tasks_on_agent(self, agent_id: str) -> list[str]: ...
     def stored_deployments(self) -> list[tuple[str, bytes]]:
         """Each deployment as a msgpack ResumeDeployment, by group."""
+    def stored_releases(self) -> list[tuple[str, bytes]]:
+        """Each volume being given up as a msgpack ResumeRelease, by persistence id."""
     def requests(self, task_ids: list[str]) -> list[bytes | None]:
         """For each id, the msgpack TaskRequest its task was placed from, or None."""
     def settled(self, task_ids: list[str]) -> tuple[list[str], list[str]]:

@@ -103,6 +103,12 @@ class Snapshot:
         :class:`~ark.messages.ResumeDeployment` a new leader takes it up from."""
         return self._raw.stored_deployments()
 
+    def stored_releases(self) -> list[tuple[str, bytes]]:
+        """Each volume a :class:`~ark.messages.Replace` is giving up, by
+        persistence id, as the msgpack :class:`~ark.messages.ResumeRelease` a
+        new leader takes it up from."""
+        return self._raw.stored_releases()
+
     def view(self) -> StateView:
         """The whole state as plain values; O(number of tasks)."""
         return _view_decoder.decode(self._raw.view())

@@ -67,6 +67,7 @@ __all__ = [
     "Reservation",
     "Resource",
     "ResumeDeployment",
+    "ResumeRelease",
     "Revive",
     "SendMessage",
     "Subscribed",
@@ -810,6 +811,25 @@ class ResumeDeployment(
     phase: Literal["running", "completed", "rolling-back", "rolled-back"]
 
 
+class ResumeRelease(
+    msgspec.Struct, tag=True, frozen=True, array_like=True, forbid_unknown_fields=True
+):
+    """A volume a :class:`Replace` was giving up when its leader changed, from the store.
+
+    The volume is known on ``agent_id`` again (unless an offer showed it
+    already), is destroyed and unreserved when next offered, and a live task
+    placed on it is killed. The core sends its own
+    (``Snapshot.stored_releases``); docs/reducer.md, Stateful services.
+    """
+
+    persistence_id: str
+    agent_id: str
+    role: str
+    size: float
+    container_path: str | None = None
+    principal: str | None = None
+
+
 # --- User messages ----------------------------------------------------------------
 
 
@@ -873,6 +893,7 @@ Message: TypeAlias = (
     | DeclineInverseOffers
     | Deploy
     | ResumeDeployment
+    | ResumeRelease
     | CancelDeployment
     | OperationUpdate
     | CustomEnvelope

@@ -10,11 +10,13 @@ in flight) and, at most every ``sweep_seconds``, for all of them (a
 confirmed task that ended since).
 
 Each group's rolling update is written when it changes (deployed, a failure
-counted, a phase changed: :meth:`Persistence.write_deployments`, once per
-batch, after the batch's calls: a crash may lose the last batch's change).
-A store of the user's own written before deployments were stored (its
-``apply`` takes no ``deployments``) keeps working: its deployments are not
-written, and a new leader does not resume them (said once, as a warning).
+counted, a phase changed), and each volume a Replace gives up from when it
+is begun until it is given up: :meth:`Persistence.write_progress`, once per
+batch, after the batch's calls (a crash may lose the last batch's change).
+A store of the user's own written before these were stored (its ``apply``
+takes no ``deployments`` or no ``releases``) keeps working: what it does not
+take is not written, and a new leader does not resume it (said once, as a
+warning).
 
 A write that fails ends writing for good: fenced (another leader), or
 unwritable (a full or read-only disk, ZooKeeper out of reach). The calls
@@ -57,14 +59,19 @@ class Persistence:
         self._unconfirmed: set[str] = set()
         self._sweep_seconds = sweep_seconds
         self._next_sweep = 0.0
-        # Stored deployments: group -> its msgpack ResumeDeployment.
+        # Stored deployments: group -> its msgpack ResumeDeployment; and
+        # releases: persistence id -> its msgpack ResumeRelease.
         self._deployments: dict[str, bytes] = {}
-        self._stores_deployments = store is not None and _takes_deployments(store)
-        if store is not None and not self._stores_deployments:
+        self._releases: dict[str, bytes] = {}
+        # How many of apply()'s optional arguments the store takes: 2 as the
+        # protocol says; 1 (deployments) or 0 for a store written before.
+        self._takes = 2 if store is None else _optional_arguments(store)
+        if self._takes < 2:
+            missing = "rolling updates and volume releases" if self._takes == 0 else "releases"
             log.warning(
-                "ark: %s.apply() takes no deployments: rolling updates are not stored, "
-                "and a new leader will not resume one in progress",
+                "ark: %s.apply() takes no %s: a new leader will not resume those in progress",
                 type(store).__name__,
+                missing,
             )
 
     def load(self) -> Record:
@@ -82,6 +89,7 @@ class Persistence:
         self._intents = {i.task_id: i.agent_id for i in record.intents.values()}
         self._unconfirmed = {i.task_id for i in record.intents.values() if not i.confirmed}
         self._deployments = dict(record.deployments)
+        self._releases = dict(record.releases)
         return record
 
     @property
@@ -138,30 +146,43 @@ class Persistence:
             self._unconfirmed.add(task_id)
         return True
 
-    def write_deployments(self, snapshot: Snapshot) -> bool:
-        """Write the deployments that changed since the last write (none: no
-        write); False once a write failed."""
+    def write_progress(self, snapshot: Snapshot) -> bool:
+        """Write the deployments that changed and the releases begun or ended
+        since the last write (none: no write); False once a write failed."""
         if self._stopped:
             return False
         store = self._store
-        if store is None or not self._stores_deployments:
+        if store is None or self._takes == 0:
             return True
-        changed = {
+        deployments = {
             group: resume
             for group, resume in snapshot.stored_deployments()
             if self._deployments.get(group) != resume
         }
-        if not changed:
+        releases: dict[str, bytes | None] = {}
+        if self._takes == 2:
+            now = dict(snapshot.stored_releases())
+            releases = {pid: resume for pid, resume in now.items() if pid not in self._releases}
+            releases.update((pid, None) for pid in self._releases if pid not in now)
+        if not deployments and not releases:
             return True
         try:
-            store.apply(None, [], [], changed)
+            if self._takes == 2:
+                store.apply(None, [], [], deployments, releases)
+            else:
+                store.apply(None, [], [], deployments)
         except StoreFenced as exc:
             return self._stop(f"fenced: {exc}")
         except StoreUnwritable as exc:
             return self._stop(str(exc))
         except Exception as exc:  # a Store of the user's own
             return self._stop(f"the store cannot be written: {exc!r}")
-        self._deployments.update(changed)
+        self._deployments.update(deployments)
+        for pid, resume in releases.items():
+            if resume is None:
+                del self._releases[pid]
+            else:
+                self._releases[pid] = resume
         return True
 
     @property
@@ -177,14 +198,17 @@ class Persistence:
         return False
 
 
-def _takes_deployments(store: Store) -> bool:
-    """Whether ``store.apply`` takes the protocol's fourth argument, ``deployments``."""
+def _optional_arguments(store: Store) -> int:
+    """How many of the protocol's optional arguments of ``store.apply``
+    (``deployments``, ``releases``) it takes, in order."""
     try:
         signature = inspect.signature(store.apply)
     except (TypeError, ValueError):  # nothing to read it from: assume the protocol
-        return True
-    try:
-        signature.bind(None, [], [], {})
-    except TypeError:
-        return False
-    return True
+        return 2
+    for taken in (2, 1):
+        try:
+            signature.bind(None, [], [], *([{}] * taken))
+        except TypeError:
+            continue
+        return taken
+    return 0

@@ -217,13 +217,18 @@ class Scheduler(Generic[S]):
         record = self._persistence.load()
         for intent in record.intents.values():
             self._inbox.push(m.encode(_track(intent)))
-        for group, resume in record.deployments.items():
-            try:
-                _resume_decoder.decode(resume)
-            except (msgspec.DecodeError, ValueError) as exc:
-                log.warning("ark: the stored deployment of %r is unreadable: %s", group, exc)
-                continue
-            self._inbox.push(resume)
+        stored = [
+            ("deployment", record.deployments, _resume_decoder),
+            ("release", record.releases, _release_decoder),
+        ]
+        for kind, resumes, decoder in stored:
+            for key, resume in resumes.items():
+                try:
+                    decoder.decode(resume)
+                except (msgspec.DecodeError, ValueError) as exc:
+                    log.warning("ark: the stored %s of %r is unreadable: %s", kind, key, exc)
+                    continue
+                self._inbox.push(resume)
         if self._recorder is not None:
             self._recorder.start(self._config)
         self._thread = threading.Thread(target=self._loop, name="ark-scheduler", daemon=True)
@@ -311,7 +316,7 @@ class Scheduler(Generic[S]):
                 self._rejected(errors)
                 self._snapshot = Snapshot(core.snapshot())
                 self._handle(effects, intents)
-                self._persistence.write_deployments(self._snapshot)
+                self._persistence.write_progress(self._snapshot)
                 if stop is not None:
                     self._stopped_at(stop)
             except Exception:
@@ -446,7 +451,7 @@ class Scheduler(Generic[S]):
             return
         self._snapshot = Snapshot(self._core.snapshot())
         self._handle(effects, intents)
-        self._persistence.write_deployments(self._snapshot)
+        self._persistence.write_progress(self._snapshot)
 
     def _handle(self, data: bytes, intents: list[tuple[str, str]]) -> None:
         """Carry out the effects the core left to the scheduler, and release
@@ -509,7 +514,8 @@ def _track(intent: Intent) -> m.Track:
 
 
 _request_decoder = msgspec.msgpack.Decoder(m.TaskRequest)
-_resume_decoder = msgspec.msgpack.Decoder(m.ResumeDeployment)
+_resume_decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(m.ResumeDeployment)
+_release_decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(m.ResumeRelease)
 _TICK = m.encode(m.Tick())
 # What the core returns when it leaves no effect to the scheduler: an empty msgpack array.
 _NO_EFFECTS = b"\x90"

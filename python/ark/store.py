@@ -11,11 +11,12 @@ marked confirmed once Mesos has reported the task. A crash between the write
 and the call leaves an intent that the next leader reconciles, never a task
 nobody knows of; its request gives the task back its group, unreachable
 strategy and volume (docs/reducer.md, Track). Each group's rolling update is
-kept too, rewritten when it changes, for a new leader to resume it.
+kept too, rewritten when it changes, for a new leader to resume it, and each
+volume a Replace is giving up until it is given up.
 
 A store is a snapshot plus a log of deltas: :meth:`Store.apply` appends only
 what changed (a new framework id, intents added or confirmed, intents
-removed, deployments changed), so a write costs the size of its batch, not
+removed, deployments changed, releases begun or ended), so a write costs the size of its batch, not
 of the framework. When the log outgrows the snapshot (and a floor), the next
 write folds both into a new snapshot: the amortized cost of a write stays
 that of its delta.
@@ -99,11 +100,14 @@ class Intent(msgspec.Struct, frozen=True, array_like=True):
 
 class Record(msgspec.Struct, frozen=True):
     """Everything the store holds; ``deployments``: each group's rolling update
-    as the msgpack :class:`~ark.messages.ResumeDeployment` it is resumed from."""
+    as the msgpack :class:`~ark.messages.ResumeDeployment` it is resumed from;
+    ``releases``: each volume being given up, by persistence id, as the
+    msgpack :class:`~ark.messages.ResumeRelease`."""
 
     framework_id: str | None = None
     intents: dict[str, Intent] = {}
     deployments: dict[str, bytes] = {}
+    releases: dict[str, bytes] = {}
 
 
 class _RecordV1(msgspec.Struct, frozen=True, array_like=True):
@@ -157,10 +161,13 @@ def _snapshot(
     intents: Iterable[Intent],
     generation: int,
     deployments: Mapping[str, bytes],
+    releases: Mapping[str, bytes],
 ) -> bytes:
     message = protobuf.StoreRecord(generation=generation)
     for group, resume in sorted(deployments.items()):
         message.deployments.add(group=group, resume=resume)
+    for pid, resume in sorted(releases.items()):
+        message.releases.add(persistence_id=pid, resume=resume)
     if framework_id is not None:
         message.framework_id = framework_id
     add = message.intents.add
@@ -189,7 +196,8 @@ def _read_snapshot(data: bytes) -> tuple[Record, int]:
     intents = {i.task_id: _intent(i, None) for i in message.intents}
     framework_id = message.framework_id if message.HasField("framework_id") else None
     deployments = {d.group: d.resume for d in message.deployments}
-    return Record(framework_id, intents, deployments), message.generation
+    releases = {r.persistence_id: r.resume for r in message.releases if r.HasField("resume")}
+    return Record(framework_id, intents, deployments, releases), message.generation
 
 
 def _intent(i: Any, before: Intent | None) -> Intent:
@@ -210,7 +218,9 @@ def _kept(intent: Intent, before: Intent | None) -> Intent:
 
 def encode_record(record: Record) -> bytes:
     """The bytes of ``record`` as a whole record (a snapshot) in the current format."""
-    return _snapshot(record.framework_id, record.intents.values(), 0, record.deployments)
+    return _snapshot(
+        record.framework_id, record.intents.values(), 0, record.deployments, record.releases
+    )
 
 
 def decode_record(data: bytes) -> Record:
@@ -229,6 +239,7 @@ def _deltas(
     added: list[Intent],
     removed: list[str],
     deployments: Mapping[str, bytes],
+    releases: Mapping[str, bytes | None],
 ) -> list[bytes]:
     """Log entries for one change, each under ``_PIECE`` bytes.
 
@@ -265,6 +276,12 @@ def _deltas(
             message, size = protobuf.StoreRecord(), 0
         message.deployments.add(group=group, resume=resume)
         size += len(group.encode()) + len(resume) + 8
+    for pid, release in sorted(releases.items()):
+        if size > _PIECE - 1024:
+            entries.append(_wrap(message))
+            message, size = protobuf.StoreRecord(), 0
+        message.releases.add(persistence_id=pid, resume=release)
+        size += len(pid.encode()) + (len(release) if release is not None else 0) + 8
     entries.append(_wrap(message))
     return entries
 
@@ -284,6 +301,7 @@ class Store(Protocol):
         added: Iterable[Intent],
         removed: Iterable[str],
         deployments: Mapping[str, bytes] | None = None,
+        releases: Mapping[str, bytes | None] | None = None,
     ) -> None:
         """Durably record a change, before returning; only the change is written.
 
@@ -293,6 +311,9 @@ class Store(Protocol):
         ``deployments``: the groups' deployments that changed (the scheduler
         passes it only when one did; to a store whose ``apply`` does not take
         it, never: its rolling updates are not resumed after a failover).
+        ``releases``: volumes a Replace began to give up (their msgpack
+        ResumeRelease) or has given up (``None``), by persistence id; the same
+        holds as for ``deployments``.
         """
 
     def save(self, record: Record) -> None:
@@ -311,6 +332,7 @@ class _LogStore:
         self._framework_id: str | None = None
         self._intents: dict[str, Intent] = {}
         self._deployments: dict[str, bytes] = {}
+        self._releases: dict[str, bytes] = {}
         self._generation = 0
         self._snapshot_bytes = 0
         self._log_bytes = 0
@@ -335,24 +357,29 @@ class _LogStore:
         self._loaded = False
         record, generation, snapshot_bytes, entries = self._read()
         framework_id, intents = record.framework_id, record.intents
-        deployments = dict(record.deployments)
+        deployments, releases = dict(record.deployments), dict(record.releases)
         for data in entries:
             entry = _entry(data)
             if entry.HasField("framework_id"):
                 framework_id = entry.framework_id
             for d in entry.deployments:
                 deployments[d.group] = d.resume
+            for r in entry.releases:
+                if r.HasField("resume"):
+                    releases[r.persistence_id] = r.resume
+                else:
+                    releases.pop(r.persistence_id, None)
             for i in entry.intents:
                 intents[i.task_id] = _intent(i, intents.get(i.task_id))
             for task_id in entry.removed:
                 intents.pop(task_id, None)
         self._framework_id, self._intents, self._generation = framework_id, intents, generation
-        self._deployments = deployments
+        self._deployments, self._releases = deployments, releases
         self._snapshot_bytes = snapshot_bytes
         self._log_bytes = sum(len(e) for e in entries)
         self._log_entries = len(entries)
         self._loaded = True
-        return Record(framework_id, dict(intents), dict(deployments))
+        return Record(framework_id, dict(intents), dict(deployments), dict(releases))
 
     def apply(
         self,
@@ -360,10 +387,11 @@ class _LogStore:
         added: Iterable[Intent],
         removed: Iterable[str],
         deployments: Mapping[str, bytes] | None = None,
+        releases: Mapping[str, bytes | None] | None = None,
     ) -> None:
         """Record a delta; raises :class:`StoreFenced` or :class:`StoreUnwritable`."""
         try:
-            self._apply(framework_id, added, removed, deployments or {})
+            self._apply(framework_id, added, removed, deployments or {}, releases or {})
         except ArkError:
             raise
         except Exception as exc:  # OSError from a disk, kazoo's errors from ZooKeeper
@@ -378,15 +406,16 @@ class _LogStore:
         added: Iterable[Intent],
         removed: Iterable[str],
         deployments: Mapping[str, bytes],
+        releases: Mapping[str, bytes | None],
     ) -> None:
         if not self._loaded:
             self.load()
         added, removed = list(added), list(removed)
         if framework_id == self._framework_id:
             framework_id = None
-        if framework_id is None and not added and not removed and not deployments:
+        if not (framework_id is not None or added or removed or deployments or releases):
             return
-        entries = _deltas(framework_id, added, removed, deployments)
+        entries = _deltas(framework_id, added, removed, deployments, releases)
         size = sum(len(e) for e in entries)
         # Until the write succeeds, what is in memory is not what is stored.
         self._loaded = False
@@ -397,6 +426,11 @@ class _LogStore:
         for intent in added:
             self._intents[intent.task_id] = _kept(intent, self._intents.get(intent.task_id))
         self._deployments.update(deployments)
+        for pid, release in releases.items():
+            if release is None:
+                self._releases.pop(pid, None)
+            else:
+                self._releases[pid] = release
         compact = (
             not self._can_append()
             or self._log_entries + len(entries) > _COMPACT_ENTRIES
@@ -414,6 +448,7 @@ class _LogStore:
         self._loaded = False
         self._framework_id, self._intents = record.framework_id, dict(record.intents)
         self._deployments = dict(record.deployments)
+        self._releases = dict(record.releases)
         try:
             self._compact()
         except ArkError:
@@ -424,7 +459,13 @@ class _LogStore:
 
     def _compact(self) -> None:
         generation = self._generation + 1
-        data = _snapshot(self._framework_id, self._intents.values(), generation, self._deployments)
+        data = _snapshot(
+            self._framework_id,
+            self._intents.values(),
+            generation,
+            self._deployments,
+            self._releases,
+        )
         self._write_snapshot(data, generation)
         self._generation = generation
         self._snapshot_bytes = len(data)

@@ -542,6 +542,11 @@ pub enum Message<'a> {
         group: String,
         deployment: crate::state::Deployment,
     },
+    /// A volume a Replace was giving up when the leader changed, from the store.
+    ResumeRelease {
+        persistence_id: crate::state::Id,
+        volume: crate::state::Volume,
+    },
     /// Roll back the running deployment of `group`.
     CancelDeployment {
         group: String,
@@ -669,6 +674,19 @@ mod wire {
     #[serde(deny_unknown_fields)]
     pub struct Replace {
         pub task_id: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ResumeRelease {
+        pub persistence_id: String,
+        pub agent_id: String,
+        pub role: String,
+        pub size: f64,
+        #[serde(default)]
+        pub container_path: Option<String>,
+        #[serde(default)]
+        pub principal: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -1004,6 +1022,37 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     minimum_health_capacity: w.minimum_health_capacity,
                     maximum_over_capacity: w.maximum_over_capacity,
                     max_failures: w.max_failures as u32,
+                }
+            }
+            "ResumeRelease" => {
+                let w: wire::ResumeRelease = body(rest)?;
+                let problem = if w.persistence_id.is_empty() || w.agent_id.is_empty() {
+                    Some("a stored release needs a persistence_id and an agent_id".to_owned())
+                } else if !(w.size > 0.0 && w.size.is_finite()) {
+                    Some(format!(
+                        "volume {:?}: a size must be finite and > 0",
+                        w.persistence_id
+                    ))
+                } else if w.role.is_empty() || w.role == "*" {
+                    Some(format!(
+                        "volume {:?}: a role other than \"*\" reserved it",
+                        w.persistence_id
+                    ))
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Err(de::Error::custom(problem));
+                }
+                Message::ResumeRelease {
+                    persistence_id: crate::state::Id::from(w.persistence_id.as_str()),
+                    volume: crate::state::Volume {
+                        agent_id: crate::state::Id::from(w.agent_id.as_str()),
+                        role: w.role,
+                        size: w.size,
+                        container_path: w.container_path,
+                        principal: w.principal,
+                    },
                 }
             }
             "ResumeDeployment" => {

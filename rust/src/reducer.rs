@@ -234,6 +234,10 @@ impl Reducer {
             Message::ResumeDeployment { group, deployment } => {
                 self.resume_deployment(group, deployment)?;
             }
+            Message::ResumeRelease {
+                persistence_id,
+                volume,
+            } => self.resume_release(persistence_id, volume, out),
         }
         Ok(())
     }

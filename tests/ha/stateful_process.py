@@ -4,6 +4,9 @@ three-replica service, each replica on a persistent volume of its own.
     python tests/ha/stateful_process.py MASTER ZK_HOSTS PATH LOG
 
 Writes ``elected <epoch>`` to LOG each time it leads; runs until SIGTERM.
+On SIGUSR1 the leader replaces pg-1 (``m.Replace`` of its live copy) and, once
+the batch after it has run (the store holds the release by then), writes the
+replaced task's id to LOG.replaced.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ark import Scheduler, StateManager, Step, task_payload
+from ark import Reply, Scheduler, StateManager, Step, task_payload
 from ark import messages as m
 from ark.core import Snapshot
 from ark.drivers import V1Driver
@@ -57,6 +60,14 @@ def replica(name: str) -> m.TaskRequest:
     )
 
 
+class ReplaceReplica(m.Custom):
+    name: str
+
+
+class Settle(m.Custom):
+    """Answered in a batch after the one before it: that batch's store writes are done."""
+
+
 class Service(StateManager[bool]):
     """Requests the replicas no earlier leader placed (the store knows those)."""
 
@@ -66,6 +77,16 @@ class Service(StateManager[bool]):
         known = {t.task_id.split(".")[0] for t in framework.view().tasks}
         missing = [replica(n) for n in REPLICAS if n not in known]
         return True, ([m.Request(missing)] if missing else [])
+
+    def custom(self, state: bool, message: m.Custom, framework: Snapshot) -> Step[bool]:
+        if not isinstance(message, ReplaceReplica):
+            return state, [Reply(None)]
+        live = [
+            t.task_id
+            for t in framework.view().tasks
+            if t.task_id.split(".")[0] == message.name and t.state not in m.TERMINAL_STATES
+        ]
+        return state, [m.Replace(live[0]), Reply(live[0])] if live else [Reply(None)]
 
 
 def main() -> None:
@@ -90,9 +111,16 @@ def main() -> None:
         )
 
     standby = Standby(zk_hosts, path, make, identity=log.stem, session_timeout=1.0).start()
-    done = threading.Event()
+    done, replace = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    done.wait()
+    signal.signal(signal.SIGUSR1, lambda *_: replace.set())
+    while not done.wait(0.05):
+        scheduler = standby.scheduler
+        if replace.is_set() and scheduler is not None:
+            replace.clear()
+            replaced = scheduler.ask(ReplaceReplica("pg-1")).result(10)
+            scheduler.ask(Settle()).result(10)
+            log.with_suffix(".replaced").write_text(f"{replaced}\n")
     standby.stop()
 
 

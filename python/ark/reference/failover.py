@@ -15,7 +15,7 @@ from ark.reference.unreachable import check_strategy
 from ark.reference.volumes import check_volume
 from ark.state import VolumeRecord
 
-__all__ = ["check_track", "kept", "restore", "resume_deployment"]
+__all__ = ["check_track", "kept", "restore", "resume_deployment", "resume_release"]
 
 
 def kept(
@@ -93,3 +93,28 @@ def resume_deployment(deployments: Deployments, msg: m.ResumeDeployment) -> None
     if not 0 <= msg.failures <= 2**32 - 1:
         raise MessageError(f"a deployment's failures must be from 0 to 2^32-1, not {msg.failures}")
     deployments.resume(deploy, msg.previous, msg.failures, msg.phase)
+
+
+def check_release(msg: m.ResumeRelease) -> None:
+    """Raise MessageError unless the stored volume has both ids, a finite size
+    > 0 and a role other than ``*``."""
+    if not msg.persistence_id or not msg.agent_id:
+        raise MessageError("a stored release needs a persistence_id and an agent_id")
+    if not 0.0 < msg.size < float("inf"):
+        raise MessageError(f"volume {msg.persistence_id!r}: a size must be finite and > 0")
+    if not msg.role or msg.role == "*":
+        raise MessageError(f'volume {msg.persistence_id!r}: a role other than "*" reserved it')
+
+
+def resume_release(
+    msg: m.ResumeRelease, volumes: dict[str, VolumeRecord], releasing: set[str]
+) -> None:
+    """A volume a Replace was giving up: known again (unless an offer showed it
+    already) and given up when offered."""
+    check_release(msg)
+    pid = msg.persistence_id
+    if pid not in volumes:
+        volumes[pid] = VolumeRecord(
+            pid, msg.agent_id, msg.role, msg.size, msg.container_path, msg.principal
+        )
+    releasing.add(pid)

@@ -26,7 +26,13 @@ from ark.matching import AgentInfo, Existing
 from ark.reference.backoff import REASON as BACKOFF_REASON
 from ark.reference.backoff import Backoffs
 from ark.reference.deployment import Deployments, Plan, check_deploy
-from ark.reference.failover import check_track, kept, restore, resume_deployment
+from ark.reference.failover import (
+    check_track,
+    kept,
+    restore,
+    resume_deployment,
+    resume_release,
+)
 from ark.reference.maintenance import InverseOffers
 from ark.reference.matching import reference_match
 from ark.reference.operation_feedback import OperationFeedback
@@ -200,6 +206,7 @@ class Reducer:
             m.CancelDeployment: self._cancel_deployment,
             m.OperationUpdate: self._operation_update,
             m.ResumeDeployment: self._resume_deployment,
+            m.ResumeRelease: self._resume_release,
             m.CustomEnvelope: self._nothing,
         }
 
@@ -933,6 +940,18 @@ class Reducer:
     def _resume_deployment(self, msg: m.ResumeDeployment, now: float) -> list[fx.Effect]:
         resume_deployment(self._deployments, msg)
         return []
+
+    def _resume_release(self, msg: m.ResumeRelease, now: float) -> list[fx.Effect]:
+        resume_release(msg, self._volumes, self._releasing)
+        # Its task may still run: the old leader's Kill may never have gone out.
+        out: list[fx.Effect] = []
+        for task_id in sorted(self._stateful):
+            volume = self._stateful[task_id].volume
+            task = self._tasks.get(task_id)
+            on_it = volume is not None and volume.persistence_id == msg.persistence_id
+            if on_it and task is not None and task.state not in _TERMINAL:
+                out.append(fx.Kill(task_id, task.agent_id))
+        return out
 
     def _cancel_deployment(self, msg: m.CancelDeployment, now: float) -> list[fx.Effect]:
         plan = self._deployments.cancel(msg.group, self._tasks, self._groups, self._demand)

@@ -467,6 +467,34 @@ impl PySnapshot {
             .collect()
     }
 
+    /// Each volume being given up (a Replace) as the msgpack
+    /// `ark.messages.ResumeRelease` a new leader resumes it from, by
+    /// persistence id: what the store keeps.
+    fn stored_releases<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+        self.state
+            .releasing
+            .iter()
+            .filter_map(|id| Some((id, self.state.volumes.get(id)?)))
+            .map(|(id, v)| {
+                let resume = (
+                    "ResumeRelease",
+                    &**id,
+                    &*v.agent_id,
+                    &v.role,
+                    v.size,
+                    &v.container_path,
+                    &v.principal,
+                );
+                rmp_serde::to_vec(&resume)
+                    .map(|bytes| (id.to_string(), PyBytes::new(py, &bytes)))
+                    .map_err(|e| InternalError::new_err(format!("release of {id:?}: {e}")))
+            })
+            .collect()
+    }
+
     /// Of `task_ids`, those Mesos has reported (a status with a source) and
     /// those ended (terminal); unknown ids are in neither. The store settles
     /// its launch intents with one call per batch, not one per intent.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use imbl::OrdMap;
 
 use super::Reducer;
+use crate::effects::Effect;
 use crate::error::CoreError;
 use crate::request::StoredRequest;
 use crate::state::{Deployment, Id, Task, TaskId, Volume};
@@ -102,5 +103,32 @@ impl Reducer {
             self.state.deployments.insert(group, deployment);
         }
         Ok(())
+    }
+
+    /// `ResumeRelease`: a volume a Replace was giving up is known again
+    /// (unless an offer showed it already) and given up when offered; a task
+    /// still live on it is killed (the old leader's Kill may not have gone out).
+    pub(super) fn resume_release(&mut self, id: Id, volume: Volume, out: &mut Vec<Effect>) {
+        let state = &mut self.state;
+        if !state.volumes.contains_key(&id) {
+            let agent_id = self.interner.intern(&volume.agent_id);
+            state
+                .volumes
+                .insert(id.clone(), Arc::new(Volume { agent_id, ..volume }));
+        }
+        for (task_id, request) in state.stateful.iter() {
+            let on_it = request
+                .volume
+                .as_deref()
+                .is_some_and(|v| *v.persistence_id == *id);
+            let live = state.tasks.get(task_id).filter(|t| !t.state.is_terminal());
+            if let (true, Some(task)) = (on_it, live) {
+                out.push(Effect::Kill {
+                    task_id: task_id.clone(),
+                    agent_id: task.agent_id.clone(),
+                });
+            }
+        }
+        state.releasing.insert(id);
     }
 }
