@@ -1,14 +1,14 @@
-"""Status updates of a large group under a rolling update: Rust core against the reference.
+"""A large group under a rolling update: Rust core against the reference.
 
 A group of ``--tasks`` running copies of v1 is replaced by v2 (Marathon's
 defaults for the floor and ceiling are too slow to start: 0.9 and 0.1 here,
 so a tenth of the group turns over at a time). A scripted Mesos answers the
 reducer: it offers one large agent (again after each task it kills, whose
 resources come back), runs what is launched and kills what is killed, one
-status update at a time. Only the steps of those updates are
-timed, ``--updates`` of them from the start of the deployment, each of which
-advances the deployment; the same stream runs through both reducers, one
-after the other, and the ratio is printed.
+status update at a time. The steps are timed, ``--updates`` status updates
+from the start of the deployment (each advances it) and the offers between
+them (each runs a matching cycle over the new copies); the same stream runs
+through both reducers, one after the other, and the ratios are printed.
 
     python bench/deployment.py [--tasks 10000] [--updates 2000]
 """
@@ -67,9 +67,10 @@ def ready_group(reducer: Stepper, tasks: int) -> None:
         reducer.step(update(task_id, "TASK_RUNNING"), 0.0)
 
 
-def roll(reducer: Stepper, tasks: int, updates: int) -> tuple[float, list[Any]]:
+def roll(reducer: Stepper, tasks: int, updates: int) -> tuple[float, float, int, list[Any]]:
     """Deploy v2 and answer it; the seconds spent stepping the first ``updates``
-    updates, and what was launched and killed (to check both reducers agree)."""
+    updates, those spent stepping the offers between them, how many offers,
+    and what was launched and killed (to check both reducers agree)."""
     reducer.step(
         m.Deploy(
             "web", template("v2"), tasks, minimum_health_capacity=0.9, maximum_over_capacity=0.1
@@ -80,7 +81,7 @@ def roll(reducer: Stepper, tasks: int, updates: int) -> tuple[float, list[Any]]:
     to_kill: deque[str] = deque()
     trace: list[Any] = []
     offers = 0
-    seconds = 0.0
+    seconds = offer_seconds = 0.0
     done = 0
     while done < updates:
         if to_run or to_kill:
@@ -98,18 +99,22 @@ def roll(reducer: Stepper, tasks: int, updates: int) -> tuple[float, list[Any]]:
                 # Room for a new copy: the agent's resources come back offered.
                 trace.append((launched(effects), killed(effects)))
                 offers += 1
+                start = time.perf_counter()
                 effects = reducer.step(offer(offers, tasks), 2.0)
+                offer_seconds += time.perf_counter() - start
                 to_run.extend(launched(effects))
         else:
             offers += 1
+            start = time.perf_counter()
             effects = reducer.step(offer(offers, tasks), 2.0)
+            offer_seconds += time.perf_counter() - start
             to_run.extend(launched(effects))
             to_kill.extend(killed(effects))
             if not effects:
                 break  # nothing more to do: the deployment is over
         trace.append((launched(effects), killed(effects)))
     assert done == updates, f"the deployment ended after {done} updates"
-    return seconds, trace
+    return seconds, offer_seconds, offers, trace
 
 
 def main() -> None:
@@ -121,19 +126,23 @@ def main() -> None:
         f"deployment: {args.updates:,} updates of a group of {args.tasks:,} tasks "
         "under a rolling update"
     )
-    print(f"{'implementation':<28} {'seconds':>8} {'updates/s':>12}")
-    rates = {}
+    print(f"{'implementation':<28} {'updates/s':>12} {'offers/s':>12}")
+    rates: dict[str, tuple[float, float]] = {}
     traces = []
     for name, make in [("Rust core", Reducer), ("Python reference", ref.Reducer)]:
         reducer = make(Config())
         ready_group(reducer, args.tasks)
         gc.collect()
-        seconds, trace = roll(reducer, args.tasks, args.updates)
+        seconds, offer_seconds, offers, trace = roll(reducer, args.tasks, args.updates)
         traces.append(trace)
-        rates[name] = args.updates / seconds
-        print(f"{name:<28} {seconds:>8.3f} {rates[name]:>12,.0f}")
+        rates[name] = (args.updates / seconds, offers / offer_seconds)
+        print(f"{name:<28} {rates[name][0]:>12,.0f} {rates[name][1]:>12,.0f}")
     assert traces[0] == traces[1], "the reducers launched or killed differently"
-    print(f"ratio, Rust / reference: {rates['Rust core'] / rates['Python reference']:.1f}x")
+    rust, reference = rates["Rust core"], rates["Python reference"]
+    print(
+        f"ratio, Rust / reference: updates {rust[0] / reference[0]:.1f}x, "
+        f"offers {rust[1] / reference[1]:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -16,10 +16,11 @@ from ark.matching import AgentInfo, Decisions, Existing, Pending, Placement, Str
 from ark.messages import TaskRequest
 from ark.reference.pattern import compile_like
 
-__all__ = ["reference_match"]
+__all__ = ["COUNTING", "reference_match"]
 
 _EPSILON = 1e-9
-_COUNTING = ("UNIQUE", "MAX_PER", "GROUP_BY")
+#: The operators that count a group's tasks per value (existing ones too).
+COUNTING = ("UNIQUE", "MAX_PER", "GROUP_BY")
 
 
 class _Agent:
@@ -232,9 +233,7 @@ def reference_match(
         agent.offer_ids.sort()
         agent.ports = _merge(agent.ports)
     banned = set(blacklist)
-    fields = {
-        (r.group, c.field) for r in requests for c in r.constraints if c.operator in _COUNTING
-    }
+    fields = {(r.group, c.field) for r in requests for c in r.constraints if c.operator in COUNTING}
     known = {a.agent_id: (a.hostname, a.attributes) for a in agents}
     known.update({a.id: (a.hostname, a.attributes) for a in pool})
     counts: dict[tuple[str, str, object], int] = {}
@@ -281,7 +280,7 @@ def reference_match(
         agent = pool[chosen]
         agent.launches.append(_place(agent, request))
         # One count per field a placement counts by, however many constraints name it.
-        by = {c.field for c in request.constraints if c.operator in _COUNTING}
+        by = {c.field for c in request.constraints if c.operator in COUNTING}
         for name in sorted(by):
             at = _field(agent.hostname, agent.attributes, name)
             if at is not None:

@@ -34,7 +34,7 @@ from ark.reference.failover import (
     resume_release,
 )
 from ark.reference.maintenance import InverseOffers
-from ark.reference.matching import reference_match
+from ark.reference.matching import COUNTING, reference_match
 from ark.reference.operation_feedback import OperationFeedback
 from ark.reference.operations import track, volume_of
 from ark.reference.pods import claimed_ids, kill_members
@@ -750,9 +750,14 @@ class Reducer:
         if self._stateful or self._volumes:
             held.update(waiting(self._demand, self._volumes, self._releasing, offers))
         offered = {o.agent_id for o in offers}
+        requests = [view(r, self._volumes) for r in self._demand if r.task_id not in held]
+        # Only the groups a request counts need their tasks' agents.
+        counting = {r.group for r in requests if any(c.operator in COUNTING for c in r.constraints)}
         existing = []
         counted_pods: set[str] = set()
-        for task_id, group in sorted(self._groups.items()):
+        for task_id, group in sorted(self._groups.items()) if counting else ():
+            if group not in counting:
+                continue
             agent_id = self._tasks[task_id].agent_id
             if agent_id is None:
                 continue
@@ -781,7 +786,7 @@ class Reducer:
         ]
         decisions = reference_match(
             plain,
-            [view(r, self._volumes) for r in self._demand if r.task_id not in held],
+            requests,
             self._config.matching_strategy,
             # Under the drain policy, agents under maintenance are kept out.
             blacklist=self._blacklist + self._inverse.draining_agents(offers, now),
