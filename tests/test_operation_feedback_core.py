@@ -158,3 +158,77 @@ def test_a_bad_uuid_is_a_message_error_and_changes_nothing(make: Any, fields: An
     with pytest.raises(MessageError):
         core.step(status("r", "OPERATION_FINISHED", **fields), 3.0)
     assert core.view() == before
+
+
+PG = m.TaskRequest(
+    "pg",
+    [m.Resource("cpus", scalar=1.0)],
+    volume=m.Volume("pg-0", "data", 64.0, ROLE, principal="ark"),
+)
+
+
+def placed_then_create_failed(make: Any, reserve_state: Any = "OPERATION_FINISHED") -> Any:
+    """The matcher's RESERVE and CREATE for pg on a1; the RESERVE ends as
+    ``reserve_state``, the CREATE fails, so does the launch."""
+    core = subscribed(make)
+    core.step(m.Request([PG]), 1.0)
+    [accept] = [
+        e
+        for e in core.step(m.Offers([m.Offer("o1", "a1", "h1", FREE)]), 2.0)
+        if isinstance(e, fx.Accept)
+    ]
+    assert [op.id for op in accept.operations] == ["ark-reserve-pg", "ark-create-pg"]
+    if reserve_state is not None:
+        core.step(status("ark-reserve-pg", reserve_state, agent_id="a1"), 3.0)
+    core.step(status("ark-create-pg", "OPERATION_ERROR", message="bad volume"), 4.0)
+    core.step(m.Update(m.TaskStatus("pg", "TASK_ERROR", agent_id="a1")), 5.0)
+    return core
+
+
+@pytest.mark.parametrize("make", IMPLEMENTATIONS)
+@pytest.mark.parametrize("reserve_state", ["OPERATION_FINISHED", None])
+def test_a_reservation_whose_create_failed_is_given_back_when_offered(
+    make: Any, reserve_state: Any
+) -> None:
+    core = placed_then_create_failed(make, reserve_state)
+    assert core.view().volumes == []
+    assert core.view().reserved == [("a1", "disk", ROLE, 64.0)]
+    # Another agent's offer, or one without that reservation: nothing to give back.
+    for offer in (
+        m.Offer("o2", "a2", "h2", [*FREE, DISK]),
+        m.Offer(
+            "o3",
+            "a1",
+            "h1",
+            [*FREE, m.Resource("disk", scalar=64.0, role=ROLE, reservations=[m.Reservation(ROLE)])],
+        ),
+    ):
+        effects = core.step(m.Offers([offer]), 6.0)
+        assert not any(isinstance(e, fx.Accept) and e.launches == [] for e in effects)
+        core.step(m.Rescind(offer.id), 6.0)
+    # a1 shows its 64 MB reserved for db by ark, merged with 36 more of another's.
+    shown = m.Resource("disk", scalar=100.0, role=ROLE, reservations=RESERVED)
+    effects = core.step(m.Offers([m.Offer("o4", "a1", "h1", [*FREE, shown])]), 7.0)
+    (give_back,) = [e for e in effects if isinstance(e, fx.Accept) and e.launches == []]
+    assert give_back.offer_ids == ["o4"]
+    assert give_back.operations == [
+        m.Operation(
+            "UNRESERVE",
+            [m.Resource("disk", scalar=64.0, role=ROLE, reservations=RESERVED)],
+            "ark-unreserve-stranded-pg-o4",
+        )
+    ]
+    # (pg.1 was placed afresh on a2's offer meanwhile.)
+    assert [r for r in core.view().reserved if r[0] == "a1"] == []
+    # Given back once: the next offer that shows reserved disk is left alone.
+    effects = core.step(m.Offers([m.Offer("o5", "a1", "h1", [*FREE, shown])]), 8.0)
+    assert not any(isinstance(e, fx.Accept) and e.launches == [] for e in effects)
+
+
+@pytest.mark.parametrize("make", IMPLEMENTATIONS)
+def test_a_reservation_that_failed_too_is_not_given_back(make: Any) -> None:
+    core = placed_then_create_failed(make, None)
+    core.step(status("ark-reserve-pg", "OPERATION_ERROR", message="refused"), 5.5)
+    assert core.view().reserved == []
+    effects = core.step(m.Offers([m.Offer("o2", "a1", "h1", [*FREE, DISK])]), 6.0)
+    assert not any(isinstance(e, fx.Accept) and e.launches == [] for e in effects)

@@ -68,11 +68,20 @@ class Agent:
     gone: bool = False
     #: Mesos refuses the next RESERVE here (e.g. a principal it does not allow).
     refuses: bool = False
+    #: The next CREATE here fails after its RESERVE applied.
+    fails_create: bool = False
+    #: Disk reserved for the role and holding no volume.
+    reserved_free: float = 0.0
 
     def resources(self) -> list[m.Resource]:
         used = {pid for _, pid in self.tasks.values()}
         free = self.cpus - sum(c for c, _ in self.tasks.values())
         out = [m.Resource("cpus", scalar=free), m.Resource("disk", scalar=self.disk)]
+        if self.reserved_free > 0:
+            reserved = m.Resource(
+                "disk", scalar=self.reserved_free, role=ROLE, reservations=RESERVED
+            )
+            out.append(reserved)
         return out + [
             volume_resource(v, s) for v, s in sorted(self.volumes.items()) if v not in used
         ]
@@ -120,6 +129,9 @@ class VolumeRequests(RuleBasedStateMachine):
         if agent.refuses and any(op.type == "RESERVE" for op in accept.operations):
             self.refuse(accept)
             return
+        if agent.fails_create and any(op.type == "CREATE" for op in accept.operations):
+            self.fail_create(accept)
+            return
         for op in accept.operations:
             assert op.id is not None, "the matcher's operations have ids"
             self.unacknowledged[op.id] = accept.agent_id
@@ -136,9 +148,11 @@ class VolumeRequests(RuleBasedStateMachine):
                 in_use = {p for _, p in agent.tasks.values()}
                 assert r.persistence_id in agent.volumes, "DESTROY of a volume not there"
                 assert r.persistence_id not in in_use, "DESTROY of a volume in use"
-                del agent.volumes[r.persistence_id]
+                agent.reserved_free += agent.volumes.pop(r.persistence_id)
             else:
                 assert op.type == "UNRESERVE"
+                assert agent.reserved_free - r.scalar > -1e-9, "UNRESERVE of disk not reserved"
+                agent.reserved_free -= r.scalar
                 agent.disk += r.scalar
         for launch in accept.launches:
             pids = [r.persistence_id for r in launch.resources if r.persistence_id]
@@ -164,6 +178,28 @@ class VolumeRequests(RuleBasedStateMachine):
                 m.Update(m.TaskStatus(launch.task_id, "TASK_ERROR", agent_id=accept.agent_id))
             )
 
+    def fail_create(self, accept: fx.Accept) -> None:
+        """The RESERVE applies (finished later, as any); the CREATE fails
+        (OPERATION_ERROR, no uuid), and with it the launch on its volume."""
+        agent = self.agents[accept.agent_id]
+        agent.fails_create = False
+        for op in accept.operations:
+            assert op.id is not None
+            [r] = op.resources
+            assert r.scalar is not None
+            if op.type == "RESERVE":
+                agent.disk -= r.scalar
+                agent.reserved_free += r.scalar
+                self.unacknowledged[op.id] = accept.agent_id
+            else:
+                assert op.type == "CREATE"
+                status = m.OperationStatus(op.id, "OPERATION_ERROR", message="bad volume")
+                assert self.send(m.OperationUpdate(status)) == []
+        for launch in accept.launches:
+            self.send(
+                m.Update(m.TaskStatus(launch.task_id, "TASK_ERROR", agent_id=accept.agent_id))
+            )
+
     @initialize()
     def subscribe(self) -> None:
         self.send(m.Subscribed("fw"))
@@ -171,6 +207,10 @@ class VolumeRequests(RuleBasedStateMachine):
     @rule(agent=st.sampled_from(AGENTS))
     def refuse_next_reserve(self, agent: str) -> None:
         self.agents[agent].refuses = True
+
+    @rule(agent=st.sampled_from(AGENTS))
+    def fail_next_create(self, agent: str) -> None:
+        self.agents[agent].fails_create = True
 
     @precondition(lambda self: bool(self.unacknowledged))
     @rule(data=st.data(), twice=st.booleans())
@@ -204,7 +244,12 @@ class VolumeRequests(RuleBasedStateMachine):
             return
         self.offer_seq += 1
         offer = m.Offer(f"o{self.offer_seq}", agent, f"h-{agent}", model.resources())
+        usable = self.view.registered and self.view.reconciliation.phase == "idle"
+        shown = model.reserved_free > 0
         self.send(m.Offers([offer]))
+        if usable and shown:
+            # Reserved disk without a volume that an offer shows is given back at once.
+            assert model.reserved_free == 0.0, f"{agent} keeps {model.reserved_free} reserved"
 
     @rule(cpus=st.sampled_from([1.0, 3.0, 5.0]))
     def request(self, cpus: float) -> None:
@@ -275,9 +320,9 @@ class VolumeRequests(RuleBasedStateMachine):
     def nothing_reserved_but_the_volumes(self) -> None:
         reserved = {(a, amount) for a, name, _, amount in self.view.reserved if name == "disk"}
         model = {
-            (a, sum(agent.volumes.values()))
+            (a, sum(agent.volumes.values()) + agent.reserved_free)
             for a, agent in self.agents.items()
-            if agent.volumes and not agent.gone
+            if (agent.volumes or agent.reserved_free) and not agent.gone
         }
         assert reserved == model
 

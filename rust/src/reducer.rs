@@ -80,7 +80,9 @@ impl Reducer {
             Message::Offers(offers) => {
                 self.offers(offers, now, out);
                 let usable = self.state.registered && !self.state.is_reconciling();
-                if usable && !self.state.releasing.is_empty() {
+                let giving_back =
+                    !(self.state.releasing.is_empty() && self.state.stranded.is_empty());
+                if usable && giving_back {
                     self.release_volumes(out);
                 }
                 self.run_matching(now, out);

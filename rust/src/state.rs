@@ -291,6 +291,16 @@ pub struct Tally {
     pub next: u64,
 }
 
+/// Disk a planned RESERVE reserved for a volume whose CREATE failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stranded {
+    pub agent_id: Id,
+    /// The task the volume was for (names the UNRESERVE).
+    pub task_id: TaskId,
+    /// The RESERVE's resource: the disk, its role and reservations.
+    pub resource: Arc<Resource>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     pub framework_id: Option<Id>,
@@ -334,6 +344,9 @@ pub struct State {
     pub stateful: OrdMap<TaskId, Arc<StoredRequest>>,
     /// The volumes a Replace gives up: destroyed and unreserved when offered.
     pub releasing: imbl::OrdSet<Id>,
+    /// The reservations of planned RESERVEs whose CREATE failed, by the
+    /// RESERVE's id: unreserved when offered (docs/reducer.md, Operation feedback).
+    pub stranded: OrdMap<Id, Stranded>,
     /// Offer operations with an id, by id: their latest status.
     pub operations: OrdMap<Id, OperationRecord>,
     /// The members of active deployments' groups, counted, by group.
@@ -414,6 +427,7 @@ impl Default for State {
             reserved: OrdMap::new(),
             stateful: OrdMap::new(),
             releasing: imbl::OrdSet::new(),
+            stranded: OrdMap::new(),
             operations: OrdMap::new(),
             tallies: OrdMap::new(),
             requests: OrdMap::new(),

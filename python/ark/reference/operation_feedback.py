@@ -16,7 +16,7 @@ from ark import messages as m
 from ark.errors import MessageError
 from ark.state import OperationRecord, VolumeRecord
 
-__all__ = ["OperationFeedback", "planned_id", "release_id"]
+__all__ = ["OperationFeedback", "Stranded", "planned_id", "release_id", "stranded_id"]
 
 _EPSILON = 1e-9
 _UUID_LENGTH = 16
@@ -30,6 +30,23 @@ def planned_id(kind: str, task_id: str) -> str:
 def release_id(kind: str, persistence_id: str, offer_id: str) -> str:
     """The id of a DESTROY or UNRESERVE that gives a volume up, on one offer."""
     return f"ark-{kind.lower()}-{persistence_id}-{offer_id}"
+
+
+def stranded_id(task_id: str, offer_id: str) -> str:
+    """The id of the UNRESERVE that gives back, on one offer, the reservation of
+    ``task_id``'s volume whose CREATE failed."""
+    return f"ark-unreserve-stranded-{task_id}-{offer_id}"
+
+
+@dataclass(frozen=True)
+class Stranded:
+    """Disk a planned RESERVE reserved for a volume whose CREATE failed."""
+
+    agent_id: str
+    #: The task the volume was for (names the UNRESERVE).
+    task_id: str
+    #: The RESERVE's resource: the disk, its role and reservations.
+    resource: m.Resource
 
 
 @dataclass
@@ -47,6 +64,8 @@ class OperationFeedback:
 
     def __init__(self) -> None:
         self._records: dict[str, _Record] = {}
+        #: By the RESERVE's id: unreserved when offered (volumes.release).
+        self.stranded: dict[str, Stranded] = {}
 
     def sent(self, agent_id: str, operations: list[m.Operation]) -> None:
         """An ACCEPT on ``agent_id`` sends these: each with an id is OPERATION_PENDING."""
@@ -101,11 +120,9 @@ class OperationFeedback:
                 status.message,
                 previous.sent if previous else None,
             )
-            failed = (
-                status.state in m.TERMINAL_OPERATION_STATES and status.state != "OPERATION_FINISHED"
-            )
-            if failed and record.sent is not None and record.agent_id is not None:
+            if _failed(status.state) and record.sent is not None and record.agent_id is not None:
                 _undo(record.sent, record.agent_id, volumes, reserved)
+                self._strand(op_id, record.agent_id, record.sent)
             self._records[op_id] = record
         if status.uuid is None:
             return []
@@ -115,11 +132,33 @@ class OperationFeedback:
             )
         ]
 
+    def _strand(self, op_id: str, agent_id: str, op: m.Operation) -> None:
+        """A planned CREATE failed while its RESERVE did not: that reservation is
+        left without a volume. A planned RESERVE that fails leaves nothing."""
+        if op.type == "RESERVE":
+            self.stranded.pop(op_id, None)
+            return
+        prefix = planned_id("CREATE", "")
+        if op.type != "CREATE" or not op_id.startswith(prefix):
+            return
+        task_id = op_id[len(prefix) :]
+        reserve_id = planned_id("RESERVE", task_id)
+        reserve = self._records.get(reserve_id)
+        if reserve is None or reserve.agent_id != agent_id or reserve.sent is None:
+            return
+        if not _failed(reserve.state) and len(reserve.sent.resources) == 1:
+            self.stranded[reserve_id] = Stranded(agent_id, task_id, reserve.sent.resources[0])
+
     def view(self) -> list[OperationRecord]:
         return [
             OperationRecord(i, r.agent_id, r.state, r.message)
             for i, r in sorted(self._records.items())
         ]
+
+
+def _failed(state: str) -> bool:
+    """A terminal state of an operation that did not apply."""
+    return state in m.TERMINAL_OPERATION_STATES and state != "OPERATION_FINISHED"
 
 
 def _agent(record: _Record | None) -> str | None:

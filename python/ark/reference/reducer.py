@@ -378,8 +378,13 @@ class Reducer:
         for offer in fresh:
             self._offers[offer.id] = (offer, now)
         releases: list[fx.Accept] = []
-        if self._releasing:
-            releases = release(self._offers, self._releasing, self._refuse_seconds(False))
+        if self._releasing or self._operations.stranded:
+            releases = release(
+                self._offers,
+                self._releasing,
+                self._operations.stranded,
+                self._refuse_seconds(False),
+            )
             for accept in releases:
                 for offer_id in accept.offer_ids:
                     del self._offers[offer_id]

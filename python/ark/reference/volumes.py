@@ -14,12 +14,13 @@ import msgspec
 from ark import effects as fx
 from ark import messages as m
 from ark.errors import MessageError
-from ark.reference.operation_feedback import planned_id, release_id
+from ark.reference.operation_feedback import Stranded, planned_id, release_id, stranded_id
 from ark.state import VolumeRecord
 
 __all__ = ["check_volume", "forget_agent", "next_id", "plan", "release", "view", "waiting"]
 
 _GONE = ("TASK_GONE", "TASK_GONE_BY_OPERATOR")
+_EPSILON = 1e-9
 
 
 def check_volume(request: m.TaskRequest) -> None:
@@ -109,9 +110,13 @@ def plan(
 
 
 def release(
-    offers: dict[str, tuple[m.Offer, float]], releasing: set[str], refuse_seconds: float
+    offers: dict[str, tuple[m.Offer, float]],
+    releasing: set[str],
+    stranded: dict[str, Stranded],
+    refuse_seconds: float,
 ) -> list[fx.Accept]:
-    """An ACCEPT that destroys and unreserves each volume being given up an offer shows."""
+    """An ACCEPT that destroys and unreserves each volume being given up an offer
+    shows, and unreserves each stranded reservation it shows."""
     out = []
     for offer_id in sorted(offers):
         offer = offers[offer_id][0]
@@ -126,10 +131,38 @@ def release(
                 m.Operation("UNRESERVE", [reserved], release_id("UNRESERVE", pid, offer_id)),
             ]
             releasing.discard(r.persistence_id)
+        operations += _give_back(offer, offer_id, stranded)
         if operations:
             out.append(
                 fx.Accept([offer_id], offer.agent_id, [], refuse_seconds, offer.role, operations)
             )
+    return out
+
+
+def _give_back(offer: m.Offer, offer_id: str, stranded: dict[str, Stranded]) -> list[m.Operation]:
+    """UNRESERVE each stranded reservation of the offer's agent that it shows
+    (the same reservations, with disk left for it), forgetting it."""
+    left = [r.scalar if r.scalar is not None else 0.0 for r in offer.resources]
+    out = []
+    for reserve_id in sorted(stranded):
+        s = stranded[reserve_id]
+        if s.agent_id != offer.agent_id:
+            continue
+        size = s.resource.scalar if s.resource.scalar is not None else 0.0
+        for i, r in enumerate(offer.resources):
+            shown = (
+                r.name == s.resource.name
+                and r.persistence_id is None
+                and r.role == s.resource.role
+                and r.reservations == s.resource.reservations
+                and left[i] - size > -_EPSILON
+            )
+            if shown:
+                left[i] -= size
+                unreserve = msgspec.structs.replace(r, scalar=size)
+                out.append(m.Operation("UNRESERVE", [unreserve], stranded_id(s.task_id, offer_id)))
+                del stranded[reserve_id]
+                break
     return out
 
 

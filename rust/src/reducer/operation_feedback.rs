@@ -15,7 +15,7 @@ use crate::effects::{Effect, ReconcileOperation};
 use crate::error::CoreError;
 use crate::messages::{Operation, OperationState, OperationStatus, OperationType};
 use crate::resources;
-use crate::state::{Id, OperationRecord, State};
+use crate::state::{Id, OperationRecord, State, Stranded, TaskId};
 
 /// The id the matcher gives an operation it plans for a task's volume:
 /// `ark-reserve-<task id>`, `ark-create-<task id>`.
@@ -30,6 +30,12 @@ pub(super) fn release_id(kind: OperationType, persistence_id: &str, offer_id: &s
         "ark-{}-{persistence_id}-{offer_id}",
         kind.name().to_ascii_lowercase()
     )
+}
+
+/// The id of an UNRESERVE that gives back, on one offer, the reservation
+/// of a task's volume whose CREATE failed: `ark-unreserve-stranded-<task id>-<offer id>`.
+pub(super) fn stranded_id(task_id: &str, offer_id: &str) -> String {
+    format!("ark-unreserve-stranded-{task_id}-{offer_id}")
 }
 
 /// Record the operations with an id that an ACCEPT on `agent_id` sends:
@@ -116,6 +122,7 @@ impl Reducer {
             if failed(status.state) {
                 if let (Some(op), Some(agent)) = (&record.sent, &record.agent_id) {
                     undo(state, agent, op);
+                    strand(state, &id, agent, op);
                 }
             }
             state.operations.insert(id.clone(), record);
@@ -171,6 +178,44 @@ fn undo(state: &mut State, agent_id: &Id, op: &Operation) {
             }
             OperationType::Unreserve | OperationType::Destroy => {}
         }
+    }
+}
+
+/// A planned CREATE failed (`op_id` is `ark-create-<task>`) while its
+/// RESERVE did not: that reservation is left without a volume, and is given
+/// back when offered. A planned RESERVE that fails leaves nothing to give back.
+fn strand(state: &mut State, op_id: &Id, agent_id: &Id, op: &Operation) {
+    match op.kind {
+        OperationType::Reserve => {
+            state.stranded.remove(op_id);
+        }
+        OperationType::Create => {
+            let create = planned_id(OperationType::Create, "");
+            let Some(task_id) = op_id.strip_prefix(create.as_str()) else {
+                return;
+            };
+            let reserve_id = Id::from(planned_id(OperationType::Reserve, task_id));
+            let Some(reserve) = state.operations.get(&reserve_id) else {
+                return;
+            };
+            let reserved = reserve
+                .sent
+                .as_deref()
+                .and_then(|r| match &r.resources[..] {
+                    [resource] => Some(resource.clone()),
+                    _ => None,
+                });
+            let ours = reserve.agent_id.as_ref() == Some(agent_id) && !failed(reserve.state);
+            if let (true, Some(resource)) = (ours, reserved) {
+                let stranded = Stranded {
+                    agent_id: agent_id.clone(),
+                    task_id: TaskId::from(task_id),
+                    resource: Arc::new(resource),
+                };
+                state.stranded.insert(reserve_id, stranded);
+            }
+        }
+        OperationType::Unreserve | OperationType::Destroy => {}
     }
 }
 

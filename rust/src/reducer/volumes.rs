@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::offers::track;
-use super::operation_feedback::{planned_id, release_id};
+use super::operation_feedback::{planned_id, release_id, stranded_id};
 use super::Reducer;
 use crate::effects::{AcceptOffers, Effect};
 use crate::error::CoreError;
@@ -18,6 +18,7 @@ use crate::messages::{
     Operation, OperationType, Reservation, ReservationType, Resource, TaskState,
 };
 use crate::request::{RequestResource, StoredRequest, TaskRequest, VolumeRequest};
+use crate::resources;
 use crate::state::{Id, Offer, State, TaskId};
 
 impl Reducer {
@@ -112,10 +113,12 @@ impl Reducer {
     }
 
     /// DESTROY and UNRESERVE each volume being given up that an outstanding
-    /// offer shows, in one ACCEPT of that offer.
+    /// offer shows, and UNRESERVE each stranded reservation it shows, in one
+    /// ACCEPT of that offer.
     pub(super) fn release_volumes(&mut self, out: &mut Vec<Effect>) {
         let state = &mut self.state;
         let mut releases: Vec<(Id, Arc<Offer>, Vec<Operation>)> = Vec::new();
+        let mut unstranded: Vec<Id> = Vec::new();
         for (offer_id, offer) in state.offers.iter() {
             let mut operations = Vec::new();
             for r in &offer.resources {
@@ -142,9 +145,46 @@ impl Reducer {
                     id: op_id(OperationType::Unreserve),
                 });
             }
+            // What is left of each reserved disk the offer shows, as the
+            // stranded reservations take their share of it.
+            let mut left: Vec<f64> = offer
+                .resources
+                .iter()
+                .map(|r| r.scalar.unwrap_or(0.0))
+                .collect();
+            for (reserve_id, stranded) in state.stranded.iter() {
+                if stranded.agent_id != offer.agent_id || unstranded.contains(reserve_id) {
+                    continue;
+                }
+                let wanted = &stranded.resource;
+                let size = wanted.scalar.unwrap_or(0.0);
+                let shown = offer.resources.iter().enumerate().find(|(i, r)| {
+                    r.name == wanted.name
+                        && r.persistence_id.is_none()
+                        && r.role == wanted.role
+                        && r.reservations == wanted.reservations
+                        && left[*i] - size > -resources::EPSILON
+                });
+                let Some((i, r)) = shown else {
+                    continue;
+                };
+                left[i] -= size;
+                operations.push(Operation {
+                    kind: OperationType::Unreserve,
+                    resources: vec![Resource {
+                        scalar: Some(size),
+                        ..r.clone()
+                    }],
+                    id: Some(stranded_id(&stranded.task_id, offer_id)),
+                });
+                unstranded.push(reserve_id.clone());
+            }
             if !operations.is_empty() {
                 releases.push((offer_id.clone(), offer.clone(), operations));
             }
+        }
+        for reserve_id in unstranded {
+            state.stranded.remove(&reserve_id);
         }
         let refuse_seconds = self.config.refuse_seconds(false);
         for (offer_id, offer, operations) in releases {
