@@ -2,7 +2,8 @@
 RESERVE and a CREATE with ids, Mesos reports them OPERATION_FINISHED, the
 core acknowledges (a framework that takes over finds the master has
 forgotten them: RECONCILE_OPERATIONS answers OPERATION_UNKNOWN), and a
-reservation Mesos refuses is OPERATION_ERROR, forgotten by the core.
+reservation Mesos refuses is OPERATION_ERROR, forgotten by the core; a
+RESERVE Mesos applies whose CREATE it drops is given back (UNRESERVE).
 """
 
 from __future__ import annotations
@@ -13,7 +14,17 @@ import msgspec
 import pytest
 from masters import Master
 from sim_client import Subscriber
-from stateful_client import release_all
+from stateful_client import (
+    FRAMEWORK_INFO,
+    accept,
+    launch,
+    operation,
+    release_all,
+    reserved,
+    subscribe,
+    volume,
+    wait_task,
+)
 
 from ark import Driver, Scheduler, StateManager, Step, V1Driver, task_payload
 from ark import messages as m
@@ -156,3 +167,87 @@ def test_planned_operations_finish_are_acknowledged_and_a_refused_one_is_forgott
         assert "uuid" not in answer
     finally:
         sub.close()
+
+
+def reserved_disk(master: Master, agent_id: str) -> float:
+    """The disk reserved for the role on one agent, as the master says."""
+    (agent,) = [a for a in master.state()["slaves"] if a["id"] == agent_id]
+    return float(agent["reserved_resources"].get(ROLE, {}).get("disk", 0.0))
+
+
+def test_a_reservation_whose_create_is_dropped_is_given_back(stateful: Master) -> None:
+    """Another framework of the role runs a task on volume ``clash-data`` (in use:
+    never offered). Ark, pinned to that agent, plans RESERVE + CREATE of the
+    same id: Mesos applies the RESERVE and drops the CREATE ("not unique"); the
+    core gives the disk back on the agent's next offer, and only its own."""
+    other = subscribe(stateful, {**FRAMEWORK_INFO, "name": "other"})
+    try:
+        offer = other.wait_offer()
+        agent = offer["agent_id"]["value"]
+        held = volume(64, "clash-data")
+        accept(
+            other,
+            offer,
+            operation("RESERVE", [reserved("cpus", 0.1), reserved("disk", 64)], "r-clash"),
+            operation("CREATE", [held], "c-clash"),
+            launch(offer, "t-clash", [reserved("cpus", 0.1), held]),
+        )
+        wait_task(other, "t-clash", "TASK_RUNNING")
+        assert reserved_disk(stateful, agent) == 64.0
+        # It wants nothing more: a real master would keep offering it the agents.
+        other.call({"type": "SUPPRESS"})
+        declined = {offer["id"]["value"]}
+
+        def hand_back() -> None:
+            rest = [o["id"] for o in other.offers() if o["id"]["value"] not in declined]
+            if rest:
+                declined.update(i["value"] for i in rest)
+                refuse = {"refuse_seconds": 3600}
+                other.call({"type": "DECLINE", "decline": {"offer_ids": rest, "filters": refuse}})
+
+        info = {"name": "opfb", "user": "test", "role": ROLE, "principal": PRINCIPAL}
+        clash = msgspec.structs.replace(
+            request("clash"),
+            agent_id=agent,
+            volume=m.Volume("clash-data", "data", 64.0, ROLE, principal=PRINCIPAL),
+        )
+        driver = V1Driver(stateful.url, info)
+        with Scheduler(StateManager(), Seen(), driver, reconcile_seconds=None) as scheduler:
+            scheduler.push(m.Request([clash]))
+            wait_until(
+                lambda: (
+                    hand_back() is None
+                    and (op := operations(scheduler).get("ark-create-clash")) is not None
+                    and op.state == "OPERATION_ERROR"
+                ),
+                60,
+                "the CREATE dropped",
+            )
+            message = operations(scheduler)["ark-create-clash"].message or ""
+            assert "not unique" in message, message
+            wait_until(
+                lambda: any(
+                    op.operation_id.startswith("ark-unreserve-stranded-clash-")
+                    and op.state == "OPERATION_FINISHED"
+                    for op in operations(scheduler).values()
+                ),
+                60,
+                "the reservation given back",
+            )
+            # Its end places it again, on the same agent, dropped again: stop it.
+            scheduler.push(m.Withdraw([r.task_id for r in scheduler.snapshot().view().demand]))
+            wait_until(
+                lambda: (
+                    not scheduler.snapshot().view().demand
+                    and not any(a == agent for a, _, _, _ in scheduler.snapshot().view().reserved)
+                    and all(
+                        op.state != "OPERATION_PENDING" for op in operations(scheduler).values()
+                    )
+                ),
+                60,
+                "nothing of Ark's reserved",
+            )
+            # The other framework's volume stands; nothing else is reserved there.
+            wait_until(lambda: reserved_disk(stateful, agent) == 64.0, 30, "only its disk")
+    finally:
+        other.close()
