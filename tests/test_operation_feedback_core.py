@@ -232,3 +232,34 @@ def test_a_reservation_that_failed_too_is_not_given_back(make: Any) -> None:
     assert core.view().reserved == []
     effects = core.step(m.Offers([m.Offer("o2", "a1", "h1", [*FREE, DISK])]), 6.0)
     assert not any(isinstance(e, fx.Accept) and e.launches == [] for e in effects)
+
+
+@pytest.mark.parametrize("make", IMPLEMENTATIONS)
+def test_less_reserved_disk_than_stranded_is_not_given_back(make: Any) -> None:
+    core = placed_then_create_failed(make)
+    smaller = m.Resource("disk", scalar=32.0, role=ROLE, reservations=RESERVED)
+    effects = core.step(
+        m.Offers([m.Offer("o2", "a1", "h1", [m.Resource("cpus", 1.0), smaller])]), 6.0
+    )
+    assert not any(isinstance(e, fx.Accept) and e.launches == [] for e in effects)
+    assert core.view().reserved == [("a1", "disk", ROLE, 64.0)]
+
+
+@pytest.mark.parametrize("make", IMPLEMENTATIONS)
+def test_a_reserve_failure_after_its_disk_was_given_back_changes_nothing(make: Any) -> None:
+    # The RESERVE not yet reported, its CREATE failed: a1's offer gives the disk
+    # back, its next places pg.1 there afresh, reserving 64 MB again.
+    core = placed_then_create_failed(make, None)
+    shown = m.Resource("disk", scalar=64.0, role=ROLE, reservations=RESERVED)
+    effects = core.step(m.Offers([m.Offer("o2", "a1", "h1", [shown])]), 6.0)
+    accepts = [e for e in effects if isinstance(e, fx.Accept)]
+    assert [[op.type for op in a.operations] for a in accepts] == [["UNRESERVE"]]
+    assert core.view().reserved == []
+    effects = core.step(m.Offers([m.Offer("o3", "a1", "h1", FREE)]), 7.0)
+    accepts = [e for e in effects if isinstance(e, fx.Accept)]
+    assert [[op.type for op in a.operations] for a in accepts] == [["RESERVE", "CREATE"]]
+    assert core.view().reserved == [("a1", "disk", ROLE, 64.0)]
+    # The first RESERVE failed after all: the UNRESERVE already took its disk
+    # out, and pg.1's reservation stays counted.
+    core.step(status("ark-reserve-pg", "OPERATION_ERROR", message="refused"), 8.0)
+    assert core.view().reserved == [("a1", "disk", ROLE, 64.0)]

@@ -149,6 +149,15 @@ class OperationFeedback:
         if not _failed(reserve.state) and len(reserve.sent.resources) == 1:
             self.stranded[reserve_id] = Stranded(agent_id, task_id, reserve.sent.resources[0])
 
+    def give_back(self, reserve_id: str) -> None:
+        """An UNRESERVE of a stranded reservation went out: forget it, and what
+        its RESERVE sent, so that a failure of that RESERVE reported later does
+        not take its disk out of ``reserved`` again (the UNRESERVE did)."""
+        del self.stranded[reserve_id]
+        record = self._records.get(reserve_id)
+        if record is not None:
+            record.sent = None
+
     def view(self) -> list[OperationRecord]:
         return [
             OperationRecord(i, r.agent_id, r.state, r.message)

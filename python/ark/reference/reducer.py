@@ -382,7 +382,7 @@ class Reducer:
             releases = release(
                 self._offers,
                 self._releasing,
-                self._operations.stranded,
+                self._operations,
                 self._refuse_seconds(False),
             )
             for accept in releases:

@@ -14,7 +14,12 @@ import msgspec
 from ark import effects as fx
 from ark import messages as m
 from ark.errors import MessageError
-from ark.reference.operation_feedback import Stranded, planned_id, release_id, stranded_id
+from ark.reference.operation_feedback import (
+    OperationFeedback,
+    planned_id,
+    release_id,
+    stranded_id,
+)
 from ark.state import VolumeRecord
 
 __all__ = ["check_volume", "forget_agent", "next_id", "plan", "release", "view", "waiting"]
@@ -112,7 +117,7 @@ def plan(
 def release(
     offers: dict[str, tuple[m.Offer, float]],
     releasing: set[str],
-    stranded: dict[str, Stranded],
+    feedback: OperationFeedback,
     refuse_seconds: float,
 ) -> list[fx.Accept]:
     """An ACCEPT that destroys and unreserves each volume being given up an offer
@@ -131,7 +136,7 @@ def release(
                 m.Operation("UNRESERVE", [reserved], release_id("UNRESERVE", pid, offer_id)),
             ]
             releasing.discard(r.persistence_id)
-        operations += _give_back(offer, offer_id, stranded)
+        operations += _give_back(offer, offer_id, feedback)
         if operations:
             out.append(
                 fx.Accept([offer_id], offer.agent_id, [], refuse_seconds, offer.role, operations)
@@ -139,13 +144,13 @@ def release(
     return out
 
 
-def _give_back(offer: m.Offer, offer_id: str, stranded: dict[str, Stranded]) -> list[m.Operation]:
+def _give_back(offer: m.Offer, offer_id: str, feedback: OperationFeedback) -> list[m.Operation]:
     """UNRESERVE each stranded reservation of the offer's agent that it shows
     (the same reservations, with disk left for it), forgetting it."""
     left = [r.scalar if r.scalar is not None else 0.0 for r in offer.resources]
     out = []
-    for reserve_id in sorted(stranded):
-        s = stranded[reserve_id]
+    for reserve_id in sorted(feedback.stranded):
+        s = feedback.stranded[reserve_id]
         if s.agent_id != offer.agent_id:
             continue
         size = s.resource.scalar if s.resource.scalar is not None else 0.0
@@ -161,7 +166,7 @@ def _give_back(offer: m.Offer, offer_id: str, stranded: dict[str, Stranded]) -> 
                 left[i] -= size
                 unreserve = msgspec.structs.replace(r, scalar=size)
                 out.append(m.Operation("UNRESERVE", [unreserve], stranded_id(s.task_id, offer_id)))
-                del stranded[reserve_id]
+                feedback.give_back(reserve_id)
                 break
     return out
 

@@ -185,6 +185,11 @@ impl Reducer {
         }
         for reserve_id in unstranded {
             state.stranded.remove(&reserve_id);
+            // The UNRESERVE takes the disk out of `reserved`: a failure of
+            // the RESERVE reported later must not take it out again.
+            if let Some(record) = state.operations.get_mut(&reserve_id) {
+                record.sent = None;
+            }
         }
         let refuse_seconds = self.config.refuse_seconds(false);
         for (offer_id, offer, operations) in releases {
