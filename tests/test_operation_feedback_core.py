@@ -263,3 +263,18 @@ def test_a_reserve_failure_after_its_disk_was_given_back_changes_nothing(make: A
     # out, and pg.1's reservation stays counted.
     core.step(status("ark-reserve-pg", "OPERATION_ERROR", message="refused"), 8.0)
     assert core.view().reserved == [("a1", "disk", ROLE, 64.0)]
+
+
+@pytest.mark.parametrize("make", IMPLEMENTATIONS)
+def test_a_withdraw_does_not_suppress_while_a_reservation_waits_to_be_given_back(
+    make: Any,
+) -> None:
+    core = placed_then_create_failed(make)
+    assert core.step(m.Withdraw(["pg.1"]), 6.0) == []
+    assert core.view().demand == []
+    shown = m.Resource("disk", scalar=64.0, role=ROLE, reservations=RESERVED)
+    effects = core.step(m.Offers([m.Offer("o2", "a1", "h1", [shown])]), 7.0)
+    assert [[op.type for op in e.operations] for e in effects if isinstance(e, fx.Accept)] == [
+        ["UNRESERVE"]
+    ]
+    assert core.view().reserved == []

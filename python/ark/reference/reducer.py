@@ -725,7 +725,8 @@ class Reducer:
             self._reasons.pop(task_id, None)
             self._stateful.pop(task_id, None)
             self._deployments.retally(task_id, None, self._tasks, self._groups)
-        if not self._demand and not self._suppressed:
+        # A stranded reservation is given back only when its agent is offered.
+        if not self._demand and not self._suppressed and not self._operations.stranded:
             self._suppressed = True
             return [fx.Suppress()]
         return []

@@ -86,7 +86,8 @@ impl Reducer {
             state.stateful.remove(*id);
             state.retally(id, None);
         }
-        if state.demand.is_empty() && !state.suppressed {
+        // A stranded reservation is given back only when its agent is offered.
+        if state.demand.is_empty() && !state.suppressed && state.stranded.is_empty() {
             state.suppressed = true;
             out.push(Effect::Suppress);
         }
