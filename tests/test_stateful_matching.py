@@ -194,7 +194,9 @@ class VolumeRequests(RuleBasedStateMachine):
             else:
                 assert op.type == "CREATE"
                 status = m.OperationStatus(op.id, "OPERATION_ERROR", message="bad volume")
-                assert self.send(m.OperationUpdate(status)) == []
+                # Suppressed since the placement: revived, to be offered the disk.
+                effects = self.send(m.OperationUpdate(status))
+                assert effects in ([], [fx.Revive()]), effects
         for launch in accept.launches:
             self.send(
                 m.Update(m.TaskStatus(launch.task_id, "TASK_ERROR", agent_id=accept.agent_id))
@@ -372,7 +374,8 @@ def test_replace_gives_the_volume_up_then_places_afresh(make: Any) -> None:
     core.step(m.Offers([m.Offer("o1", "a1", "h1", free)]), 2.0)
     with pytest.raises(CommandRejected):
         core.step(m.Replace("other"), 3.0)
-    assert core.step(m.Replace("pg"), 3.0) == [fx.Kill("pg", "a1")]
+    # Suppressed (nothing wanted): revived, for the offer that shows the volume.
+    assert core.step(m.Replace("pg"), 3.0) == [fx.Revive(), fx.Kill("pg", "a1")]
     core.step(m.Update(m.TaskStatus("pg", "TASK_KILLED", agent_id="a1")), 4.0)
     # Held while its volume is given up, though a2 has room.
     core.step(m.Offers([m.Offer("o9", "a2", "h2", free)]), 4.5)

@@ -436,6 +436,22 @@ impl Default for State {
 }
 
 impl State {
+    /// Whether the framework wants offers: to place its demand, or to give
+    /// back a volume (`releasing`) or a reservation (`stranded`), which
+    /// happens only when the agent is offered (a real master honours a
+    /// SUPPRESS: a suppressed framework is offered nothing).
+    pub fn wants_offers(&self) -> bool {
+        !(self.demand.is_empty() && self.releasing.is_empty() && self.stranded.is_empty())
+    }
+
+    /// Revive if suppressed: something is to be given back.
+    pub fn revive_to_give_back(&mut self, out: &mut Vec<crate::effects::Effect>) {
+        if self.suppressed && self.wants_offers() {
+            self.suppressed = false;
+            out.push(crate::effects::Effect::Revive);
+        }
+    }
+
     pub fn is_reconciling(&self) -> bool {
         matches!(self.reconciliation.phase, Phase::Explicit { .. })
     }

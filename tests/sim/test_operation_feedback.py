@@ -209,6 +209,7 @@ def test_a_reservation_whose_create_is_dropped_is_given_back(stateful: Master) -
         clash = msgspec.structs.replace(
             request("clash"),
             agent_id=agent,
+            group="clash",
             volume=m.Volume("clash-data", "data", 64.0, ROLE, principal=PRINCIPAL),
         )
         driver = V1Driver(stateful.url, info)
@@ -234,19 +235,21 @@ def test_a_reservation_whose_create_is_dropped_is_given_back(stateful: Master) -
                 60,
                 "the reservation given back",
             )
-            # Its end places it again, on the same agent, dropped again: stop it.
-            scheduler.push(m.Withdraw([r.task_id for r in scheduler.snapshot().view().demand]))
-            wait_until(
-                lambda: (
-                    not scheduler.snapshot().view().demand
-                    and not any(a == agent for a, _, _, _ in scheduler.snapshot().view().reserved)
-                    and all(
-                        op.state != "OPERATION_PENDING" for op in operations(scheduler).values()
-                    )
-                ),
-                60,
-                "nothing of Ark's reserved",
-            )
+
+            # Its end places it again (clash.1, ...) on the same agent, dropped
+            # again: each waits out the group's launch backoff; stop them.
+            def quiet() -> bool:
+                view = scheduler.snapshot().view()
+                if view.demand:
+                    scheduler.push(m.Withdraw([r.task_id for r in view.demand]))
+                return (
+                    not view.demand
+                    and not any(a == agent for a, _, _, _ in view.reserved)
+                    and all(op.state != "OPERATION_PENDING" for op in view.operations)
+                    and all(t.state in m.TERMINAL_STATES for t in view.tasks)
+                )
+
+            wait_until(quiet, 60, "nothing of Ark's reserved, nothing running")
             # The other framework's volume stands; nothing else is reserved there.
             wait_until(lambda: reserved_disk(stateful, agent) == 64.0, 30, "only its disk")
     finally:

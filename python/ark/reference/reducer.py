@@ -584,7 +584,8 @@ class Reducer:
         return c.offer_idle_refuse_seconds if idle else c.offer_refuse_seconds
 
     def _operation_update(self, msg: m.OperationUpdate, now: float) -> list[fx.Effect]:
-        return self._operations.update(msg.status, self._volumes, self._reserved)
+        acks = self._operations.update(msg.status, self._volumes, self._reserved)
+        return self._revive_to_give_back() + acks
 
     def _track_sent(self, agent_id: str, operations: list[m.Operation]) -> None:
         """Record what sent operations reserve and create, and those with an id."""
@@ -725,8 +726,7 @@ class Reducer:
             self._reasons.pop(task_id, None)
             self._stateful.pop(task_id, None)
             self._deployments.retally(task_id, None, self._tasks, self._groups)
-        # A stranded reservation is given back only when its agent is offered.
-        if not self._demand and not self._suppressed and not self._operations.stranded:
+        if not self._wants_offers() and not self._suppressed:
             self._suppressed = True
             return [fx.Suppress()]
         return []
@@ -853,10 +853,22 @@ class Reducer:
             self._deployments.retally(task_id, None, self._tasks, self._groups)
         self._reasons = {p.task_id: p.reason for p in decisions.pending}
         self._reasons.update(held)
-        if not self._demand and not self._suppressed:
+        if not self._wants_offers() and not self._suppressed:
             self._suppressed = True
             out.append(fx.Suppress())
         return out
+
+    def _wants_offers(self) -> bool:
+        """To place demand, or to give back a volume or a reservation, which
+        happens only when its agent is offered (a real master offers a
+        suppressed framework nothing)."""
+        return bool(self._demand or self._releasing or self._operations.stranded)
+
+    def _revive_to_give_back(self) -> list[fx.Effect]:
+        if self._suppressed and self._wants_offers():
+            self._suppressed = False
+            return [fx.Revive()]
+        return []
 
     def _replace(self, msg: m.Replace, now: float) -> list[fx.Effect]:
         request = self._stateful.get(msg.task_id)
@@ -864,10 +876,11 @@ class Reducer:
             raise CommandRejected(f"task {msg.task_id!r} has no volume to give up")
         if request.volume.persistence_id in self._volumes:
             self._releasing.add(request.volume.persistence_id)
+        out = self._revive_to_give_back()
         task = self._tasks.get(msg.task_id)
         if task is not None and task.state not in _TERMINAL:
-            return [fx.Kill(msg.task_id, task.agent_id)]
-        return []
+            out.append(fx.Kill(msg.task_id, task.agent_id))
+        return out
 
     def _volume_update(self, task_id: str, now: float) -> list[fx.Effect]:
         # A task with a volume that ended without finishing is requested
@@ -962,7 +975,7 @@ class Reducer:
             on_it = volume is not None and volume.persistence_id == msg.persistence_id
             if on_it and task is not None and task.state not in _TERMINAL:
                 out.append(fx.Kill(task_id, task.agent_id))
-        return out
+        return out + self._revive_to_give_back()
 
     def _cancel_deployment(self, msg: m.CancelDeployment, now: float) -> list[fx.Effect]:
         plan = self._deployments.cancel(msg.group, self._tasks, self._groups, self._demand)

@@ -86,8 +86,7 @@ impl Reducer {
             state.stateful.remove(*id);
             state.retally(id, None);
         }
-        // A stranded reservation is given back only when its agent is offered.
-        if state.demand.is_empty() && !state.suppressed && state.stranded.is_empty() {
+        if !state.wants_offers() && !state.suppressed {
             state.suppressed = true;
             out.push(Effect::Suppress);
         }
@@ -424,7 +423,7 @@ impl Cycle {
                 refuse_seconds: self.refuse_seconds,
             });
         }
-        if state.demand.is_empty() && !state.suppressed {
+        if !state.wants_offers() && !state.suppressed {
             state.suppressed = true;
             out.push(Effect::Suppress);
         }

@@ -130,5 +130,6 @@ impl Reducer {
             }
         }
         state.releasing.insert(id);
+        state.revive_to_give_back(out);
     }
 }

@@ -127,6 +127,7 @@ impl Reducer {
             }
             state.operations.insert(id.clone(), record);
         }
+        state.revive_to_give_back(out);
         if let Some(uuid) = uuid {
             out.push(Effect::AcknowledgeOperationStatus {
                 operation_id: id,

@@ -103,6 +103,7 @@ impl Reducer {
         if state.volumes.contains_key(&id) {
             state.releasing.insert(id);
         }
+        state.revive_to_give_back(out);
         if let Some(task) = state.tasks.get(task_id).filter(|t| !t.state.is_terminal()) {
             out.push(Effect::Kill {
                 task_id: TaskId::from(task_id),
@@ -521,8 +522,11 @@ mod tests {
         let replace = Message::Replace {
             task_id: "pg".into(),
         };
+        // Suppressed (nothing wanted): revived, for the offer that shows the volume.
         let killed = step(&mut r, replace, 3.0);
-        assert!(matches!(&killed[..], [Effect::Kill { task_id, .. }] if &**task_id == "pg"));
+        assert!(
+            matches!(&killed[..], [Effect::Revive, Effect::Kill { task_id, .. }] if &**task_id == "pg")
+        );
         step(&mut r, update("pg", TaskState::Killed, "a1"), 4.0);
         let shows = offer("o2", "a1", vec![cpus(4.0), volume.clone()]);
         let out = step(&mut r, Message::Offers(vec![shows]), 5.0);
