@@ -133,10 +133,29 @@ def requests(draw: st.DrawFn) -> list[TaskRequest]:
                     st.lists(st.sampled_from(["http", "admin", "x_y", ""]), max_size=2)
                 ),
                 strategy=draw(st.sampled_from([None, None, "binpack", "spread"])),
-                role=draw(st.sampled_from([None, None, "web", "batch"])),
+                role=(role := draw(st.sampled_from([None, None, "web", "batch"]))),
+                volume=draw(st.none() | st.just(volume(f"v{i}", role))),
             )
         )
     return out
+
+
+def volume(pid: str, role: str | None) -> m.Volume:
+    return m.Volume(pid, "data", 64.0, role or "db")
+
+
+#: Tasks running, and volumes of the groups' requests held (some the
+#: requests' own, "v<i>" being request i's): each volume held once.
+existing = st.lists(
+    st.builds(
+        Existing,
+        st.sampled_from(["g1", "g2"]),
+        st.sampled_from(AGENTS),
+        st.none() | st.sampled_from([f"v{i}" for i in range(8)]),
+    ),
+    max_size=4,
+    unique_by=lambda e: e.volume or object(),
+)
 
 
 cycle = st.tuples(
@@ -144,9 +163,7 @@ cycle = st.tuples(
     requests(),
     st.sampled_from(["binpack", "spread"]),
     st.lists(st.sampled_from(AGENTS), max_size=2),
-    st.lists(
-        st.builds(Existing, st.sampled_from(["g1", "g2"]), st.sampled_from(AGENTS)), max_size=4
-    ),
+    existing,
 )
 
 
@@ -187,6 +204,8 @@ def spread_requests(draw: st.DrawFn) -> list[TaskRequest]:
             constraints=draw(st.lists(group_by | constraints, min_size=1, max_size=2)),
             group=draw(st.sampled_from(["g1", "g2"])),
             strategy=draw(st.sampled_from([None, "binpack", "spread"])),
+            agent_id=draw(st.sampled_from([None, None, None, *AGENTS])),
+            volume=draw(st.none() | st.just(volume(f"v{i}", None))),
         )
         for i in range(draw(st.integers(0, 25)))
     ]
@@ -198,9 +217,7 @@ def spread_requests(draw: st.DrawFn) -> list[TaskRequest]:
         spread_requests(),
         st.sampled_from(["binpack", "spread"]),
         st.lists(st.sampled_from(AGENTS), max_size=1),
-        st.lists(
-            st.builds(Existing, st.sampled_from(["g1", "g2"]), st.sampled_from(AGENTS)), max_size=4
-        ),
+        existing,
     )
 )
 def test_rust_and_reference_agree_on_group_by(args: tuple) -> None:  # type: ignore[type-arg]

@@ -237,15 +237,19 @@ def reference_match(
     known = {a.agent_id: (a.hostname, a.attributes) for a in agents}
     known.update({a.id: (a.hostname, a.attributes) for a in pool})
     counts: dict[tuple[str, str, object], int] = {}
+    # What each held volume adds to the counts: taken off for its own request.
+    held: dict[tuple[str, str], list[tuple[tuple[str, str, object], str]]] = {}
     for e in existing:
         if e.agent_id in known:
             hostname, attributes = known[e.agent_id]
-            for group, field in fields:
+            for group, field in sorted(fields):
                 if group == e.group:
                     value = _field(hostname, attributes, field)
                     if value is not None:
                         counted = (group, field, value)
                         counts[counted] = counts.get(counted, 0) + 1
+                        if e.volume is not None:
+                            held.setdefault((e.volume, group), []).append((counted, e.agent_id))
     cursors: dict[object, int] = {}
     reasons: dict[object, str] = {}
     pending: list[Pending] = []
@@ -261,7 +265,13 @@ def reference_match(
         if reason is not None:
             pending.append(Pending(request.task_id, reason))
             continue
-        shape = _shape(request)
+        own = []
+        if request.volume is not None:
+            own = held.get((request.volume.persistence_id, request.group), [])
+        for k, _ in own:
+            counts[k] -= 1
+        # A request its own volume's count was taken off for is a shape of its own.
+        shape = (_shape(request), request.volume.persistence_id if own and request.volume else None)
         start = cursors.get(shape, 0) if (request.strategy or strategy) == "spread" else 0
         chosen = None
         for i in [*range(start, n), *range(start)]:
@@ -275,12 +285,18 @@ def reference_match(
             if shape not in reasons:
                 reasons[shape] = _summary(pool, request, patterns, banned, counts)
             pending.append(Pending(request.task_id, reasons[shape]))
+            for k, _ in own:
+                counts[k] += 1
             continue
         cursors[shape] = chosen + 1
         agent = pool[chosen]
         agent.launches.append(_place(agent, request))
         # One count per field a placement counts by, however many constraints name it.
         by = {c.field for c in request.constraints if c.operator in COUNTING}
+        # A task placed on its volume takes the volume's count on the fields it counts by.
+        for k, held_on in own:
+            if k[1] not in by or held_on != agent.id:
+                counts[k] += 1
         for name in sorted(by):
             at = _field(agent.hostname, agent.attributes, name)
             if at is not None:

@@ -128,6 +128,25 @@ impl Counts {
         }
     }
 
+    /// Undoes one `add`.
+    pub(super) fn remove(&mut self, group: u32, field: usize, value: Value) {
+        let Some(count) = self.by_value.get_mut(&(group, field, value.key())) else {
+            return;
+        };
+        *count -= 1;
+        let now = *count;
+        if let Some(spread) = self.spreads.get_mut(&(group, field)) {
+            let was = spread.entry(now + 1).or_insert(1);
+            *was -= 1;
+            if *was == 0 {
+                spread.remove(&(now + 1));
+            }
+            if now > 0 {
+                *spread.entry(now).or_insert(0) += 1;
+            }
+        }
+    }
+
     /// GROUP_BY (Marathon's rule): a value without a task of the group is
     /// always welcome; one with tasks only once at least `expected` values
     /// have tasks, and only while it holds the fewest.
