@@ -15,6 +15,7 @@ from ark.matching import (
     Constraint,
     Decisions,
     Existing,
+    Pending,
     TaskRequest,
     match_offers,
 )
@@ -370,6 +371,30 @@ def test_group_by_spreads_a_group_evenly_over_the_values() -> None:
     # Tasks already on r0 and r1: r2 catches up first.
     assert racks("3", 3, (Existing("", "a0"), Existing("", "a1"))) == {"r0": 1, "r1": 1, "r2": 1}
     assert racks("3", 4, (Existing("", "a0"), Existing("", "a3"))) == {"r1": 2, "r2": 2}
+
+
+def test_a_held_volume_counts_for_its_group_but_not_for_its_own_request() -> None:
+    offered = [m.Offer("o0", "a0", "h0", [m.Resource("cpus", scalar=4.0)])]
+    unique = [Constraint("hostname", "UNIQUE")]
+
+    def decide(*reqs: TaskRequest) -> Decisions:
+        existing = [Existing("g", "a0", "v-a")]
+        decisions = match_offers(offered, list(reqs), existing=existing)
+        assert decisions == reference_match(offered, list(reqs), existing=existing)
+        return decisions
+
+    cpus = [m.Resource("cpus", scalar=1.0)]
+    b = TaskRequest("b", cpus, constraints=unique, group="g", volume=volume("v-b", None))
+    a = TaskRequest("a", cpus, constraints=unique, group="g", volume=volume("v-a", None))
+    held = "constraint hostname UNIQUE (a volume of the group is held there) on 1 agent"
+    assert decide(b).pending == [Pending("b", held)]
+    # Its own request takes the host; then its task holds it, as the volume did.
+    decided = decide(a, b)
+    assert [launch.task_id for p in decided.accepts for launch in p.launches] == ["a"]
+    assert decided.pending == [Pending("b", "constraint hostname UNIQUE on 1 agent")]
+    # Another group's request is not kept away.
+    other = TaskRequest("c", cpus, constraints=unique, group="h", volume=volume("v-c", None))
+    assert decide(other).pending == []
 
 
 def test_a_field_counts_once_per_placement() -> None:

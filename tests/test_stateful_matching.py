@@ -439,7 +439,10 @@ def test_a_down_replicas_volume_keeps_its_host_for_it(make: Any) -> None:
     # Only a1 offered (its volume not shown): b would take a's host for good.
     core.step(m.Offers([m.Offer("o2", "a1", "h1", FREE)]), 5.0)
     pending = {r.task_id: r.reason for r in core.view().demand}
-    assert pending["b"] == "constraint hostname UNIQUE on 1 agent"
+    assert (
+        pending["b"]
+        == "constraint hostname UNIQUE (a volume of the group is held there) on 1 agent"
+    )
     assert "a-0" in (pending["a.1"] or "")
     # a1 and a2 offered: b goes to a2.
     offers = [m.Offer("o3", "a1", "h1", FREE), m.Offer("o4", "a2", "h2", FREE)]
@@ -462,7 +465,10 @@ def test_a_volume_counts_once_and_not_against_its_own_request(make: Any) -> None
     core.step(m.Offers([m.Offer("o3", "a1", "h1", FREE)]), 7.0)
     pending = {r.task_id: r.reason for r in core.view().demand}
     assert pending.keys() == {"a.1", "c"}
-    assert pending["c"] == "constraint hostname MAX_PER 2 on 1 agent"
+    assert (
+        pending["c"]
+        == "constraint hostname MAX_PER 2 (a volume of the group is held there) on 1 agent"
+    )
     # a restarts beside b: its own volume does not count against it.
     shows = [m.Resource("cpus", scalar=3.0), volume_resource("a-0")]
     [again, *_] = core.step(m.Offers([m.Offer("o4", "a1", "h1", shows)]), 8.0)

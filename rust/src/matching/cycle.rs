@@ -38,9 +38,6 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Decisions<'a> {
                 .map_or(&[], Vec::as_slice),
             _ => &[],
         };
-        for h in own {
-            counts.remove(h.group, h.field, h.value);
-        }
         let pid = request.volume.as_deref().map(|v| v.persistence_id.as_str());
         let index = shapes.index_of(
             request,
@@ -56,6 +53,9 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Decisions<'a> {
                 reason: reason.clone(),
             });
             continue;
+        }
+        for h in own {
+            counts.remove_held(h.group, h.field, h.value);
         }
         let check = Check {
             request,
@@ -99,7 +99,7 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Decisions<'a> {
                 reason,
             });
             for h in own {
-                counts.add(h.group, h.field, h.value);
+                counts.add_held(h.group, h.field, h.value);
             }
             continue;
         };
@@ -110,7 +110,7 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Decisions<'a> {
         // A task placed on its volume takes the volume's count on the fields it counts by.
         for h in own {
             if !shape.counted.contains(&h.field) || h.agent_id != agent.id {
-                counts.add(h.group, h.field, h.value);
+                counts.add_held(h.group, h.field, h.value);
             }
         }
         for &field in &shape.counted {
@@ -215,7 +215,11 @@ fn seed_counts<'a>(
         };
         for (field, value) in values.iter().enumerate() {
             if let (true, Some(v)) = (counted.contains(&(group, field)), value) {
-                counts.add(group, field, *v);
+                if e.volume.is_some() {
+                    counts.add_held(group, field, *v);
+                } else {
+                    counts.add(group, field, *v);
+                }
                 if let Some(volume) = e.volume {
                     held.entry((volume, group)).or_default().push(Held {
                         group,
