@@ -15,6 +15,7 @@ from ark.matching import (
     Constraint,
     Decisions,
     Existing,
+    Pending,
     TaskRequest,
     match_offers,
 )
@@ -133,10 +134,29 @@ def requests(draw: st.DrawFn) -> list[TaskRequest]:
                     st.lists(st.sampled_from(["http", "admin", "x_y", ""]), max_size=2)
                 ),
                 strategy=draw(st.sampled_from([None, None, "binpack", "spread"])),
-                role=draw(st.sampled_from([None, None, "web", "batch"])),
+                role=(role := draw(st.sampled_from([None, None, "web", "batch"]))),
+                volume=draw(st.none() | st.just(volume(f"v{i}", role))),
             )
         )
     return out
+
+
+def volume(pid: str, role: str | None) -> m.Volume:
+    return m.Volume(pid, "data", 64.0, role or "db")
+
+
+#: Tasks running, and volumes of the groups' requests held (some the
+#: requests' own, "v<i>" being request i's): each volume held once.
+existing = st.lists(
+    st.builds(
+        Existing,
+        st.sampled_from(["g1", "g2"]),
+        st.sampled_from(AGENTS),
+        st.none() | st.sampled_from([f"v{i}" for i in range(8)]),
+    ),
+    max_size=4,
+    unique_by=lambda e: e.volume or object(),
+)
 
 
 cycle = st.tuples(
@@ -144,9 +164,7 @@ cycle = st.tuples(
     requests(),
     st.sampled_from(["binpack", "spread"]),
     st.lists(st.sampled_from(AGENTS), max_size=2),
-    st.lists(
-        st.builds(Existing, st.sampled_from(["g1", "g2"]), st.sampled_from(AGENTS)), max_size=4
-    ),
+    existing,
 )
 
 
@@ -187,6 +205,8 @@ def spread_requests(draw: st.DrawFn) -> list[TaskRequest]:
             constraints=draw(st.lists(group_by | constraints, min_size=1, max_size=2)),
             group=draw(st.sampled_from(["g1", "g2"])),
             strategy=draw(st.sampled_from([None, "binpack", "spread"])),
+            agent_id=draw(st.sampled_from([None, None, None, *AGENTS])),
+            volume=draw(st.none() | st.just(volume(f"v{i}", None))),
         )
         for i in range(draw(st.integers(0, 25)))
     ]
@@ -198,9 +218,7 @@ def spread_requests(draw: st.DrawFn) -> list[TaskRequest]:
         spread_requests(),
         st.sampled_from(["binpack", "spread"]),
         st.lists(st.sampled_from(AGENTS), max_size=1),
-        st.lists(
-            st.builds(Existing, st.sampled_from(["g1", "g2"]), st.sampled_from(AGENTS)), max_size=4
-        ),
+        existing,
     )
 )
 def test_rust_and_reference_agree_on_group_by(args: tuple) -> None:  # type: ignore[type-arg]
@@ -353,6 +371,30 @@ def test_group_by_spreads_a_group_evenly_over_the_values() -> None:
     # Tasks already on r0 and r1: r2 catches up first.
     assert racks("3", 3, (Existing("", "a0"), Existing("", "a1"))) == {"r0": 1, "r1": 1, "r2": 1}
     assert racks("3", 4, (Existing("", "a0"), Existing("", "a3"))) == {"r1": 2, "r2": 2}
+
+
+def test_a_held_volume_counts_for_its_group_but_not_for_its_own_request() -> None:
+    offered = [m.Offer("o0", "a0", "h0", [m.Resource("cpus", scalar=4.0)])]
+    unique = [Constraint("hostname", "UNIQUE")]
+
+    def decide(*reqs: TaskRequest) -> Decisions:
+        existing = [Existing("g", "a0", "v-a")]
+        decisions = match_offers(offered, list(reqs), existing=existing)
+        assert decisions == reference_match(offered, list(reqs), existing=existing)
+        return decisions
+
+    cpus = [m.Resource("cpus", scalar=1.0)]
+    b = TaskRequest("b", cpus, constraints=unique, group="g", volume=volume("v-b", None))
+    a = TaskRequest("a", cpus, constraints=unique, group="g", volume=volume("v-a", None))
+    held = "constraint hostname UNIQUE (a volume of the group is held there) on 1 agent"
+    assert decide(b).pending == [Pending("b", held)]
+    # Its own request takes the host; then its task holds it, as the volume did.
+    decided = decide(a, b)
+    assert [launch.task_id for p in decided.accepts for launch in p.launches] == ["a"]
+    assert decided.pending == [Pending("b", "constraint hostname UNIQUE on 1 agent")]
+    # Another group's request is not kept away.
+    other = TaskRequest("c", cpus, constraints=unique, group="h", volume=volume("v-c", None))
+    assert decide(other).pending == []
 
 
 def test_a_field_counts_once_per_placement() -> None:

@@ -408,3 +408,88 @@ def test_a_volume_needs_a_size_ids_and_a_role() -> None:
     for args in [("", "data", 1.0, ROLE), ("v", "data", 0.0, ROLE), ("v", "data", 1.0, "*")]:
         with pytest.raises(ValueError, match="volume"):
             m.Volume(*args)
+
+
+def replica(task_id: str, pid: str, *constraints: m.Constraint) -> m.TaskRequest:
+    return m.TaskRequest(
+        task_id,
+        [m.Resource("cpus", scalar=1.0)],
+        volume=m.Volume(pid, "data", SIZE, ROLE, principal="ark"),
+        constraints=list(constraints),
+        group="db",
+    )
+
+
+UNIQUE = m.Constraint("hostname", "UNIQUE")
+FREE = [m.Resource("cpus", scalar=4.0), m.Resource("disk", scalar=100.0)]
+
+
+def one_replica_down(make: Any, *constraints: m.Constraint) -> Any:
+    """Replica a of group db placed on a1 with its volume, then down: its
+    restart waits for an offer of a1 that shows the volume."""
+    core = make(Config())
+    core.step(m.Subscribed("fw"), 0.0)
+    core.step(m.Request([replica("a", "a-0", *constraints)]), 1.0)
+    core.step(m.Offers([m.Offer("o1", "a1", "h1", FREE)]), 2.0)
+    core.step(m.Update(m.TaskStatus("a", "TASK_FAILED", agent_id="a1")), 3.0)
+    core.step(m.Request([replica("b", "b-0", *constraints)]), 4.0)
+    return core
+
+
+@pytest.mark.parametrize("make", [Reducer, reference.Reducer])
+def test_a_down_replicas_volume_keeps_its_host_for_it(make: Any) -> None:
+    core = one_replica_down(make, UNIQUE)
+    # Only a1 offered (its volume not shown): b would take a's host for good.
+    core.step(m.Offers([m.Offer("o2", "a1", "h1", FREE)]), 5.0)
+    pending = {r.task_id: r.reason for r in core.view().demand}
+    assert (
+        pending["b"]
+        == "constraint hostname UNIQUE (a volume of the group is held there) on 1 agent"
+    )
+    assert "a-0" in (pending["a.1"] or "")
+    # a1 and a2 offered: b goes to a2.
+    offers = [m.Offer("o3", "a1", "h1", FREE), m.Offer("o4", "a2", "h2", FREE)]
+    effects = core.step(m.Offers(offers), 6.0)
+    [accept] = [e for e in effects if isinstance(e, fx.Accept)]
+    assert (accept.agent_id, [launch.task_id for launch in accept.launches]) == ("a2", ["b"])
+    # a restarts on its volume on a1, beside nothing of its group.
+    shows = [m.Resource("cpus", scalar=4.0), volume_resource("a-0")]
+    [again, *_] = core.step(m.Offers([m.Offer("o5", "a1", "h1", shows)]), 7.0)
+    assert (again.agent_id, again.launches[0].task_id) == ("a1", "a.1")
+
+
+@pytest.mark.parametrize("make", [Reducer, reference.Reducer])
+def test_a_volume_counts_once_and_not_against_its_own_request(make: Any) -> None:
+    max_2 = m.Constraint("hostname", "MAX_PER", "2")
+    core = one_replica_down(make, max_2)
+    # a's volume on a1 counts one: b may join it there, a third may not.
+    core.step(m.Offers([m.Offer("o2", "a1", "h1", FREE)]), 5.0)
+    core.step(m.Request([replica("c", "c-0", max_2)]), 6.0)
+    core.step(m.Offers([m.Offer("o3", "a1", "h1", FREE)]), 7.0)
+    pending = {r.task_id: r.reason for r in core.view().demand}
+    assert pending.keys() == {"a.1", "c"}
+    assert (
+        pending["c"]
+        == "constraint hostname MAX_PER 2 (a volume of the group is held there) on 1 agent"
+    )
+    # a restarts beside b: its own volume does not count against it.
+    shows = [m.Resource("cpus", scalar=3.0), volume_resource("a-0")]
+    [again, *_] = core.step(m.Offers([m.Offer("o4", "a1", "h1", shows)]), 8.0)
+    assert (again.agent_id, again.launches[0].task_id) == ("a1", "a.1")
+    # a.1 running on its volume counts once: still no room for c.
+    core.step(m.Offers([m.Offer("o5", "a1", "h1", FREE)]), 9.0)
+    [c] = core.view().demand
+    assert c.reason == "constraint hostname MAX_PER 2 on 1 agent"
+    core.step(m.Offers([m.Offer("o6", "a2", "h2", FREE)]), 10.0)
+    assert core.view().demand == []
+
+
+@pytest.mark.parametrize("make", [Reducer, reference.Reducer])
+def test_group_by_spreads_over_the_hosts_of_down_replicas(make: Any) -> None:
+    core = one_replica_down(make, m.Constraint("hostname", "GROUP_BY", "2"))
+    # a's volume holds h1: b goes to h2 though h1 is offered first.
+    effects = core.step(
+        m.Offers([m.Offer("o2", "a1", "h1", FREE), m.Offer("o3", "a2", "h2", FREE)]), 5.0
+    )
+    [accept] = [e for e in effects if isinstance(e, fx.Accept)]
+    assert (accept.agent_id, [launch.task_id for launch in accept.launches]) == ("a2", ["b"])

@@ -42,10 +42,14 @@ Strategy: TypeAlias = Literal["binpack", "spread"]
 
 
 class Existing(msgspec.Struct, frozen=True, array_like=True):
-    """A task of ``group`` already running on ``agent_id`` (counts for UNIQUE / MAX_PER)."""
+    """A task of ``group`` already running on ``agent_id``, or the volume
+    ``volume`` (a persistence id) of one of its requests held there: either
+    counts for UNIQUE / MAX_PER / GROUP_BY, a volume for every request but
+    its own."""
 
     group: str
     agent_id: str
+    volume: str | None = None
 
 
 class AgentInfo(msgspec.Struct, frozen=True, array_like=True):

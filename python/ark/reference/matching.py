@@ -116,6 +116,7 @@ def _refusal(
     patterns: list[re.Pattern[str] | bool | None],
     blacklisted: bool,
     counts: dict[tuple[str, str, object], int],
+    holds: dict[tuple[str, str, object], int],
 ) -> str | None:
     if blacklisted:
         return "agent blacklisted"
@@ -147,7 +148,11 @@ def _refusal(
             limit = 1 if c.operator == "UNIQUE" else (_count(c.value) or 0)
             ok = value is not None and counts.get((request.group, c.field, value), 0) < limit
         if not ok:
-            return f"constraint {c.field} {c.operator} {c.value}".rstrip()
+            text = f"constraint {c.field} {c.operator} {c.value}".rstrip()
+            key = (request.group, c.field, value)
+            if c.operator in ("UNIQUE", "MAX_PER") and holds.get(key, 0) > 0:
+                return f"{text} (a volume of the group is held there)"
+            return text
     for (name, role), need in _needs(request).items():
         if need - agent.free.get((name, role), 0.0) >= _EPSILON:
             return f"not enough {name} (role {role})"
@@ -237,15 +242,22 @@ def reference_match(
     known = {a.agent_id: (a.hostname, a.attributes) for a in agents}
     known.update({a.id: (a.hostname, a.attributes) for a in pool})
     counts: dict[tuple[str, str, object], int] = {}
+    # What each held volume adds to the counts: taken off for its own request.
+    held: dict[tuple[str, str], list[tuple[tuple[str, str, object], str]]] = {}
+    # Of the counts, the held volumes': a refusal they take part in says so.
+    holds: dict[tuple[str, str, object], int] = {}
     for e in existing:
         if e.agent_id in known:
             hostname, attributes = known[e.agent_id]
-            for group, field in fields:
+            for group, field in sorted(fields):
                 if group == e.group:
                     value = _field(hostname, attributes, field)
                     if value is not None:
                         counted = (group, field, value)
                         counts[counted] = counts.get(counted, 0) + 1
+                        if e.volume is not None:
+                            held.setdefault((e.volume, group), []).append((counted, e.agent_id))
+                            holds[counted] = holds.get(counted, 0) + 1
     cursors: dict[object, int] = {}
     reasons: dict[object, str] = {}
     pending: list[Pending] = []
@@ -261,26 +273,41 @@ def reference_match(
         if reason is not None:
             pending.append(Pending(request.task_id, reason))
             continue
-        shape = _shape(request)
+        own = []
+        if request.volume is not None:
+            own = held.get((request.volume.persistence_id, request.group), [])
+        for k, _ in own:
+            counts[k] -= 1
+            holds[k] -= 1
+        # A request its own volume's count was taken off for is a shape of its own.
+        shape = (_shape(request), request.volume.persistence_id if own and request.volume else None)
         start = cursors.get(shape, 0) if (request.strategy or strategy) == "spread" else 0
         chosen = None
         for i in [*range(start, n), *range(start)]:
             agent = pool[i]
-            if _refusal(agent, request, patterns, agent.id in banned, counts) is None:
+            if _refusal(agent, request, patterns, agent.id in banned, counts, holds) is None:
                 chosen = i
                 break
         if chosen is None:
             # The first pending request of a shape explains it for the rest of
             # the cycle: agents only fill up, so none can take the others either.
             if shape not in reasons:
-                reasons[shape] = _summary(pool, request, patterns, banned, counts)
+                reasons[shape] = _summary(pool, request, patterns, banned, counts, holds)
             pending.append(Pending(request.task_id, reasons[shape]))
+            for k, _ in own:
+                counts[k] += 1
+                holds[k] += 1
             continue
         cursors[shape] = chosen + 1
         agent = pool[chosen]
         agent.launches.append(_place(agent, request))
         # One count per field a placement counts by, however many constraints name it.
         by = {c.field for c in request.constraints if c.operator in COUNTING}
+        # A task placed on its volume takes the volume's count on the fields it counts by.
+        for k, held_on in own:
+            if k[1] not in by or held_on != agent.id:
+                counts[k] += 1
+                holds[k] += 1
         for name in sorted(by):
             at = _field(agent.hostname, agent.attributes, name)
             if at is not None:
@@ -330,12 +357,13 @@ def _summary(
     patterns: list[re.Pattern[str] | bool | None],
     banned: set[str],
     counts: dict[tuple[str, str, object], int],
+    holds: dict[tuple[str, str, object], int],
 ) -> str:
     if not pool:
         return "no offers"
     why: dict[str, int] = {}
     for agent in pool:
-        r = _refusal(agent, request, patterns, agent.id in banned, counts)
+        r = _refusal(agent, request, patterns, agent.id in banned, counts, holds)
         if r is not None:
             why[r] = why.get(r, 0) + 1
     return "; ".join(f"{w} on {k} agent{'' if k == 1 else 's'}" for w, k in sorted(why.items()))

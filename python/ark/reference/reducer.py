@@ -735,6 +735,30 @@ class Reducer:
         self._blacklist = sorted(set(msg.agent_ids))
         return self._match(now)
 
+    def _held_volumes(self, counting: set[str]) -> list[Existing]:
+        # A replica whose task is down keeps its place by its volume, as
+        # Marathon counts reserved resident tasks toward constraints; a
+        # volume a live task runs on is counted by that task already.
+        out = []
+        seen: set[str] = set()
+        tracked = [(t, r) for t, r in sorted(self._stateful.items())]
+        for task_id, r in [*tracked, *((None, r) for r in self._demand)]:
+            if r.volume is None or r.volume.persistence_id not in self._volumes:
+                continue
+            pid = r.volume.persistence_id
+            if r.group not in counting or pid in seen:
+                continue
+            seen.add(pid)
+            live = (
+                task_id is not None
+                and task_id in self._groups
+                and task_id in self._tasks
+                and self._tasks[task_id].agent_id is not None
+            )
+            if not live:
+                out.append(Existing(r.group, self._volumes[pid].agent_id, pid))
+        return out
+
     def _match(self, now: float) -> list[fx.Effect]:
         # A request whose id became known meanwhile (a Track) is not launched again.
         known = {r.task_id for r in self._demand if any(i in self._tasks for i in claimed_ids(r))}
@@ -774,6 +798,8 @@ class Reducer:
                     continue
                 counted_pods.add(pod)
             existing.append(Existing(group, agent_id))
+        if counting and self._volumes:
+            existing.extend(self._held_volumes(counting))
         agents = [
             AgentInfo(agent_id, a.hostname)
             for agent_id, a in self._agents.items()

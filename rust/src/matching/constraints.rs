@@ -99,6 +99,8 @@ pub(super) struct Counts {
     /// For each `(group, field)` a GROUP_BY spreads over: how many values
     /// hold each count above 0 (the fewest is the first key).
     pub(super) spreads: HashMap<(u32, usize), BTreeMap<u32, u32>>,
+    /// Of `by_value`, the held volumes': a refusal they take part in says so.
+    held: HashMap<(u32, usize, ValueKey), u32>,
 }
 
 impl Counts {
@@ -125,6 +127,46 @@ impl Counts {
                 }
             }
             *spread.entry(now).or_insert(0) += 1;
+        }
+    }
+
+    /// Whether a held volume counts at the value.
+    pub(super) fn holds(&self, group: u32, field: usize, value: Value) -> bool {
+        self.held
+            .get(&(group, field, value.key()))
+            .is_some_and(|&k| k > 0)
+    }
+
+    /// `add` for a held volume.
+    pub(super) fn add_held(&mut self, group: u32, field: usize, value: Value) {
+        self.add(group, field, value);
+        *self.held.entry((group, field, value.key())).or_insert(0) += 1;
+    }
+
+    /// Undoes one `add_held`.
+    pub(super) fn remove_held(&mut self, group: u32, field: usize, value: Value) {
+        self.remove(group, field, value);
+        if let Some(k) = self.held.get_mut(&(group, field, value.key())) {
+            *k = k.saturating_sub(1);
+        }
+    }
+
+    /// Undoes one `add`.
+    pub(super) fn remove(&mut self, group: u32, field: usize, value: Value) {
+        let Some(count) = self.by_value.get_mut(&(group, field, value.key())) else {
+            return;
+        };
+        *count -= 1;
+        let now = *count;
+        if let Some(spread) = self.spreads.get_mut(&(group, field)) {
+            let was = spread.entry(now + 1).or_insert(1);
+            *was -= 1;
+            if *was == 0 {
+                spread.remove(&(now + 1));
+            }
+            if now > 0 {
+                *spread.entry(now).or_insert(0) += 1;
+            }
         }
     }
 

@@ -23,14 +23,29 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Decisions<'a> {
     let mut texts = Interner::default();
     let mut agents = build_agents(&input.offers, &ids, &mut texts);
     let blacklist: HashSet<&str> = input.blacklist.iter().copied().collect();
-    let mut counts = seed_counts(input, &ids, &agents, &mut texts);
+    let (mut counts, held) = seed_counts(input, &ids, &agents, &mut texts);
 
     let mut shapes = Shapes::default();
     let mut out = Decisions::default();
     // Placements made in this cycle, per group.
     let mut placements: Vec<u64> = vec![0; ids.groups.len()];
     for request in &input.requests {
-        let index = shapes.index_of(request, &ids, &texts, spread_by_default);
+        // A request's own volume does not count against it: its count is
+        // taken off while the request is matched.
+        let own: &[Held] = match (&request.volume, ids.groups.get(request.group)) {
+            (Some(v), Some(&group)) => held
+                .get(&(v.persistence_id.as_str(), group))
+                .map_or(&[], Vec::as_slice),
+            _ => &[],
+        };
+        let pid = request.volume.as_deref().map(|v| v.persistence_id.as_str());
+        let index = shapes.index_of(
+            request,
+            &ids,
+            &texts,
+            spread_by_default,
+            pid.filter(|_| !own.is_empty()),
+        );
         let shape = &shapes.shapes[index];
         if let Some(reason) = &shape.invalid {
             out.pending.push(Pending {
@@ -38,6 +53,9 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Decisions<'a> {
                 reason: reason.clone(),
             });
             continue;
+        }
+        for h in own {
+            counts.remove_held(h.group, h.field, h.value);
         }
         let check = Check {
             request,
@@ -80,12 +98,21 @@ pub fn match_offers<'a>(input: &'a MatchInput<'a>) -> Decisions<'a> {
                 task_id: request.task_id,
                 reason,
             });
+            for h in own {
+                counts.add_held(h.group, h.field, h.value);
+            }
             continue;
         };
         state.cursor = i + 1;
         placements[shape.group as usize] += 1;
         let agent = &mut agents[i];
         let launch = place(agent, request, check.needs);
+        // A task placed on its volume takes the volume's count on the fields it counts by.
+        for h in own {
+            if !shape.counted.contains(&h.field) || h.agent_id != agent.id {
+                counts.add_held(h.group, h.field, h.value);
+            }
+        }
         for &field in &shape.counted {
             if let Some(v) = agent.values[field] {
                 counts.add(check.group, field, v);
@@ -134,15 +161,24 @@ fn build_agents<'a>(
     agents
 }
 
+/// One count a held volume adds (see `seed_counts`).
+struct Held<'a> {
+    group: u32,
+    field: usize,
+    value: Value,
+    agent_id: &'a str,
+}
+
 /// Placement counts of existing tasks, by (group, field, value), for the
-/// fields a UNIQUE, MAX_PER or GROUP_BY of that group counts by. An existing
-/// task's agent is read from its offer, or else from `input.agents`.
+/// fields a UNIQUE, MAX_PER or GROUP_BY of that group counts by, and what
+/// each held volume adds to them, by (persistence id, group). An existing task's
+/// agent is read from its offer, or else from `input.agents`.
 fn seed_counts<'a>(
     input: &'a MatchInput<'a>,
     ids: &Ids<'a>,
     agents: &[Agent<'a>],
     texts: &mut Interner<'a>,
-) -> Counts {
+) -> (Counts, HashMap<(&'a str, u32), Vec<Held<'a>>>) {
     let groups = &ids.groups;
     let mut counted: HashSet<(u32, usize)> = HashSet::default();
     let mut counts = Counts::default();
@@ -172,17 +208,30 @@ fn seed_counts<'a>(
     for a in agents {
         known.insert(a.id, &a.values);
     }
+    let mut held: HashMap<(&str, u32), Vec<Held>> = HashMap::default();
     for e in &input.existing {
         let (Some(&group), Some(values)) = (groups.get(e.group), known.get(e.agent_id)) else {
             continue;
         };
         for (field, value) in values.iter().enumerate() {
             if let (true, Some(v)) = (counted.contains(&(group, field)), value) {
-                counts.add(group, field, *v);
+                if e.volume.is_some() {
+                    counts.add_held(group, field, *v);
+                } else {
+                    counts.add(group, field, *v);
+                }
+                if let Some(volume) = e.volume {
+                    held.entry((volume, group)).or_default().push(Held {
+                        group,
+                        field,
+                        value: *v,
+                        agent_id: e.agent_id,
+                    });
+                }
             }
         }
     }
-    counts
+    (counts, held)
 }
 
 /// The first agent from `start` on, wrapping around, that takes the

@@ -85,12 +85,15 @@ impl<'a> From<&'a Attribute> for AttributeRef<'a> {
     }
 }
 
-/// A task of `group` already running on `agent_id`: it counts for the
-/// group's UNIQUE, MAX_PER and GROUP_BY.
+/// A task of `group` already running on `agent_id`, or the volume `volume`
+/// (a persistence id) of one of its requests held there: it counts for the
+/// group's UNIQUE, MAX_PER and GROUP_BY, a volume for every request but its own.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Existing<'a> {
     pub group: &'a str,
     pub agent_id: &'a str,
+    #[serde(default)]
+    pub volume: Option<&'a str>,
 }
 
 /// Hostname and attributes of an agent with existing tasks but no offer now.

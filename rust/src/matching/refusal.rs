@@ -19,6 +19,8 @@ pub(super) enum Refusal {
     Pinned,
     Role,
     Constraint(usize),
+    /// A UNIQUE or MAX_PER whose count takes in a held volume of the group.
+    Held(usize),
     Resource(usize),
     Ports,
 }
@@ -34,6 +36,11 @@ fn describe(refusal: Refusal, check: &Check<'_>) -> String {
             format!("constraint {} {} {}", c.field, c.operator, c.value)
                 .trim_end()
                 .to_string()
+        }
+        Refusal::Held(i) => {
+            let c = &request.constraints[i];
+            let text = format!("constraint {} {} {}", c.field, c.operator, c.value);
+            format!("{} (a volume of the group is held there)", text.trim_end())
         }
         Refusal::Resource(i) => {
             let (name, role) = check.scalar_keys[check.needs[i].0];
@@ -98,7 +105,13 @@ pub(super) fn refusal(
             }
         };
         if !ok {
-            return Some(Refusal::Constraint(i));
+            let held = matches!(c.op, Operator::Unique | Operator::MaxPer)
+                && value.is_some_and(|v| counts.holds(check.group, c.field, v));
+            return Some(if held {
+                Refusal::Held(i)
+            } else {
+                Refusal::Constraint(i)
+            });
         }
     }
     for (i, &(index, need)) in check.needs.iter().enumerate() {

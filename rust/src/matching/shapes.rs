@@ -23,6 +23,8 @@ struct ShapeRef<'a> {
     role: Option<&'a str>,
     /// A pod's members: their resources count, not their ids.
     pod: &'a [PodTask<'a>],
+    /// The volume whose count is taken off for this request: its own shape.
+    held: Option<&'a str>,
 }
 
 fn scalars<'r>(
@@ -59,6 +61,7 @@ impl PartialEq for ShapeRef<'_> {
             && self.resources.len() == other.resources.len()
             && self.scalars().eq(other.scalars())
             && self.same_pod(other)
+            && self.held == other.held
     }
 }
 
@@ -77,6 +80,7 @@ impl std::hash::Hash for ShapeRef<'_> {
             scalar.hash(state);
         }
         self.pod.len().hash(state);
+        self.held.hash(state);
     }
 }
 
@@ -176,6 +180,7 @@ impl<'a> Shapes<'a> {
         ids: &Ids<'a>,
         texts: &Interner<'_>,
         spread_by_default: bool,
+        held: Option<&'a str>,
     ) -> usize {
         let shape = ShapeRef {
             resources: &request.resources,
@@ -187,6 +192,7 @@ impl<'a> Shapes<'a> {
             agent_id: request.agent_id,
             role: request.role,
             pod: &request.pod,
+            held,
         };
         if let Some(&index) = self.index.get(&shape) {
             return index;

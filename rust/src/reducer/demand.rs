@@ -201,7 +201,7 @@ fn matching_input<'s>(
         .map(|r| r.group)
         .collect();
     let mut counted_pods: HashSet<&str> = HashSet::default();
-    let existing = if counting.is_empty() {
+    let mut existing = if counting.is_empty() {
         Vec::new()
     } else {
         state
@@ -219,10 +219,14 @@ fn matching_input<'s>(
                 Some(matching::Existing {
                     group,
                     agent_id: agent,
+                    volume: None,
                 })
             })
             .collect()
     };
+    if !counting.is_empty() && !state.volumes.is_empty() {
+        held_volumes(state, &counting, &mut existing);
+    }
     MatchInput {
         offers: state
             .offers
@@ -260,6 +264,46 @@ fn matching_input<'s>(
                 })
             })
             .collect(),
+    }
+}
+
+/// The known volumes of the counted groups' requests (in demand or of a
+/// tracked task), each where it is held: a replica whose task is down keeps
+/// its place, as Marathon counts reserved resident tasks toward constraints.
+/// A volume a live task runs on is counted by that task already.
+fn held_volumes<'s>(
+    state: &'s State,
+    counting: &HashSet<&str>,
+    existing: &mut Vec<matching::Existing<'s>>,
+) {
+    let tracked = state.stateful.iter().map(|(id, r)| (Some(id), r));
+    let demand = state.demand.iter().map(|(_, r)| (None, r));
+    let mut seen: HashSet<&str> = HashSet::default();
+    for (task_id, r) in tracked.chain(demand) {
+        let Some(volume) = r.volume.as_deref() else {
+            continue;
+        };
+        let pid = volume.persistence_id.as_str();
+        let Some(known) = state.volumes.get(pid) else {
+            continue;
+        };
+        if !counting.contains(r.group()) || !seen.insert(pid) {
+            continue;
+        }
+        let live = task_id.is_some_and(|id| {
+            state.groups.contains_key(id)
+                && state
+                    .tasks
+                    .get(id.as_str())
+                    .is_some_and(|t| t.agent_id.is_some())
+        });
+        if !live {
+            existing.push(matching::Existing {
+                group: r.group(),
+                agent_id: &known.agent_id,
+                volume: Some(pid),
+            });
+        }
     }
 }
 

@@ -8,7 +8,8 @@ Each replica ``i`` is a task request with a :class:`ark.messages.Volume`
   launches the replica in one ACCEPT (RESERVE, CREATE, LAUNCH), one replica
   per host (``hostname UNIQUE``). Replicas that need a new volume are
   requested in order, each once the ones before it have their volumes, and
-  kept off those hosts (``hostname UNLIKE``): see :meth:`StatefulManager._advance`;
+  kept off those hosts by the core (another replica's volume counts toward
+  hostname UNIQUE as its task would): see :meth:`StatefulManager._advance`;
 * restart: a replica that ends without finishing is requested again by the
   core as ``<id>.1``, ``<id>.2``, ... on the agent that holds its volume,
   where it finds its data; this framework only follows the new id;
@@ -30,7 +31,6 @@ The state is immutable: every hook returns a new :class:`Stateful`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -256,12 +256,12 @@ class StatefulManager(StateManager[Stateful]):
         """Request the missing replicas in order, one new volume at a time.
 
         A replica that needs a new volume is requested only once every
-        replica before it has its volume, and stays off their hosts
-        (:meth:`_held`): a fresh volume never lands where another replica's
-        data is, so a replica restarting on its volume finds its host free
-        (hostname UNIQUE would otherwise keep it away for good). The Mesos
-        SDK deploys a service's pods serially by default, and Kubernetes'
-        StatefulSets create pods in order, for the same kind of reason.
+        replica before it has its volume. The core counts another replica's
+        volume toward hostname UNIQUE as if its task ran there, so a fresh
+        volume never lands where another replica's data is and a replica
+        restarting on its volume finds its host free. The Mesos SDK deploys
+        a service's pods serially by default, and Kubernetes' StatefulSets
+        create pods in order, for the same kind of reason.
         A replica whose volume is kept (scaled down before) is requested at once.
         """
         if sum(1 for r in state.replicas.values() if r.wanted) >= state.count:
@@ -307,31 +307,9 @@ class StatefulManager(StateManager[Stateful]):
         base = f"{self._prefix}{index}" + (f"-g{generation}" if generation else "")
         starts = 0 if replica is None else replica.starts
         fresh = Replica(index, base, base, starts=starts, generation=generation)
-        return _put(state, fresh), self._task_request(index, base, self._held(index, framework))
+        return _put(state, fresh), self._task_request(index, base)
 
-    def _held(self, index: int, framework: Snapshot) -> list[str]:
-        """The hostnames of the agents that hold another replica's volume, sorted.
-
-        A new replica stays off them: a replica restarting there (after a
-        failure, or scaled up again) must find its host free, or hostname
-        UNIQUE would keep it from its data for good. Marathon's reserved
-        resident tasks count toward constraints for the same reason.
-        """
-        view = framework.view()
-        hostnames = {a.agent_id: a.hostname for a in view.agents if a.hostname}
-        own = f"{self.spec.name}-{index}-data"
-        return sorted(
-            {
-                hostnames[v.agent_id]
-                for v in view.volumes
-                if v.persistence_id != own
-                and self._index(v.persistence_id) is not None
-                and v.persistence_id.endswith("-data")
-                and v.agent_id in hostnames
-            }
-        )
-
-    def _task_request(self, index: int, task_id: str, avoid: Sequence[str]) -> m.TaskRequest:
+    def _task_request(self, index: int, task_id: str) -> m.TaskRequest:
         spec = self.spec
         replica = f"{spec.name}-{index}"
         path = spec.container_path
@@ -354,7 +332,7 @@ class StatefulManager(StateManager[Stateful]):
             payload=task_payload(command, labels=labels),
             name=replica,
             group=spec.name,
-            constraints=[m.Constraint("hostname", "UNIQUE"), *_unlike(avoid)],
+            constraints=[m.Constraint("hostname", "UNIQUE")],
             volume=m.Volume(f"{replica}-data", path, spec.volume_mb, spec.role, spec.principal),
         )
 
@@ -435,15 +413,6 @@ def reservations(view: StateView, users: dict[str, str] | None = None) -> dict[s
     for agent_id, entry in agents.items():
         entry["hostname"] = hostnames.get(agent_id)
     return {"agents": [agents[a] for a in sorted(agents)]}
-
-
-def _unlike(hostnames: Sequence[str]) -> list[m.Constraint]:
-    """A constraint that keeps a task off ``hostnames`` (none if there are none)."""
-    if not hostnames:
-        return []
-    # Hostnames are letters, digits, "-" and ".": only the dot needs escaping.
-    pattern = "|".join(h.replace(".", r"\.") for h in hostnames)
-    return [m.Constraint("hostname", "UNLIKE", f"(?:{pattern})")]
 
 
 def _put(state: Stateful, replica: Replica) -> Stateful:
